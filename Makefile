@@ -1,0 +1,66 @@
+# rerank - build with `make`, test with `make test`, sanitizers with `make SAN=1 test`.
+# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. Files named
+# *_avx2.c / *_avx512.c are compiled for that instruction set and chosen at run time.
+
+CC      ?= cc
+SAN     ?= 0
+BUILD   ?= $(if $(filter 1,$(SAN)),build-san,build)
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-prototypes -Wno-format-truncation -Wno-format-zero-length
+CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE
+DEPS_CFLAGS := $(shell pkg-config --cflags jansson libutf8proc 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs jansson libutf8proc 2>/dev/null || echo -ljansson -lutf8proc)
+LDLIBS   = $(DEPS_LIBS) -lm -lpthread
+ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -fPIC -MMD -MP
+ifeq ($(SAN),1)
+  ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS    += -fsanitize=address,undefined
+endif
+
+ISA_avx2   = -mavx2 -mfma -mf16c
+ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
+
+LIB_SRC   := $(shell find src -name '*.c' | sort)
+TEST_SRC  := $(wildcard tests/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(BUILD)/tools/rerank.o
+
+.PHONY: all test clean fuzz bench
+all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
+
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx2) -c $< -o $@
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx512) -c $< -o $@
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/librerank.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/librerank.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
+test: $(BUILD)/test_rerank $(BUILD)/rerank
+	RERANK_CLI=$(BUILD)/rerank ./$(BUILD)/test_rerank $(T)
+
+# libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+build/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build/fuzz
+	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(if $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)),,) -o $@ $(LDLIBS) $(FUZZ_ISA)
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

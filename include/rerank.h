@@ -1,0 +1,174 @@
+/* rerank.h - the public API of librerank, a native reranking engine.
+ *
+ * A reranker scores (query, passage) pairs: a raw relevance logit, or with `normalize` its sigmoid in
+ * [0,1]. rerank loads Hugging Face model directories unchanged (config.json, tokenizer.json or
+ * vocab.txt, *.safetensors) and reproduces FlagEmbedding's compute_score() numbers.
+ *
+ * Thread safety: a rerank_model is immutable after rerank_model_load() and may be shared by any number of
+ * threads. A rerank_session owns scratch memory and must be used by one thread at a time; create one per
+ * worker thread. The library never prints, never exits and never aborts on bad input: every fallible call
+ * returns a rerank_status and, when `err` is not NULL, fills it with a one-line message.
+ *
+ * Usage:
+ *
+ *     rerank_error err;
+ *     rerank_model *model;
+ *     rerank_model_params mp = rerank_model_default_params();
+ *     if (rerank_model_load("bge-reranker-v2-m3", &mp, &model, &err) != RERANK_OK) {
+ *         fprintf(stderr, "%s\n", err.message); return 1;
+ *     }
+ *     rerank_session *s;
+ *     rerank_session_new(model, &s, &err);
+ *     rerank_score_params sp = rerank_score_default_params();
+ *     sp.normalize = true;
+ *     rerank_pair pairs[] = { RERANK_PAIR("what is panda?", "The giant panda is a bear.") };
+ *     float score;
+ *     if (rerank_score(s, &sp, pairs, 1, &score, &err) == RERANK_OK) printf("%f\n", score);
+ *     rerank_session_free(s);
+ *     rerank_model_free(model);
+ */
+#ifndef RERANK_H
+#define RERANK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RERANK_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------------------------------- */
+typedef enum rerank_status {
+    RERANK_OK = 0,
+    RERANK_ERR_INVALID_ARGUMENT, /* the caller passed a bad parameter (NULL, out-of-range option) */
+    RERANK_ERR_IO,               /* a file is missing or cannot be read */
+    RERANK_ERR_FORMAT,           /* a file's content is malformed (safetensors, JSON, tokenizer, shapes) */
+    RERANK_ERR_UNSUPPORTED,      /* well-formed but not supported (architecture, dtype, tokenizer type) */
+    RERANK_ERR_INPUT,            /* user input rejected (invalid UTF-8, pair too long for the model) */
+    RERANK_ERR_NOMEM,            /* an allocation failed or a size computation overflowed */
+    RERANK_ERR_INTERNAL,         /* a bug in rerank; please report it */
+    RERANK_STATUS_COUNT
+} rerank_status;
+
+/* Per-call error carrier: the status again and a one-line message that names the file, tensor, field or
+ * byte position at fault. */
+typedef struct rerank_error {
+    rerank_status status;
+    char message[512];
+} rerank_error;
+
+/* A short constant name for a status, e.g. "format error". */
+const char *rerank_status_string(rerank_status status);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Models
+ * ------------------------------------------------------------------------------------------------- */
+typedef struct rerank_model rerank_model;
+
+/* What a model computes; read from config.json's "architectures". */
+typedef enum rerank_model_kind {
+    RERANK_KIND_CROSS_ENCODER = 0, /* XLM-R / BERT sequence classification: one logit per pair */
+    RERANK_KIND_LLM,               /* decoder LLM, score = "Yes" logit of the last token (bge-reranker-v2-gemma) */
+    RERANK_KIND_LAYERWISE,         /* decoder LLM with one head per layer (bge-reranker-v2-minicpm-layerwise) */
+    RERANK_KIND_QWEN3,             /* Qwen3-Reranker: P("yes") over {"yes","no"} at the last token */
+} rerank_model_kind;
+
+/* Weight precision used for computation. */
+typedef enum rerank_dtype {
+    RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype */
+    RERANK_DTYPE_F32,
+    RERANK_DTYPE_BF16,
+    RERANK_DTYPE_INT8,
+} rerank_dtype;
+
+typedef struct rerank_model_params {
+    rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 */
+} rerank_model_params;
+
+rerank_model_params rerank_model_default_params(void);
+
+/* Loads a Hugging Face model directory: config.json, model.safetensors (or sharded
+ * model-0000k-of-0000n.safetensors with model.safetensors.index.json) and tokenizer.json (or vocab.txt
+ * for BERT). Weights are memory-mapped. On success *out owns the model; free it with rerank_model_free. */
+rerank_status rerank_model_load(const char *dir, const rerank_model_params *params, rerank_model **out,
+                                rerank_error *err);
+
+/* Frees a model; NULL is a no-op. All sessions of the model must be freed first. */
+void rerank_model_free(rerank_model *model);
+
+typedef struct rerank_model_info {
+    rerank_model_kind kind;
+    const char *architecture; /* config.json architectures[0]; valid for the model's lifetime */
+    int n_layers;
+    int hidden_size;
+    int vocab_size;
+    int max_tokens;  /* the longest input the model accepts (e.g. 512 for bge-reranker-base, 8192 for v2-m3) */
+} rerank_model_info;
+
+void rerank_model_get_info(const rerank_model *model, rerank_model_info *info);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Scoring
+ * ------------------------------------------------------------------------------------------------- */
+typedef struct rerank_session rerank_session;
+
+/* A query/passage pair. Texts are UTF-8 with explicit lengths (they need no NUL terminator). */
+typedef struct rerank_pair {
+    const char *query;
+    size_t query_len;
+    const char *passage;
+    size_t passage_len;
+} rerank_pair;
+
+#define RERANK_PAIR(q, p) ((rerank_pair){(q), strlen(q), (p), strlen(p)})
+
+typedef struct rerank_score_params {
+    int max_length;       /* total token budget of one pair; default 512, lowered to the model's max_tokens */
+    int query_max_length; /* query token budget; 0 = max_length * 3 / 4 (FlagEmbedding's default) */
+    int batch_size;       /* pairs per forward pass (a memory bound, never changes scores); default 32 */
+    bool normalize;       /* apply the sigmoid: scores in [0,1] instead of raw logits */
+    int n_threads;        /* threads for one call; 0 = all cores */
+} rerank_score_params;
+
+rerank_score_params rerank_score_default_params(void);
+
+/* Creates a session (scratch memory for one thread) on a loaded model. The model must outlive it. */
+rerank_status rerank_session_new(const rerank_model *model, rerank_session **out, rerank_error *err);
+
+/* Frees a session; NULL is a no-op. */
+void rerank_session_free(rerank_session *session);
+
+/* Scores n_pairs pairs into scores[0..n_pairs-1], in input order, exactly as FlagEmbedding's
+ * compute_score(pairs, max_length, normalize): each query is truncated to query_max_length tokens, then the
+ * passage is cut so the assembled pair fits max_length; pairs are sorted by length, batched and the order
+ * restored. On an input error (e.g. invalid UTF-8) the message names the pair index and field, and no score
+ * is written. */
+rerank_status rerank_score(rerank_session *session, const rerank_score_params *params,
+                           const rerank_pair *pairs, size_t n_pairs, float *scores, rerank_error *err);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Tokenization: exactly the token ids the model sees for one pair
+ * ------------------------------------------------------------------------------------------------- */
+typedef struct rerank_encoding {
+    int32_t *ids;      /* token ids, including special tokens */
+    int32_t *type_ids; /* token type (segment) ids, same length */
+    size_t n_tokens;
+} rerank_encoding;
+
+/* Encodes one pair as rerank_score would feed it to the model. *out is filled with arrays that the caller
+ * releases with rerank_encoding_free. */
+rerank_status rerank_tokenize(const rerank_model *model, const rerank_score_params *params,
+                              const rerank_pair *pair, rerank_encoding *out, rerank_error *err);
+
+void rerank_encoding_free(rerank_encoding *enc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RERANK_H */

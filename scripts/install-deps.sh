@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rerank needs to build and test. Idempotent; run as root (or with sudo).
+set -euo pipefail
+PKGS=(
+  build-essential pkg-config   # compiler, make
+  clang libclang-rt-14-dev     # fuzz targets (libFuzzer) and sanitizers
+  libjansson-dev               # JSON: config.json, tokenizer.json, JSONL input
+  libutf8proc-dev              # Unicode: categories, NFD/NFC, case folding, grapheme clusters
+)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi

@@ -1,0 +1,51 @@
+/* model.h - the network behind a reranker: hyper-parameters from config.json, weights from safetensors,
+ * and a forward pass from token ids to one score per sequence. Knows nothing about text.
+ *
+ * Inputs are packed without padding: the tokens of all sequences of a batch are concatenated and
+ * `offsets` marks where each sequence starts, so matrix products run over real tokens only and attention
+ * runs per sequence. */
+#ifndef RR_ARCH_MODEL_H
+#define RR_ARCH_MODEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "rerank.h"
+
+typedef struct rr_model rr_model;
+typedef struct rr_workspace rr_workspace;
+
+typedef struct rr_batch {
+    const int32_t *ids;      /* offsets[n_seqs] token ids of all sequences, concatenated */
+    const int32_t *type_ids; /* token type ids, same length; NULL means all 0 */
+    const size_t *offsets;   /* n_seqs + 1 entries: sequence i is tokens [offsets[i], offsets[i+1]) */
+    size_t n_seqs;
+} rr_batch;
+
+/* Static facts about a loaded model. */
+typedef struct rr_model_desc {
+    rerank_model_kind kind;
+    const char *architecture; /* config.json architectures[0] */
+    int n_layers, hidden_size, vocab_size, type_vocab_size;
+    int max_tokens; /* longest sequence the position table allows (XLM-R: max_position_embeddings - pad - 1) */
+    int pad_token_id;
+} rr_model_desc;
+
+/* Builds the model from a parsed config.json (`config`, borrowed) and the safetensors weights of `dir`.
+ * Every tensor the architecture needs is checked for presence, dtype and shape; errors name the file,
+ * tensor and both shapes. */
+rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype dtype, rr_model **out,
+                            rerank_error *err);
+void rr_model_free(rr_model *model);
+const rr_model_desc *rr_model_describe(const rr_model *model);
+
+/* Scratch memory for forward passes; grows to the largest batch seen and is reused. One per thread. */
+rr_workspace *rr_workspace_new(void);
+void rr_workspace_free(rr_workspace *ws);
+
+/* Runs the batch and writes one raw score (logit) per sequence to out[0..n_seqs). Token ids and type ids
+ * are range-checked; a sequence longer than max_tokens is RERANK_ERR_INPUT. */
+rerank_status rr_model_forward(const rr_model *model, const rr_batch *batch, rr_workspace *ws, float *out,
+                               rerank_error *err);
+
+#endif

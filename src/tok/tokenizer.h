@@ -1,0 +1,45 @@
+/* tokenizer.h - text -> token ids, with Hugging Face `tokenizers` semantics (tokenizer.json), plus the
+ * vocab.txt-only BERT case.
+ *
+ * The pipeline is the one of HF tokenizers: added-token split -> normalizer -> pre-tokenizer -> model
+ * (Unigram, WordPiece, BPE...) -> post-processor (pair template). A loaded rr_tokenizer is immutable and
+ * may be shared by threads. */
+#ifndef RR_TOK_TOKENIZER_H
+#define RR_TOK_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base/vec.h"
+#include "rerank.h"
+
+typedef struct rr_tokenizer rr_tokenizer;
+
+/* Loads the tokenizer of a model directory: `tokenizer.json` when present, else `vocab.txt` (BERT
+ * WordPiece; lower-casing per tokenizer_config.json `do_lower_case`, default true). Errors name the file
+ * and the field at fault; an unsupported normalizer/pre-tokenizer/model type is RERANK_ERR_UNSUPPORTED. */
+rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_error *err);
+void rr_tokenizer_free(rr_tokenizer *tok);
+
+/* Encodes UTF-8 text as HF `tokenizer(text, add_special_tokens=False)` does and appends the ids to
+ * `out`. Added tokens that occur in the text (e.g. "<s>", "[CLS]") are matched as HF matches them.
+ * Invalid UTF-8 is RERANK_ERR_INPUT with the byte offset. */
+rerank_status rr_tokenizer_encode(const rr_tokenizer *tok, const char *text, size_t len, rr_i32vec *out,
+                                  rerank_error *err);
+
+/* Number of special tokens the post-processor adds around one sequence (pair=false) or a pair
+ * (HF num_special_tokens_to_add). */
+size_t rr_tokenizer_n_special(const rr_tokenizer *tok, bool pair);
+
+/* Applies the post-processor template (HF build_inputs_with_special_tokens + token type ids): appends to
+ * ids/type_ids the tokens of `a` alone (b == NULL) or of the pair (a, b). */
+rerank_status rr_tokenizer_build(const rr_tokenizer *tok, const int32_t *a, size_t na, const int32_t *b,
+                                 size_t nb, rr_i32vec *ids, rr_i32vec *type_ids);
+
+/* Id of a vocabulary or added token given its exact text, or -1. */
+int32_t rr_tokenizer_token_id(const rr_tokenizer *tok, const char *token, size_t len);
+
+/* Number of ids (vocabulary plus added tokens): every id produced is < this. */
+size_t rr_tokenizer_vocab_size(const rr_tokenizer *tok);
+
+#endif

@@ -1,0 +1,85 @@
+/* main.c - the test runner: runs every registered test (or those whose name contains argv[1]) and ends
+ * with the line "N passed, N failed". A test that makes no check counts as failed. */
+#include <stdarg.h>
+#include <time.h>
+
+#include "test.h"
+
+typedef struct {
+    const char *name, *file;
+    rr_test_fn fn;
+} test_entry;
+
+static test_entry *tests;
+static size_t n_tests, cap_tests;
+static int current_failures;
+static long current_checks;
+
+void rr_test_register(const char *name, const char *file, rr_test_fn fn) {
+    if (n_tests == cap_tests) {
+        cap_tests = cap_tests ? 2 * cap_tests : 64;
+        tests = realloc(tests, cap_tests * sizeof *tests);
+        if (!tests) abort();
+    }
+    tests[n_tests++] = (test_entry){name, file, fn};
+}
+
+void rr_test_count_check(void) { current_checks++; }
+
+void rr_test_fail(const char *file, int line, const char *what, const char *fmt, ...) {
+    if (current_failures < 10) {
+        fprintf(stderr, "    %s:%d: %s ", file, line, what);
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+    current_failures++;
+}
+
+const char *rr_shared_path(const char *rel) {
+    static char bufs[8][1024];
+    static int next;
+    const char *root = getenv("RERANK_SHARED");
+    if (!root || !*root) root = "../shared";
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", root, rel);
+    return b;
+}
+
+static int by_file_then_name(const void *a, const void *b) {
+    const test_entry *x = a, *y = b;
+    int c = strcmp(x->file, y->file);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+int main(int argc, char **argv) {
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    qsort(tests, n_tests, sizeof *tests, by_file_then_name);
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < n_tests; i++) {
+        if (filter && !strstr(tests[i].name, filter) && !strstr(tests[i].file, filter)) continue;
+        current_failures = 0;
+        current_checks = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        tests[i].fn();
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (current_checks == 0) {
+            fprintf(stderr, "    test made no checks\n");
+            current_failures++;
+        }
+        if (current_failures) {
+            failed++;
+            printf("FAIL %s (%s, %d failures)\n", tests[i].name, tests[i].file, current_failures);
+        } else {
+            passed++;
+            printf("ok   %s (%ld checks, %.0f ms)\n", tests[i].name, current_checks, ms);
+        }
+        fflush(stdout);
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
