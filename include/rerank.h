@@ -128,12 +128,25 @@ typedef struct rerank_pair {
 
 #define RERANK_PAIR(q, p) ((rerank_pair){(q), strlen(q), (p), strlen(p)})
 
+/* What to do with a passage that does not fit beside the query. */
+typedef enum rerank_long_doc {
+    RERANK_LONG_DOC_TRUNCATE = 0, /* cut the passage's tail, as FlagEmbedding does (the default) */
+    RERANK_LONG_DOC_CHUNK,        /* score overlapping windows of the passage; report the best (MaxP) */
+} rerank_long_doc;
+
 typedef struct rerank_score_params {
     int max_length;       /* total token budget of one pair; default 512, lowered to the model's max_tokens */
     int query_max_length; /* query token budget; 0 = max_length * 3 / 4 (FlagEmbedding's default) */
     int batch_size;       /* pairs per forward pass (a memory bound, never changes scores); default 32 */
     bool normalize;       /* apply the sigmoid: scores in [0,1] instead of raw logits */
     int n_threads;        /* threads for one call; 0 = all cores */
+    rerank_long_doc long_doc; /* truncation (default) or MaxP chunking */
+    int chunk_overlap;    /* tokens shared by consecutive windows with RERANK_LONG_DOC_CHUNK; default 32 */
+    /* LLM rerankers (ignored by cross-encoders) */
+    const char *prompt;       /* FlagLLMReranker prompt; NULL = the default Yes/No prompt */
+    const char *instruction;  /* Qwen3-Reranker instruction; NULL = the model card's default */
+    const int *cutoff_layers; /* layerwise model: layers to score (ascending); NULL = the last layer */
+    size_t n_cutoff_layers;
 } rerank_score_params;
 
 rerank_score_params rerank_score_default_params(void);
@@ -144,7 +157,22 @@ rerank_status rerank_session_new(const rerank_model *model, rerank_session **out
 /* Frees a session; NULL is a no-op. */
 void rerank_session_free(rerank_session *session);
 
-/* Scores n_pairs pairs into scores[0..n_pairs-1], in input order, exactly as FlagEmbedding's
+/* Number of scores per pair under these params: the number of cutoff layers for the layerwise model,
+ * else 1. Fails on invalid cutoff layers (message names the allowed range). */
+rerank_status rerank_score_n_outputs(const rerank_model *model, const rerank_score_params *params, size_t *n_out,
+                                     rerank_error *err);
+
+/* Statistics of the last rerank_score call on a session. */
+typedef struct rerank_score_stats {
+    size_t n_tokens;  /* tokens run through the model (after truncation, special tokens included) */
+    size_t n_batches; /* forward passes */
+    size_t n_windows; /* sequences scored (more than pairs with RERANK_LONG_DOC_CHUNK) */
+} rerank_score_stats;
+
+void rerank_session_last_stats(const rerank_session *session, rerank_score_stats *stats);
+
+/* Scores n_pairs pairs into scores[0..n_pairs*n_out-1] (n_out from rerank_score_n_outputs; score j of pair
+ * i at scores[i*n_out + j]), in input order, exactly as FlagEmbedding's
  * compute_score(pairs, max_length, normalize): each query is truncated to query_max_length tokens, then the
  * passage is cut so the assembled pair fits max_length; pairs are sorted by length, batched and the order
  * restored. On an input error (e.g. invalid UTF-8) the message names the pair index and field, and no score
