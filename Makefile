@@ -27,7 +27,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(BUILD)/tools/rerank.o
 
-.PHONY: all test clean fuzz bench
+.PHONY: all test check clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -46,6 +46,8 @@ $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/make_example_model: $(BUILD)/tools/make_example_model.o $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -60,7 +62,12 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(if $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)),,) -o $@ $(LDLIBS) $(FUZZ_ISA)
 
+# The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
+check:
+	$(MAKE) test
+	$(MAKE) SAN=1 test
+
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d
