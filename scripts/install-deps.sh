@@ -7,6 +7,8 @@ PKGS=(
   libjansson-dev               # JSON: config.json, tokenizer.json, JSONL input
   libutf8proc-dev              # Unicode: categories, NFD/NFC, case folding, grapheme clusters
 )
+# bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench
+if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy); fi
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
