@@ -27,6 +27,23 @@ void rr_tokenizer_free(rr_tokenizer *tok);
 rerank_status rr_tokenizer_encode(const rr_tokenizer *tok, const char *text, size_t len, rr_i32vec *out,
                                   rerank_error *err);
 
+/* Options of rr_tokenizer_encode_ex. */
+typedef struct rr_tok_encode_opts {
+    /* Treat special added tokens in the text as plain text (HF `split_special_tokens=True`). */
+    bool split_special_tokens;
+} rr_tok_encode_opts;
+
+rerank_status rr_tokenizer_encode_ex(const rr_tokenizer *tok, const char *text, size_t len,
+                                     const rr_tok_encode_opts *opts, rr_i32vec *out, rerank_error *err);
+
+/* Loads a tokenizer.json held in memory; `name` (e.g. a path) prefixes errors. */
+rerank_status rr_tokenizer_load_json(const char *buf, size_t len, const char *name, rr_tokenizer **out,
+                                     rerank_error *err);
+
+/* Builds the BERT WordPiece tokenizer of a vocab.txt file (what rr_tokenizer_load does without
+ * tokenizer.json); `lowercase` as BertTokenizer's do_lower_case (accents are stripped when lowercasing). */
+rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_tokenizer **out, rerank_error *err);
+
 /* Number of special tokens the post-processor adds around one sequence (pair=false) or a pair
  * (HF num_special_tokens_to_add). */
 size_t rr_tokenizer_n_special(const rr_tokenizer *tok, bool pair);
