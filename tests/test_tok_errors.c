@@ -186,7 +186,7 @@ TEST(tok_small_pipeline_cases) {
     int32_t q[] = {3}, p[] = {4};
     rr_i32vec tt = {0};
     CHECK(rr_tokenizer_build(tok, q, 1, p, 1, &ids, &tt) == RERANK_OK && ids.n == 6 && ids.data[3] == 2 &&
-          rr_tokenizer_n_special(tok, true) == 4);
+          rr_tokenizer_n_special(tok, true) == 4 && tt.n == 6 && tt.data[5] == 0);
     rr_i32vec_free(&ids);
     rr_i32vec_free(&tt);
     rr_tokenizer_free(tok);

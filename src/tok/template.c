@@ -125,13 +125,12 @@ rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_te
         return RERANK_OK;
     }
     if (!strcmp(type, "RobertaProcessing")) {
-        /* <s> A </s> and <s> A </s> </s> B </s>; HF gives the second part type id 1 (harmless for
-         * XLM-R/RoBERTa whose type vocabulary is 1: transformers' slow tokenizer and the model use 0) */
+        /* <s> A </s> and <s> A </s> </s> B </s>, all type id 0 (RoBERTa has one token type) */
         if (add_piece(&t->single, &t->n_single, -1, &cls, 1, 0) || add_piece(&t->single, &t->n_single, 0, NULL, 0, 0) ||
             add_piece(&t->single, &t->n_single, -1, &sep, 1, 0) || add_piece(&t->pair, &t->n_pair, -1, &cls, 1, 0) ||
             add_piece(&t->pair, &t->n_pair, 0, NULL, 0, 0) || add_piece(&t->pair, &t->n_pair, -1, &sep, 1, 0) ||
-            add_piece(&t->pair, &t->n_pair, -1, &sep, 1, 1) || add_piece(&t->pair, &t->n_pair, 1, NULL, 0, 1) ||
-            add_piece(&t->pair, &t->n_pair, -1, &sep, 1, 1))
+            add_piece(&t->pair, &t->n_pair, -1, &sep, 1, 0) || add_piece(&t->pair, &t->n_pair, 1, NULL, 0, 0) ||
+            add_piece(&t->pair, &t->n_pair, -1, &sep, 1, 0))
             goto nomem;
         return RERANK_OK;
     }
