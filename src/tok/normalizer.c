@@ -282,7 +282,7 @@ static rerank_status apply_step(const rr_tok_normalizer *s, const char *in, size
 }
 
 rerank_status rr_tok_normalize(const rr_tok_normalizer *list, size_t n, const char *in, size_t len, rr_bytes *out,
-                               rr_bytes *tmp, rerank_error *err) {
+                               rerank_error *err) {
     out->n = 0;
     if (rr_bytes_append(out, in, len)) return rr_fail(err, RERANK_ERR_NOMEM, "normalizer: out of memory");
     rr_bytes next = {0}, scratch = {0};
@@ -300,7 +300,6 @@ rerank_status rr_tok_normalize(const rr_tok_normalizer *list, size_t n, const ch
             next = t;
         }
     }
-    (void)tmp;
     rr_bytes_free(&next);
     rr_bytes_free(&scratch);
     if (!st && rr_bytes_reserve(out, 0)) st = RERANK_ERR_NOMEM;

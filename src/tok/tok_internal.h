@@ -74,9 +74,9 @@ typedef struct rr_tok_normalizer {
 rerank_status rr_tok_normalizer_parse(const json_t *j, const char *path, rr_tok_normalizer **list, size_t *n,
                                       rerank_error *err);
 void rr_tok_normalizers_free(rr_tok_normalizer *list, size_t n);
-/* Runs the steps over in[0..len) into out (cleared first); tmp is scratch. */
+/* Runs the steps over in[0..len) into out (cleared first). */
 rerank_status rr_tok_normalize(const rr_tok_normalizer *list, size_t n, const char *in, size_t len, rr_bytes *out,
-                               rr_bytes *tmp, rerank_error *err);
+                               rerank_error *err);
 
 /* Precompiled charsmap (sentencepiece nmt_nfkc etc.), from the base64 text of tokenizer.json. */
 rerank_status rr_tok_precompiled_new(const char *b64, size_t len, rr_tok_precompiled **out, rerank_error *err);

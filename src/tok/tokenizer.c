@@ -55,9 +55,8 @@ static rerank_status add_token(rr_tokenizer *tok, const char *content, size_t le
     int32_t id = mid >= 0 ? mid : json_id;
     rr_tok_added_token t = {NULL, 0, id, single_word, lstrip, rstrip, normalized, special};
     if (normalized && tok->n_norm) {
-        rr_bytes out = {0}, tmp = {0};
-        rerank_status st = rr_tok_normalize(tok->norm, tok->n_norm, content, len, &out, &tmp, err);
-        rr_bytes_free(&tmp);
+        rr_bytes out = {0};
+        rerank_status st = rr_tok_normalize(tok->norm, tok->n_norm, content, len, &out, err);
         if (st) return st;
         t.content = out.data;
         t.len = out.n;
@@ -251,7 +250,7 @@ rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_erro
 typedef struct {
     rr_tok_split *s1, *s2;
     size_t n1, c1, n2, c2;
-    rr_bytes norm, tmp;
+    rr_bytes norm;
     rr_tok_words words, wtmp;
 } scratch;
 
@@ -259,7 +258,6 @@ static void scratch_free(scratch *s) {
     free(s->s1);
     free(s->s2);
     rr_bytes_free(&s->norm);
-    rr_bytes_free(&s->tmp);
     rr_tok_words_free(&s->words);
     rr_tok_words_free(&s->wtmp);
 }
@@ -275,7 +273,7 @@ static rerank_status encode_text(const rr_tokenizer *tok, const char *text, size
             if (rr_i32vec_push(out, a.id)) return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
             continue;
         }
-        if ((st = rr_tok_normalize(tok->norm, tok->n_norm, text + a.off, a.len, &sc->norm, &sc->tmp, err))) return st;
+        if ((st = rr_tok_normalize(tok->norm, tok->n_norm, text + a.off, a.len, &sc->norm, err))) return st;
         if (rr_tok_added_split(&tok->added, true, split_special, sc->norm.data, sc->norm.n, &sc->s2, &sc->n2, &sc->c2))
             return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
         for (size_t k = 0; k < sc->n2; k++) {
