@@ -167,7 +167,12 @@ rerank_status rr_tokenizer_load_json(const char *buf, size_t len, const char *na
     return RERANK_OK;
 }
 
-rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_tokenizer **out, rerank_error *err) {
+/* BasicTokenizer options of tokenizer_config.json, as transformers' BertConverter maps them. */
+typedef struct {
+    bool lowercase, strip_accents, chinese_chars;
+} bert_opts;
+
+static rerank_status load_vocab_txt(const char *path, bert_opts o, rr_tokenizer **out, rerank_error *err) {
     *out = NULL;
     char *buf;
     size_t len;
@@ -189,8 +194,8 @@ rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_t
         st = rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    tok->norm[0] = (rr_tok_normalizer){.kind = RR_NORM_BERT, .clean_text = true, .chinese_chars = true,
-                                       .strip_accents = lowercase, .lowercase = lowercase};
+    tok->norm[0] = (rr_tok_normalizer){.kind = RR_NORM_BERT, .clean_text = true, .chinese_chars = o.chinese_chars,
+                                       .strip_accents = o.strip_accents, .lowercase = o.lowercase};
     tok->n_norm = 1;
     tok->pre[0] = (rr_tok_pretok){.kind = RR_PRE_BERT};
     tok->n_pre = 1;
@@ -217,6 +222,10 @@ fail:
     return st;
 }
 
+rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_tokenizer **out, rerank_error *err) {
+    return load_vocab_txt(path, (bert_opts){lowercase, lowercase, true}, out, err);
+}
+
 rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_error *err) {
     char path[4096];
     *out = NULL;
@@ -231,20 +240,23 @@ rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_erro
         free(buf);
         return st;
     }
-    bool lower = true;
+    bert_opts o = {true, true, true};
     if (rr_path_join(path, sizeof path, dir, "tokenizer_config.json") && rr_file_exists(path)) {
         json_t *cfg;
         rerank_status st = rr_json_load_file(path, 16 << 20, &cfg, err);
         if (st) return st;
-        st = json_is_object(cfg) ? rr_json_get_bool(cfg, "do_lower_case", false, true, &lower, path, err)
-                                 : rr_fail(err, RERANK_ERR_FORMAT, "%s: must be a JSON object", path);
+        if (!json_is_object(cfg)) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: must be a JSON object", path);
+        if (!st) st = rr_json_get_bool(cfg, "do_lower_case", false, true, &o.lowercase, path, err);
+        /* strip_accents null (the default) follows do_lower_case */
+        if (!st) st = rr_json_get_bool(cfg, "strip_accents", false, o.lowercase, &o.strip_accents, path, err);
+        if (!st) st = rr_json_get_bool(cfg, "tokenize_chinese_chars", false, true, &o.chinese_chars, path, err);
         json_decref(cfg);
         if (st) return st;
     }
     if (!rr_path_join(path, sizeof path, dir, "vocab.txt"))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
     if (!rr_file_exists(path)) return rr_fail(err, RERANK_ERR_IO, "%s: no tokenizer.json or vocab.txt", dir);
-    return rr_tokenizer_load_vocab_txt(path, lower, out, err);
+    return load_vocab_txt(path, o, out, err);
 }
 
 typedef struct {
