@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
             all.n = tt.n = 0;
             static const int32_t none[1] = {0}; /* b == NULL would mean "no second sequence" */
             const int32_t *p = ids.n ? ids.data : none;
-            if (rr_tokenizer_build(toks[i], p, ids.n, p, ids.n, &all, &tt) != RERANK_OK) abort();
+            if (rr_tokenizer_build(toks[i], true, p, ids.n, p, ids.n, &all, &tt) != RERANK_OK) abort();
             if (all.n != 2 * ids.n + rr_tokenizer_n_special(toks[i], true) || tt.n != all.n) abort();
         }
     }

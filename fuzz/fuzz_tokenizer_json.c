@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
             continue;
         }
         all.n = 0;
-        if (rr_tokenizer_build(tok, ids.data, ids.n, ids.data, ids.n, &all, NULL) != RERANK_OK) abort();
+        if (rr_tokenizer_build(tok, true, ids.data, ids.n, ids.data, ids.n, &all, NULL) != RERANK_OK) abort();
     }
     rr_i32vec_free(&ids);
     rr_i32vec_free(&all);

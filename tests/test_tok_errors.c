@@ -136,7 +136,7 @@ TEST(tok_vocab_txt_fallback_matches_tokenizer_json) {
     }
     int32_t q[] = {5}, p[] = {6};
     rr_i32vec ids = {0}, tt = {0};
-    CHECK(rr_tokenizer_build(a, q, 1, p, 1, &ids, &tt) == RERANK_OK && ids.n == 5 && ids.data[0] == 12 &&
+    CHECK(rr_tokenizer_build(a, true, q, 1, p, 1, &ids, &tt) == RERANK_OK && ids.n == 5 && ids.data[0] == 12 &&
           ids.data[2] == 13 && ids.data[4] == 13 && tt.data[1] == 0 && tt.data[3] == 1 && tt.data[4] == 1);
     rr_i32vec_free(&ids);
     rr_i32vec_free(&tt);
@@ -185,7 +185,7 @@ TEST(tok_small_pipeline_cases) {
     ids.n = 0;
     int32_t q[] = {3}, p[] = {4};
     rr_i32vec tt = {0};
-    CHECK(rr_tokenizer_build(tok, q, 1, p, 1, &ids, &tt) == RERANK_OK && ids.n == 6 && ids.data[3] == 2 &&
+    CHECK(rr_tokenizer_build(tok, true, q, 1, p, 1, &ids, &tt) == RERANK_OK && ids.n == 6 && ids.data[3] == 2 &&
           rr_tokenizer_n_special(tok, true) == 4 && tt.n == 6 && tt.data[5] == 0);
     rr_i32vec_free(&ids);
     rr_i32vec_free(&tt);

@@ -328,9 +328,13 @@ rerank_status rr_tokenizer_encode(const rr_tokenizer *tok, const char *text, siz
 
 size_t rr_tokenizer_n_special(const rr_tokenizer *tok, bool pair) { return rr_tok_template_n_special(&tok->tpl, pair); }
 
-rerank_status rr_tokenizer_build(const rr_tokenizer *tok, const int32_t *a, size_t na, const int32_t *b, size_t nb,
-                                 rr_i32vec *ids, rr_i32vec *type_ids) {
-    return rr_tok_template_apply(&tok->tpl, a, na, b, nb, ids, type_ids);
+rerank_status rr_tokenizer_build(const rr_tokenizer *tok, bool pair, const int32_t *a, size_t na, const int32_t *b,
+                                 size_t nb, rr_i32vec *ids, rr_i32vec *type_ids) {
+    static const int32_t none[1];
+    /* the template code tells a pair by b != NULL; an empty vector's data is NULL */
+    if (!a) a = none;
+    b = pair ? (b ? b : none) : NULL;
+    return rr_tok_template_apply(&tok->tpl, a, na, b, pair ? nb : 0, ids, type_ids);
 }
 
 int32_t rr_tokenizer_token_id(const rr_tokenizer *tok, const char *token, size_t len) {

@@ -49,9 +49,9 @@ rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_t
 size_t rr_tokenizer_n_special(const rr_tokenizer *tok, bool pair);
 
 /* Applies the post-processor template (HF build_inputs_with_special_tokens + token type ids): appends to
- * ids/type_ids (type_ids may be NULL) the tokens of `a` alone (b == NULL) or of the pair (a, b). An empty
- * second sequence is still a pair: pass a non-NULL b with nb = 0 (an empty rr_i32vec has data == NULL). */
-rerank_status rr_tokenizer_build(const rr_tokenizer *tok, const int32_t *a, size_t na, const int32_t *b,
+ * ids/type_ids (type_ids may be NULL) the tokens of `a` alone (pair = false; b is ignored) or of the pair
+ * (a, b). Either sequence may be empty (its pointer NULL). */
+rerank_status rr_tokenizer_build(const rr_tokenizer *tok, bool pair, const int32_t *a, size_t na, const int32_t *b,
                                  size_t nb, rr_i32vec *ids, rr_i32vec *type_ids);
 
 /* Id of a vocabulary or added token given its exact text, or -1. */
