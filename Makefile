@@ -54,8 +54,8 @@ $(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
-test: $(BUILD)/test_rerank $(BUILD)/rerank
-	RERANK_CLI=$(BUILD)/rerank ./$(BUILD)/test_rerank $(T)
+test: $(BUILD)/test_rerank $(BUILD)/rerank $(BUILD)/make_example_model
+	RERANK_CLI=$(BUILD)/rerank RERANK_MAKE_EXAMPLE=$(BUILD)/make_example_model ./$(BUILD)/test_rerank $(T)
 
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)

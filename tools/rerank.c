@@ -386,7 +386,7 @@ static int cmd_rank(int argc, char **argv) {
             text = json_string_value(holder);
             tl = len;
         }
-        json_array_append(texts, holder);
+        json_array_append_new(texts, holder); /* texts owns it; pending borrows */
         rc = pending_push(&p, holder, (rerank_pair){o.query, strlen(o.query), text, tl}, r.line_no);
     }
     rerank_model *model = NULL;

@@ -145,6 +145,7 @@ rerank_status rerank_score(rerank_session *s, const rerank_score_params *params,
     rerank_score_params defaults = rerank_score_default_params();
     if (!params) params = &defaults;
     s->stats = (rerank_score_stats){0};
+    if (n_pairs == 0) return RERANK_OK;
     rr_pair_limits lim;
     rerank_status st = rr_score_limits(s->model, params, &lim, err);
     if (st) return st;
