@@ -35,6 +35,8 @@ static const char *const usage_text =
     "                          long passage and keep the best (MaxP)\n"
     "  --chunk-overlap N       tokens shared by consecutive windows with --long-doc chunk (default 32)\n"
     "  --dtype T               compute precision: auto (default, fp32) or f32\n"
+    "  --split-special-tokens  treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by\n"
+    "                          default it is matched as that token, as FlagEmbedding does\n"
     "  rank only: --query TEXT [required], --top-k K (default: all)\n"
     "\n"
     "Scores are FlagEmbedding's compute_score(pairs, max_length, normalize): the raw relevance logit, or its\n"
@@ -96,6 +98,7 @@ static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
         i++;                                                              \
     } while (0)
         if (!strcmp(a, "--normalize")) o->sp.normalize = true;
+        else if (!strcmp(a, "--split-special-tokens")) o->sp.split_special_tokens = true;
         else if (!strcmp(a, "--model")) { NEED_VALUE(); o->model = v; }
         else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = v; }
         else if (!strcmp(a, "--max-length")) {

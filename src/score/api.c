@@ -120,7 +120,7 @@ rerank_status rerank_tokenize(const rerank_model *model, const rerank_score_para
     rerank_status s = rr_score_limits(model, params, &lim, err);
     if (s) return s;
     rr_i32vec q = {0}, p = {0}, ids = {0}, types = {0};
-    s = rr_score_encode_pair(model, pair, 0, &q, &p, err);
+    s = rr_score_encode_pair(model, params, pair, 0, &q, &p, err);
     if (!s && rr_pair_build(model->tok, &lim, q.data, q.n, p.data, p.n, &ids, &types))
         s = rr_fail(err, RERANK_ERR_NOMEM, "rerank_tokenize: out of memory");
     rr_i32vec_free(&q);

@@ -29,17 +29,20 @@ rerank_status rr_score_limits(const rerank_model *model, const rerank_score_para
     return RERANK_OK;
 }
 
-rerank_status rr_score_encode_pair(const rerank_model *model, const rerank_pair *pair, size_t index, rr_i32vec *q,
-                                   rr_i32vec *p, rerank_error *err) {
+rerank_status rr_score_encode_pair(const rerank_model *model, const rerank_score_params *params,
+                                   const rerank_pair *pair, size_t index, rr_i32vec *q, rr_i32vec *p,
+                                   rerank_error *err) {
     q->n = p->n = 0;
     if ((!pair->query && pair->query_len) || (!pair->passage && pair->passage_len))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "pair %zu: NULL text with non-zero length", index);
-    rerank_status s = rr_tokenizer_encode(model->tok, pair->query ? pair->query : "", pair->query_len, q, err);
+    rr_tok_encode_opts opts = {.split_special_tokens = params->split_special_tokens};
+    rerank_status s =
+        rr_tokenizer_encode_ex(model->tok, pair->query ? pair->query : "", pair->query_len, &opts, q, err);
     if (s) {
         rr_error_prefix(err, "pair %zu: query", index);
         return s;
     }
-    s = rr_tokenizer_encode(model->tok, pair->passage ? pair->passage : "", pair->passage_len, p, err);
+    s = rr_tokenizer_encode_ex(model->tok, pair->passage ? pair->passage : "", pair->passage_len, &opts, p, err);
     if (s) rr_error_prefix(err, "pair %zu: passage", index);
     return s;
 }
@@ -152,7 +155,7 @@ rerank_status rerank_score(rerank_session *s, const rerank_score_params *params,
     s->tokens.n = s->types.n = 0;
     s->n_seqs = 0;
     for (size_t i = 0; i < n_pairs; i++) {
-        st = rr_score_encode_pair(s->model, &pairs[i], i, &s->query_ids, &s->passage_ids, err);
+        st = rr_score_encode_pair(s->model, params, &pairs[i], i, &s->query_ids, &s->passage_ids, err);
         if (st) return st;
         if (add_pair(s, params, &lim, i)) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
     }
