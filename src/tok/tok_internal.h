@@ -127,8 +127,10 @@ rerank_status rr_tok_pretokenize(const rr_tok_pretok *list, size_t n, const char
 /* ---- models ---- */
 typedef struct rr_tok_model_ops {
     const char *name;
-    /* Appends the ids of one pre-tokenized word. */
-    rerank_status (*encode)(const void *model, const char *s, size_t len, rr_i32vec *out, rerank_error *err);
+    /* Appends the ids of one pre-tokenized word. `banned` (NULL = none) flags ids the model must not emit
+     * (special tokens when user text is plain text; a Unigram vocabulary holds "<s>" as a piece). */
+    rerank_status (*encode)(const void *model, const char *s, size_t len, const uint8_t *banned, rr_i32vec *out,
+                            rerank_error *err);
     int32_t (*token_id)(const void *model, const char *s, size_t len);
     size_t (*vocab_size)(const void *model); /* max id + 1 */
     void (*free)(void *model);

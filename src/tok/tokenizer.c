@@ -25,7 +25,18 @@ struct rr_tokenizer {
     rr_tok_added added;
     rr_tok_template tpl;
     size_t vocab_size;
+    uint8_t *special_ids; /* [vocab_size]: 1 for special added tokens, which split mode never emits */
 };
+
+/* Marks the ids of special added tokens; called once the tokenizer is complete. */
+static rerank_status mark_special_ids(rr_tokenizer *tok) {
+    tok->special_ids = calloc(tok->vocab_size ? tok->vocab_size : 1, 1);
+    if (!tok->special_ids) return RERANK_ERR_NOMEM;
+    for (size_t i = 0; i < tok->added.n; i++)
+        if (tok->added.tok[i].special && (size_t)tok->added.tok[i].id < tok->vocab_size)
+            tok->special_ids[tok->added.tok[i].id] = 1;
+    return RERANK_OK;
+}
 
 /* Model types: a new model (BPE...) is one loader and one row here. */
 static const struct {
@@ -43,6 +54,7 @@ void rr_tokenizer_free(rr_tokenizer *tok) {
     if (tok->ops) tok->ops->free(tok->model);
     rr_tok_added_free(&tok->added);
     rr_tok_template_free(&tok->tpl);
+    free(tok->special_ids);
     free(tok);
 }
 
@@ -141,7 +153,8 @@ static rerank_status build_from_json(rr_tokenizer *tok, const json_t *root, rera
         return st;
     if (rr_tok_strtab_init(&tok->added.by_content, 16)) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     if ((st = parse_added(tok, json_object_get(root, "added_tokens"), err))) return st;
-    if (rr_tok_added_finish(&tok->added)) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    if (rr_tok_added_finish(&tok->added) || mark_special_ids(tok))
+        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     return RERANK_OK;
 }
 
@@ -209,7 +222,7 @@ static rerank_status load_vocab_txt(const char *path, bert_opts o, rr_tokenizer 
         }
         if ((st = add_token(tok, specials[i], strlen(specials[i]), id, false, false, false, false, true, err))) goto fail;
     }
-    if (rr_tok_added_finish(&tok->added) ||
+    if (rr_tok_added_finish(&tok->added) || mark_special_ids(tok) ||
         rr_tok_template_bert(&tok->tpl, rr_tok_strtab_get(&tok->added.by_content, "[CLS]", 5),
                              rr_tok_strtab_get(&tok->added.by_content, "[SEP]", 5))) {
         st = rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
@@ -299,7 +312,9 @@ static rerank_status encode_text(const rr_tokenizer *tok, const char *text, size
                 return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
             for (size_t w = 0; w < sc->words.n; w++) {
                 rr_tok_span sp = sc->words.spans[w];
-                if ((st = tok->ops->encode(tok->model, sc->words.text.data + sp.off, sp.len, out, err))) return st;
+                if ((st = tok->ops->encode(tok->model, sc->words.text.data + sp.off, sp.len,
+                                           split_special ? tok->special_ids : NULL, out, err)))
+                    return st;
             }
         }
     }

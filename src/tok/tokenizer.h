@@ -29,7 +29,8 @@ rerank_status rr_tokenizer_encode(const rr_tokenizer *tok, const char *text, siz
 
 /* Options of rr_tokenizer_encode_ex. */
 typedef struct rr_tok_encode_opts {
-    /* Treat special added tokens in the text as plain text (HF `split_special_tokens=True`). */
+    /* Treat special added tokens in the text as plain text (HF `split_special_tokens=True`); unlike HF, the
+     * model then never emits their ids either, so user text cannot produce "<s>" through a Unigram piece. */
     bool split_special_tokens;
 } rr_tok_encode_opts;
 

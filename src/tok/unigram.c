@@ -54,7 +54,8 @@ typedef struct {
     bool set;
 } node;
 
-static rerank_status unigram_encode(const void *model, const char *s, size_t n, rr_i32vec *out, rerank_error *err) {
+static rerank_status unigram_encode(const void *model, const char *s, size_t n, const uint8_t *banned, rr_i32vec *out,
+                                    rerank_error *err) {
     const unigram *u = model;
     if (n == 0) return RERANK_OK;
     if (n >= SIZE_MAX / sizeof(node)) return rr_fail(err, RERANK_ERR_NOMEM, "unigram: text too long");
@@ -89,6 +90,7 @@ static rerank_status unigram_encode(const void *model, const char *s, size_t n, 
             if (lo >= hi) break;
             if (u->tab.len[u->sorted[lo]] != L) continue;
             int32_t id = u->tab.val[u->sorted[lo]];
+            if (banned && banned[id]) continue;
             double cand = u->score[id] + here;
             node *t = &best[pos + L];
             if (!t->set || cand > t->score) {

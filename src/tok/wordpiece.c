@@ -34,7 +34,9 @@ static rerank_status push_unk(const wordpiece *w, rr_i32vec *out, rerank_error *
     return RERANK_OK;
 }
 
-static rerank_status wp_encode(const void *model, const char *s, size_t n, rr_i32vec *out, rerank_error *err) {
+/* `banned` is not needed: BertPreTokenizer splits "[CLS]" into "[", "cls", "]" before WordPiece sees it. */
+static rerank_status wp_encode(const void *model, const char *s, size_t n, const uint8_t *banned, rr_i32vec *out,
+                               rerank_error *err) {
     const wordpiece *w = model;
     size_t chars = 0;
     for (size_t i = 0; i < n; i++) chars += ((unsigned char)s[i] & 0xC0) != 0x80;
