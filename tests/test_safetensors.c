@@ -375,6 +375,9 @@ TEST(config_checks_name_the_field) {
     CHECK(check_config_text(buf, &err) == RERANK_ERR_UNSUPPORTED);
     snprintf(buf, sizeof buf, "%s\"num_attention_heads\":4,\"layer_norm_eps\":-1}", base);
     CHECK(check_config_text(buf, &err) == RERANK_ERR_FORMAT);
+    /* found by fuzz_config: a huge real used to be cast to long long before its range check (UB) */
+    snprintf(buf, sizeof buf, "%s\"num_attention_heads\":4,\"type_vocab_size\":1e42}", base);
+    CHECK(check_config_text(buf, &err) == RERANK_ERR_FORMAT);
     snprintf(buf, sizeof buf, "%s\"num_attention_heads\":\"4\"}", base);
     CHECK(check_config_text(buf, &err) == RERANK_ERR_FORMAT);
     CHECK(strstr(err.message, "'num_attention_heads' must be an integer") != NULL, "%s", err.message);
