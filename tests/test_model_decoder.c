@@ -64,24 +64,29 @@ typedef struct {
     size_t n_seqs;
 } packed;
 
-static void pack_rows(const json_t *rows, const char *key, packed *p) {
+/* Packs the rows with `key` (and, when max_length > 0, that max_length). */
+static void pack_rows(const json_t *rows, const char *key, int max_length, packed *p) {
     size_t n_tok = 0, i;
     const json_t *row;
     memset(p, 0, sizeof *p);
-    json_array_foreach(rows, i, row) if (json_object_get(row, key)) n_tok += json_array_size(json_object_get(row, "input_ids"));
+#define KEEP(row)                                                                                             \
+    (json_object_get(row, key) &&                                                                             \
+     (max_length <= 0 || json_integer_value(json_object_get(row, "max_length")) == max_length))
+    json_array_foreach(rows, i, row) if (KEEP(row)) n_tok += json_array_size(json_object_get(row, "input_ids"));
     p->ids = malloc((n_tok + 1) * sizeof *p->ids);
     p->offsets = malloc((json_array_size(rows) + 1) * sizeof *p->offsets);
     p->rows = malloc((json_array_size(rows) + 1) * sizeof *p->rows);
     if (!p->ids || !p->offsets || !p->rows) abort();
     p->offsets[0] = 0;
     json_array_foreach(rows, i, row) {
-        if (!json_object_get(row, key)) continue;
+        if (!KEEP(row)) continue;
         const json_t *ids = json_object_get(row, "input_ids");
         size_t at = p->offsets[p->n_seqs];
         for (size_t t = 0; t < json_array_size(ids); t++) p->ids[at + t] = (int32_t)json_integer_value(json_array_get(ids, t));
         p->rows[p->n_seqs] = row;
         p->offsets[++p->n_seqs] = at + json_array_size(ids);
     }
+#undef KEEP
 }
 
 static void packed_free(packed *p) {
@@ -92,8 +97,10 @@ static void packed_free(packed *p) {
 
 /* Runs the rows of `file` that have `key` (an array of golden logits) one by one and packed, with the
  * output selection of `tmpl`: output j must be within TOL of golden[j] (of golden[pick] when pick >= 0),
- * packed within 1e-5 of one by one. Returns max |diff|, INFINITY when nothing ran. */
-static double check_rows(const char *dir, const char *file, const char *key, int pick, const rr_batch *tmpl) {
+ * packed within 1e-5 of one by one. max_length > 0 keeps only the rows of that max_length. Returns max
+ * |diff|, INFINITY when nothing ran. */
+static double check_rows(const char *dir, const char *file, const char *key, int pick, int max_length,
+                         const rr_batch *tmpl) {
     rerank_error err;
     rr_model *m = load_model(dir, &err);
     json_t *rows = read_rows(dir, file);
@@ -104,7 +111,7 @@ static double check_rows(const char *dir, const char *file, const char *key, int
         return INFINITY;
     }
     packed p;
-    pack_rows(rows, key, &p);
+    pack_rows(rows, key, max_length, &p);
     rr_workspace *ws = rr_workspace_new();
     size_t n_out = rr_model_n_outputs(m, tmpl);
     float *one = calloc(p.n_seqs * n_out + 1, sizeof *one), *all = calloc(p.n_seqs * n_out + 1, sizeof *all);
@@ -148,19 +155,19 @@ TEST(gemma_matches_golden) {
     const char *dir = rr_shared_path("testdata/gemma-causal-tiny-bf16");
     int32_t yes = oracle_int(dir, "yes_token_id");
     rr_batch t = {.score_tokens = &yes, .n_score_tokens = 1};
-    CHECK(check_rows(dir, "golden_fast.jsonl", "logits", -1, &t) <= TOL);
-    CHECK(check_rows(dir, "golden.jsonl", "logits", -1, &t) <= TOL);
+    CHECK(check_rows(dir, "golden_fast.jsonl", "logits", -1, 0, &t) <= TOL);
+    CHECK(check_rows(dir, "golden.jsonl", "logits", -1, 0, &t) <= TOL);
     rr_batch full = {.all_vocab = true};
-    CHECK(check_rows(dir, "golden.jsonl", "last_position_logits", -1, &full) <= TOL);
+    CHECK(check_rows(dir, "golden.jsonl", "last_position_logits", -1, 0, &full) <= TOL);
 }
 
 static void check_qwen(const char *dir) {
     int32_t no_yes[2] = {oracle_int(dir, "no_token_id"), oracle_int(dir, "yes_token_id")};
     rr_batch t = {.score_tokens = no_yes, .n_score_tokens = 2};
-    CHECK(check_rows(dir, "golden_fast.jsonl", "logits", -1, &t) <= TOL);
+    CHECK(check_rows(dir, "golden_fast.jsonl", "logits", -1, 0, &t) <= TOL);
     int32_t yes = oracle_int(dir, "flagllm_yes_token_id");
     rr_batch f = {.score_tokens = &yes, .n_score_tokens = 1};
-    CHECK(check_rows(dir, "golden_flagllm.jsonl", "logits", -1, &f) <= TOL);
+    CHECK(check_rows(dir, "golden_flagllm.jsonl", "logits", -1, 0, &f) <= TOL);
 }
 
 TEST(qwen3_matches_golden) { check_qwen(rr_shared_path("testdata/qwen3-causal-tiny")); }
@@ -169,14 +176,14 @@ TEST(qwen2_matches_golden) { check_qwen(rr_shared_path("testdata/qwen2-causal-ti
 TEST(minicpm_layerwise_matches_golden) {
     const char *dir = rr_shared_path("testdata/minicpm-layerwise-tiny");
     rr_batch dflt = {0};
-    CHECK(check_rows(dir, "golden_fast.jsonl", "logits", -1, &dflt) <= TOL);
+    CHECK(check_rows(dir, "golden_fast.jsonl", "logits", -1, 0, &dflt) <= TOL);
     static const int all[3] = {2, 3, 4};
     rr_batch t = {.layers = all, .n_layers = 3};
-    CHECK(check_rows(dir, "golden.jsonl", "logits_per_layer", -1, &t) <= TOL);
+    CHECK(check_rows(dir, "golden.jsonl", "logits_per_layer", -1, 0, &t) <= TOL);
     for (int k = 0; k < 3; k++) {
         rr_batch one = {.layers = &all[k], .n_layers = 1};
-        fprintf(stderr, "    cutoff [%d]:\n", all[k]);
-        CHECK(check_rows(dir, "golden.jsonl", "logits_per_layer", k, &one) <= TOL);
+        fprintf(stderr, "    cutoff [%d] (max_length 64 rows):\n", all[k]);
+        CHECK(check_rows(dir, "golden.jsonl", "logits_per_layer", k, 64, &one) <= TOL);
     }
 }
 
