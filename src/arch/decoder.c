@@ -19,7 +19,7 @@
 
 #define CONFIG "config.json"
 
-typedef enum { ACT_SILU, ACT_GELU_TANH } dec_act;
+typedef enum { ACT_SILU, ACT_GELU_TANH, ACT_GELU } dec_act;
 
 /* Tensors of one layer; names are model.layers.<i>.<suffix> (see layer_tensors). QD = heads*head_dim,
  * KD = kv_heads*head_dim. Optional tensors are NULL when the architecture/config has none. */
@@ -175,9 +175,12 @@ static rerank_status parse_config(rr_decoder *d, const json_t *c, rerank_error *
         d->act = ACT_SILU;
     else if (strcmp(act, "gelu_pytorch_tanh") == 0)
         d->act = ACT_GELU_TANH;
+    else if (strcmp(act, "gelu") == 0)
+        d->act = ACT_GELU;
     else
         return rr_fail(err, RERANK_ERR_UNSUPPORTED,
-                       "%s: field '%s' is '%.64s'; supported: 'silu', 'gelu_pytorch_tanh'", CONFIG, sp->act_field, act);
+                       "%s: field '%s' is '%.64s'; supported: 'silu', 'gelu_pytorch_tanh', 'gelu'", CONFIG,
+                       sp->act_field, act);
     if ((st = get_token_id(c, "bos_token_id", d->vocab, &d->bos_id, err)) ||
         (st = get_token_id(c, "eos_token_id", d->vocab, &d->eos_id, err)) ||
         (st = get_token_id(c, "pad_token_id", d->vocab, &d->pad_id, err)))
@@ -405,8 +408,10 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     rr_matmul_fwd(bf->up, bf->xn, L->up_w, NULL, n, H, F);
     if (d->act == ACT_SILU)
         rr_silu_fwd(bf->gate, bf->gate, nf);
-    else
+    else if (d->act == ACT_GELU_TANH)
         rr_gelu_tanh_fwd(bf->gate, bf->gate, nf);
+    else
+        rr_gelu_fwd(bf->gate, bf->gate, nf);
     rr_mul_fwd(bf->gate, bf->gate, bf->up, nf);
     rr_matmul_fwd(bf->tmp, bf->gate, L->down_w, NULL, n, F, H);
     if (d->res_scale != 1.0f) rr_scale_fwd(bf->tmp, bf->tmp, d->res_scale, nh);
