@@ -89,6 +89,8 @@ typedef enum rerank_dtype {
 
 typedef struct rerank_model_params {
     rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 */
+    const char *recipe; /* decoder LLMs: "flag-llm" (FlagLLMReranker) or "qwen3" (Qwen3-Reranker); NULL = by
+                           architecture (Qwen3ForCausalLM: qwen3, other decoders: flag-llm) */
 } rerank_model_params;
 
 rerank_model_params rerank_model_default_params(void);
