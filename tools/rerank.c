@@ -121,6 +121,7 @@ static int parse_layers(const char *v, cli_options *o) {
 
 /* Parses the shared options; returns 0, or an exit code. */
 static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
+    memset(o, 0, sizeof *o);
     o->sp = rerank_score_default_params();
     o->mp = rerank_model_default_params();
     o->top_k = -1;
