@@ -21,7 +21,13 @@ endif
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 
-LIB_SRC   := $(shell find src -name '*.c' | sort)
+LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
+# The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
+SERVER_SRC  := $(wildcard src/server/*.c)
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# The request-parsing half of the server, which the fuzz targets link (no HTTP, no model).
+SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c limits.c)
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -44,10 +50,12 @@ $(BUILD)/librerank.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/librerank-server.a: $(SERVER_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-server.a $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
+$(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank-server.a $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
 test: $(BUILD)/test_rerank $(BUILD)/rerank
@@ -56,11 +64,11 @@ test: $(BUILD)/test_rerank $(BUILD)/rerank
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c $(LIB_SRC)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(if $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)),,) -o $@ $(LDLIBS) $(FUZZ_ISA)
+	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) $(if $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)),,) -o $@ $(LDLIBS) $(FUZZ_ISA)
 
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d)
