@@ -83,9 +83,27 @@ static void job_done(rr_server_job *job, void *user) {
     MHD_resume_connection(c->conn);
 }
 
-/* First call of a request: route, method, auth, readiness and declared size. Returns true when a response
- * has been queued. */
-static bool first_call(conn_req *c, const char *method, enum MHD_Result *ret) {
+/* Early check on the first call: a declared body over the limit is refused before it is read (MHD then
+ * closes the connection). Returns true when a response has been queued. */
+static bool first_call(conn_req *c, enum MHD_Result *ret) {
+    rr_server *s = c->srv;
+    const char *cl = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl) return false;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (n > s->cfg.max_body_bytes) {
+        rr_server_error e;
+        rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)s->cfg.max_body_bytes,
+                             "request body of %llu bytes exceeds max_body_bytes (%zu)", n, s->cfg.max_body_bytes);
+        return *ret = send_error(c, &e), true;
+    }
+    if (n > 0 && rr_server_route_is_post(c->route) && (c->body = malloc(n + 1)) != NULL) c->cap = n + 1;
+    return false;
+}
+
+/* The whole request has arrived: route, method, auth, readiness; GET routes answer here. Returns true when
+ * a response has been queued (false: a rerank request to parse). */
+static bool full_request(conn_req *c, const char *method, enum MHD_Result *ret) {
     rr_server *s = c->srv;
     rr_server_error e;
     bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -119,16 +137,10 @@ static bool first_call(conn_req *c, const char *method, enum MHD_Result *ret) {
         rr_server_fail(&e, 503, "unavailable", "model is loading");
         return *ret = send_error(c, &e), true;
     }
-    const char *cl = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (n > s->cfg.max_body_bytes) {
-            rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)s->cfg.max_body_bytes,
-                                 "request body of %llu bytes exceeds max_body_bytes (%zu)", n, s->cfg.max_body_bytes);
-            return *ret = send_error(c, &e), true;
-        }
-        if (n > 0 && (c->body = malloc(n + 1)) != NULL) c->cap = n + 1;
+    if (c->too_large) {
+        rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)s->cfg.max_body_bytes,
+                             "request body exceeds max_body_bytes (%zu)", s->cfg.max_body_bytes);
+        return *ret = send_error(c, &e), true;
     }
     return false;
 }
@@ -169,7 +181,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&s->active, 1);
         *con_cls = c;
         enum MHD_Result ret;
-        if (first_call(c, method, &ret)) return ret;
+        if (first_call(c, &ret)) return ret;
         return MHD_YES;
     }
     int state = atomic_load(&c->state);
@@ -181,12 +193,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (s->cfg.timeout_ms > 0 && rr_server_now_ns() - c->t0 > (int64_t)s->cfg.timeout_ms * 1000000) return MHD_NO;
             return MHD_YES;
         }
+        enum MHD_Result ret;
+        if (full_request(c, method, &ret)) return ret;
         rr_server_error e;
-        if (c->too_large) {
-            rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)s->cfg.max_body_bytes,
-                                 "request body exceeds max_body_bytes (%zu)", s->cfg.max_body_bytes);
-            return send_error(c, &e);
-        }
         rr_server_api api = c->route == RR_ROUTE_TEI_RERANK ? RR_API_TEI
                             : c->route == RR_ROUTE_V2_RERANK ? RR_API_COHERE_V2 : RR_API_COHERE_V1;
         if (rr_server_rerank_prepare(s, api, c->body ? c->body : "", c->n, c->t0, &c->pending, &e) != 0)

@@ -167,6 +167,14 @@ void rr_server_rerank_finish(rr_server *s, rr_server_pending *p, rr_server_respo
         rr_server_error_response(&j->error, resp);
         return;
     }
+    if (j->deadline_ns && rr_server_now_ns() > j->deadline_ns) {
+        rr_server_error e;
+        rr_server_fail_limit(&e, 504, "timeout_ms", s->cfg.timeout_ms, "request timed out after %d ms (limit timeout_ms)",
+                             s->cfg.timeout_ms);
+        e.type = "timeout";
+        rr_server_error_response(&e, resp);
+        return;
+    }
     for (size_t i = 0; i < j->n_pairs * j->n_out; i++)
         if (!isfinite(j->scores[i])) {
             rr_server_error e;
