@@ -33,7 +33,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(BUILD)/tools/rerank.o
 
-.PHONY: all test clean fuzz bench
+.PHONY: all test check clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -50,25 +50,37 @@ $(BUILD)/librerank.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/librerank-server.a: $(SERVER_OBJ)
-	rm -f $@ && ar rcs $@ $^
-$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-server.a $(BUILD)/librerank.a
+# The CLI finds rr_serve_main through a weak reference, which does not pull archive members: link the
+# server's objects directly.
+$(BUILD)/rerank: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank-server.a $(BUILD)/librerank.a
+$(BUILD)/make_example_model: $(BUILD)/tools/make_example_model.o $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench_rerank: $(BUILD)/bench/bench_rerank.o $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
-test: $(BUILD)/test_rerank $(BUILD)/rerank
-	RERANK_CLI=$(BUILD)/rerank ./$(BUILD)/test_rerank $(T)
+test: $(BUILD)/test_rerank $(BUILD)/rerank $(BUILD)/make_example_model
+	RERANK_CLI=$(BUILD)/rerank RERANK_MAKE_EXAMPLE=$(BUILD)/make_example_model ./$(BUILD)/test_rerank $(T)
 
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+bench: $(BUILD)/bench_rerank
+	bench/run.sh
+
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) $(if $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)),,) -o $@ $(LDLIBS) $(FUZZ_ISA)
+	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
+
+# The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
+check:
+	$(MAKE) test
+	$(MAKE) SAN=1 test
 
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d

@@ -142,6 +142,8 @@ typedef struct rerank_score_params {
     int n_threads;        /* threads for one call; 0 = all cores */
     rerank_long_doc long_doc; /* truncation (default) or MaxP chunking */
     int chunk_overlap;    /* tokens shared by consecutive windows with RERANK_LONG_DOC_CHUNK; default 32 */
+    bool split_special_tokens; /* treat special-token text in user input ("<s>", "[SEP]") as plain text;
+                                  default false matches FlagEmbedding (HF tokenizers match it as a token) */
     /* LLM rerankers (ignored by cross-encoders) */
     const char *prompt;       /* FlagLLMReranker prompt; NULL = the default Yes/No prompt */
     const char *instruction;  /* Qwen3-Reranker instruction; NULL = the model card's default */

@@ -9,6 +9,8 @@ PKGS=(
   libmicrohttpd-dev            # rerank serve: HTTP/1.1 server
   wrk                          # bench/load_server.sh: HTTP load generator
 )
+# bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench
+if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy); fi
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

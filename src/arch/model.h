@@ -37,6 +37,10 @@ typedef struct rr_model_desc {
 rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype dtype, rr_model **out,
                             rerank_error *err);
 void rr_model_free(rr_model *model);
+
+/* Checks config.json alone (architecture and hyper-parameters, no weights) and fills *desc (may be NULL);
+ * desc->architecture then points to static storage. The same checks rr_model_load makes first. */
+rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, rerank_error *err);
 const rr_model_desc *rr_model_describe(const rr_model *model);
 
 /* Scratch memory for forward passes; grows to the largest batch seen and is reused. One per thread. */

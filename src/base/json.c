@@ -44,7 +44,7 @@ rerank_status rr_json_get_int(const json_t *obj, const char *key, bool required,
     /* configs written by some tools store integers as 512.0 */
     if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (d == (double)(long long)d && d > -9e18 && d < 9e18) {
+        if (d > -9e18 && d < 9e18 && d == (double)(long long)d) { /* range first: the cast is UB outside it */
             *out = (long long)d;
             return RERANK_OK;
         }

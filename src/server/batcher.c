@@ -55,6 +55,7 @@ static bool str_eq(const char *a, const char *b) { return a == b || (a && b && s
 static bool same_params(const rerank_score_params *a, const rerank_score_params *b) {
     return a->max_length == b->max_length && a->query_max_length == b->query_max_length &&
            a->normalize == b->normalize && a->long_doc == b->long_doc && a->chunk_overlap == b->chunk_overlap &&
+           a->split_special_tokens == b->split_special_tokens &&
            str_eq(a->prompt, b->prompt) && str_eq(a->instruction, b->instruction) &&
            a->n_cutoff_layers == b->n_cutoff_layers &&
            (a->n_cutoff_layers == 0 ||

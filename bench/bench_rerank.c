@@ -1,0 +1,347 @@
+/* bench_rerank.c - reranking speed on full-size synthetic checkpoints.
+ *
+ *   bench_rerank synth --shape base|m3 --out DIR   write a checkpoint of that shape with random weights
+ *   bench_rerank run --model DIR --workload W [--threads N] [--ids FILE] [--scores FILE]
+ *                                                  time one workload; print one line "key=value ..."
+ *   bench_rerank peak [--threads N]                GFLOP/s of our best matmul on encoder-sized products
+ *
+ * Workloads (seeded, fixed): W1 one query + 100 passages, pair lengths 64-512 tokens (mean ~250);
+ * W2 100 pairs of 512 tokens; W3 one query + 10 short passages (latency); W4 8 pairs of 4096 tokens
+ * (long-context shapes only). --ids writes the token ids of every pair (JSONL) so the PyTorch baseline
+ * (bench/torch_baseline.py) runs exactly the same inputs. bench/run.sh drives all of it and prints the table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "io/safetensors.h"
+#include "kernels/kernels.h"
+#include "rerank.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static uint64_t rng_state;
+static uint64_t rng_next(void) {
+    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static double rng_uniform(void) { return ((rng_next() >> 11) + 0.5) / 9007199254740992.0; }
+
+typedef struct shape {
+    const char *name;
+    int hidden, layers, heads, ffn, vocab, positions;
+} shape;
+
+static const shape shapes[] = {
+    {"base", 768, 12, 12, 3072, 250002, 514},
+    {"m3", 1024, 24, 16, 4096, 250002, 8194},
+};
+
+static const shape *find_shape(const char *name) {
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        if (!strcmp(shapes[i].name, name)) return &shapes[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------- synth */
+
+static float *random_tensor(size_t n, float sd, float mean) {
+    float *t = malloc(n * sizeof *t);
+    if (!t) return NULL;
+    for (size_t i = 0; i < n; i += 2) { /* Box-Muller, two at a time */
+        double r = sqrt(-2 * log(rng_uniform())), a = 6.283185307179586 * rng_uniform();
+        t[i] = mean + sd * (float)(r * cos(a));
+        if (i + 1 < n) t[i + 1] = mean + sd * (float)(r * sin(a));
+    }
+    return t;
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) {
+        fprintf(stderr, "bench: cannot copy %s to %s\n", from, to);
+        if (in) fclose(in);
+        if (out) fclose(out);
+        return 1;
+    }
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+static int cmd_synth(const shape *s, const char *out) {
+    mkdir(out, 0755);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", out);
+    FILE *f = fopen(path, "w");
+    if (!f) return perror(path), 1;
+    fprintf(f,
+            "{\"_comment\": \"benchmark checkpoint with random weights (%s shape)\",\n"
+            " \"architectures\": [\"XLMRobertaForSequenceClassification\"], \"model_type\": \"xlm-roberta\",\n"
+            " \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,\n"
+            " \"intermediate_size\": %d, \"hidden_act\": \"gelu\", \"vocab_size\": %d,\n"
+            " \"max_position_embeddings\": %d, \"type_vocab_size\": 1, \"layer_norm_eps\": 1e-05,\n"
+            " \"pad_token_id\": 1, \"bos_token_id\": 0, \"eos_token_id\": 2,\n"
+            " \"id2label\": {\"0\": \"LABEL_0\"}, \"label2id\": {\"LABEL_0\": 0}}\n",
+            s->name, s->hidden, s->layers, s->heads, s->ffn, s->vocab, s->positions);
+    fclose(f);
+    /* the tokenizer of the tiny XLM-R test checkpoint: same pipeline, smaller vocabulary */
+    const char *shared = getenv("RERANK_SHARED");
+    char from[4096];
+    snprintf(from, sizeof from, "%s/testdata/xlmr-seqcls-tiny/tokenizer.json", shared && *shared ? shared : "../shared");
+    snprintf(path, sizeof path, "%s/tokenizer.json", out);
+    if (copy_file(from, path)) return 1;
+
+    rng_state = 0x5eed0001u;
+    enum { MAX_T = 16 * 30 + 16 };
+    static rr_st_write_tensor t[MAX_T];
+    static char names[MAX_T][128];
+    size_t n = 0;
+    int h = s->hidden;
+#define ADD(d0, d1, sd, mean, ...)                                                                        \
+    do {                                                                                                  \
+        snprintf(names[n], sizeof names[n], __VA_ARGS__);                                                 \
+        size_t ne_ = (size_t)(d0) * ((d1) ? (size_t)(d1) : 1);                                            \
+        float *p_ = random_tensor(ne_, sd, mean);                                                         \
+        if (!p_) return fprintf(stderr, "bench: out of memory\n"), 1;                                    \
+        t[n] = (rr_st_write_tensor){names[n], RR_ST_F32, (d1) ? 2 : 1, {(d0), (d1)}, p_};                \
+        n++;                                                                                              \
+    } while (0)
+    ADD(s->vocab, h, 0.02f, 0, "roberta.embeddings.word_embeddings.weight");
+    ADD(s->positions, h, 0.02f, 0, "roberta.embeddings.position_embeddings.weight");
+    ADD(1, h, 0.02f, 0, "roberta.embeddings.token_type_embeddings.weight");
+    ADD(h, 0, 0.02f, 1, "roberta.embeddings.LayerNorm.weight");
+    ADD(h, 0, 0.02f, 0, "roberta.embeddings.LayerNorm.bias");
+    for (int l = 0; l < s->layers; l++) {
+        const char *p = "roberta.encoder.layer";
+        ADD(h, h, 0.02f, 0, "%s.%d.attention.self.query.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.attention.self.query.bias", p, l);
+        ADD(h, h, 0.02f, 0, "%s.%d.attention.self.key.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.attention.self.key.bias", p, l);
+        ADD(h, h, 0.02f, 0, "%s.%d.attention.self.value.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.attention.self.value.bias", p, l);
+        ADD(h, h, 0.02f, 0, "%s.%d.attention.output.dense.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.attention.output.dense.bias", p, l);
+        ADD(h, 0, 0.02f, 1, "%s.%d.attention.output.LayerNorm.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.attention.output.LayerNorm.bias", p, l);
+        ADD(s->ffn, h, 0.02f, 0, "%s.%d.intermediate.dense.weight", p, l);
+        ADD(s->ffn, 0, 0.02f, 0, "%s.%d.intermediate.dense.bias", p, l);
+        ADD(h, s->ffn, 0.02f, 0, "%s.%d.output.dense.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.output.dense.bias", p, l);
+        ADD(h, 0, 0.02f, 1, "%s.%d.output.LayerNorm.weight", p, l);
+        ADD(h, 0, 0.02f, 0, "%s.%d.output.LayerNorm.bias", p, l);
+    }
+    ADD(h, h, 0.02f, 0, "classifier.dense.weight");
+    ADD(h, 0, 0.02f, 0, "classifier.dense.bias");
+    ADD(1, h, 0.02f, 0, "classifier.out_proj.weight");
+    ADD(1, 0, 0.02f, 0, "classifier.out_proj.bias");
+#undef ADD
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    rerank_error err;
+    int rc = rr_safetensors_write(path, t, n, &err) ? 1 : 0;
+    if (rc) fprintf(stderr, "bench: %s\n", err.message);
+    for (size_t i = 0; i < n; i++) free((void *)t[i].data);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ workloads */
+
+static const char *const words[] = {
+    "the", "of", "and", "river", "panda", "capital", "city", "mountain", "history", "people", "language",
+    "science", "computer", "search", "engine", "Paris", "France", "China", "bamboo", "forest", "music",
+    "world", "population", "government", "economy", "culture", "century", "museum", "university", "water",
+    "energy", "weather", "ocean", "island", "animal", "species", "known", "called", "largest", "famous",
+    "important", "between", "during", "several", "because", "although", "different", "development", "system",
+    "information", "research", "national", "international", "education", "technology", "medicine", "health",
+};
+
+typedef struct workload {
+    char **queries, **passages;
+    size_t n;
+    int max_length;
+} workload;
+
+/* Appends random words to buf until the pair (query, buf) tokenizes to at least target tokens. */
+static char *make_passage(const rerank_model *m, const char *query, int target, int max_length) {
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    buf[0] = '\0';
+    rerank_score_params sp = rerank_score_default_params();
+    sp.max_length = max_length;
+    sp.query_max_length = max_length;
+    for (int step = 64;; ) {
+        for (int w = 0; w < step; w++) {
+            const char *word = words[rng_next() % (sizeof words / sizeof *words)];
+            size_t wl = strlen(word);
+            if (len + wl + 2 >= cap) buf = realloc(buf, cap *= 2);
+            if (len) buf[len++] = ' ';
+            memcpy(buf + len, word, wl + 1);
+            len += wl;
+        }
+        rerank_encoding enc;
+        rerank_pair pr = RERANK_PAIR(query, buf);
+        if (rerank_tokenize(m, &sp, &pr, &enc, NULL)) return buf;
+        size_t got = enc.n_tokens;
+        rerank_encoding_free(&enc);
+        if ((int)got >= target) return buf;
+        step = (target - (int)got) / 2 + 1;
+    }
+}
+
+static int build_workload(const rerank_model *m, const char *name, workload *w) {
+    rng_state = 0xbe9c0000u + (uint64_t)name[1];
+    const char *query = "what is the capital city of France and its history";
+    w->max_length = 512;
+    if (!strcmp(name, "W1") || !strcmp(name, "W2") || !strcmp(name, "W3")) w->n = name[1] == '3' ? 10 : 100;
+    else if (!strcmp(name, "W4")) {
+        w->n = 8;
+        w->max_length = 4096;
+    } else return fprintf(stderr, "bench: unknown workload %s\n", name), 1;
+    w->queries = calloc(w->n, sizeof *w->queries);
+    w->passages = calloc(w->n, sizeof *w->passages);
+    for (size_t i = 0; i < w->n; i++) {
+        int target;
+        if (name[1] == '1') target = 64 + (int)(448 * pow(rng_uniform(), 1.41)); /* mean ~250 */
+        else if (name[1] == '3') target = 24 + (int)(rng_next() % 40);
+        else target = w->max_length;
+        w->queries[i] = (char *)query;
+        w->passages[i] = make_passage(m, query, target, w->max_length);
+    }
+    return 0;
+}
+
+static double forward_flops(const rerank_model_info *info, int ffn, double n_tokens, double sum_sq_tokens) {
+    double h = info->hidden_size;
+    /* per layer: q,k,v,o (4 h^2) + FFN (2 h ffn) multiply-adds per token; attention 2 n^2 h per sequence */
+    return info->n_layers * (2 * n_tokens * (4 * h * h + 2 * h * ffn) + 4 * sum_sq_tokens * h);
+}
+
+static long peak_rss_kib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int cmd_run(const char *model_dir, const char *wl_name, int threads, const char *ids_path,
+                   const char *scores_path) {
+    double t0 = now();
+    rerank_error err;
+    rerank_model *m;
+    if (rerank_model_load(model_dir, NULL, &m, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+    double load_s = now() - t0;
+    rerank_model_info info;
+    rerank_model_get_info(m, &info);
+    workload w;
+    if (build_workload(m, wl_name, &w)) return 1;
+    if (w.max_length > info.max_tokens) {
+        printf("workload=%s skipped=model_max_tokens_%d\n", wl_name, info.max_tokens);
+        return 0;
+    }
+    rerank_pair *pairs = calloc(w.n, sizeof *pairs);
+    double n_tokens = 0, sum_sq = 0;
+    rerank_score_params sp = rerank_score_default_params();
+    sp.max_length = w.max_length;
+    sp.n_threads = threads;
+    FILE *ids = ids_path ? fopen(ids_path, "w") : NULL;
+    for (size_t i = 0; i < w.n; i++) {
+        pairs[i] = RERANK_PAIR(w.queries[i], w.passages[i]);
+        rerank_encoding enc;
+        if (rerank_tokenize(m, &sp, &pairs[i], &enc, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+        n_tokens += enc.n_tokens;
+        sum_sq += (double)enc.n_tokens * enc.n_tokens;
+        if (ids) {
+            fputs("[", ids);
+            for (size_t k = 0; k < enc.n_tokens; k++) fprintf(ids, k ? ",%d" : "%d", enc.ids[k]);
+            fputs("]\n", ids);
+        }
+        rerank_encoding_free(&enc);
+    }
+    if (ids) fclose(ids);
+    rerank_session *s;
+    if (rerank_session_new(m, &s, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+    float *scores = calloc(w.n, sizeof *scores);
+    /* first pair latency (cold session), then the timed run */
+    t0 = now();
+    if (rerank_score(s, &sp, pairs, 1, scores, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+    double first_s = now() - t0;
+    t0 = now();
+    if (rerank_score(s, &sp, pairs, w.n, scores, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+    double run_s = now() - t0;
+    int ffn = info.hidden_size * 4; /* XLM-R shapes: intermediate = 4 * hidden */
+    if (scores_path) {
+        FILE *f = fopen(scores_path, "w");
+        for (size_t i = 0; f && i < w.n; i++) fprintf(f, "%.9g\n", scores[i]);
+        if (f) fclose(f);
+    }
+    double gflops = forward_flops(&info, ffn, n_tokens, sum_sq) / run_s / 1e9;
+    printf("workload=%s pairs=%zu tokens=%.0f seconds=%.3f pairs_per_s=%.2f tokens_per_s=%.0f gflops=%.1f "
+           "load_s=%.3f first_pair_s=%.3f peak_rss_mib=%.0f\n",
+           wl_name, w.n, n_tokens, run_s, w.n / run_s, n_tokens / run_s, gflops, load_s, first_s,
+           peak_rss_kib() / 1024.0);
+    rerank_session_free(s);
+    rerank_model_free(m);
+    for (size_t i = 0; i < w.n; i++) free(w.passages[i]);
+    free(w.passages);
+    free(w.queries);
+    free(pairs);
+    free(scores);
+    return 0;
+}
+
+static int cmd_peak(void) {
+    /* encoder-sized products: 512 tokens x 768 -> 3072 and back */
+    const int n = 512, in = 768, out = 3072;
+    float *x = random_tensor((size_t)n * in, 1, 0), *wt = random_tensor((size_t)out * in, 0.02f, 0),
+          *y = malloc((size_t)n * out * sizeof *y);
+    rr_matmul_fwd(y, x, wt, NULL, n, in, out);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        rr_matmul_fwd(y, x, wt, NULL, n, in, out);
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    printf("peak_gflops=%.1f\n", 2.0 * n * in * out / best / 1e9);
+    free(x), free(wt), free(y);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *shape_name = "base", *out = NULL, *model = NULL, *wl = "W1", *ids = NULL, *scores = NULL;
+    int threads = 0;
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_rerank synth|run|peak [options]; see the comment on top of bench_rerank.c\n");
+        return 2;
+    }
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--shape")) shape_name = argv[i + 1];
+        else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
+        else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+        else if (!strcmp(argv[i], "--workload")) wl = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ids")) ids = argv[i + 1];
+        else if (!strcmp(argv[i], "--scores")) scores = argv[i + 1];
+        else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
+    }
+    if (!strcmp(argv[1], "synth")) {
+        const shape *s = find_shape(shape_name);
+        if (!s || !out) return fprintf(stderr, "bench: synth needs --shape base|m3 and --out DIR\n"), 2;
+        return cmd_synth(s, out);
+    }
+    if (!strcmp(argv[1], "run")) {
+        if (!model) return fprintf(stderr, "bench: run needs --model DIR\n"), 2;
+        return cmd_run(model, wl, threads, ids, scores);
+    }
+    if (!strcmp(argv[1], "peak")) return cmd_peak();
+    return fprintf(stderr, "bench: unknown command %s\n", argv[1]), 2;
+}

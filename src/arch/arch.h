@@ -1,0 +1,89 @@
+/* arch.h - private to src/arch: the model object, the block families (encoder now, decoder next) and the
+ * per-architecture data they are driven by.
+ *
+ * DESIGN: a registry row (registry.c) names a config.json architecture and pairs a block family (its
+ * load/forward/free functions) with a family-specific spec: plain data such as tensor-name prefixes,
+ * position rule and head tensors. Adding an architecture of an existing family is one spec + one row;
+ * adding a family (decoder LLMs) is one more rr_family and does not touch encoder code. */
+#ifndef RR_ARCH_ARCH_H
+#define RR_ARCH_ARCH_H
+
+#include <jansson.h>
+#include "arch/model.h"
+#include "io/weights.h"
+
+typedef struct rr_family rr_family;
+
+/* One row of the registry. */
+typedef struct rr_arch_row {
+    const char *architecture; /* config.json architectures[0] */
+    rerank_model_kind kind;
+    const rr_family *family;
+    const void *spec; /* family-specific data, e.g. const rr_encoder_spec * */
+} rr_arch_row;
+
+struct rr_model {
+    const rr_arch_row *row;
+    rr_model_desc desc;
+    char architecture[128];
+    rr_weights *weights; /* NULL when only the config was parsed */
+    void *impl;          /* the family's state (hyper-parameters + tensor views) */
+};
+
+/* A block family. load() parses the config into m->impl and m->desc, then, when m->weights is set, binds
+ * and shape-checks every tensor. */
+struct rr_family {
+    rerank_status (*load)(rr_model *m, const json_t *config, const void *spec, rerank_error *err);
+    rerank_status (*forward)(const rr_model *m, const rr_batch *batch, rr_workspace *ws, float *out,
+                             rerank_error *err);
+    void (*free_impl)(void *impl);
+};
+
+/* Scratch buffers of a workspace, by slot; each grows to the largest request. */
+enum { RR_WS_SLOTS = 16 };
+struct rr_workspace {
+    float *buf[RR_WS_SLOTS];
+    size_t cap[RR_WS_SLOTS]; /* floats */
+};
+
+/* Returns slot `slot` with room for n floats (a product a*b checked by the caller via rr_mul_size). */
+rerank_status rr_workspace_get(rr_workspace *ws, int slot, size_t n, float **out, rerank_error *err);
+
+/* *out = a * b; 0 on overflow. */
+int rr_mul_size(size_t a, size_t b, size_t *out);
+
+/* ---- the encoder family (encoder.c) ---- */
+
+typedef enum rr_position_rule {
+    RR_POS_ABSOLUTE, /* BERT: position = index in the sequence */
+    RR_POS_ROBERTA,  /* RoBERTa: cumsum(id != pad) * (id != pad) + pad, per sequence */
+} rr_position_rule;
+
+/* Per-architecture data for the shared encoder (the thin model files define one each). */
+typedef struct rr_encoder_spec {
+    const char *prefix;     /* "roberta." / "bert.": embeddings.* and encoder.layer.N.* live under it */
+    rr_position_rule positions;
+    const char *head_dense; /* dense -> tanh on token 0: "classifier.dense" / "bert.pooler.dense" */
+    const char *head_out;   /* -> num_labels logits: "classifier.out_proj" / "classifier" */
+} rr_encoder_spec;
+
+extern const rr_family rr_encoder_family;
+extern const rr_encoder_spec rr_xlmr_spec, rr_bert_spec; /* xlmr.c, bert.c */
+
+/* ---- heads (heads.c) ---- */
+
+/* dense(H->H) -> tanh -> out(H->1) on one token: the XLM-R classification head and BERT pooler+classifier. */
+typedef struct rr_cls_head {
+    const float *dense_w; /* [H,H] <head_dense>.weight */
+    const float *dense_b; /* [H]   <head_dense>.bias */
+    const float *out_w;   /* [1,H] <head_out>.weight */
+    const float *out_b;   /* [1]   <head_out>.bias */
+    int hidden;
+} rr_cls_head;
+
+rerank_status rr_cls_head_load(rr_weights *w, const char *dense, const char *out, int hidden, rr_cls_head *head,
+                               rerank_error *err);
+/* x[H] -> one logit; scratch holds H floats. */
+float rr_cls_head_fwd(const rr_cls_head *head, const float *x, float *scratch);
+
+#endif

@@ -1,0 +1,283 @@
+/* encoder.c - the shared post-LN transformer encoder (BERT / RoBERTa / XLM-R) and its sequence-classification
+ * forward pass over packed sequences: dense layers run on all tokens of the batch at once, attention per
+ * sequence. What differs between architectures comes in an rr_encoder_spec (xlmr.c, bert.c). */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "kernels/kernels.h"
+
+#define CONFIG "config.json"
+
+/* Tensors of one layer; names are <prefix>encoder.layer.<i>.<suffix> (see layer_tensors). */
+typedef struct enc_layer {
+    const float *q_w, *q_b;         /* [H,H], [H] attention.self.query */
+    const float *k_w, *k_b;         /* [H,H], [H] attention.self.key */
+    const float *v_w, *v_b;         /* [H,H], [H] attention.self.value */
+    const float *o_w, *o_b;         /* [H,H], [H] attention.output.dense */
+    const float *ln1_w, *ln1_b;     /* [H], [H]   attention.output.LayerNorm */
+    const float *up_w, *up_b;       /* [I,H], [I] intermediate.dense */
+    const float *down_w, *down_b;   /* [H,I], [H] output.dense */
+    const float *ln2_w, *ln2_b;     /* [H], [H]   output.LayerNorm */
+} enc_layer;
+
+typedef struct rr_encoder {
+    const rr_encoder_spec *spec;
+    int hidden, n_layers, n_heads, head_dim, ffn, vocab, type_vocab, max_pos, pad_id, max_tokens;
+    float eps;
+    const float *word_emb;         /* [vocab,H] <prefix>embeddings.word_embeddings.weight */
+    const float *pos_emb;          /* [max_pos,H] <prefix>embeddings.position_embeddings.weight */
+    const float *type_emb;         /* [type_vocab,H] <prefix>embeddings.token_type_embeddings.weight */
+    const float *emb_ln_w, *emb_ln_b; /* [H] <prefix>embeddings.LayerNorm.{weight,bias} */
+    enc_layer *layers;             /* [n_layers] */
+    rr_cls_head head;
+} rr_encoder;
+
+/* Dimension codes for the shape table: H hidden, I intermediate, 0 = absent. */
+static const struct {
+    const char *suffix;
+    size_t field;
+    char d0, d1;
+} layer_tensors[] = {
+    {"attention.self.query.weight", offsetof(enc_layer, q_w), 'H', 'H'},
+    {"attention.self.query.bias", offsetof(enc_layer, q_b), 'H', 0},
+    {"attention.self.key.weight", offsetof(enc_layer, k_w), 'H', 'H'},
+    {"attention.self.key.bias", offsetof(enc_layer, k_b), 'H', 0},
+    {"attention.self.value.weight", offsetof(enc_layer, v_w), 'H', 'H'},
+    {"attention.self.value.bias", offsetof(enc_layer, v_b), 'H', 0},
+    {"attention.output.dense.weight", offsetof(enc_layer, o_w), 'H', 'H'},
+    {"attention.output.dense.bias", offsetof(enc_layer, o_b), 'H', 0},
+    {"attention.output.LayerNorm.weight", offsetof(enc_layer, ln1_w), 'H', 0},
+    {"attention.output.LayerNorm.bias", offsetof(enc_layer, ln1_b), 'H', 0},
+    {"intermediate.dense.weight", offsetof(enc_layer, up_w), 'I', 'H'},
+    {"intermediate.dense.bias", offsetof(enc_layer, up_b), 'I', 0},
+    {"output.dense.weight", offsetof(enc_layer, down_w), 'H', 'I'},
+    {"output.dense.bias", offsetof(enc_layer, down_b), 'H', 0},
+    {"output.LayerNorm.weight", offsetof(enc_layer, ln2_w), 'H', 0},
+    {"output.LayerNorm.bias", offsetof(enc_layer, ln2_b), 'H', 0},
+};
+
+static void encoder_free(void *impl) {
+    rr_encoder *e = impl;
+    if (!e) return;
+    free(e->layers);
+    free(e);
+}
+
+/* An integer field in [lo, hi]; a missing optional field gives dflt. */
+static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long lo,
+                             long long hi, int *out, rerank_error *err) {
+    long long v;
+    rerank_status st = rr_json_get_int(c, key, required, dflt, &v, CONFIG, err);
+    if (st) return st;
+    if (v < lo || v > hi)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' is %lld, must be in [%lld, %lld]", CONFIG, key, v, lo,
+                       hi);
+    *out = (int)v;
+    return RERANK_OK;
+}
+
+static rerank_status parse_config(rr_encoder *e, const json_t *c, rerank_error *err) {
+    rerank_status st;
+    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &e->hidden, err)) ||
+        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &e->n_layers, err)) ||
+        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &e->n_heads, err)) ||
+        (st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &e->ffn, err)) ||
+        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &e->vocab, err)) ||
+        (st = get_int(c, "type_vocab_size", false, 2, 1, 1 << 16, &e->type_vocab, err)) ||
+        (st = get_int(c, "max_position_embeddings", true, 0, 1, 1 << 20, &e->max_pos, err)))
+        return st;
+    if (e->hidden % e->n_heads != 0)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'hidden_size' (%d) is not a multiple of 'num_attention_heads' (%d)",
+                       CONFIG, e->hidden, e->n_heads);
+    e->head_dim = e->hidden / e->n_heads;
+    bool roberta = e->spec->positions == RR_POS_ROBERTA;
+    if ((st = get_int(c, "pad_token_id", roberta, 0, 0, 1 << 24, &e->pad_id, err))) return st;
+    e->max_tokens = roberta ? e->max_pos - e->pad_id - 1 : e->max_pos;
+    if (e->max_tokens < 1)
+        return rr_fail(err, RERANK_ERR_FORMAT,
+                       "%s: field 'max_position_embeddings' (%d) leaves no positions after 'pad_token_id' (%d)", CONFIG,
+                       e->max_pos, e->pad_id);
+    double eps;
+    if ((st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, CONFIG, err))) return st;
+    if (!(eps > 0.0 && eps < 1.0))
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'layer_norm_eps' is %g, must be in (0, 1)", CONFIG, eps);
+    e->eps = (float)eps;
+    const char *act, *pos_type;
+    if ((st = rr_json_get_str(c, "hidden_act", false, "gelu", &act, NULL, CONFIG, err))) return st;
+    if (strcmp(act, "gelu") != 0)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'hidden_act' is '%.64s'; only 'gelu' (erf) is supported",
+                       CONFIG, act);
+    if ((st = rr_json_get_str(c, "position_embedding_type", false, "absolute", &pos_type, NULL, CONFIG, err)))
+        return st;
+    if (strcmp(pos_type, "absolute") != 0)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
+                       "%s: field 'position_embedding_type' is '%.64s'; only 'absolute' is supported", CONFIG, pos_type);
+    /* Labels: id2label decides when present (as in transformers), else num_labels, else transformers' 2. */
+    const json_t *id2label = json_object_get(c, "id2label");
+    const char *field = "id2label";
+    int n_labels;
+    if (json_is_object(id2label)) {
+        n_labels = json_object_size(id2label) > 1000000 ? 1000000 : (int)json_object_size(id2label);
+    } else {
+        if (id2label && !json_is_null(id2label))
+            return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'id2label' must be an object", CONFIG);
+        field = "num_labels";
+        if ((st = get_int(c, "num_labels", false, 2, 0, 1000000, &n_labels, err))) return st;
+    }
+    if (n_labels != 1)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
+                       "%s: field '%s' gives %d labels; only single-logit rerankers (num_labels 1) are supported",
+                       CONFIG, field, n_labels);
+    return RERANK_OK;
+}
+
+static int64_t dim_of(const rr_encoder *e, char code) { return code == 'H' ? e->hidden : e->ffn; }
+
+static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *err) {
+    const char *p = e->spec->prefix;
+    char name[512];
+    rerank_status st;
+#define EMB(field, suffix, ...)                                                                         \
+    do {                                                                                                \
+        snprintf(name, sizeof name, "%sembeddings.%s", p, suffix);                                      \
+        if ((st = RR_WEIGHTS_REQUIRE(w, name, &e->field, err, __VA_ARGS__))) return st;                 \
+    } while (0)
+    EMB(word_emb, "word_embeddings.weight", e->vocab, e->hidden);
+    EMB(pos_emb, "position_embeddings.weight", e->max_pos, e->hidden);
+    EMB(type_emb, "token_type_embeddings.weight", e->type_vocab, e->hidden);
+    EMB(emb_ln_w, "LayerNorm.weight", e->hidden);
+    EMB(emb_ln_b, "LayerNorm.bias", e->hidden);
+#undef EMB
+    e->layers = calloc((size_t)e->n_layers, sizeof *e->layers);
+    if (!e->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", e->n_layers);
+    for (int l = 0; l < e->n_layers; l++) {
+        for (size_t t = 0; t < sizeof layer_tensors / sizeof layer_tensors[0]; t++) {
+            snprintf(name, sizeof name, "%sencoder.layer.%d.%s", p, l, layer_tensors[t].suffix);
+            const float **slot = (const float **)(void *)((char *)&e->layers[l] + layer_tensors[t].field);
+            int64_t shape[2] = {dim_of(e, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(e, layer_tensors[t].d1) : 0};
+            if ((st = rr_weights_require(w, name, shape, layer_tensors[t].d1 ? 2 : 1, slot, err))) return st;
+        }
+    }
+    return rr_cls_head_load(w, e->spec->head_dense, e->spec->head_out, e->hidden, &e->head, err);
+}
+
+static rerank_status encoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
+    rr_encoder *e = calloc(1, sizeof *e);
+    if (!e) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    m->impl = e;
+    e->spec = spec;
+    rerank_status st = parse_config(e, config, err);
+    if (st) return st;
+    m->desc.n_layers = e->n_layers;
+    m->desc.hidden_size = e->hidden;
+    m->desc.vocab_size = e->vocab;
+    m->desc.type_vocab_size = e->type_vocab;
+    m->desc.max_tokens = e->max_tokens;
+    m->desc.pad_token_id = e->pad_id;
+    return m->weights ? bind_weights(e, m->weights, err) : RERANK_OK;
+}
+
+/* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */
+static rerank_status check_batch(const rr_encoder *e, const rr_batch *b, size_t *n_tokens, size_t *longest,
+                                 rerank_error *err) {
+    if (!b->offsets || b->offsets[0] != 0)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets must start at 0");
+    *longest = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t a = b->offsets[s], z = b->offsets[s + 1];
+        if (z < a) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets decrease at sequence %zu", s);
+        if (z == a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty", s);
+        if (z - a > (size_t)e->max_tokens)
+            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, z - a,
+                           e->max_tokens);
+        if (z - a > *longest) *longest = z - a;
+    }
+    *n_tokens = b->offsets[b->n_seqs];
+    if (!b->ids) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch has no token ids");
+    for (size_t i = 0; i < *n_tokens; i++) {
+        if (b->ids[i] < 0 || b->ids[i] >= e->vocab)
+            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
+                           e->vocab);
+        if (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= e->type_vocab))
+            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d is outside [0, %d)", i, (int)b->type_ids[i],
+                           e->type_vocab);
+    }
+    return RERANK_OK;
+}
+
+/* x[N,H] = LayerNorm(word[id] + type[type_id] + pos[position]), positions per sequence. */
+static void embed(const rr_encoder *e, const rr_batch *b, float *x) {
+    size_t H = (size_t)e->hidden;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        int nonpad = 0;
+        for (size_t i = b->offsets[s]; i < b->offsets[s + 1]; i++) {
+            int id = b->ids[i], pos;
+            if (e->spec->positions == RR_POS_ROBERTA) /* HF create_position_ids_from_input_ids */
+                pos = id != e->pad_id ? e->pad_id + ++nonpad : e->pad_id;
+            else
+                pos = (int)(i - b->offsets[s]);
+            const float *we = e->word_emb + (size_t)id * H, *pe = e->pos_emb + (size_t)pos * H,
+                        *te = e->type_emb + (size_t)(b->type_ids ? b->type_ids[i] : 0) * H;
+            float *xi = x + i * H;
+            for (size_t d = 0; d < H; d++) xi[d] = (we[d] + te[d]) + pe[d];
+        }
+    }
+    rr_layernorm_fwd(x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
+}
+
+enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_SCORES, WS_HEAD };
+
+static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
+                                     rerank_error *err) {
+    const rr_encoder *e = m->impl;
+    if (b->n_seqs == 0) return RERANK_OK;
+    size_t N = 0, longest = 0, nh, nf;
+    rerank_status st = check_batch(e, b, &N, &longest, err);
+    if (st) return st;
+    if (N > (size_t)INT32_MAX || !rr_mul_size(N, (size_t)e->hidden, &nh) || !rr_mul_size(N, (size_t)e->ffn, &nf))
+        return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
+    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores, *hs;
+    if ((st = rr_workspace_get(ws, WS_X, nh, &x, err)) || (st = rr_workspace_get(ws, WS_Q, nh, &q, err)) ||
+        (st = rr_workspace_get(ws, WS_K, nh, &k, err)) || (st = rr_workspace_get(ws, WS_V, nh, &v, err)) ||
+        (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, nh, &tmp, err)) ||
+        (st = rr_workspace_get(ws, WS_FFN, nf, &ffn, err)) ||
+        (st = rr_workspace_get(ws, WS_SCORES, longest, &scores, err)) ||
+        (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->hidden, &hs, err)))
+        return st;
+    int n = (int)N, H = e->hidden, I = e->ffn;
+    embed(e, b, x);
+    for (int l = 0; l < e->n_layers; l++) {
+        const enc_layer *L = &e->layers[l];
+        rr_matmul_fwd(q, x, L->q_w, L->q_b, n, H, H);
+        rr_matmul_fwd(k, x, L->k_w, L->k_b, n, H, H);
+        rr_matmul_fwd(v, x, L->v_w, L->v_b, n, H, H);
+        for (size_t s = 0; s < b->n_seqs; s++) {
+            size_t off = b->offsets[s] * (size_t)H;
+            rr_attn_shape shape = {(int)(b->offsets[s + 1] - b->offsets[s]), e->n_heads, e->n_heads, e->head_dim,
+                                   H, H, H, false};
+            rr_attention_fwd(ctx + off, q + off, k + off, v + off, scores, &shape);
+        }
+        rr_matmul_fwd(tmp, ctx, L->o_w, L->o_b, n, H, H);
+        rr_add_fwd(tmp, tmp, x, nh);
+        rr_layernorm_fwd(x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
+        rr_matmul_fwd(ffn, x, L->up_w, L->up_b, n, H, I);
+        rr_gelu_fwd(ffn, ffn, nf);
+        rr_matmul_fwd(tmp, ffn, L->down_w, L->down_b, n, I, H);
+        rr_add_fwd(tmp, tmp, x, nh);
+        rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+    }
+    for (size_t s = 0; s < b->n_seqs; s++) out[s] = rr_cls_head_fwd(&e->head, x + b->offsets[s] * (size_t)H, hs);
+    return RERANK_OK;
+}
+
+const rr_family rr_encoder_family = {
+    .load = encoder_load,
+    .forward = encoder_forward,
+    .free_impl = encoder_free,
+};

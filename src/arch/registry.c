@@ -1,0 +1,127 @@
+/* registry.c - the one table from config.json `architectures[0]` to a block family and its data, plus the
+ * model object's life cycle (load, describe, forward, free) and forward-pass workspaces. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "base/error.h"
+
+
+static const rr_arch_row registry[] = {
+    {"XLMRobertaForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_xlmr_spec},
+    {"BertForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_bert_spec},
+};
+enum { N_ROWS = sizeof registry / sizeof registry[0] };
+
+static rerank_status find_row(const json_t *config, const rr_arch_row **row, const char **name, rerank_error *err) {
+    if (!json_is_object(config)) return rr_fail(err, RERANK_ERR_FORMAT, "config.json: not a JSON object");
+    const json_t *archs = json_object_get(config, "architectures");
+    const char *a = json_string_value(json_array_get(archs, 0));
+    if (!a) return rr_fail(err, RERANK_ERR_FORMAT, "config.json: field 'architectures' must be a non-empty array of strings");
+    *name = a;
+    for (size_t i = 0; i < N_ROWS; i++)
+        if (strcmp(registry[i].architecture, a) == 0) {
+            *row = &registry[i];
+            return RERANK_OK;
+        }
+    char list[384] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < N_ROWS && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", registry[i].architecture);
+    return rr_fail(err, RERANK_ERR_UNSUPPORTED, "config.json: architecture '%.100s' is not supported (supported: %s)", a,
+                   list);
+}
+
+void rr_model_free(rr_model *m) {
+    if (!m) return;
+    if (m->row && m->impl) m->row->family->free_impl(m->impl);
+    rr_weights_free(m->weights);
+    free(m);
+}
+
+static rerank_status model_new(const json_t *config, rr_model **out, rerank_error *err) {
+    const rr_arch_row *row;
+    const char *name;
+    *out = NULL;
+    rerank_status st = find_row(config, &row, &name, err);
+    if (st) return st;
+    rr_model *m = calloc(1, sizeof *m);
+    if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    m->row = row;
+    snprintf(m->architecture, sizeof m->architecture, "%s", row->architecture);
+    m->desc.kind = row->kind;
+    m->desc.architecture = m->architecture;
+    *out = m;
+    return RERANK_OK;
+}
+
+rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, rerank_error *err) {
+    rr_model *m;
+    rerank_status st = model_new(config, &m, err);
+    if (st) return st;
+    st = m->row->family->load(m, config, m->row->spec, err);
+    if (!st && desc) {
+        *desc = m->desc;
+        desc->architecture = m->row->architecture; /* static storage */
+    }
+    rr_model_free(m);
+    return st;
+}
+
+rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype dtype, rr_model **out,
+                            rerank_error *err) {
+    *out = NULL;
+    if (!dir || !config) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_load: NULL directory or config");
+    if (dtype != RERANK_DTYPE_AUTO && dtype != RERANK_DTYPE_F32)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: only fp32 compute is supported so far", dir);
+    rr_model *m;
+    rerank_status st = model_new(config, &m, err);
+    if (st) return st;
+    if (!(st = rr_weights_open(dir, &m->weights, err))) st = m->row->family->load(m, config, m->row->spec, err);
+    if (st) {
+        rr_model_free(m);
+        return st;
+    }
+    *out = m;
+    return RERANK_OK;
+}
+
+const rr_model_desc *rr_model_describe(const rr_model *m) { return &m->desc; }
+
+rerank_status rr_model_forward(const rr_model *m, const rr_batch *batch, rr_workspace *ws, float *out,
+                               rerank_error *err) {
+    if (!m || !batch || !ws || (batch->n_seqs && !out))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_forward: NULL argument");
+    return m->row->family->forward(m, batch, ws, out, err);
+}
+
+/* ---- workspaces ---- */
+
+int rr_mul_size(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+rr_workspace *rr_workspace_new(void) { return calloc(1, sizeof(rr_workspace)); }
+
+void rr_workspace_free(rr_workspace *ws) {
+    if (!ws) return;
+    for (int i = 0; i < RR_WS_SLOTS; i++) free(ws->buf[i]);
+    free(ws);
+}
+
+rerank_status rr_workspace_get(rr_workspace *ws, int slot, size_t n, float **out, rerank_error *err) {
+    if (slot < 0 || slot >= RR_WS_SLOTS) return rr_fail(err, RERANK_ERR_INTERNAL, "workspace slot %d out of range", slot);
+    if (n == 0) n = 1;
+    if (n > ws->cap[slot]) {
+        if (n > SIZE_MAX / sizeof(float)) return rr_fail(err, RERANK_ERR_NOMEM, "workspace of %zu floats overflows", n);
+        float *p = realloc(ws->buf[slot], n * sizeof(float));
+        if (!p) return rr_fail(err, RERANK_ERR_NOMEM, "cannot allocate a workspace of %zu floats", n);
+        ws->buf[slot] = p;
+        ws->cap[slot] = n;
+    }
+    *out = ws->buf[slot];
+    return RERANK_OK;
+}

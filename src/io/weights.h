@@ -1,0 +1,36 @@
+/* weights.h - the tensors of a model directory: model.safetensors, or the shards listed in
+ * model.safetensors.index.json, all memory-mapped. Hands out fp32 views: F32 tensors in place (zero-copy),
+ * F16/BF16 converted once at load and owned by the rr_weights. */
+#ifndef RR_IO_WEIGHTS_H
+#define RR_IO_WEIGHTS_H
+
+#include <stdint.h>
+#include "io/safetensors.h"
+#include "rerank.h"
+
+typedef struct rr_weights rr_weights;
+
+/* Opens the weights of `dir`. A directory with only pytorch_model.bin is RERANK_ERR_UNSUPPORTED with a
+ * message saying how to convert it; a shard named by the index but absent is RERANK_ERR_IO. */
+rerank_status rr_weights_open(const char *dir, rr_weights **out, rerank_error *err);
+void rr_weights_free(rr_weights *w);
+
+/* The tensor `name` and the file (base name) that holds it; NULL if absent. */
+const rr_st_tensor *rr_weights_find(const rr_weights *w, const char *name, const char **file);
+
+/* Checks that `name` exists, has a float dtype (F32/F16/BF16) and exactly `shape`, and returns an fp32
+ * view valid for the lifetime of w. Errors: "model.safetensors: tensor 'x' is [768,1024], expected
+ * [1024,1024]". Not thread-safe (it may allocate a converted copy); call it while loading. */
+rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t *shape, int n_dims,
+                                 const float **out, rerank_error *err);
+
+/* rr_weights_require with the shape written inline: RR_WEIGHTS_REQUIRE(w, name, &ptr, err, 1024, 768). */
+#define RR_WEIGHTS_REQUIRE(w, name, out, err, ...)                                                        \
+    rr_weights_require((w), (name), (const int64_t[]){__VA_ARGS__},                                      \
+                       (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (out), (err))
+
+/* Exact conversions of one element to fp32 (subnormals, infinities and NaNs included). */
+float rr_f16_to_f32(uint16_t h);
+float rr_bf16_to_f32(uint16_t h);
+
+#endif
