@@ -133,7 +133,7 @@ TEST(server_tei_shape_sigmoid_raw_and_text) {
 TEST(server_long_doc_chunk_and_max_tokens_per_doc) {
     rr_ts_server s;
     REQUIRE(rr_ts_start(&s, rr_shared_path(MODEL), NULL) == 0);
-    static char longdoc[20000];
+    static char longdoc[6000];
     size_t n = 0;
     while (n + 40 < sizeof longdoc) n += (size_t)snprintf(longdoc + n, sizeof longdoc - n, "pandas live in bamboo forests %zu. ", n);
     char *body = malloc(sizeof longdoc + 256);
