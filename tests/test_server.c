@@ -255,10 +255,16 @@ TEST(server_concurrent_clients_share_batches) {
     int ok = 0;
     for (int i = 0; i < 16; i++) pthread_join(th[i], NULL), ok += a[i].ok;
     CHECK(ok == 16, "%d of 16 clients succeeded", ok);
+    /* a request is counted when its connection completes, just after the client has the response */
     rr_ts_response r;
-    REQUIRE(rr_ts_request(s.port, "GET", "/metrics", NULL, NULL, &r) == 0);
-    CHECK(strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"} 160") != NULL);
-    CHECK(strstr(r.body, "rerank_pairs_scored_total 320") != NULL);
-    rr_ts_response_free(&r);
+    int counted = 0;
+    for (int tries = 0; tries < 100 && !counted; tries++) {
+        REQUIRE(rr_ts_request(s.port, "GET", "/metrics", NULL, NULL, &r) == 0);
+        counted = strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"} 160") != NULL;
+        if (counted) CHECK(strstr(r.body, "rerank_pairs_scored_total 320") != NULL);
+        rr_ts_response_free(&r);
+        if (!counted) usleep(20000);
+    }
+    CHECK(counted, "160 requests counted in /metrics within 2 s");
     CHECK(rr_ts_stop(&s) == 0);
 }
