@@ -6,6 +6,7 @@ PKGS=(
   clang libclang-rt-14-dev     # fuzz targets (libFuzzer) and sanitizers
   libjansson-dev               # JSON: config.json, tokenizer.json, JSONL input
   libutf8proc-dev              # Unicode: categories, NFD/NFC, case folding, grapheme clusters
+  libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy); fi

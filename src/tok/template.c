@@ -99,7 +99,9 @@ static rerank_status parse_list(const json_t *spec, const json_t *specials, cons
 
 rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_template *t, rerank_error *err) {
     memset(t, 0, sizeof *t);
-    if (!j || json_is_null(j)) { /* no post-processor: the sequences as they are */
+    /* no post-processor, or ByteLevel (it only moves offsets): the sequences as they are */
+    const char *ty = json_is_object(j) ? json_string_value(json_object_get(j, "type")) : NULL;
+    if (!j || json_is_null(j) || (ty && !strcmp(ty, "ByteLevel"))) {
         if (add_piece(&t->single, &t->n_single, 0, NULL, 0, 0) || add_piece(&t->pair, &t->n_pair, 0, NULL, 0, 0) ||
             add_piece(&t->pair, &t->n_pair, 1, NULL, 0, 1))
             return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");

@@ -45,12 +45,13 @@ static const struct {
 } model_table[] = {
     {"Unigram", rr_tok_unigram_load},
     {"WordPiece", rr_tok_wordpiece_load},
+    {"BPE", rr_tok_bpe_load},
 };
 
 void rr_tokenizer_free(rr_tokenizer *tok) {
     if (!tok) return;
     rr_tok_normalizers_free(tok->norm, tok->n_norm);
-    free(tok->pre);
+    rr_tok_pretoks_free(tok->pre, tok->n_pre);
     if (tok->ops) tok->ops->free(tok->model);
     rr_tok_added_free(&tok->added);
     rr_tok_template_free(&tok->tpl);
@@ -307,9 +308,9 @@ static rerank_status encode_text(const rr_tokenizer *tok, const char *text, size
                 if (rr_i32vec_push(out, b.id)) return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
                 continue;
             }
-            if (rr_tok_pretokenize(tok->pre, tok->n_pre, sc->norm.data + b.off, b.len, a.off == 0 && b.off == 0,
-                                   &sc->words, &sc->wtmp))
-                return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
+            if ((st = rr_tok_pretokenize(tok->pre, tok->n_pre, sc->norm.data + b.off, b.len, a.off == 0 && b.off == 0,
+                                         &sc->words, &sc->wtmp, err)))
+                return st;
             for (size_t w = 0; w < sc->words.n; w++) {
                 rr_tok_span sp = sc->words.spans[w];
                 if ((st = tok->ops->encode(tok->model, sc->words.text.data + sp.off, sp.len,
