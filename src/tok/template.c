@@ -44,6 +44,17 @@ rerank_status rr_tok_template_bert(rr_tok_template *t, int32_t cls, int32_t sep)
     return RERANK_OK;
 }
 
+rerank_status rr_tok_template_llama(rr_tok_template *t, int32_t bos, int32_t eos, bool add_bos, bool add_eos) {
+    for (int32_t seq = 0; seq < 2; seq++)
+        if ((add_bos && add_piece(&t->pair, &t->n_pair, -1, &bos, 1, seq)) || add_piece(&t->pair, &t->n_pair, seq, NULL, 0, seq) ||
+            (add_eos && add_piece(&t->pair, &t->n_pair, -1, &eos, 1, seq)) ||
+            (seq == 0 && ((add_bos && add_piece(&t->single, &t->n_single, -1, &bos, 1, 0)) ||
+                          add_piece(&t->single, &t->n_single, 0, NULL, 0, 0) ||
+                          (add_eos && add_piece(&t->single, &t->n_single, -1, &eos, 1, 0)))))
+            return RERANK_ERR_NOMEM;
+    return RERANK_OK;
+}
+
 /* RobertaProcessing/BertProcessing store ["<s>", 0] pairs */
 static rerank_status token_pair(const json_t *j, const char *key, const char *path, int32_t *id, rerank_error *err) {
     const json_t *v = json_object_get(j, key);

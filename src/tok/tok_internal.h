@@ -190,6 +190,20 @@ typedef struct rr_tok_sym {
 typedef bool (*rr_tok_pair_fn)(const void *ctx, const rr_tok_sym *a, const rr_tok_sym *b, uint32_t *rank, int32_t *id);
 rerank_status rr_tok_bpe_merge(rr_tok_sym *syms, size_t n, rr_tok_pair_fn fn, const void *ctx, const uint8_t *banned);
 
+/* SentencePiece tokenizer.model (spm.c), BPE model type only. */
+typedef struct rr_tok_spm_info {
+    int32_t model_type; /* 1 unigram, 2 BPE, 3 word, 4 char */
+    int32_t unk_id, bos_id, eos_id, pad_id;
+    bool byte_fallback, add_dummy_prefix, remove_extra_whitespaces;
+    char normalizer_name[32];
+} rr_tok_spm_info;
+/* Parses a ModelProto; *info lives as long as the model. Errors start with `name`. */
+rerank_status rr_tok_spm_load(const uint8_t *buf, size_t len, const char *name, void **model,
+                              const rr_tok_model_ops **ops, const rr_tok_spm_info **info, rerank_error *err);
+size_t rr_tok_spm_n_pieces(const void *model);
+/* Piece id (< n_pieces): its bytes and type (1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte). */
+const char *rr_tok_spm_piece(const void *model, size_t id, size_t *len, int *type);
+
 /* WordPiece from a vocab.txt buffer (one token a line, id = line number). */
 rerank_status rr_tok_wordpiece_from_vocab_txt(const char *buf, size_t len, const char *name, void **model,
                                               const rr_tok_model_ops **ops, rerank_error *err);
@@ -240,6 +254,8 @@ typedef struct rr_tok_template {
 rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_template *t, rerank_error *err);
 /* [CLS] A [SEP] (B [SEP], type 1) from two ids. */
 rerank_status rr_tok_template_bert(rr_tok_template *t, int32_t cls, int32_t sep);
+/* LlamaTokenizerFast's template: [bos] A [eos] and [bos] A [eos] [bos] B [eos] (B parts type 1). */
+rerank_status rr_tok_template_llama(rr_tok_template *t, int32_t bos, int32_t eos, bool add_bos, bool add_eos);
 void rr_tok_template_free(rr_tok_template *t);
 size_t rr_tok_template_n_special(const rr_tok_template *t, bool pair);
 rerank_status rr_tok_template_apply(const rr_tok_template *t, const int32_t *a, size_t na, const int32_t *b,
