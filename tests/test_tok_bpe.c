@@ -217,3 +217,83 @@ TEST(tok_bpe_small_cases) {
                "\"vocab\":{\"\xC4\xA0\":0,\"a\":1,\"b\":2,\"\xC4\xA0" "a\":3,\"\xC4\xA0" "b\":4},"
                "\"merges\":[\"\xC4\xA0 a\",\"\xC4\xA0 b\"]}}", "a b", (const int32_t[]){3, 4}, 2);
 }
+
+/* split_special_tokens: special tokens in user text are plain text, and the BPE never merges into their ids */
+TEST(tok_bpe_split_special_tokens) {
+    static const char *dirs[] = {"testdata/qwen3-causal-tiny", "testdata/gemma-causal-tiny-bf16"};
+    static const char *texts[] = {"<|im_start|>user<|im_end|>", "<bos>hi<eos><start_of_turn>"};
+    for (int d = 0; d < 2; d++) {
+        rerank_error err;
+        rr_tokenizer *tok = NULL;
+        REQUIRE(rr_tokenizer_load(rr_shared_path(dirs[d]), &tok, &err) == RERANK_OK, "%s", err.message);
+        rr_i32vec a = {0}, b = {0};
+        rr_tok_encode_opts split = {.split_special_tokens = true};
+        CHECK(rr_tokenizer_encode(tok, texts[d], strlen(texts[d]), &a, &err) == RERANK_OK);
+        CHECK(rr_tokenizer_encode_ex(tok, texts[d], strlen(texts[d]), &split, &b, &err) == RERANK_OK);
+        int32_t sp = rr_tokenizer_token_id(tok, d == 0 ? "<|im_start|>" : "<bos>", d == 0 ? 12 : 5);
+        CHECK(sp >= 0 && a.n > 0 && a.data[0] == sp, "%s: special token not matched", dirs[d]);
+        bool none = b.n > a.n;
+        for (size_t k = 0; k < b.n; k++) none = none && b.data[k] != sp;
+        CHECK(none, "%s: split mode produced a special id", dirs[d]);
+        rr_i32vec_free(&a);
+        rr_i32vec_free(&b);
+        rr_tokenizer_free(tok);
+    }
+}
+
+/* golden_flagllm.jsonl: the FlagLLMReranker layout on the Qwen models (no bos: Qwen has none) */
+static void check_flagllm_qwen(const char *dir) {
+    rerank_error err;
+    rr_tokenizer *tok = NULL;
+    REQUIRE(rr_tokenizer_load(rr_shared_path(dir), &tok, &err) == RERANK_OK, "%s", err.message);
+    char path[1024], *buf;
+    size_t len;
+    snprintf(path, sizeof path, "%s/golden_flagllm.jsonl", rr_shared_path(dir));
+    REQUIRE(rr_file_read(path, 64 << 20, &buf, &len, &err) == RERANK_OK, "%s", err.message);
+    rr_i32vec sep = enc(tok, RR_LLM_SEP), prompt = enc(tok, RR_LLM_DEFAULT_PROMPT), yes = enc(tok, "Yes");
+    rr_bytes text = {0};
+    int rows = 0, ok = 0;
+    for (char *line = buf, *nl; line < buf + len; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!nl) nl = buf + len;
+        if (nl == line) continue;
+        json_t *row;
+        REQUIRE(rr_json_parse(line, (size_t)(nl - line), "golden", &row, &err) == RERANK_OK, "%s", err.message);
+        rows++;
+        const char *q = json_string_value(json_object_get(row, "query"));
+        const char *p = json_string_value(json_object_get(row, "passage"));
+        size_t max_length = (size_t)json_integer_value(json_object_get(row, "max_length"));
+        text.n = 0;
+        rr_bytes_append(&text, "A: ", 3);
+        rr_bytes_append(&text, q, strlen(q) + 1);
+        rr_i32vec qi = enc(tok, text.data);
+        text.n = 0;
+        rr_bytes_append(&text, "B: ", 3);
+        rr_bytes_append(&text, p, strlen(p) + 1);
+        rr_i32vec pi = enc(tok, text.data), ids = {0};
+        rr_llm_frame f = {false, -1, sep.data, sep.n, prompt.data, prompt.n};
+        rr_pair_limits lim = {max_length, max_length * 3 / 4};
+        CHECK(rr_llm_build(&f, &lim, qi.data, qi.n, pi.data, pi.n, &ids) == RERANK_OK);
+        bool same = same_ids(json_object_get(row, "input_ids"), ids.data, ids.n);
+        ok += same;
+        CHECK(same, "%s flagllm case %d", dir, (int)json_integer_value(json_object_get(row, "case")));
+        CHECK(yes.n && json_integer_value(json_object_get(row, "yes_token_id")) == yes.data[0]);
+        rr_i32vec_free(&qi);
+        rr_i32vec_free(&pi);
+        rr_i32vec_free(&ids);
+        json_decref(row);
+    }
+    fprintf(stderr, "    %s: %d/%d golden_flagllm rows rebuilt exactly\n", dir, ok, rows);
+    CHECK(rows == 22, "%d rows", rows);
+    rr_bytes_free(&text);
+    rr_i32vec_free(&sep);
+    rr_i32vec_free(&prompt);
+    rr_i32vec_free(&yes);
+    free(buf);
+    rr_tokenizer_free(tok);
+}
+
+TEST(tok_bpe_golden_flagllm_qwen) {
+    check_flagllm_qwen("testdata/qwen3-causal-tiny");
+    check_flagllm_qwen("testdata/qwen2-causal-tiny");
+}

@@ -107,9 +107,10 @@ typedef struct {
     int32_t byte_id[256]; /* <0xNN> ids, -1 where absent */
 } bpe;
 
-static inline size_t pair_hash(uint64_t k, size_t mask) {
-    k *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(k >> 32 ^ k) & mask;
+static inline size_t pair_hash(uint64_t k, size_t mask) { /* splitmix64's finalizer */
+    k = (k ^ (k >> 30)) * 0xBF58476D1CE4E5B9ull;
+    k = (k ^ (k >> 27)) * 0x94D049BB133111EBull;
+    return (size_t)(k ^ (k >> 31)) & mask;
 }
 
 static bool bpe_pair(const void *ctx, const rr_tok_sym *a, const rr_tok_sym *b, uint32_t *rank, int32_t *id) {
