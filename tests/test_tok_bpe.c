@@ -297,3 +297,20 @@ TEST(tok_bpe_golden_flagllm_qwen) {
     check_flagllm_qwen("testdata/qwen3-causal-tiny");
     check_flagllm_qwen("testdata/qwen2-causal-tiny");
 }
+
+TEST(tok_bpe_post_processor_sequence) {
+    /* Llama 3's form: Sequence[ByteLevel, TemplateProcessing] */
+    const char *js = "{\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\"},"
+                     "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
+                     "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},"
+                     "{\"Sequence\":{\"id\":\"B\",\"type_id\":1}}],\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[3]}}}]},"
+                     "\"model\":{\"type\":\"BPE\"," BPE_VOCAB ",\"merges\":[]}}";
+    rerank_error err;
+    rr_tokenizer *tok = NULL;
+    REQUIRE(rr_tokenizer_load_json(js, strlen(js), "t.json", &tok, &err) == RERANK_OK, "%s", err.message);
+    CHECK(rr_tokenizer_n_special(tok, false) == 1 && rr_tokenizer_n_special(tok, true) == 0);
+    rr_tokenizer_free(tok);
+    CHECK(load_str("{\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"Foo\"}]},"
+                   "\"model\":{\"type\":\"BPE\"," BPE_VOCAB ",\"merges\":[]}}", &err) != RERANK_OK &&
+              strstr(err.message, "tokenizer.json: post_processor.processors[0]"), "%s", err.message);
+}

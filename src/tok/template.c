@@ -123,6 +123,24 @@ rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_te
     rerank_status st = rr_json_get_str(j, "type", true, NULL, &type, NULL, path, err);
     if (st) return st;
     char sub[256];
+    if (!strcmp(type, "Sequence")) {
+        /* e.g. Llama 3: [ByteLevel, TemplateProcessing]; ByteLevel steps only move offsets */
+        const json_t *arr = json_object_get(j, "processors"), *one = NULL;
+        if (!json_is_array(arr)) return rr_fail(err, RERANK_ERR_FORMAT, "%s.processors must be an array", path);
+        size_t at = 0;
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            const json_t *e = json_array_get(arr, i);
+            const char *et = json_string_value(json_object_get(e, "type"));
+            if (et && !strcmp(et, "ByteLevel")) continue;
+            if (et && !strcmp(et, "Sequence"))
+                return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s.processors[%zu]: nested Sequence", path, i);
+            if (one) return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s.processors: more than one adds tokens", path);
+            one = e;
+            at = i;
+        }
+        snprintf(sub, sizeof sub, "%s.processors[%zu]", path, at);
+        return rr_tok_template_parse(one, sub, t, err);
+    }
     if (!strcmp(type, "TemplateProcessing")) {
         const json_t *specials = json_object_get(j, "special_tokens");
         snprintf(sub, sizeof sub, "%s.single", path);
