@@ -169,6 +169,7 @@ static rerank_status bpe_encode(const void *model, const char *s, size_t n, cons
                                 rerank_error *err) {
     const bpe *m = model;
     if (n == 0) return RERANK_OK;
+    if (n > UINT32_MAX / 4) return rr_fail(err, RERANK_ERR_INPUT, "bpe: word too long");
     if (m->ignore_merges) {
         int32_t id = rr_tok_strtab_get(&m->vocab, s, n);
         if (id >= 0 && !(banned && banned[id])) {
