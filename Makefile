@@ -11,8 +11,8 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-prototypes -Wno-format-truncation -Wno-format-zero-length
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE
-DEPS_CFLAGS := $(shell pkg-config --cflags jansson libutf8proc 2>/dev/null)
-DEPS_LIBS   := $(shell pkg-config --libs jansson libutf8proc 2>/dev/null || echo -ljansson -lutf8proc)
+DEPS_CFLAGS := $(shell pkg-config --cflags jansson libutf8proc libpcre2-8 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs jansson libutf8proc libpcre2-8 2>/dev/null || echo -ljansson -lutf8proc -lpcre2-8)
 LDLIBS   = $(DEPS_LIBS) -lm -lpthread
 ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -fPIC -MMD -MP
 ifeq ($(SAN),1)

@@ -1,11 +1,13 @@
-/* fuzz_tokenizer.c - libFuzzer target: encodes arbitrary bytes with the XLM-R (Unigram + Precompiled) and BERT
- * (WordPiece) test tokenizers, loaded once from $RERANK_SHARED (default ../shared). */
+/* fuzz_tokenizer.c - libFuzzer target: encodes arbitrary bytes with the XLM-R (Unigram + Precompiled), BERT
+ * (WordPiece), Gemma (BPE, byte fallback) and Qwen3 (byte-level BPE, PCRE2 Split) test tokenizers, loaded once
+ * from $RERANK_SHARED (default ../shared). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "tok/tokenizer.h"
 
-static rr_tokenizer *toks[2];
+#define N_TOK 4
+static rr_tokenizer *toks[N_TOK];
 
 static void load_once(void) {
     static int done;
@@ -13,8 +15,9 @@ static void load_once(void) {
     done = 1;
     const char *root = getenv("RERANK_SHARED");
     if (!root || !*root) root = "../shared";
-    static const char *dirs[2] = {"testdata/xlmr-seqcls-tiny", "testdata/bert-seqcls-tiny"};
-    for (int i = 0; i < 2; i++) {
+    static const char *dirs[N_TOK] = {"testdata/xlmr-seqcls-tiny", "testdata/bert-seqcls-tiny",
+                                      "testdata/gemma-causal-tiny-bf16", "testdata/qwen3-causal-tiny"};
+    for (int i = 0; i < N_TOK; i++) {
         char path[1024];
         rerank_error err;
         snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
@@ -30,7 +33,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     load_once();
     rr_i32vec ids = {0}, all = {0}, tt = {0};
     rerank_error err;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < N_TOK; i++) {
         for (int split = 0; split < 2; split++) {
             rr_tok_encode_opts o = {.split_special_tokens = split};
             ids.n = 0;

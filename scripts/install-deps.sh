@@ -8,6 +8,7 @@ PKGS=(
   libutf8proc-dev              # Unicode: categories, NFD/NFC, case folding, grapheme clusters
   libmicrohttpd-dev            # rerank serve: HTTP/1.1 server
   wrk                          # bench/load_server.sh: HTTP load generator
+  libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy); fi

@@ -1,5 +1,5 @@
-/* pretokenizer.c - tokenizer.json pre-tokenizers (Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit;
- * Sequence is flattened): each step maps the current word list to a new one, as HF's PreTokenizedString
+/* pretokenizer.c - tokenizer.json pre-tokenizers (Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit,
+ * Split and ByteLevel (split.c); Sequence is flattened): each step maps the current word list to a new one, as HF's PreTokenizedString
  * does, dropping empty words. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +71,43 @@ static rerank_status parse_one(const json_t *j, const char *path, int depth, rr_
             else if (!strcmp(scheme, "never")) p.prepend = RR_PREPEND_NEVER;
             else return rr_fail(err, RERANK_ERR_FORMAT, "%s.prepend_scheme '%s' is not always/first/never", path, scheme);
         }
+    } else if (!strcmp(type, "Split")) {
+        p.kind = RR_PRE_SPLIT;
+        const json_t *pat = json_object_get(j, "pattern");
+        const json_t *lit = json_object_get(pat, "String"), *rx = json_object_get(pat, "Regex");
+        const char *bh;
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s.pattern", path);
+        if ((st = rr_json_get_str(j, "behavior", true, NULL, &bh, NULL, path, err)) ||
+            (st = rr_json_get_bool(j, "invert", false, false, &p.invert, path, err)))
+            return st;
+        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+        size_t b = 0;
+        while (b < 5 && strcmp(names[b], bh)) b++;
+        if (b == 5) return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s.behavior '%s' is not supported", path, bh);
+        p.behavior = (rr_tok_split_behavior)b;
+        if (json_is_string(lit)) {
+            p.literal_len = json_string_length(lit);
+            if (!(p.literal = malloc(p.literal_len + 1))) return rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
+            memcpy(p.literal, json_string_value(lit), p.literal_len + 1);
+        } else if (json_is_string(rx)) {
+            if ((st = rr_tok_pcre_compile(json_string_value(rx), json_string_length(rx), &p.re, err))) {
+                rr_error_prefix(err, "%s", sub);
+                return st;
+            }
+        } else {
+            return rr_fail(err, RERANK_ERR_FORMAT, "%s must be {\"String\": ...} or {\"Regex\": ...}", sub);
+        }
+    } else if (!strcmp(type, "ByteLevel")) {
+        p.kind = RR_PRE_BYTELEVEL;
+        bool use_regex;
+        if ((st = rr_json_get_bool(j, "add_prefix_space", false, true, &p.add_prefix_space, path, err)) ||
+            (st = rr_json_get_bool(j, "use_regex", false, true, &use_regex, path, err)))
+            return st;
+        static const char gpt2[] =
+            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+        if (use_regex && (st = rr_tok_pcre_compile(gpt2, sizeof gpt2 - 1, &p.re, err))) return st;
+        rr_tok_bytelevel_init();
     } else if (!strcmp(type, "BertPreTokenizer")) {
         p.kind = RR_PRE_BERT;
     } else if (!strcmp(type, "Whitespace")) {
@@ -80,12 +117,24 @@ static rerank_status parse_one(const json_t *j, const char *path, int depth, rr_
     } else {
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s.type '%s' is not supported", path, type);
     }
-    if (*n >= 256) return rr_fail(err, RERANK_ERR_FORMAT, "%s: more than 256 pre-tokenizer steps", path);
-    rr_tok_pretok *l = realloc(*list, (*n + 1) * sizeof *l);
-    if (!l) return rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
+    rr_tok_pretok *l = *n < 256 ? realloc(*list, (*n + 1) * sizeof *l) : NULL;
+    if (!l) {
+        free(p.literal);
+        rr_tok_pcre_free(p.re);
+        if (*n >= 256) return rr_fail(err, RERANK_ERR_FORMAT, "%s: more than 256 pre-tokenizer steps", path);
+        return rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
+    }
     l[(*n)++] = p;
     *list = l;
     return RERANK_OK;
+}
+
+void rr_tok_pretoks_free(rr_tok_pretok *list, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].literal);
+        rr_tok_pcre_free(list[i].re);
+    }
+    free(list);
 }
 
 rerank_status rr_tok_pretok_parse(const json_t *j, const char *path, rr_tok_pretok **list, size_t *n,
@@ -173,24 +222,32 @@ static rerank_status split_chars(const rr_tok_pretok *p, size_t base, size_t len
 }
 
 rerank_status rr_tok_pretokenize(const rr_tok_pretok *list, size_t n, const char *s, size_t len, bool at_start,
-                                 rr_tok_words *out, rr_tok_words *tmp) {
+                                 rr_tok_words *out, rr_tok_words *tmp, rerank_error *err) {
     out->n = 0;
     out->text.n = 0;
-    if (rr_bytes_append(&out->text, s, len) || rr_tok_words_push(out, 0, len, at_start)) return RERANK_ERR_NOMEM;
+    if (rr_bytes_append(&out->text, s, len) || rr_tok_words_push(out, 0, len, at_start))
+        return rr_fail(err, RERANK_ERR_NOMEM, "pre_tokenizer: out of memory");
     for (size_t k = 0; k < n; k++) {
         tmp->n = 0;
         tmp->text.n = 0;
         const rr_tok_pretok *p = &list[k];
         for (size_t w = 0; w < out->n; w++) {
             rr_tok_span sp = out->spans[w];
+            rerank_status st = RERANK_OK;
             if (p->kind == RR_PRE_METASPACE) {
-                if (metaspace(p, out->text.data + sp.off, sp.len, sp.at_start, tmp)) return RERANK_ERR_NOMEM;
+                if (metaspace(p, out->text.data + sp.off, sp.len, sp.at_start, tmp)) st = RERANK_ERR_NOMEM;
+            } else if (p->kind == RR_PRE_SPLIT) {
+                st = rr_tok_split_word(p, out->text.data + sp.off, sp.len, sp.at_start, tmp, err);
+            } else if (p->kind == RR_PRE_BYTELEVEL) {
+                st = rr_tok_bytelevel_word(p, out->text.data + sp.off, sp.len, sp.at_start, tmp, err);
             } else {
                 size_t base = tmp->text.n;
                 if (rr_bytes_append(&tmp->text, out->text.data + sp.off, sp.len) ||
                     split_chars(p, base, sp.len, sp.at_start, tmp))
-                    return RERANK_ERR_NOMEM;
+                    st = RERANK_ERR_NOMEM;
             }
+            if (st == RERANK_ERR_NOMEM) return rr_fail(err, st, "pre_tokenizer: out of memory");
+            if (st) return st;
         }
         rr_tok_words t = *out;
         *out = *tmp;

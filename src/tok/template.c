@@ -44,6 +44,17 @@ rerank_status rr_tok_template_bert(rr_tok_template *t, int32_t cls, int32_t sep)
     return RERANK_OK;
 }
 
+rerank_status rr_tok_template_llama(rr_tok_template *t, int32_t bos, int32_t eos, bool add_bos, bool add_eos) {
+    for (int32_t seq = 0; seq < 2; seq++)
+        if ((add_bos && add_piece(&t->pair, &t->n_pair, -1, &bos, 1, seq)) || add_piece(&t->pair, &t->n_pair, seq, NULL, 0, seq) ||
+            (add_eos && add_piece(&t->pair, &t->n_pair, -1, &eos, 1, seq)) ||
+            (seq == 0 && ((add_bos && add_piece(&t->single, &t->n_single, -1, &bos, 1, 0)) ||
+                          add_piece(&t->single, &t->n_single, 0, NULL, 0, 0) ||
+                          (add_eos && add_piece(&t->single, &t->n_single, -1, &eos, 1, 0)))))
+            return RERANK_ERR_NOMEM;
+    return RERANK_OK;
+}
+
 /* RobertaProcessing/BertProcessing store ["<s>", 0] pairs */
 static rerank_status token_pair(const json_t *j, const char *key, const char *path, int32_t *id, rerank_error *err) {
     const json_t *v = json_object_get(j, key);
@@ -99,7 +110,9 @@ static rerank_status parse_list(const json_t *spec, const json_t *specials, cons
 
 rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_template *t, rerank_error *err) {
     memset(t, 0, sizeof *t);
-    if (!j || json_is_null(j)) { /* no post-processor: the sequences as they are */
+    /* no post-processor, or ByteLevel (it only moves offsets): the sequences as they are */
+    const char *ty = json_is_object(j) ? json_string_value(json_object_get(j, "type")) : NULL;
+    if (!j || json_is_null(j) || (ty && !strcmp(ty, "ByteLevel"))) {
         if (add_piece(&t->single, &t->n_single, 0, NULL, 0, 0) || add_piece(&t->pair, &t->n_pair, 0, NULL, 0, 0) ||
             add_piece(&t->pair, &t->n_pair, 1, NULL, 0, 1))
             return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
@@ -110,6 +123,24 @@ rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_te
     rerank_status st = rr_json_get_str(j, "type", true, NULL, &type, NULL, path, err);
     if (st) return st;
     char sub[256];
+    if (!strcmp(type, "Sequence")) {
+        /* e.g. Llama 3: [ByteLevel, TemplateProcessing]; ByteLevel steps only move offsets */
+        const json_t *arr = json_object_get(j, "processors"), *one = NULL;
+        if (!json_is_array(arr)) return rr_fail(err, RERANK_ERR_FORMAT, "%s.processors must be an array", path);
+        size_t at = 0;
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            const json_t *e = json_array_get(arr, i);
+            const char *et = json_string_value(json_object_get(e, "type"));
+            if (et && !strcmp(et, "ByteLevel")) continue;
+            if (et && !strcmp(et, "Sequence"))
+                return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s.processors[%zu]: nested Sequence", path, i);
+            if (one) return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s.processors: more than one adds tokens", path);
+            one = e;
+            at = i;
+        }
+        snprintf(sub, sizeof sub, "%s.processors[%zu]", path, at);
+        return rr_tok_template_parse(one, sub, t, err);
+    }
     if (!strcmp(type, "TemplateProcessing")) {
         const json_t *specials = json_object_get(j, "special_tokens");
         snprintf(sub, sizeof sub, "%s.single", path);

@@ -92,8 +92,27 @@ rerank_status rr_tok_regex_replace(const rr_tok_regex *re, const char *s, size_t
                                    rr_bytes *out);
 
 /* ---- pre-tokenizers: they cut a normalized string into words ---- */
-typedef enum { RR_PRE_METASPACE, RR_PRE_BERT, RR_PRE_WHITESPACE, RR_PRE_WHITESPACE_SPLIT } rr_tok_pre_kind;
+typedef enum {
+    RR_PRE_METASPACE,
+    RR_PRE_BERT,
+    RR_PRE_WHITESPACE,
+    RR_PRE_WHITESPACE_SPLIT,
+    RR_PRE_SPLIT,
+    RR_PRE_BYTELEVEL,
+} rr_tok_pre_kind;
 typedef enum { RR_PREPEND_ALWAYS, RR_PREPEND_FIRST, RR_PREPEND_NEVER } rr_tok_prepend_scheme;
+typedef enum {
+    RR_SPLIT_REMOVED,
+    RR_SPLIT_ISOLATED,
+    RR_SPLIT_MERGED_WITH_PREVIOUS,
+    RR_SPLIT_MERGED_WITH_NEXT,
+    RR_SPLIT_CONTIGUOUS,
+} rr_tok_split_behavior;
+
+/* A compiled PCRE2 regex (UTF + UCP; \s means Oniguruma's whitespace set, as HF's onig regexes). */
+typedef struct rr_tok_pcre rr_tok_pcre;
+rerank_status rr_tok_pcre_compile(const char *pat, size_t len, rr_tok_pcre **out, rerank_error *err);
+void rr_tok_pcre_free(rr_tok_pcre *re);
 
 typedef struct rr_tok_pretok {
     rr_tok_pre_kind kind;
@@ -101,6 +120,12 @@ typedef struct rr_tok_pretok {
     size_t replacement_len;
     rr_tok_prepend_scheme prepend;
     bool split;
+    /* Split: a literal (String pattern) or a regex; ByteLevel: re = GPT-2's pattern when use_regex */
+    char *literal;
+    size_t literal_len;
+    rr_tok_pcre *re;
+    rr_tok_split_behavior behavior;
+    bool invert, add_prefix_space;
 } rr_tok_pretok;
 
 /* Words: spans into `text`. at_start marks a span that begins at original offset 0 (Metaspace "first"). */
@@ -120,9 +145,17 @@ void rr_tok_words_free(rr_tok_words *w);
 
 rerank_status rr_tok_pretok_parse(const json_t *j, const char *path, rr_tok_pretok **list, size_t *n,
                                   rerank_error *err);
-/* Splits s[0..len) into words (appended to *out after clearing it); tmp is scratch of the same kind. */
+void rr_tok_pretoks_free(rr_tok_pretok *list, size_t n);
+/* Splits s[0..len) into words (appended to *out after clearing it); tmp is scratch of the same kind. Fails
+ * only for memory or a regex that gives up (match limit) on the text. */
 rerank_status rr_tok_pretokenize(const rr_tok_pretok *list, size_t n, const char *s, size_t len, bool at_start,
-                                 rr_tok_words *out, rr_tok_words *tmp);
+                                 rr_tok_words *out, rr_tok_words *tmp, rerank_error *err);
+/* split.c: one word through Split / ByteLevel, appended to out (text and words). */
+rerank_status rr_tok_split_word(const rr_tok_pretok *p, const char *s, size_t len, bool at_start, rr_tok_words *out,
+                                rerank_error *err);
+rerank_status rr_tok_bytelevel_word(const rr_tok_pretok *p, const char *s, size_t len, bool at_start,
+                                    rr_tok_words *out, rerank_error *err);
+void rr_tok_bytelevel_init(void); /* builds the byte table; called while loading (before any thread encodes) */
 
 /* ---- models ---- */
 typedef struct rr_tok_model_ops {
@@ -142,6 +175,35 @@ rerank_status rr_tok_unigram_load(const json_t *j, const char *path, void **mode
                                   rerank_error *err);
 rerank_status rr_tok_wordpiece_load(const json_t *j, const char *path, void **model, const rr_tok_model_ops **ops,
                                     rerank_error *err);
+rerank_status rr_tok_bpe_load(const json_t *j, const char *path, void **model, const rr_tok_model_ops **ops,
+                              rerank_error *err);
+
+/* The BPE merge engine (bpe.c), shared with SentencePiece BPE: symbols form a linked list; the adjacent pair
+ * of lowest rank (then leftmost) is merged until none is left. A merged symbol keeps the left index; a removed
+ * one gets len 0; the live ones are reached from index 0 through `next`. */
+typedef struct rr_tok_sym {
+    int32_t id; /* -1: a character outside the vocabulary */
+    uint32_t off, len;
+    int32_t prev, next;
+} rr_tok_sym;
+/* Whether a and b merge, into which id at which rank (lower merges first). */
+typedef bool (*rr_tok_pair_fn)(const void *ctx, const rr_tok_sym *a, const rr_tok_sym *b, uint32_t *rank, int32_t *id);
+rerank_status rr_tok_bpe_merge(rr_tok_sym *syms, size_t n, rr_tok_pair_fn fn, const void *ctx, const uint8_t *banned);
+
+/* SentencePiece tokenizer.model (spm.c), BPE model type only. */
+typedef struct rr_tok_spm_info {
+    int32_t model_type; /* 1 unigram, 2 BPE, 3 word, 4 char */
+    int32_t unk_id, bos_id, eos_id, pad_id;
+    bool byte_fallback, add_dummy_prefix, remove_extra_whitespaces;
+    char normalizer_name[32];
+} rr_tok_spm_info;
+/* Parses a ModelProto; *info lives as long as the model. Errors start with `name`. */
+rerank_status rr_tok_spm_load(const uint8_t *buf, size_t len, const char *name, void **model,
+                              const rr_tok_model_ops **ops, const rr_tok_spm_info **info, rerank_error *err);
+size_t rr_tok_spm_n_pieces(const void *model);
+/* Piece id (< n_pieces): its bytes and type (1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte). */
+const char *rr_tok_spm_piece(const void *model, size_t id, size_t *len, int *type);
+
 /* WordPiece from a vocab.txt buffer (one token a line, id = line number). */
 rerank_status rr_tok_wordpiece_from_vocab_txt(const char *buf, size_t len, const char *name, void **model,
                                               const rr_tok_model_ops **ops, rerank_error *err);
@@ -192,6 +254,8 @@ typedef struct rr_tok_template {
 rerank_status rr_tok_template_parse(const json_t *j, const char *path, rr_tok_template *t, rerank_error *err);
 /* [CLS] A [SEP] (B [SEP], type 1) from two ids. */
 rerank_status rr_tok_template_bert(rr_tok_template *t, int32_t cls, int32_t sep);
+/* LlamaTokenizerFast's template: [bos] A [eos] and [bos] A [eos] [bos] B [eos] (B parts type 1). */
+rerank_status rr_tok_template_llama(rr_tok_template *t, int32_t bos, int32_t eos, bool add_bos, bool add_eos);
 void rr_tok_template_free(rr_tok_template *t);
 size_t rr_tok_template_n_special(const rr_tok_template *t, bool pair);
 rerank_status rr_tok_template_apply(const rr_tok_template *t, const int32_t *a, size_t na, const int32_t *b,

@@ -45,12 +45,13 @@ static const struct {
 } model_table[] = {
     {"Unigram", rr_tok_unigram_load},
     {"WordPiece", rr_tok_wordpiece_load},
+    {"BPE", rr_tok_bpe_load},
 };
 
 void rr_tokenizer_free(rr_tokenizer *tok) {
     if (!tok) return;
     rr_tok_normalizers_free(tok->norm, tok->n_norm);
-    free(tok->pre);
+    rr_tok_pretoks_free(tok->pre, tok->n_pre);
     if (tok->ops) tok->ops->free(tok->model);
     rr_tok_added_free(&tok->added);
     rr_tok_template_free(&tok->tpl);
@@ -239,6 +240,103 @@ rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_t
     return load_vocab_txt(path, (bert_opts){lowercase, lowercase, true}, out, err);
 }
 
+rerank_status rr_tokenizer_load_spm(const void *buf, size_t len, const char *name, bool add_bos, bool add_eos,
+                                    int prepend, rr_tokenizer **out, rerank_error *err) {
+    *out = NULL;
+    rr_tokenizer *tok = calloc(1, sizeof *tok);
+    if (!tok) return rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", name);
+    const rr_tok_spm_info *info;
+    rerank_status st = rr_tok_spm_load(buf, len, name, &tok->model, &tok->ops, &info, err);
+    if (st) {
+        free(tok);
+        return st;
+    }
+    tok->vocab_size = tok->ops->vocab_size(tok->model);
+    static const char meta[] = "\xE2\x96\x81";
+    tok->norm = calloc(2, sizeof *tok->norm);
+    if (!tok->norm || rr_tok_strtab_init(&tok->added.by_content, 16)) goto nomem;
+    if (prepend > 0 || (prepend < 0 && info->add_dummy_prefix)) {
+        tok->norm[tok->n_norm] = (rr_tok_normalizer){.kind = RR_NORM_PREPEND, .content = strdup(meta), .content_len = 3};
+        if (!tok->norm[tok->n_norm++].content) goto nomem;
+    }
+    tok->norm[tok->n_norm] = (rr_tok_normalizer){.kind = RR_NORM_REPLACE, .pattern = strdup(" "), .pattern_len = 1,
+                                                 .content = strdup(meta), .content_len = 3};
+    if (!tok->norm[tok->n_norm++].content || !tok->norm[tok->n_norm - 1].pattern) goto nomem;
+    size_t n = rr_tok_spm_n_pieces(tok->model);
+    for (size_t i = 0; i < n; i++) {
+        size_t plen;
+        int type;
+        const char *p = rr_tok_spm_piece(tok->model, i, &plen, &type);
+        /* user-defined pieces (type 4) stay model pieces: as added tokens they would restart the "▁" prefix
+         * after every "\n" (MiniCPM defines "\n" and "\t" so) */
+        if ((type == 2 || type == 3) && plen > 0 &&
+            (st = add_token(tok, p, plen, (int32_t)i, false, false, false, false, true, err))) {
+            rr_error_prefix(err, "%s", name);
+            goto fail;
+        }
+    }
+    if ((add_bos && info->bos_id < 0) || (add_eos && info->eos_id < 0)) {
+        st = rr_fail(err, RERANK_ERR_FORMAT, "%s: add_bos_token/add_eos_token without a bos_id/eos_id", name);
+        goto fail;
+    }
+    if (rr_tok_added_finish(&tok->added) || mark_special_ids(tok) ||
+        rr_tok_template_llama(&tok->tpl, info->bos_id, info->eos_id, add_bos, add_eos))
+        goto nomem;
+    *out = tok;
+    return RERANK_OK;
+nomem:
+    st = rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", name);
+fail:
+    rr_tokenizer_free(tok);
+    return st;
+}
+
+/* tokenizer_config.json: read as JSON with big integers as reals (transformers writes model_max_length as
+ * 1000000000000000019884624838656 when it has none); only its booleans and strings are used. */
+static rerank_status load_config(const char *path, json_t **out, rerank_error *err) {
+    char *buf;
+    size_t len;
+    rerank_status st = rr_file_read(path, 16 << 20, &buf, &len, err);
+    if (st) return st;
+    json_error_t je;
+    *out = json_loadb(buf, len, JSON_DECODE_INT_AS_REAL, &je);
+    free(buf);
+    if (!*out) return rr_fail(err, RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", path, je.line, je.column, je.text);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: must be a JSON object", path);
+    }
+    return RERANK_OK;
+}
+
+static rerank_status load_spm_dir(const char *dir, const char *path, rr_tokenizer **out, rerank_error *err) {
+    bool add_bos = true, add_eos = false, legacy = true, prefix_space = true;
+    int prepend = -1;
+    char cfg_path[4096];
+    if (rr_path_join(cfg_path, sizeof cfg_path, dir, "tokenizer_config.json") && rr_file_exists(cfg_path)) {
+        json_t *cfg;
+        const char *cls = NULL;
+        rerank_status st = load_config(cfg_path, &cfg, err);
+        if (st) return st;
+        st = rr_json_get_bool(cfg, "add_bos_token", false, true, &add_bos, cfg_path, err);
+        if (!st) st = rr_json_get_bool(cfg, "add_eos_token", false, false, &add_eos, cfg_path, err);
+        if (!st) st = rr_json_get_bool(cfg, "legacy", false, true, &legacy, cfg_path, err);
+        if (!st) st = rr_json_get_bool(cfg, "add_prefix_space", false, true, &prefix_space, cfg_path, err);
+        if (!st) st = rr_json_get_str(cfg, "tokenizer_class", false, NULL, &cls, NULL, cfg_path, err);
+        /* transformers' LlamaConverter (legacy): Prepend("▁") per add_prefix_space, whatever the model says */
+        if (!st && cls && !strncmp(cls, "Llama", 5) && legacy) prepend = prefix_space;
+        json_decref(cfg);
+        if (st) return st;
+    }
+    char *buf;
+    size_t len;
+    rerank_status st = rr_file_read(path, MAX_TOKENIZER_JSON, &buf, &len, err);
+    if (st) return st;
+    st = rr_tokenizer_load_spm(buf, len, path, add_bos, add_eos, prepend, out, err);
+    free(buf);
+    return st;
+}
+
 rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_error *err) {
     char path[4096];
     *out = NULL;
@@ -253,6 +351,8 @@ rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_erro
         free(buf);
         return st;
     }
+    if (rr_path_join(path, sizeof path, dir, "tokenizer.model") && rr_file_exists(path))
+        return load_spm_dir(dir, path, out, err);
     bert_opts o = {true, true, true};
     if (rr_path_join(path, sizeof path, dir, "tokenizer_config.json") && rr_file_exists(path)) {
         json_t *cfg;
@@ -268,7 +368,8 @@ rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_erro
     }
     if (!rr_path_join(path, sizeof path, dir, "vocab.txt"))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
-    if (!rr_file_exists(path)) return rr_fail(err, RERANK_ERR_IO, "%s: no tokenizer.json or vocab.txt", dir);
+    if (!rr_file_exists(path))
+        return rr_fail(err, RERANK_ERR_IO, "%s: no tokenizer.json, tokenizer.model or vocab.txt", dir);
     return load_vocab_txt(path, o, out, err);
 }
 
@@ -307,9 +408,9 @@ static rerank_status encode_text(const rr_tokenizer *tok, const char *text, size
                 if (rr_i32vec_push(out, b.id)) return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
                 continue;
             }
-            if (rr_tok_pretokenize(tok->pre, tok->n_pre, sc->norm.data + b.off, b.len, a.off == 0 && b.off == 0,
-                                   &sc->words, &sc->wtmp))
-                return rr_fail(err, RERANK_ERR_NOMEM, "tokenizer: out of memory");
+            if ((st = rr_tok_pretokenize(tok->pre, tok->n_pre, sc->norm.data + b.off, b.len, a.off == 0 && b.off == 0,
+                                         &sc->words, &sc->wtmp, err)))
+                return st;
             for (size_t w = 0; w < sc->words.n; w++) {
                 rr_tok_span sp = sc->words.spans[w];
                 if ((st = tok->ops->encode(tok->model, sc->words.text.data + sp.off, sp.len,

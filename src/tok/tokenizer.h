@@ -15,8 +15,9 @@
 
 typedef struct rr_tokenizer rr_tokenizer;
 
-/* Loads the tokenizer of a model directory: `tokenizer.json` when present, else `vocab.txt` (BERT
- * WordPiece; lower-casing per tokenizer_config.json `do_lower_case`, default true). Errors name the file
+/* Loads the tokenizer of a model directory: `tokenizer.json` when present, else a SentencePiece
+ * `tokenizer.model` (see rr_tokenizer_load_spm; add_bos_token / add_eos_token from tokenizer_config.json),
+ * else `vocab.txt` (BERT WordPiece; lower-casing per tokenizer_config.json `do_lower_case`, default true). Errors name the file
  * and the field at fault; an unsupported normalizer/pre-tokenizer/model type is RERANK_ERR_UNSUPPORTED. */
 rerank_status rr_tokenizer_load(const char *dir, rr_tokenizer **out, rerank_error *err);
 void rr_tokenizer_free(rr_tokenizer *tok);
@@ -44,6 +45,15 @@ rerank_status rr_tokenizer_load_json(const char *buf, size_t len, const char *na
 /* Builds the BERT WordPiece tokenizer of a vocab.txt file (what rr_tokenizer_load does without
  * tokenizer.json); `lowercase` as BertTokenizer's do_lower_case (accents are stripped when lowercasing). */
 rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_tokenizer **out, rerank_error *err);
+
+/* Builds the tokenizer of a SentencePiece tokenizer.model (BPE models only) as transformers converts a
+ * LlamaTokenizer (legacy) into LlamaTokenizerFast: normalizer Prepend("▁") + Replace(" ", "▁"), SentencePiece
+ * BPE with byte fallback, control/unknown pieces as special added tokens (user-defined ones stay pieces),
+ * template [bos] A [eos] per add_bos / add_eos. `prepend` 1/0 forces the "▁" prefix on/off (LlamaConverter
+ * follows the tokenizer's add_prefix_space, not the model), -1 takes the model's add_dummy_prefix.
+ * `name` prefixes errors. */
+rerank_status rr_tokenizer_load_spm(const void *buf, size_t len, const char *name, bool add_bos, bool add_eos,
+                                    int prepend, rr_tokenizer **out, rerank_error *err);
 
 /* Number of special tokens the post-processor adds around one sequence (pair=false) or a pair
  * (HF num_special_tokens_to_add). */
