@@ -1,6 +1,8 @@
 /* test_prefix_reuse.c - query-prefix reuse: sequences continuing a shared prefix (rr_model_prefix_forward +
  * rr_batch.prefix) score as the whole sequences do for the four tiny decoders (golden rows and a long
  * synthetic prefix, every output selection), prefix errors, and encoders rejecting prefixes. */
+#include <unistd.h>
+
 #include "arch/model.h"
 #include "base/json.h"
 #include "golden.h"
@@ -325,4 +327,150 @@ TEST(prefix_errors) {
     rr_model_free(other);
     rr_model_free(m);
     rr_workspace_free(ws);
+}
+
+/* ---- through rerank_score: prefix_reuse on vs off ---- */
+
+/* A copy of decoder checkpoint `rel` (config.json, model.safetensors linked) with a stand-in WordPiece
+ * vocab.txt: BERT tiny's vocabulary cut to the model's vocab_size, "yes"/"Yes" last. Lets rerank_score run
+ * the decoders whatever tokenizers are supported; reuse vs no reuse only needs consistent ids. */
+static int proxy_model_dir(const char *rel, int vocab, char *tmp, size_t tmp_size) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, tmp_size, "%s/rr_prefix_XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmp)) return 0;
+    char src[1024], dst[1024], line[512];
+    snprintf(src, sizeof src, "%s/model.safetensors", rr_shared_path(rel));
+    snprintf(dst, sizeof dst, "%s/model.safetensors", tmp);
+    char abs[4096];
+    if (!realpath(src, abs) || symlink(abs, dst) != 0) return 0;
+    snprintf(src, sizeof src, "%s/config.json", rr_shared_path(rel));
+    snprintf(dst, sizeof dst, "%s/config.json", tmp);
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    int ok = in && out;
+    size_t n;
+    while (ok && (n = fread(line, 1, sizeof line, in)) > 0) ok = fwrite(line, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out) fclose(out);
+    snprintf(src, sizeof src, "%s/vocab.txt", rr_shared_path("testdata/bert-seqcls-tiny"));
+    snprintf(dst, sizeof dst, "%s/vocab.txt", tmp);
+    in = fopen(src, "rb");
+    out = fopen(dst, "wb");
+    ok = ok && in && out;
+    for (int k = 0; ok && k < vocab - 2 && fgets(line, sizeof line, in);)
+        if (strcmp(line, "yes\n") && strcmp(line, "Yes\n")) fputs(line, out), k++;
+    if (out) fputs("yes\nYes\n", out);
+    if (in) fclose(in);
+    if (out) ok = fclose(out) == 0 && ok;
+    return ok;
+}
+
+static void remove_proxy(const char *tmp) {
+    static const char *const files[] = {"config.json", "model.safetensors", "vocab.txt"};
+    char path[1024];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
+        unlink(path);
+    }
+    rmdir(tmp);
+}
+
+static const char *const words[] = {"the", "giant", "panda", "is", "a", "bear", "native", "to", "south", "central",
+                                    "china", "paris", "capital", "of", "france", "river", "bamboo", "eats", "mostly",
+                                    "sleeps", "mountains", "forest", "history", "city", "people", "water"};
+
+/* Two queries with 12 passages each (interleaved, one passage repeated) and a query with one passage. */
+enum { N_PAIRS = 25 };
+typedef struct {
+    char text[N_PAIRS][600];
+    rerank_pair pairs[N_PAIRS];
+} pair_set;
+
+static void make_pairs(pair_set *ps) {
+    static const char *const queries[3] = {"what is a giant panda and where does it live?",
+                                           "tell me about the history of paris", "bamboo"};
+    uint64_t r = 42;
+    for (int i = 0; i < N_PAIRS; i++) {
+        char *t = ps->text[i];
+        size_t at = 0, n_words = 3 + (size_t)(i * 7 % 40);
+        for (size_t w = 0; w < n_words; w++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            at += (size_t)snprintf(t + at, sizeof ps->text[i] - at, "%s%s", w ? " " : "", words[(r >> 33) % 26]);
+        }
+        if (i == 5) memcpy(t, ps->text[1], sizeof ps->text[1]); /* a repeated passage */
+        const char *q = queries[i == N_PAIRS - 1 ? 2 : i % 2];
+        ps->pairs[i] = (rerank_pair){q, strlen(q), t, strlen(t)};
+    }
+}
+
+/* rerank_score with prefix_reuse on and off; returns max |on - off| (INFINITY on failure). */
+static double score_on_off(const rerank_model *model, rerank_score_params sp, const rerank_pair *pairs, size_t n,
+                           size_t n_out) {
+    rerank_error err;
+    rerank_session *s;
+    if (rerank_session_new(model, &s, &err)) return INFINITY;
+    float *on = calloc(n * n_out, sizeof *on), *off = calloc(n * n_out, sizeof *off);
+    rerank_score_stats st_on = {0}, st_off = {0};
+    sp.prefix_reuse = true;
+    rerank_status a = rerank_score(s, &sp, pairs, n, on, &err);
+    CHECK(a == RERANK_OK, "reuse on: %s", err.message);
+    rerank_session_last_stats(s, &st_on);
+    sp.prefix_reuse = false;
+    rerank_status b = rerank_score(s, &sp, pairs, n, off, &err);
+    CHECK(b == RERANK_OK, "reuse off: %s", err.message);
+    rerank_session_last_stats(s, &st_off);
+    CHECK(st_on.n_windows == n && st_off.n_windows == n);
+    CHECK(st_on.n_tokens < st_off.n_tokens, "reuse ran %zu tokens, whole pairs %zu", st_on.n_tokens, st_off.n_tokens);
+    double d = a || b ? INFINITY : max_abs_diff(on, off, n * n_out);
+    fprintf(stderr, "      %zu pairs x %zu outputs, batch %d: tokens %zu (reuse) vs %zu, max |on - off| = %.3g\n", n, n_out,
+            sp.batch_size, st_on.n_tokens, st_off.n_tokens, d);
+    free(on);
+    free(off);
+    rerank_session_free(s);
+    return d;
+}
+
+TEST(prefix_reuse_through_rerank_score) {
+    static const struct {
+        const char *rel, *recipe;
+        int vocab;
+    } models[] = {
+        {"testdata/qwen3-causal-tiny", NULL, 3286},       {"testdata/qwen3-causal-tiny", "flag-llm", 3286},
+        {"testdata/qwen2-causal-tiny", NULL, 3286},       {"testdata/gemma-causal-tiny-bf16", NULL, 4000},
+        {"testdata/minicpm-layerwise-tiny", NULL, 4000},
+    };
+    pair_set ps;
+    make_pairs(&ps);
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        char tmp[512];
+        REQUIRE(proxy_model_dir(models[i].rel, models[i].vocab, tmp, sizeof tmp), "cannot build a proxy of %s",
+                models[i].rel);
+        rerank_model_params mp = rerank_model_default_params();
+        mp.recipe = models[i].recipe;
+        rerank_model *model;
+        rerank_error err;
+        rerank_status st = rerank_model_load(tmp, &mp, &model, &err);
+        CHECK(st == RERANK_OK, "%s: %s", models[i].rel, err.message);
+        if (!st) {
+            fprintf(stderr, "    %s (%s recipe, stand-in vocabulary):\n", strrchr(models[i].rel, '/') + 1,
+                    models[i].recipe ? models[i].recipe : "default");
+            rerank_score_params sp = rerank_score_default_params();
+            CHECK(sp.prefix_reuse);
+            CHECK(score_on_off(model, sp, ps.pairs, N_PAIRS, 1) <= REUSE_TOL, "%s", models[i].rel);
+            sp.batch_size = 5;
+            sp.max_length = 64;
+            CHECK(score_on_off(model, sp, ps.pairs, N_PAIRS, 1) <= REUSE_TOL, "%s", models[i].rel);
+            if (strstr(models[i].rel, "minicpm")) {
+                static const int cut[3] = {2, 3, 4}, three[1] = {3};
+                sp = rerank_score_default_params();
+                sp.cutoff_layers = cut;
+                sp.n_cutoff_layers = 3;
+                CHECK(score_on_off(model, sp, ps.pairs, N_PAIRS, 3) <= REUSE_TOL);
+                sp.cutoff_layers = three;
+                sp.n_cutoff_layers = 1;
+                CHECK(score_on_off(model, sp, ps.pairs, N_PAIRS, 1) <= REUSE_TOL);
+            }
+            rerank_model_free(model);
+        }
+        remove_proxy(tmp);
+    }
 }
