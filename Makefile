@@ -23,7 +23,13 @@ endif
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 
-LIB_SRC   := $(shell find src -name '*.c' | sort)
+LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
+# The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
+SERVER_SRC  := $(wildcard src/server/*.c)
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# The request-parsing half of the server, which the fuzz targets link (no HTTP, no model).
+SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c limits.c)
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -46,16 +52,18 @@ $(BUILD)/librerank.a: $(LIB_OBJ)
 	@echo "  AR  $@"; rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The CLI finds rr_serve_main through a weak reference, which does not pull archive members: link the
+# server's objects directly.
+$(BUILD)/rerank: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 $(BUILD)/make_example_model: $(BUILD)/tools/make_example_model.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_rerank: $(BUILD)/bench/bench_rerank.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_prefix: $(BUILD)/bench/bench_prefix.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
 test: $(BUILD)/test_rerank $(BUILD)/rerank $(BUILD)/make_example_model
@@ -67,9 +75,9 @@ bench: $(BUILD)/bench_rerank
 	bench/run.sh
 
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c $(LIB_SRC)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
 # The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
 check:
@@ -79,4 +87,4 @@ check:
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d
