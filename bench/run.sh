@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shapes=${1:-all}; [ "$shapes" = all ] && shapes="base m3"
 workloads=${2:-W1,W2,W3,W4}
-make -s -j2 build/bench_rerank
+make -s -j2 build/bench_rerank build/bench_prefix
 out=bench/out; mkdir -p "$out"
 B=build/bench_rerank
 val() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
@@ -36,3 +36,4 @@ for shape in $shapes; do
       "$t" "$sp" "$(val "$r2" load_s)" "$(val "$r2" peak_rss_mib)"
   done
 done
+echo; build/bench_prefix   # query-prefix reuse on a Qwen3-shaped decoder (with vs without)

@@ -151,6 +151,9 @@ typedef struct rerank_score_params {
     const char *instruction;  /* Qwen3-Reranker instruction; NULL = the model card's default */
     const int *cutoff_layers; /* layerwise model: layers to score (ascending); NULL = the last layer */
     size_t n_cutoff_layers;
+    bool prefix_reuse; /* decoder LLMs: run the tokens shared by all pairs of one query (instruction, query)
+                          once per call and let every passage attend to them; default true. Scores are the
+                          same up to float rounding; cross-encoders ignore it */
 } rerank_score_params;
 
 rerank_score_params rerank_score_default_params(void);
@@ -168,8 +171,9 @@ rerank_status rerank_score_n_outputs(const rerank_model *model, const rerank_sco
 
 /* Statistics of the last rerank_score call on a session. */
 typedef struct rerank_score_stats {
-    size_t n_tokens;  /* tokens run through the model (after truncation, special tokens included) */
-    size_t n_batches; /* forward passes */
+    size_t n_tokens;  /* tokens run through the model (after truncation, special tokens included; with
+                         prefix_reuse a query's shared prefix counts once) */
+    size_t n_batches; /* forward passes (a shared prefix's counts as one) */
     size_t n_windows; /* sequences scored (more than pairs with RERANK_LONG_DOC_CHUNK) */
 } rerank_score_stats;
 

@@ -45,6 +45,8 @@ static const char *const usage_text =
     "  --cutoff-layers L[,L..] layerwise model: layers to score (default: the last); with several, each output\n"
     "                          line has \"scores\" and \"layers\" in ascending layer order\n"
     "  --recipe R              flag-llm or qwen3 input layout for a decoder (default: by architecture)\n"
+    "  --no-prefix-reuse       run every pair whole; by default the tokens all pairs of a query share\n"
+    "                          (instruction, query) run once per query (same scores up to float rounding)\n"
     "\n"
     "Scores are FlagEmbedding's compute_score(pairs, max_length, normalize): the raw relevance logit, or its\n"
     "sigmoid with --normalize. LLM rerankers: the \"Yes\" logit of the last token; Qwen3-Reranker: the log-odds\n"
@@ -137,6 +139,7 @@ static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
     } while (0)
         if (!strcmp(a, "--normalize")) o->sp.normalize = true;
         else if (!strcmp(a, "--split-special-tokens")) o->sp.split_special_tokens = true;
+        else if (!strcmp(a, "--no-prefix-reuse")) o->sp.prefix_reuse = false;
         else if (!strcmp(a, "--model")) { NEED_VALUE(); o->model = v; }
         else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = v; }
         else if (!strcmp(a, "--max-length")) {

@@ -30,6 +30,16 @@ struct rr_model {
     void *impl;          /* the family's state (hyper-parameters + tensor views) */
 };
 
+/* Keys/values of a shared prompt prefix (model.h). Filled by a family's prefix_forward. */
+struct rr_prefix {
+    const rr_model *model; /* the model that computed it; NULL while it holds no prefix */
+    size_t len;            /* tokens */
+    int n_layers;          /* layers whose keys/values are held (1..n_layers of the model) */
+    size_t kv_dim;         /* floats per token and layer: n_kv_heads * head_dim */
+    float *k, *v;          /* [n_layers][len][kv_dim] keys (after RoPE) and values */
+    size_t cap;            /* floats allocated in each of k and v */
+};
+
 /* A block family. load() parses the config into m->impl and m->desc, then, when m->weights is set, binds
  * and shape-checks every tensor. */
 struct rr_family {
@@ -37,6 +47,11 @@ struct rr_family {
     rerank_status (*forward)(const rr_model *m, const rr_batch *batch, rr_workspace *ws, float *out,
                              rerank_error *err);
     void (*free_impl)(void *impl);
+    /* Causal families only (NULL for encoders): fill p with the keys/values of ids[0..n) (model.h), and
+     * the longest prefix p may hold. */
+    rerank_status (*prefix_forward)(const rr_model *m, const int32_t *ids, size_t n, int n_layers, rr_workspace *ws,
+                                    rr_prefix *p, rerank_error *err);
+    size_t (*prefix_max_tokens)(const rr_model *m);
 };
 
 /* Scratch buffers of a workspace, by slot; each grows to the largest request. */

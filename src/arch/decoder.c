@@ -5,7 +5,9 @@
  *
  * DESIGN: a decoder never computes a full-vocabulary matmul when scoring. After the last layer (or, for
  * the layerwise model, after each requested cutoff layer) only the last token's row goes through the
- * final RMSNorm and is dotted with the requested output rows. Layers above the highest cutoff are skipped. */
+ * final RMSNorm and is dotted with the requested output rows. Layers above the highest cutoff are skipped.
+ * A shared prompt prefix (rr_model_prefix_forward) is run once; its per-layer keys/values after RoPE are then
+ * read by the attention of every sequence of a batch whose rr_batch.prefix points at it. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -302,9 +304,10 @@ static rerank_status check_batch(const rr_decoder *d, const rr_batch *b, size_t 
         size_t a = b->offsets[s], z = b->offsets[s + 1];
         if (z < a) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets decrease at sequence %zu", s);
         if (z == a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty", s);
-        if (z - a > (size_t)d->max_pos)
-            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, z - a,
-                           d->max_pos);
+        size_t past = b->prefix ? b->prefix->len : 0;
+        if (z - a > (size_t)d->max_pos - past)
+            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens%s, more than the model's %d", s,
+                           z - a + past, past ? " with its prefix" : "", d->max_pos);
         if (z - a > *longest) *longest = z - a;
     }
     *n_tokens = b->offsets[b->n_seqs];
@@ -331,7 +334,11 @@ static rerank_status check_batch(const rr_decoder *d, const rr_batch *b, size_t 
             }
             *top = b->layers[b->n_layers - 1];
         }
-    } else if (!b->all_vocab) {
+    }
+    if (b->prefix && b->prefix->n_layers < *top)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "the prefix holds %d layers, the batch runs %d",
+                       b->prefix->n_layers, *top);
+    if (d->spec->head != RR_DEC_HEAD_LAYERWISE && !b->all_vocab) {
         if (b->n_score_tokens == 0 || !b->score_tokens)
             return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "a decoder batch needs score tokens (or all_vocab)");
         for (size_t i = 0; i < b->n_score_tokens; i++)
@@ -350,18 +357,19 @@ typedef struct dec_bufs {
     float *q, *k, *v, *att; /* [N,QD], [N,KD], [N,KD], [N,QD] */
     float *tmp;             /* [N,H] output of o_proj / down_proj */
     float *gate, *up;       /* [N,F] */
-    float *scores;          /* [longest] attention row */
-    float *cos_t, *sin_t;   /* [longest, hd/2] RoPE tables */
+    float *scores;          /* [n_pos] attention row */
+    float *cos_t, *sin_t;   /* [n_pos, hd/2] RoPE tables */
     float *last;            /* [H] normed last-token row */
 } dec_bufs;
 
-static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, size_t longest, dec_bufs *bf,
+/* n_pos: positions a sequence reaches (prefix + longest). */
+static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, size_t n_pos, dec_bufs *bf,
                               rerank_error *err) {
     size_t nh, nq, nk, nf, nr;
     if (N > (size_t)INT_MAX / (size_t)d->n_heads ||
         !rr_mul_size(N, (size_t)d->hidden, &nh) || !rr_mul_size(N, (size_t)dim_of(d, 'Q'), &nq) ||
         !rr_mul_size(N, (size_t)dim_of(d, 'K'), &nk) || !rr_mul_size(N, (size_t)d->ffn, &nf) ||
-        !rr_mul_size(longest, (size_t)(d->head_dim / 2), &nr))
+        !rr_mul_size(n_pos, (size_t)(d->head_dim / 2), &nr))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
     rerank_status st;
     if ((st = rr_workspace_get(ws, WS_X, nh, &bf->x, err)) || (st = rr_workspace_get(ws, WS_XN, nh, &bf->xn, err)) ||
@@ -370,7 +378,7 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
         (st = rr_workspace_get(ws, WS_TMP, nh, &bf->tmp, err)) ||
         (st = rr_workspace_get(ws, WS_GATE, nf, &bf->gate, err)) ||
         (st = rr_workspace_get(ws, WS_UP, nf, &bf->up, err)) ||
-        (st = rr_workspace_get(ws, WS_SCORES, longest, &bf->scores, err)) ||
+        (st = rr_workspace_get(ws, WS_SCORES, n_pos, &bf->scores, err)) ||
         (st = rr_workspace_get(ws, WS_COS, nr, &bf->cos_t, err)) ||
         (st = rr_workspace_get(ws, WS_SIN, nr, &bf->sin_t, err)) ||
         (st = rr_workspace_get(ws, WS_LAST, (size_t)d->hidden, &bf->last, err)))
@@ -378,28 +386,49 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
     return RERANK_OK;
 }
 
+/* A layer's keys/values beyond the batch's own: a prefix every sequence continues, or, in a prefix pass,
+ * where to keep the batch's. */
+typedef struct dec_kv {
+    const float *past_k, *past_v; /* [n_past, KD] this layer's prefix keys (after RoPE) and values */
+    size_t n_past;                /* 0 = no prefix: positions start at 0 */
+    float *save_k, *save_v;       /* prefix pass: [n, KD] receive the batch's keys (after RoPE) and values */
+    bool kv_only;                 /* prefix pass, last layer: stop once they are saved */
+} dec_kv;
+
 /* One pre-norm block on all N tokens: x += res_scale * Attn(norm1(x)); x += res_scale * MLP(norm2(x)). */
-static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b, const dec_bufs *bf, int n) {
+static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b, const dec_bufs *bf, int n,
+                      const dec_kv *kv) {
     int H = d->hidden, hd = d->head_dim, QD = (int)dim_of(d, 'Q'), KD = (int)dim_of(d, 'K'), F = d->ffn;
-    size_t nh = (size_t)n * (size_t)H, nf = (size_t)n * (size_t)F;
+    size_t nh = (size_t)n * (size_t)H, nf = (size_t)n * (size_t)F, half = (size_t)(hd / 2);
     float off = d->spec->norm_offset;
+    const float *cos_t = bf->cos_t + kv->n_past * half, *sin_t = bf->sin_t + kv->n_past * half;
     rr_rmsnorm_fwd(bf->xn, bf->x, L->ln1, off, n, H, d->eps);
-    rr_matmul_fwd(bf->q, bf->xn, L->q_w, L->q_b, n, H, QD);
+    if (!kv->kv_only) rr_matmul_fwd(bf->q, bf->xn, L->q_w, L->q_b, n, H, QD);
     rr_matmul_fwd(bf->k, bf->xn, L->k_w, L->k_b, n, H, KD);
     rr_matmul_fwd(bf->v, bf->xn, L->v_w, L->v_b, n, H, KD);
     if (L->q_norm) {
-        rr_rmsnorm_fwd(bf->q, bf->q, L->q_norm, off, n * d->n_heads, hd, d->eps);
+        if (!kv->kv_only) rr_rmsnorm_fwd(bf->q, bf->q, L->q_norm, off, n * d->n_heads, hd, d->eps);
         rr_rmsnorm_fwd(bf->k, bf->k, L->k_norm, off, n * d->n_kv_heads, hd, d->eps);
     }
     for (size_t s = 0; s < b->n_seqs; s++) {
         size_t t0 = b->offsets[s];
         int T = (int)(b->offsets[s + 1] - t0);
         float *q = bf->q + t0 * (size_t)QD, *k = bf->k + t0 * (size_t)KD, *v = bf->v + t0 * (size_t)KD;
-        rr_rope_fwd(q, bf->cos_t, bf->sin_t, T, d->n_heads, hd, QD);
-        rr_rope_fwd(k, bf->cos_t, bf->sin_t, T, d->n_kv_heads, hd, KD);
+        rr_rope_fwd(k, cos_t, sin_t, T, d->n_kv_heads, hd, KD);
+        if (kv->kv_only) continue;
+        rr_rope_fwd(q, cos_t, sin_t, T, d->n_heads, hd, QD);
         rr_attn_shape shape = {T, d->n_heads, d->n_kv_heads, hd, QD, KD, QD, true};
-        rr_attention_fwd(bf->att + t0 * (size_t)QD, q, k, v, bf->scores, &shape);
+        if (kv->n_past)
+            rr_attention_past_fwd(bf->att + t0 * (size_t)QD, q, kv->past_k, kv->past_v, (int)kv->n_past, k, v,
+                                  bf->scores, &shape);
+        else
+            rr_attention_fwd(bf->att + t0 * (size_t)QD, q, k, v, bf->scores, &shape);
     }
+    if (kv->save_k) {
+        memcpy(kv->save_k, bf->k, (size_t)n * (size_t)KD * sizeof *bf->k);
+        memcpy(kv->save_v, bf->v, (size_t)n * (size_t)KD * sizeof *bf->v);
+    }
+    if (kv->kv_only) return;
     rr_matmul_fwd(bf->tmp, bf->att, L->o_w, L->o_b, n, QD, H);
     if (d->res_scale != 1.0f) rr_scale_fwd(bf->tmp, bf->tmp, d->res_scale, nh);
     rr_add_fwd(bf->x, bf->x, bf->tmp, nh);
@@ -425,30 +454,50 @@ static const float *last_normed(const rr_decoder *d, const rr_batch *b, const de
     return bf->last;
 }
 
-static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
-                                     rerank_error *err) {
-    const rr_decoder *d = m->impl;
-    if (b->n_seqs == 0) return RERANK_OK;
-    size_t N = 0, longest = 0;
-    int top = 0;
-    rerank_status st = check_batch(d, b, &N, &longest, &top, err);
-    if (st) return st;
-    dec_bufs bf;
-    if ((st = get_bufs(d, ws, N, longest, &bf, err))) return st;
-    size_t H = (size_t)d->hidden, n_out = rr_model_n_outputs(m, b);
+/* Embeddings of ids[0..N) into x. */
+static void embed_fwd(const rr_decoder *d, const int32_t *ids, size_t N, float *x) {
+    size_t H = (size_t)d->hidden;
     for (size_t i = 0; i < N; i++) {
-        const float *e = d->embed + (size_t)b->ids[i] * H;
-        float *xi = bf.x + i * H;
+        const float *e = d->embed + (size_t)ids[i] * H;
+        float *xi = x + i * H;
         if (d->emb_scale != 1.0f)
             rr_scale_fwd(xi, e, d->emb_scale, H);
         else
             memcpy(xi, e, H * sizeof *xi);
     }
-    rr_rope_table(bf.cos_t, bf.sin_t, (int)longest, d->head_dim, d->rope_theta);
+}
+
+/* Layer l's (1-based) keys/values of prefix p. */
+static dec_kv prefix_kv(const rr_prefix *p, int l) {
+    dec_kv kv = {0};
+    if (!p) return kv;
+    size_t at = (size_t)(l - 1) * p->len * p->kv_dim;
+    kv.past_k = p->k + at;
+    kv.past_v = p->v + at;
+    kv.n_past = p->len;
+    return kv;
+}
+
+static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
+                                     rerank_error *err) {
+    const rr_decoder *d = m->impl;
+    if (b->n_seqs == 0) return RERANK_OK;
+    size_t N = 0, longest = 0, past = b->prefix ? b->prefix->len : 0;
+    int top = 0;
+    rerank_status st = check_batch(d, b, &N, &longest, &top, err);
+    if (st) return st;
+    dec_bufs bf;
+    if ((st = get_bufs(d, ws, N, past + longest, &bf, err))) return st;
+    size_t H = (size_t)d->hidden, n_out = rr_model_n_outputs(m, b);
+    embed_fwd(d, b->ids, N, bf.x);
+    rr_rope_table(bf.cos_t, bf.sin_t, (int)(past + longest), d->head_dim, d->rope_theta);
     bool layerwise = d->spec->head == RR_DEC_HEAD_LAYERWISE;
     size_t next_cut = 0; /* index into b->layers of the next cutoff to emit */
     for (int l = 0; l <= top; l++) {
-        if (l > 0) layer_fwd(d, &d->layers[l - 1], b, &bf, (int)N);
+        if (l > 0) {
+            dec_kv kv = prefix_kv(b->prefix, l);
+            layer_fwd(d, &d->layers[l - 1], b, &bf, (int)N, &kv);
+        }
         if (!layerwise) continue;
         int want = b->layers ? (next_cut < b->n_layers ? b->layers[next_cut] : -1) : d->n_layers;
         if (l != want) continue;
@@ -470,8 +519,58 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     return RERANK_OK;
 }
 
+static size_t decoder_prefix_max_tokens(const rr_model *m) {
+    const rr_decoder *d = m->impl;
+    size_t per_token = 2 * (size_t)d->n_layers * (size_t)dim_of(d, 'K') * sizeof(float);
+    size_t n = RR_PREFIX_MAX_BYTES / per_token, by_pos = (size_t)d->max_pos - 1;
+    return n < by_pos ? n : by_pos;
+}
+
+/* Runs ids[0..n) as one sequence through layers 1..n_layers, keeping each layer's keys/values in p. The
+ * last layer stops after its keys/values: its attention output and MLP would only feed layers not run. */
+static rerank_status decoder_prefix_forward(const rr_model *m, const int32_t *ids, size_t n, int n_layers,
+                                            rr_workspace *ws, rr_prefix *p, rerank_error *err) {
+    const rr_decoder *d = m->impl;
+    if (n_layers == 0) n_layers = d->n_layers;
+    if (n_layers < 1 || n_layers > d->n_layers)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "prefix layers: %d is outside [1, %d]", n_layers, d->n_layers);
+    if (n == 0) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "the prefix is empty");
+    size_t max = decoder_prefix_max_tokens(m);
+    if (n > max)
+        return rr_fail(err, RERANK_ERR_INPUT, "a prefix of %zu tokens is longer than the %zu this model allows "
+                       "(positions, and at most %zu MiB of keys/values)", n, max, RR_PREFIX_MAX_BYTES >> 20);
+    size_t offs[2] = {0, n}, N, longest, KD = (size_t)dim_of(d, 'K'), need = (size_t)n_layers * n * KD;
+    int top;
+    rr_batch b = {.ids = ids, .offsets = offs, .n_seqs = 1, .all_vocab = true};
+    rerank_status st = check_batch(d, &b, &N, &longest, &top, err);
+    if (st) return st;
+    if (need > p->cap) {
+        float *k = realloc(p->k, need * sizeof *k);
+        if (k) p->k = k;
+        float *v = k ? realloc(p->v, need * sizeof *v) : NULL;
+        if (v) p->v = v;
+        if (!k || !v) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for a prefix of %zu tokens", n);
+        p->cap = need;
+    }
+    p->len = n;
+    p->n_layers = n_layers;
+    p->kv_dim = KD;
+    dec_bufs bf;
+    if ((st = get_bufs(d, ws, n, n, &bf, err))) return st;
+    embed_fwd(d, ids, n, bf.x);
+    rr_rope_table(bf.cos_t, bf.sin_t, (int)n, d->head_dim, d->rope_theta);
+    for (int l = 1; l <= n_layers; l++) {
+        dec_kv kv = {.save_k = p->k + (size_t)(l - 1) * n * KD, .save_v = p->v + (size_t)(l - 1) * n * KD,
+                     .kv_only = l == n_layers};
+        layer_fwd(d, &d->layers[l - 1], &b, &bf, (int)n, &kv);
+    }
+    return RERANK_OK;
+}
+
 const rr_family rr_decoder_family = {
     .load = decoder_load,
     .forward = decoder_forward,
     .free_impl = decoder_free,
+    .prefix_forward = decoder_prefix_forward,
+    .prefix_max_tokens = decoder_prefix_max_tokens,
 };

@@ -15,6 +15,7 @@
 
 typedef struct rr_model rr_model;
 typedef struct rr_workspace rr_workspace;
+typedef struct rr_prefix rr_prefix; /* keys/values of a shared prompt prefix (see rr_model_prefix_forward) */
 
 typedef struct rr_batch {
     const int32_t *ids;      /* offsets[n_seqs] token ids of all sequences, concatenated */
@@ -31,6 +32,11 @@ typedef struct rr_batch {
                                   * [start_layer, n_layers]; NULL = the last layer. Layers above the
                                   * highest cutoff are not run. */
     size_t n_layers;
+    /* Decoder LLMs: when set, every sequence continues this prefix (from rr_model_prefix_forward on the same
+     * model): its tokens take positions prefix_len, prefix_len+1, ..., attend to all prefix tokens and
+     * causally to their own, and score as if the prefix tokens were prepended to each. NULL = none.
+     * Encoders reject a prefix (RERANK_ERR_INVALID_ARGUMENT). */
+    const rr_prefix *prefix;
 } rr_batch;
 
 /* Static facts about a loaded model. */
@@ -65,6 +71,28 @@ void rr_workspace_free(rr_workspace *ws);
  * order. Token ids and type ids are range-checked; a sequence longer than max_tokens is RERANK_ERR_INPUT. */
 rerank_status rr_model_forward(const rr_model *model, const rr_batch *batch, rr_workspace *ws, float *out,
                                rerank_error *err);
+
+/* ---- shared prompt prefixes (decoder LLMs) ----
+ * The tokens before the passage are the same for every passage of a query. rr_model_prefix_forward runs
+ * them once and keeps, per layer, their keys and values after RoPE (2 * n_layers * n * n_kv_heads *
+ * head_dim floats, at most RR_PREFIX_MAX_BYTES); batches then pass only each passage's own tokens with
+ * rr_batch.prefix set. Scores equal those of the full sequences up to float rounding. */
+#define RR_PREFIX_MAX_BYTES ((size_t)1 << 30)
+
+/* The longest prefix the memory bound allows (also at most max_tokens - 1); 0 for encoders. */
+size_t rr_model_prefix_max_tokens(const rr_model *model);
+
+/* Runs the n tokens `ids` (n >= 1) as the start of a sequence through layers 1..n_layers (0 = all; the
+ * layerwise model needs up to the highest cutoff layer a batch will request) and stores their keys and
+ * values in *prefix, allocating it when *prefix is NULL and reusing its memory otherwise. On failure
+ * *prefix stays allocated but holds no prefix (a batch using it is rejected). Encoders:
+ * RERANK_ERR_INVALID_ARGUMENT (bidirectional attention has no reusable prefix). */
+rerank_status rr_model_prefix_forward(const rr_model *model, const int32_t *ids, size_t n, int n_layers,
+                                      rr_workspace *ws, rr_prefix **prefix, rerank_error *err);
+
+/* Tokens held by a prefix (0 when it holds none). */
+size_t rr_prefix_len(const rr_prefix *prefix);
+void rr_prefix_free(rr_prefix *prefix);
 
 /* Floats rr_model_forward writes per sequence: 1 for cross-encoders; for RERANK_KIND_LAYERWISE one per
  * cutoff layer (1 when batch->layers is NULL); for other decoders vocab_size with all_vocab, else

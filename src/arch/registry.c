@@ -99,7 +99,54 @@ rerank_status rr_model_forward(const rr_model *m, const rr_batch *batch, rr_work
                                rerank_error *err) {
     if (!m || !batch || !ws || (batch->n_seqs && !out))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_forward: NULL argument");
+    if (batch->prefix) {
+        if (!m->row->family->prefix_forward)
+            return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
+                           "%s: a bidirectional encoder cannot continue a shared prefix; pass whole sequences",
+                           m->architecture);
+        if (batch->prefix->model != m)
+            return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
+                           "rr_model_forward: the prefix is empty or was computed by another model");
+    }
     return m->row->family->forward(m, batch, ws, out, err);
+}
+
+/* ---- shared prefixes ---- */
+
+size_t rr_model_prefix_max_tokens(const rr_model *m) {
+    return m && m->row->family->prefix_max_tokens ? m->row->family->prefix_max_tokens(m) : 0;
+}
+
+rerank_status rr_model_prefix_forward(const rr_model *m, const int32_t *ids, size_t n, int n_layers,
+                                      rr_workspace *ws, rr_prefix **prefix, rerank_error *err) {
+    if (!m || !ws || !prefix || (n && !ids))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_prefix_forward: NULL argument");
+    if (!m->row->family->prefix_forward)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
+                       "%s: a bidirectional encoder has no reusable prefix (every token sees the passage)",
+                       m->architecture);
+    if (!*prefix && !(*prefix = calloc(1, sizeof **prefix)))
+        return rr_fail(err, RERANK_ERR_NOMEM, "rr_model_prefix_forward: out of memory");
+    rr_prefix *p = *prefix;
+    p->model = NULL;
+    p->len = 0;
+    rerank_status st = m->row->family->prefix_forward(m, ids, n, n_layers, ws, p, err);
+    if (st) {
+        p->model = NULL;
+        p->len = 0;
+        return st;
+    }
+    p->model = m;
+    return RERANK_OK;
+}
+
+size_t rr_prefix_len(const rr_prefix *p) { return p && p->model ? p->len : 0; }
+
+void rr_prefix_free(rr_prefix *p) {
+    if (!p) return;
+    free(p->k);
+    free(p->v);
+    free(p);
 }
 
 /* ---- workspaces ---- */

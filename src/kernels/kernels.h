@@ -38,6 +38,13 @@ typedef struct rr_attn_shape {
 void rr_attention_fwd(float *out, const float *q, const float *k, const float *v, float *scores,
                       const rr_attn_shape *s);
 
+/* rr_attention_fwd for n_tokens tokens that follow n_past cached ones (a shared prompt prefix): query i sees
+ * the n_past rows of k_past / v_past (row stride ld_kv, key/value heads as in k / v), then its own tokens
+ * 0..i (all n_tokens when not causal). Keys are visited in that order, so the floats match rr_attention_fwd
+ * on the concatenated sequence. scores is scratch of n_past + n_tokens floats. (ref_decoder.c) */
+void rr_attention_past_fwd(float *out, const float *q, const float *k_past, const float *v_past, int n_past,
+                           const float *k, const float *v, float *scores, const rr_attn_shape *s);
+
 /* ---- decoder LLM kernels (ref_decoder.c): RMSNorm, RoPE, gated activations ---- */
 
 /* y[n,dim] = x * rsqrt(mean(x^2) + eps) * (w + w_offset), statistics per row in fp32. w_offset is 0 for

@@ -1,7 +1,8 @@
 /* ref_decoder.c - scalar reference kernels used by the decoder LLMs (Gemma, Qwen, MiniCPM, Llama): RMSNorm,
- * rotate-half RoPE, SiLU / tanh-GELU, element-wise helpers. Float operations follow transformers' order so
+ * rotate-half RoPE, SiLU / tanh-GELU, element-wise helpers, attention after a cached prefix. Float operations follow transformers' order so
  * fp32 results agree to rounding. */
 #include <math.h>
+#include <stddef.h>
 
 #include "kernels/kernels.h"
 
@@ -68,4 +69,32 @@ float rr_dot_fwd(const float *a, const float *b, size_t n) {
     float s = 0.0f;
     for (size_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
+}
+
+void rr_attention_past_fwd(float *out, const float *q, const float *k_past, const float *v_past, int n_past,
+                           const float *k, const float *v, float *scores, const rr_attn_shape *s) {
+    int T = s->n_tokens, hd = s->head_dim, group = s->n_heads / s->n_kv_heads;
+    float scale = sqrtf((float)hd);
+    size_t ld = (size_t)s->ld_kv;
+    for (int h = 0; h < s->n_heads; h++) {
+        size_t qo = (size_t)h * (size_t)hd, kvo = (size_t)(h / group) * (size_t)hd;
+        for (int i = 0; i < T; i++) {
+            const float *qi = q + (size_t)i * (size_t)s->ld_q + qo;
+            int nj = n_past + (s->causal ? i + 1 : T);
+            for (int j = 0; j < nj; j++) {
+                const float *kj = j < n_past ? k_past + (size_t)j * ld + kvo : k + (size_t)(j - n_past) * ld + kvo;
+                float d = 0.0f;
+                for (int e = 0; e < hd; e++) d += qi[e] * kj[e];
+                scores[j] = d / scale;
+            }
+            rr_softmax_fwd(scores, 1, nj);
+            float *oi = out + (size_t)i * (size_t)s->ld_out + qo;
+            for (int e = 0; e < hd; e++) oi[e] = 0.0f;
+            for (int j = 0; j < nj; j++) {
+                const float *vj = j < n_past ? v_past + (size_t)j * ld + kvo : v + (size_t)(j - n_past) * ld + kvo;
+                float p = scores[j];
+                for (int e = 0; e < hd; e++) oi[e] += p * vj[e];
+            }
+        }
+    }
 }

@@ -23,6 +23,7 @@ rerank_score_params rerank_score_default_params(void) {
         .n_threads = 0,
         .long_doc = RERANK_LONG_DOC_TRUNCATE,
         .chunk_overlap = 32,
+        .prefix_reuse = true,
     };
     return p;
 }
@@ -107,6 +108,7 @@ void rerank_session_free(rerank_session *s) {
     free(s->offsets);
     free(s->logits);
     free(s->out_buf);
+    rr_prefix_free(s->prefix);
     free(s);
 }
 

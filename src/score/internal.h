@@ -23,10 +23,12 @@ typedef struct rr_seq {
     size_t pair;   /* index of the pair it scores */
     size_t offset; /* first token in the session's token buffer */
     size_t len;
+    size_t group;    /* prefix reuse: index of the group's first sequence; SIZE_MAX = not in a group */
+    size_t n_prefix; /* leading tokens shared with its group, run once per group (0 = none) */
 } rr_seq;
 
 typedef struct rr_sort_key {
-    size_t len, seq;
+    size_t group, len, seq;
 } rr_sort_key;
 
 struct rerank_session {
@@ -38,7 +40,8 @@ struct rerank_session {
     rr_i32vec tokens, types, ends, batch_ids, batch_types;
     rr_seq *seqs;
     size_t n_seqs, cap_seqs;
-    rr_sort_key *order; /* sequences, longest first */
+    rr_sort_key *order; /* sequences by prefix group, then longest first */
+    rr_prefix *prefix;  /* the shared prefix of the group being run */
     size_t *offsets;
     float *logits;     /* n_out per sequence */
     float *out_buf;    /* one batch's forward outputs */
