@@ -160,3 +160,122 @@ TEST(special_token_text_can_be_plain_text) {
     rerank_encoding_free(&b);
     rerank_model_free(m);
 }
+
+/* ---- decoder LLM rerankers through the public API: token ids and scores of every golden row ---- */
+
+typedef enum { OUT_YES, OUT_QWEN, OUT_LAYERS } llm_out;
+
+static void check_llm(const char *name, const char *golden, const char *recipe, llm_out kind) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "testdata/%s", name);
+    const char *dir = rr_shared_path(rel);
+    snprintf(rel, sizeof rel, "testdata/%s/%s", name, golden);
+    json_t *rows = golden_load(rr_shared_path(rel));
+    REQUIRE(rows && json_array_size(rows) > 0, "cannot read %s", rel);
+    rerank_error err;
+    rerank_model *m;
+    rerank_model_params mp = rerank_model_default_params();
+    mp.recipe = recipe;
+    REQUIRE(rerank_model_load(dir, &mp, &m, &err) == RERANK_OK, "%s", err.message);
+    rerank_session *s;
+    REQUIRE(rerank_session_new(m, &s, &err) == RERANK_OK, "%s", err.message);
+    static const int layers[] = {2, 3, 4};
+    double max_diff = 0;
+    size_t n = json_array_size(rows);
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(rows, i);
+        const json_t *q = json_object_get(row, "query"), *p = json_object_get(row, "passage");
+        rerank_pair pr = {json_string_value(q), json_string_length(q), json_string_value(p), json_string_length(p)};
+        rerank_score_params sp = rerank_score_default_params();
+        sp.max_length = (int)json_integer_value(json_object_get(row, "max_length"));
+        if (kind == OUT_LAYERS) {
+            sp.cutoff_layers = layers;
+            sp.n_cutoff_layers = 3;
+        }
+        size_t n_ids;
+        int32_t *ids = golden_ints(row, "input_ids", &n_ids);
+        rerank_encoding enc;
+        if (rerank_tokenize(m, &sp, &pr, &enc, &err) == RERANK_OK) {
+            CHECK(enc.n_tokens == n_ids && memcmp(enc.ids, ids, n_ids * sizeof *ids) == 0,
+                  "%s row %zu (max_length %d): token ids differ (%zu vs %zu tokens)", name, i, sp.max_length,
+                  enc.n_tokens, n_ids);
+            rerank_encoding_free(&enc);
+        } else {
+            CHECK(0, "%s row %zu: %s", name, i, err.message);
+        }
+        free(ids);
+        float got[3];
+        if (rerank_score(s, &sp, &pr, 1, got, &err) != RERANK_OK) {
+            CHECK(0, "%s row %zu: %s", name, i, err.message);
+            continue;
+        }
+        const json_t *lg = json_object_get(row, kind == OUT_LAYERS ? "logits_per_layer" : "logits");
+        double want[3];
+        size_t n_want = kind == OUT_LAYERS ? 3 : 1;
+        if (kind == OUT_QWEN)
+            want[0] = json_number_value(json_array_get(lg, 1)) - json_number_value(json_array_get(lg, 0));
+        else
+            for (size_t k = 0; k < n_want; k++) {
+                const json_t *x = json_array_get(lg, k);
+                want[k] = json_is_array(x) ? json_number_value(json_array_get(x, 0)) : json_number_value(x);
+            }
+        for (size_t k = 0; k < n_want; k++) {
+            CHECK_NEAR(got[k], want[k], 1e-4);
+            if (fabs(got[k] - want[k]) > max_diff) max_diff = fabs(got[k] - want[k]);
+        }
+        if (kind != OUT_LAYERS) { /* the reference's normalized score: sigmoid / P(yes) */
+            sp.normalize = true;
+            CHECK(rerank_score(s, &sp, &pr, 1, got, &err) == RERANK_OK, "%s", err.message);
+            CHECK_NEAR(got[0], json_number_value(json_object_get(row, "score")), 1e-4);
+        }
+    }
+    /* all rows of one max_length in one call, prefix reuse on (rows sharing a query share a prefix) and off */
+    json_t *first = json_array_get(rows, 0);
+    int ml = (int)json_integer_value(json_object_get(first, "max_length"));
+    rerank_pair *pairs = calloc(n, sizeof *pairs);
+    size_t *idx = calloc(n, sizeof *idx), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(rows, i);
+        if (json_integer_value(json_object_get(row, "max_length")) != ml) continue;
+        const json_t *q = json_object_get(row, "query"), *p = json_object_get(row, "passage");
+        /* every third pair takes the first query, so groups of several passages exist */
+        const json_t *qq = i % 3 == 0 ? json_object_get(first, "query") : q;
+        pairs[k] = (rerank_pair){json_string_value(qq), json_string_length(qq), json_string_value(p),
+                                 json_string_length(p)};
+        idx[k++] = i;
+    }
+    size_t n_out = kind == OUT_LAYERS ? 3 : 1;
+    float *on = calloc(k * n_out, sizeof *on), *off = calloc(k * n_out, sizeof *off), *one = calloc(n_out, sizeof *one);
+    rerank_score_params sp = rerank_score_default_params();
+    sp.max_length = ml;
+    sp.batch_size = 5;
+    if (kind == OUT_LAYERS) sp.cutoff_layers = layers, sp.n_cutoff_layers = 3;
+    CHECK(rerank_score(s, &sp, pairs, k, on, &err) == RERANK_OK, "%s", err.message);
+    sp.prefix_reuse = false;
+    CHECK(rerank_score(s, &sp, pairs, k, off, &err) == RERANK_OK, "%s", err.message);
+    double reuse_diff = 0, single_diff = 0;
+    for (size_t j = 0; j < k; j++) {
+        CHECK(rerank_score(s, &sp, &pairs[j], 1, one, &err) == RERANK_OK, "%s", err.message);
+        for (size_t o = 0; o < n_out; o++) {
+            reuse_diff = fmax(reuse_diff, fabs(on[j * n_out + o] - off[j * n_out + o]));
+            single_diff = fmax(single_diff, fabs(on[j * n_out + o] - one[o]));
+        }
+    }
+    CHECK(reuse_diff <= 1e-5, "prefix reuse on vs off: %g", reuse_diff);
+    CHECK(single_diff <= 1e-4, "batched vs one pair at a time: %g", single_diff);
+    free(pairs), free(idx), free(on), free(off), free(one);
+    printf("    %s (%s): %zu cases, max |score - golden| = %.3g; batch of %zu: |reuse - no reuse| = %.3g\n", name,
+           golden, n, max_diff, k, reuse_diff);
+    rerank_session_free(s);
+    rerank_model_free(m);
+    json_decref(rows);
+}
+
+TEST(golden_gemma_flag_llm) { check_llm("gemma-causal-tiny-bf16", "golden_fast.jsonl", NULL, OUT_YES); }
+/* per-layer logits are in golden.jsonl (its BPE ids equal golden_fast's); the default is the last layer */
+TEST(golden_minicpm_layerwise) { check_llm("minicpm-layerwise-tiny", "golden.jsonl", NULL, OUT_LAYERS); }
+TEST(golden_minicpm_default_last_layer) { check_llm("minicpm-layerwise-tiny", "golden_fast.jsonl", NULL, OUT_YES); }
+TEST(golden_qwen3_reranker) { check_llm("qwen3-causal-tiny", "golden_fast.jsonl", NULL, OUT_QWEN); }
+TEST(golden_qwen2_qwen3_recipe) { check_llm("qwen2-causal-tiny", "golden_fast.jsonl", "qwen3", OUT_QWEN); }
+TEST(golden_qwen3_flag_llm_recipe) { check_llm("qwen3-causal-tiny", "golden_flagllm.jsonl", "flag-llm", OUT_YES); }
+TEST(golden_qwen2_flag_llm) { check_llm("qwen2-causal-tiny", "golden_flagllm.jsonl", NULL, OUT_YES); }
