@@ -65,7 +65,7 @@ bench: $(BUILD)/bench_rerank
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) -o $@ $(LDLIBS)
 
 # The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
 check:

@@ -3,6 +3,7 @@
 #include "arch/model.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 typedef struct {
@@ -78,6 +79,8 @@ static rr_model *load_model(const char *dir) {
     return m;
 }
 
+static int golden_threads = 1; /* threads of the forward passes below */
+
 /* Runs every golden row one by one and all rows packed together; returns max |logit - golden|. */
 static double check_model_dir(const char *dir, int longest_first) {
     rr_model *m = load_model(dir);
@@ -90,6 +93,7 @@ static double check_model_dir(const char *dir, int longest_first) {
     }
     worst = 0;
     rr_workspace *ws = rr_workspace_new();
+    rr_workspace_set_threads(ws, golden_threads);
     rerank_error err;
     float *one = calloc(s.n_seqs, sizeof *one), *all = calloc(s.n_seqs, sizeof *all);
     for (size_t i = 0; i < s.n_seqs; i++) {
@@ -126,4 +130,17 @@ TEST(xlmr_f16_matches_golden) {
 TEST(bert_matches_golden) {
     CHECK(check_model_dir(rr_shared_path("testdata/bert-seqcls-tiny"), 0) <= 1e-4);
     CHECK(check_model_dir(rr_shared_path("testdata/bert-seqcls-tiny"), 1) <= 1e-4);
+}
+
+/* The same goldens through every instruction-set path the CPU has, with one and two threads. */
+TEST(xlmr_golden_on_every_isa_and_thread_count) {
+    rr_isa before = rr_isa_get();
+    for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+        if (!rr_isa_set((rr_isa)isa)) continue;
+        for (golden_threads = 1; golden_threads <= 2; golden_threads++)
+            CHECK(check_model_dir(rr_shared_path("testdata/xlmr-seqcls-tiny"), 0) <= 1e-4, "isa %s, %d threads",
+                  rr_isa_name((rr_isa)isa), golden_threads);
+    }
+    golden_threads = 1;
+    rr_isa_set(before);
 }

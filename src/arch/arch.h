@@ -44,6 +44,7 @@ enum { RR_WS_SLOTS = 16 };
 struct rr_workspace {
     float *buf[RR_WS_SLOTS];
     size_t cap[RR_WS_SLOTS]; /* floats */
+    struct rr_pool *pool;    /* threads of the forward pass (rr_workspace_set_threads); NULL = the caller only */
 };
 
 /* Returns slot `slot` with room for n floats (a product a*b checked by the caller via rr_mul_size). */

@@ -10,6 +10,7 @@
 #include "arch/arch.h"
 #include "base/error.h"
 #include "base/json.h"
+#include "base/threadpool.h"
 #include "kernels/kernels.h"
 
 #define CONFIG "config.json"
@@ -231,7 +232,7 @@ static void embed(const rr_encoder *e, const rr_batch *b, float *x) {
     rr_layernorm_fwd(x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
 }
 
-enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_SCORES, WS_HEAD };
+enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD };
 
 static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
                                      rerank_error *err) {
@@ -242,37 +243,47 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     if (st) return st;
     if (N > (size_t)INT32_MAX || !rr_mul_size(N, (size_t)e->hidden, &nh) || !rr_mul_size(N, (size_t)e->ffn, &nf))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
-    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores, *hs;
+    int threads = rr_pool_size(ws->pool);
+    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *lin, *att, *hs;
     if ((st = rr_workspace_get(ws, WS_X, nh, &x, err)) || (st = rr_workspace_get(ws, WS_Q, nh, &q, err)) ||
         (st = rr_workspace_get(ws, WS_K, nh, &k, err)) || (st = rr_workspace_get(ws, WS_V, nh, &v, err)) ||
         (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, nh, &tmp, err)) ||
         (st = rr_workspace_get(ws, WS_FFN, nf, &ffn, err)) ||
-        (st = rr_workspace_get(ws, WS_SCORES, longest, &scores, err)) ||
+        (st = rr_workspace_get(ws, WS_LIN, rr_linear_scratch(threads), &lin, err)) ||
+        (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->head_dim), &att, err)) ||
         (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->hidden, &hs, err)))
         return st;
-    int n = (int)N, H = e->hidden, I = e->ffn;
+    rr_pool *pool = ws->pool;
+    int n = (int)N, H = e->hidden, I = e->ffn, S = (int)b->n_seqs;
+    rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false};
     embed(e, b, x);
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
-        rr_matmul_fwd(q, x, L->q_w, L->q_b, n, H, H);
-        rr_matmul_fwd(k, x, L->k_w, L->k_b, n, H, H);
-        rr_matmul_fwd(v, x, L->v_w, L->v_b, n, H, H);
-        for (size_t s = 0; s < b->n_seqs; s++) {
-            size_t off = b->offsets[s] * (size_t)H;
-            rr_attn_shape shape = {(int)(b->offsets[s + 1] - b->offsets[s]), e->n_heads, e->n_heads, e->head_dim,
-                                   H, H, H, false};
-            rr_attention_fwd(ctx + off, q + off, k + off, v + off, scores, &shape);
+        rr_linear_fwd(pool, lin, k, x, L->k_w, L->k_b, NULL, n, H, H, RR_ACT_NONE);
+        rr_linear_fwd(pool, lin, v, x, L->v_w, L->v_b, NULL, n, H, H, RR_ACT_NONE);
+        if (l + 1 < e->n_layers) {
+            rr_linear_fwd(pool, lin, q, x, L->q_w, L->q_b, NULL, n, H, H, RR_ACT_NONE);
+            rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
+            rr_linear_fwd(pool, lin, tmp, ctx, L->o_w, L->o_b, x, n, H, H, RR_ACT_NONE);
+            rr_layernorm_fwd(x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
+            rr_linear_fwd(pool, lin, ffn, x, L->up_w, L->up_b, NULL, n, H, I, RR_ACT_GELU);
+            rr_linear_fwd(pool, lin, tmp, ffn, L->down_w, L->down_b, x, n, I, H, RR_ACT_NONE);
+            rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+            continue;
         }
-        rr_matmul_fwd(tmp, ctx, L->o_w, L->o_b, n, H, H);
-        rr_add_fwd(tmp, tmp, x, nh);
-        rr_layernorm_fwd(x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
-        rr_matmul_fwd(ffn, x, L->up_w, L->up_b, n, H, I);
-        rr_gelu_fwd(ffn, ffn, nf);
-        rr_matmul_fwd(tmp, ffn, L->down_w, L->down_b, n, I, H);
-        rr_add_fwd(tmp, tmp, x, nh);
-        rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+        /* Last layer: the head reads token 0 only, and every row after attention depends on its own token
+         * alone, so only token 0 of each sequence goes on (keys and values still cover all tokens). Rows are
+         * compacted: row s holds sequence s. */
+        for (int s = 0; s < S; s++) memcpy(tmp + (size_t)s * H, x + b->offsets[s] * (size_t)H, (size_t)H * sizeof *x);
+        rr_linear_fwd(pool, lin, q, tmp, L->q_w, L->q_b, NULL, S, H, H, RR_ACT_NONE);
+        rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
+        rr_linear_fwd(pool, lin, x, ctx, L->o_w, L->o_b, tmp, S, H, H, RR_ACT_NONE);
+        rr_layernorm_fwd(x, x, L->ln1_w, L->ln1_b, S, H, e->eps);
+        rr_linear_fwd(pool, lin, ffn, x, L->up_w, L->up_b, NULL, S, H, I, RR_ACT_GELU);
+        rr_linear_fwd(pool, lin, tmp, ffn, L->down_w, L->down_b, x, S, I, H, RR_ACT_NONE);
+        rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
     }
-    for (size_t s = 0; s < b->n_seqs; s++) out[s] = rr_cls_head_fwd(&e->head, x + b->offsets[s] * (size_t)H, hs);
+    for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);
     return RERANK_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include "arch/arch.h"
 #include "base/error.h"
+#include "base/threadpool.h"
 
 
 static const rr_arch_row registry[] = {
@@ -109,7 +110,15 @@ rr_workspace *rr_workspace_new(void) { return calloc(1, sizeof(rr_workspace)); }
 void rr_workspace_free(rr_workspace *ws) {
     if (!ws) return;
     for (int i = 0; i < RR_WS_SLOTS; i++) free(ws->buf[i]);
+    rr_pool_free(ws->pool);
     free(ws);
+}
+
+void rr_workspace_set_threads(rr_workspace *ws, int n_threads) {
+    if (n_threads <= 0) n_threads = rr_cpu_count();
+    if (rr_pool_size(ws->pool) == n_threads) return;
+    rr_pool_free(ws->pool);
+    ws->pool = n_threads > 1 ? rr_pool_new(n_threads) : NULL;
 }
 
 rerank_status rr_workspace_get(rr_workspace *ws, int slot, size_t n, float **out, rerank_error *err) {

@@ -38,4 +38,38 @@ typedef struct rr_attn_shape {
 void rr_attention_fwd(float *out, const float *q, const float *k, const float *v, float *scores,
                       const rr_attn_shape *s);
 
+/* ---- fast paths (fast.c, fast_avx2.c, fast_avx512.c): the same math as above, blocked and packed for
+ * SIMD, threaded over an rr_pool, with the instruction set chosen at run time. ---- */
+
+typedef struct rr_pool rr_pool;
+
+typedef enum rr_isa { RR_ISA_SCALAR, RR_ISA_AVX2, RR_ISA_AVX512, RR_ISA_COUNT } rr_isa;
+
+/* Compiled in and supported by this CPU (the scalar path always is). */
+bool rr_isa_supported(rr_isa isa);
+/* The instruction set in use: $RERANK_ISA (scalar|avx2|avx512, read at the first call; an unsupported one
+ * falls back to the best) or the best supported one. */
+rr_isa rr_isa_get(void);
+/* Forces an instruction set (tests, benchmarks); false, and no change, when it is not supported. */
+bool rr_isa_set(rr_isa isa);
+const char *rr_isa_name(rr_isa isa);
+
+typedef enum rr_act { RR_ACT_NONE, RR_ACT_GELU } rr_act;
+
+/* Scratch floats rr_linear_fwd needs for a pool of n_threads threads. */
+size_t rr_linear_scratch(int n_threads);
+/* y[n,out] = act(x[n,in] · W[out,in]^T + b[out]) + res[n,out]   (b, res may be NULL; act as rr_gelu_fwd).
+ * y may not alias x, w or res. */
+void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const float *w, const float *b,
+                   const float *res, int n, int in, int out, rr_act act);
+
+/* Scratch floats rr_attention_seqs_fwd needs for sequences of at most `longest` tokens. */
+size_t rr_attention_scratch(int n_threads, int longest, int head_dim);
+/* rr_attention_fwd for every sequence of a packed batch (sequence i is rows [offsets[i], offsets[i+1]) of
+ * k and v; s->n_tokens is ignored). With first_only, only each sequence's first token queries: q and out
+ * then hold one row per sequence (row i for sequence i). */
+void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,
+                           const float *v, const size_t *offsets, size_t n_seqs, const rr_attn_shape *s,
+                           bool first_only);
+
 #endif

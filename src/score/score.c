@@ -9,6 +9,10 @@
 #include "base/error.h"
 #include "score/score.h"
 
+/* Token budget of one forward pass: bounds the activations (about 10 * hidden floats per token) whatever
+ * batch_size is. Batches of a few thousand tokens already keep the matrix kernels at full speed. */
+enum { RR_BATCH_TOKENS = 4096 };
+
 rerank_status rr_score_limits(const rerank_model *model, const rerank_score_params *params, rr_pair_limits *lim,
                               rerank_error *err) {
     const rr_model_desc *d = rr_model_describe(model->net);
@@ -109,8 +113,15 @@ static rerank_status run_batches(rerank_session *s, const rerank_score_params *p
     size_t batch = params->batch_size > 0 ? (size_t)params->batch_size : 32;
     float batch_logits[256];
     if (batch > 256) batch = 256;
-    for (size_t first = 0; first < s->n_seqs; first += batch) {
-        size_t n = s->n_seqs - first < batch ? s->n_seqs - first : batch;
+    rr_workspace_set_threads(s->ws, params->n_threads);
+    for (size_t first = 0, n; first < s->n_seqs; first += n) {
+        /* at most `batch` sequences and RR_BATCH_TOKENS tokens (a longer sequence runs alone) */
+        size_t tokens = s->seqs[s->order[first].seq].len;
+        for (n = 1; n < batch && first + n < s->n_seqs; n++) {
+            size_t len = s->seqs[s->order[first + n].seq].len;
+            if (tokens + len > RR_BATCH_TOKENS) break;
+            tokens += len;
+        }
         s->batch_ids.n = s->batch_types.n = 0;
         s->offsets[0] = 0;
         for (size_t j = 0; j < n; j++) {

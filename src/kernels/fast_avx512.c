@@ -1,0 +1,121 @@
+/* fast_avx512.c - AVX-512 GEMM block (8 rows x 32 columns of fp32 accumulators, B from packed panels,
+ * x broadcast from its rows) with the fused bias/GELU/residual epilogue, and a vectorised softmax row. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/fast_impl.h"
+
+enum { NR = 32, MR = 8 };
+
+/* exp(x): Cephes expf (range reduction by ln 2 in two parts, degree-6 polynomial), ~1 ulp; 2^n by scalef so
+ * large negative x goes to 0. */
+static inline __m512 exp16(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f)), _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* x * 0.5 * (1 + erf(x / sqrt 2)) = x * Phi(x), Phi from erfc(|x| / sqrt 2) (Numerical Recipes erfcc,
+ * relative error < 1.2e-7): Phi = 1 - erfc/2 for x >= 0, erfc/2 below. */
+static inline __m512 gelu16(__m512 x) {
+    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps((float)M_SQRT1_2));
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+    static const float c[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                              -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[i]));
+    __m512 half_erfc = _mm512_mul_ps(_mm512_mul_ps(t, exp16(_mm512_fnmadd_ps(z, z, p))), _mm512_set1_ps(0.5f));
+    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+    __m512 phi = _mm512_mask_sub_ps(half_erfc, pos, _mm512_set1_ps(1.0f), half_erfc);
+    return _mm512_mul_ps(x, phi);
+}
+
+static inline __m512 epilogue(__m512 v, float *y, __mmask16 m, const rr_epi *e, int col, const float *res) {
+    if (!e->first) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
+    if (e->last) {
+        if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
+        if (e->act == RR_ACT_GELU) v = gelu16(v);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + col));
+    }
+    return v;
+}
+
+/* mr x 32 tile; mr is a constant after inlining, so acc stays in registers. */
+static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const float *x, int ldx,
+                                                       const float *p, int kc, int ncr, const rr_epi *e, int col,
+                                                       int row) {
+    /* scalar: acc[r][c] = sum_k x[r*ldx + k] * p[k*32 + c] */
+    __m512 acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(p + (size_t)k * NR), b1 = _mm512_load_ps(p + (size_t)k * NR + 16);
+        for (int r = 0; r < mr; r++) {
+            __m512 a = _mm512_set1_ps(x[(size_t)r * (size_t)ldx + (size_t)k]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
+        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
+    }
+}
+
+void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
+                     int nc, const rr_epi *e) {
+    for (int r0 = 0; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const float *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const float *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            switch (mr) {
+            case 8: tile(8, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 7: tile(7, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 6: tile(6, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 5: tile(5, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 4: tile(4, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 3: tile(3, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 2: tile(2, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            default: tile(1, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            }
+        }
+    }
+}
+
+void rr_softmax_avx512(float *x, int n, float scale) {
+    /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + i));
+    float m = _mm512_reduce_max_ps(mx);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(scale * m), sum = _mm512_setzero_ps();
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vm));
+        v = _mm512_maskz_mov_ps(k, v);
+        sum = _mm512_add_ps(sum, v);
+        _mm512_mask_storeu_ps(x + i, k, v);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+    }
+}
