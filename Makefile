@@ -3,6 +3,8 @@
 # *_avx2.c / *_avx512.c are compiled for that instruction set and chosen at run time.
 
 CC      ?= cc
+V       ?= 0
+Q        = $(if $(filter 1,$(V)),,@echo "  CC  $<";)
 SAN     ?= 0
 BUILD   ?= $(if $(filter 1,$(SAN)),build-san,build)
 OPT     ?= -O2
@@ -21,7 +23,13 @@ endif
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 
-LIB_SRC   := $(shell find src -name '*.c' | sort)
+LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
+# The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
+SERVER_SRC  := $(wildcard src/server/*.c)
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# The request-parsing half of the server, which the fuzz targets link (no HTTP, no model).
+SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c limits.c)
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -32,30 +40,32 @@ all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx2) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx2) -c $< -o $@
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx512) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx512) -c $< -o $@
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/librerank.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR  $@"; rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The CLI finds rr_serve_main through a weak reference, which does not pull archive members: link the
+# server's objects directly.
+$(BUILD)/rerank: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 $(BUILD)/make_example_model: $(BUILD)/tools/make_example_model.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_rerank: $(BUILD)/bench/bench_rerank.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(BUILD)/librerank.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
-test: $(BUILD)/test_rerank $(BUILD)/rerank
-	RERANK_CLI=$(BUILD)/rerank ./$(BUILD)/test_rerank $(T)
+test: $(BUILD)/test_rerank $(BUILD)/rerank $(BUILD)/make_example_model
+	RERANK_CLI=$(BUILD)/rerank RERANK_MAKE_EXAMPLE=$(BUILD)/make_example_model ./$(BUILD)/test_rerank $(T)
 
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -63,9 +73,9 @@ bench: $(BUILD)/bench_rerank
 	bench/run.sh
 
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c $(LIB_SRC)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
 # The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
 check:
@@ -75,4 +85,4 @@ check:
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d

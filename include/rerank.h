@@ -89,6 +89,8 @@ typedef enum rerank_dtype {
 
 typedef struct rerank_model_params {
     rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 */
+    const char *recipe; /* decoder LLMs: "flag-llm" (FlagLLMReranker) or "qwen3" (Qwen3-Reranker); NULL = by
+                           architecture (Qwen3ForCausalLM: qwen3, other decoders: flag-llm) */
 } rerank_model_params;
 
 rerank_model_params rerank_model_default_params(void);
@@ -142,6 +144,8 @@ typedef struct rerank_score_params {
     int n_threads;        /* threads for one call; 0 = all cores */
     rerank_long_doc long_doc; /* truncation (default) or MaxP chunking */
     int chunk_overlap;    /* tokens shared by consecutive windows with RERANK_LONG_DOC_CHUNK; default 32 */
+    bool split_special_tokens; /* treat special-token text in user input ("<s>", "[SEP]") as plain text;
+                                  default false matches FlagEmbedding (HF tokenizers match it as a token) */
     /* LLM rerankers (ignored by cross-encoders) */
     const char *prompt;       /* FlagLLMReranker prompt; NULL = the default Yes/No prompt */
     const char *instruction;  /* Qwen3-Reranker instruction; NULL = the model card's default */

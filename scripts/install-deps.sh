@@ -6,6 +6,8 @@ PKGS=(
   clang libclang-rt-14-dev     # fuzz targets (libFuzzer) and sanitizers
   libjansson-dev               # JSON: config.json, tokenizer.json, JSONL input
   libutf8proc-dev              # Unicode: categories, NFD/NFC, case folding, grapheme clusters
+  libmicrohttpd-dev            # rerank serve: HTTP/1.1 server
+  wrk                          # bench/load_server.sh: HTTP load generator
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy); fi

@@ -139,3 +139,24 @@ TEST(long_documents_truncate_or_chunk) {
     rerank_session_free(s);
     rerank_model_free(m);
 }
+
+TEST(special_token_text_can_be_plain_text) {
+    rerank_error err;
+    rerank_model *m;
+    REQUIRE(rerank_model_load(rr_shared_path("testdata/xlmr-seqcls-tiny"), NULL, &m, &err) == RERANK_OK);
+    rerank_pair pr = RERANK_PAIR("what are <s> and </s>?", "x");
+    rerank_score_params sp = rerank_score_default_params();
+    rerank_encoding a, b;
+    REQUIRE(rerank_tokenize(m, &sp, &pr, &a, &err) == RERANK_OK);
+    sp.split_special_tokens = true;
+    REQUIRE(rerank_tokenize(m, &sp, &pr, &b, &err) == RERANK_OK);
+    int specials_a = 0, specials_b = 0;
+    for (size_t i = 0; i < a.n_tokens; i++) specials_a += a.ids[i] == 0 || a.ids[i] == 2;
+    for (size_t i = 0; i < b.n_tokens; i++) specials_b += b.ids[i] == 0 || b.ids[i] == 2;
+    /* the template's <s> A </s></s> B </s> has 4; the query's "<s>" and "</s>" add 2 unless split */
+    CHECK(specials_a == 6, "HF default: <s> and </s> in the query are special tokens (%d)", specials_a);
+    CHECK(specials_b == 4, "split_special_tokens: they are text (%d)", specials_b);
+    rerank_encoding_free(&a);
+    rerank_encoding_free(&b);
+    rerank_model_free(m);
+}

@@ -149,3 +149,21 @@ TEST(cli_tokenize_matches_golden) {
     free(err);
     json_decref(rows);
 }
+
+TEST(quickstart_example_model_ranks) {
+    const char *maker = getenv("RERANK_MAKE_EXAMPLE");
+    REQUIRE(maker && *maker, "RERANK_MAKE_EXAMPLE not set (run through make test)");
+    char dir[] = "/tmp/rerank_example_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cmd[1024], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s %s/model", maker, dir);
+    CHECK(run_command(cmd, NULL, &out, &err) == 0, "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "rank --model %s/model --query 'What is the capital of France?' --input examples/passages.txt",
+             dir);
+    CHECK(run_cli(cmd, NULL, &out, &err) == 0, "%s", err);
+    CHECK(count_lines(out) == 5, "%s", out);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}

@@ -98,13 +98,13 @@ static double check_model_dir(const char *dir, int longest_first) {
     float *one = calloc(s.n_seqs, sizeof *one), *all = calloc(s.n_seqs, sizeof *all);
     for (size_t i = 0; i < s.n_seqs; i++) {
         size_t offs[2] = {0, s.offsets[i + 1] - s.offsets[i]};
-        rr_batch b = {s.ids + s.offsets[i], s.types + s.offsets[i], offs, 1};
+        rr_batch b = {.ids = s.ids + s.offsets[i], .type_ids = s.types + s.offsets[i], .offsets = offs, .n_seqs = 1};
         CHECK(rr_model_forward(m, &b, ws, &one[i], &err) == RERANK_OK, "%s", err.message);
         CHECK_NEAR(one[i], s.golden[i], 1e-4);
         double d = fabs((double)one[i] - s.golden[i]);
         if (d > worst) worst = d;
     }
-    rr_batch b = {s.ids, s.types, s.offsets, s.n_seqs};
+    rr_batch b = {.ids = s.ids, .type_ids = s.types, .offsets = s.offsets, .n_seqs = s.n_seqs};
     CHECK(rr_model_forward(m, &b, ws, all, &err) == RERANK_OK, "%s", err.message);
     for (size_t i = 0; i < s.n_seqs; i++) CHECK_NEAR(all[i], one[i], 1e-5);
     fprintf(stderr, "    %s%s: %zu rows, max |logit - golden| = %.3g\n", dir, longest_first ? " (longest_first)" : "",

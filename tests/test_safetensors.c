@@ -269,7 +269,7 @@ static float score_first_rows(rr_model *m, float *out, size_t n) {
     /* three sequences from the golden file (case 0 and two made-up ones) packed together */
     static const int32_t ids[] = {0, 385, 37, 278, 464, 4, 18, 717, 16, 528, 2, 2, 4, 635, 2, 0, 7, 8, 9, 2, 0, 2};
     size_t offs[] = {0, 15, 20, 22};
-    rr_batch b = {ids, NULL, offs, 3};
+    rr_batch b = {.ids = ids, .offsets = offs, .n_seqs = 3};
     rr_workspace *ws = rr_workspace_new();
     rerank_error err;
     CHECK(n == 3 && rr_model_forward(m, &b, ws, out, &err) == RERANK_OK, "%s", err.message);
@@ -395,7 +395,7 @@ TEST(forward_rejects_bad_input) {
     float out[2];
     int32_t ids[600] = {0}, types[3] = {0, 1, 0};
     size_t offs[3] = {0, 3, 3};
-    rr_batch b = {ids, NULL, offs, 1};
+    rr_batch b = {.ids = ids, .offsets = offs, .n_seqs = 1};
     ids[1] = 4002;
     CHECK(rr_model_forward(m, &b, ws, out, &err) == RERANK_ERR_INPUT);
     CHECK(strstr(err.message, "id 4002") != NULL, "%s", err.message);

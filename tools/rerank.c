@@ -35,10 +35,20 @@ static const char *const usage_text =
     "                          long passage and keep the best (MaxP)\n"
     "  --chunk-overlap N       tokens shared by consecutive windows with --long-doc chunk (default 32)\n"
     "  --dtype T               compute precision: auto (default, fp32) or f32\n"
+    "  --split-special-tokens  treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by\n"
+    "                          default it is matched as that token, as FlagEmbedding does\n"
     "  rank only: --query TEXT [required], --top-k K (default: all)\n"
     "\n"
+    "LLM rerankers (bge-reranker-v2-gemma, bge-reranker-v2-minicpm-layerwise, Qwen3-Reranker):\n"
+    "  --prompt TEXT           FlagLLMReranker prompt (default: the Yes/No prompt of FlagEmbedding)\n"
+    "  --instruction TEXT      Qwen3-Reranker instruction (default: the model card's web-search one)\n"
+    "  --cutoff-layers L[,L..] layerwise model: layers to score (default: the last); with several, each output\n"
+    "                          line has \"scores\" and \"layers\" in ascending layer order\n"
+    "  --recipe R              flag-llm or qwen3 input layout for a decoder (default: by architecture)\n"
+    "\n"
     "Scores are FlagEmbedding's compute_score(pairs, max_length, normalize): the raw relevance logit, or its\n"
-    "sigmoid with --normalize. Exit status: 0 success, 1 runtime or input error (the message names the input\n"
+    "sigmoid with --normalize. LLM rerankers: the \"Yes\" logit of the last token; Qwen3-Reranker: the log-odds\n"
+    "of \"yes\" over \"no\", whose sigmoid (--normalize) is the model card's P(yes). Exit status: 0 success, 1 runtime or input error (the message names the input\n"
     "line and field), 2 usage error.\n"
     "\n"
     "  rerank --version       print the version\n";
@@ -66,6 +76,7 @@ static int runtime_error(const char *fmt, ...) {
 typedef struct cli_options {
     const char *model, *input, *query;
     long top_k;
+    int layers[256];
     rerank_score_params sp;
     rerank_model_params mp;
 } cli_options;
@@ -80,8 +91,37 @@ static int parse_int(const char *flag, const char *text, long lo, long hi, long 
     return 0;
 }
 
+/* "28" or "8,16,28" -> o->layers, ascending and unique (the order the scores come back in). */
+static int parse_layers(const char *v, cli_options *o) {
+    size_t n = 0;
+    for (const char *p = v; *p;) {
+        char *end;
+        errno = 0;
+        long l = strtol(p, &end, 10);
+        if (errno || end == p || l < 0 || l > 100000 || n == sizeof o->layers / sizeof o->layers[0] ||
+            (*end && *end != ','))
+            return usage_error("--cutoff-layers expects layer numbers like 28 or 8,16,28, got '%s'", v);
+        o->layers[n++] = (int)l;
+        p = *end ? end + 1 : end;
+    }
+    if (n == 0) return usage_error("--cutoff-layers expects at least one layer");
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && o->layers[j - 1] > o->layers[j]; j--) {
+            int t = o->layers[j];
+            o->layers[j] = o->layers[j - 1];
+            o->layers[j - 1] = t;
+        }
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || o->layers[u - 1] != o->layers[i]) o->layers[u++] = o->layers[i];
+    o->sp.cutoff_layers = o->layers;
+    o->sp.n_cutoff_layers = u;
+    return 0;
+}
+
 /* Parses the shared options; returns 0, or an exit code. */
 static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
+    memset(o, 0, sizeof *o);
     o->sp = rerank_score_default_params();
     o->mp = rerank_model_default_params();
     o->top_k = -1;
@@ -96,6 +136,7 @@ static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
         i++;                                                              \
     } while (0)
         if (!strcmp(a, "--normalize")) o->sp.normalize = true;
+        else if (!strcmp(a, "--split-special-tokens")) o->sp.split_special_tokens = true;
         else if (!strcmp(a, "--model")) { NEED_VALUE(); o->model = v; }
         else if (!strcmp(a, "--input")) { NEED_VALUE(); o->input = v; }
         else if (!strcmp(a, "--max-length")) {
@@ -128,6 +169,12 @@ static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
             if (!strcmp(v, "auto")) o->mp.dtype = RERANK_DTYPE_AUTO;
             else if (!strcmp(v, "f32") || !strcmp(v, "fp32")) o->mp.dtype = RERANK_DTYPE_F32;
             else return usage_error("--dtype expects auto or f32, got '%s'", v);
+        } else if (!strcmp(a, "--prompt")) { NEED_VALUE(); o->sp.prompt = v; }
+        else if (!strcmp(a, "--instruction")) { NEED_VALUE(); o->sp.instruction = v; }
+        else if (!strcmp(a, "--recipe")) { NEED_VALUE(); o->mp.recipe = v; }
+        else if (!strcmp(a, "--cutoff-layers")) {
+            NEED_VALUE();
+            if ((rc = parse_layers(v, o))) return rc;
         } else if (is_rank && !strcmp(a, "--query")) { NEED_VALUE(); o->query = v; }
         else if (is_rank && !strcmp(a, "--top-k")) {
             NEED_VALUE();
@@ -276,22 +323,35 @@ static int pair_error(const char *input, const pending *p, const rerank_error *e
     return runtime_error("%s", err->message);
 }
 
+/* One output line: {"score"} or, with several cutoff layers, {"scores", "layers"}. */
+static void print_scores(const cli_options *o, const float *scores, size_t n_out) {
+    json_t *out;
+    if (n_out == 1) {
+        out = json_pack("{s:f}", "score", (double)scores[0]);
+    } else {
+        json_t *sc = json_array(), *ly = json_array();
+        for (size_t k = 0; k < n_out; k++) {
+            json_array_append_new(sc, json_real(scores[k]));
+            json_array_append_new(ly, json_integer(o->layers[k]));
+        }
+        out = json_pack("{s:o, s:o}", "scores", sc, "layers", ly);
+    }
+    print_json(out);
+    json_decref(out);
+}
+
 static int flush_scores(rerank_session *s, const cli_options *o, const char *input, pending *p, float **scores,
-                        size_t *cap) {
+                        size_t *cap, size_t n_out) {
     if (p->n == 0) return 0;
-    if (p->n > *cap) {
-        float *n = realloc(*scores, p->n * sizeof *n);
+    if (p->n * n_out > *cap) {
+        float *n = realloc(*scores, p->n * n_out * sizeof *n);
         if (!n) return runtime_error("out of memory");
         *scores = n;
-        *cap = p->n;
+        *cap = p->n * n_out;
     }
     rerank_error err;
     if (rerank_score(s, &o->sp, p->pairs, p->n, *scores, &err)) return pair_error(input, p, &err);
-    for (size_t i = 0; i < p->n; i++) {
-        json_t *out = json_pack("{s:f}", "score", (double)(*scores)[i]);
-        print_json(out);
-        json_decref(out);
-    }
+    for (size_t i = 0; i < p->n; i++) print_scores(o, *scores + i * n_out, n_out);
     fflush(stdout);
     pending_clear(p);
     return 0;
@@ -309,6 +369,14 @@ static int cmd_score(int argc, char **argv) {
         reader_close(&r);
         return rc;
     }
+    size_t n_out;
+    rerank_error err;
+    if (rerank_score_n_outputs(model, &o.sp, &n_out, &err)) {
+        rerank_session_free(session);
+        rerank_model_free(model);
+        reader_close(&r);
+        return runtime_error("%s", err.message);
+    }
     pending p = {0};
     float *scores = NULL;
     size_t cap = 0, len;
@@ -325,11 +393,11 @@ static int cmd_score(int argc, char **argv) {
             break;
         }
         rc = pending_push(&p, obj, (rerank_pair){q, ql, ps, pl}, r.line_no);
-        if (!rc && p.n >= chunk) rc = flush_scores(session, &o, r.name, &p, &scores, &cap);
+        if (!rc && p.n >= chunk) rc = flush_scores(session, &o, r.name, &p, &scores, &cap, n_out);
     }
     /* score what came before a bad line, so nothing valid is lost */
-    if (rc == 1 && p.n) flush_scores(session, &o, r.name, &p, &scores, &cap);
-    else if (!rc) rc = flush_scores(session, &o, r.name, &p, &scores, &cap);
+    if (rc == 1 && p.n) flush_scores(session, &o, r.name, &p, &scores, &cap, n_out);
+    else if (!rc) rc = flush_scores(session, &o, r.name, &p, &scores, &cap, n_out);
     pending_free(&p);
     free(scores);
     rerank_session_free(session);
@@ -386,7 +454,7 @@ static int cmd_rank(int argc, char **argv) {
             text = json_string_value(holder);
             tl = len;
         }
-        json_array_append(texts, holder);
+        json_array_append_new(texts, holder); /* texts owns it; pending borrows */
         rc = pending_push(&p, holder, (rerank_pair){o.query, strlen(o.query), text, tl}, r.line_no);
     }
     rerank_model *model = NULL;
@@ -394,15 +462,18 @@ static int cmd_rank(int argc, char **argv) {
     float *scores = NULL;
     ranked *order = NULL;
     if (!rc) rc = load_model(&o, &model, &session);
+    size_t n_out = 1;
+    rerank_error err;
+    if (!rc && rerank_score_n_outputs(model, &o.sp, &n_out, &err)) rc = runtime_error("%s", err.message);
     if (!rc && p.n) {
-        scores = malloc(p.n * sizeof *scores);
+        scores = malloc(p.n * n_out * sizeof *scores);
         order = malloc(p.n * sizeof *order);
-        rerank_error err;
         if (!scores || !order) rc = runtime_error("out of memory");
         else if (rerank_score(session, &o.sp, p.pairs, p.n, scores, &err)) rc = pair_error(r.name, &p, &err);
     }
     if (!rc && p.n) {
-        for (size_t i = 0; i < p.n; i++) order[i] = (ranked){i, scores[i]};
+        /* several cutoff layers: rank by the highest one */
+        for (size_t i = 0; i < p.n; i++) order[i] = (ranked){i, scores[i * n_out + n_out - 1]};
         qsort(order, p.n, sizeof *order, by_score_desc);
         size_t k = o.top_k >= 0 && (size_t)o.top_k < p.n ? (size_t)o.top_k : p.n;
         for (size_t i = 0; i < k; i++) {

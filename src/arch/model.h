@@ -8,6 +8,7 @@
 #define RR_ARCH_MODEL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "rerank.h"
@@ -20,6 +21,16 @@ typedef struct rr_batch {
     const int32_t *type_ids; /* token type ids, same length; NULL means all 0 */
     const size_t *offsets;   /* n_seqs + 1 entries: sequence i is tokens [offsets[i], offsets[i+1]) */
     size_t n_seqs;
+    /* Decoder LLMs only (encoders ignore the fields below; zero-initialise them). A decoder scores each
+     * sequence at its last token: the final hidden state there (after the final norm) is dotted with
+     * chosen rows of the output embedding, never the full vocabulary unless all_vocab is set. */
+    const int32_t *score_tokens; /* RERANK_KIND_LLM / _QWEN3: vocabulary ids to read, e.g. {"Yes"} or {"no","yes"} */
+    size_t n_score_tokens;
+    bool all_vocab;              /* instead of score_tokens, all vocab_size logits (tests, greedy decoding) */
+    const int *layers;           /* RERANK_KIND_LAYERWISE: cutoff layers, strictly ascending, each in
+                                  * [start_layer, n_layers]; NULL = the last layer. Layers above the
+                                  * highest cutoff are not run. */
+    size_t n_layers;
 } rr_batch;
 
 /* Static facts about a loaded model. */
@@ -29,6 +40,9 @@ typedef struct rr_model_desc {
     int n_layers, hidden_size, vocab_size, type_vocab_size;
     int max_tokens; /* longest sequence the position table allows (XLM-R: max_position_embeddings - pad - 1) */
     int pad_token_id;
+    /* Decoder LLMs (-1 when config.json has no such id; 0 for encoders): */
+    int bos_token_id, eos_token_id;
+    int start_layer; /* RERANK_KIND_LAYERWISE: lowest cutoff layer with a head; 0 for other kinds */
 } rr_model_desc;
 
 /* Builds the model from a parsed config.json (`config`, borrowed) and the safetensors weights of `dir`.
@@ -51,9 +65,14 @@ void rr_workspace_free(rr_workspace *ws);
  * created the passes run in the caller alone. */
 void rr_workspace_set_threads(rr_workspace *ws, int n_threads);
 
-/* Runs the batch and writes one raw score (logit) per sequence to out[0..n_seqs). Token ids and type ids
- * are range-checked; a sequence longer than max_tokens is RERANK_ERR_INPUT. */
+/* Runs the batch and writes rr_model_n_outputs() raw scores (logits) per sequence to out, [seq][output]
+ * order. Token ids and type ids are range-checked; a sequence longer than max_tokens is RERANK_ERR_INPUT. */
 rerank_status rr_model_forward(const rr_model *model, const rr_batch *batch, rr_workspace *ws, float *out,
                                rerank_error *err);
+
+/* Floats rr_model_forward writes per sequence: 1 for cross-encoders; for RERANK_KIND_LAYERWISE one per
+ * cutoff layer (1 when batch->layers is NULL); for other decoders vocab_size with all_vocab, else
+ * n_score_tokens. */
+size_t rr_model_n_outputs(const rr_model *model, const rr_batch *batch);
 
 #endif

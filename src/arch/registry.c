@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "arch/decoder.h"
 #include "base/error.h"
 #include "base/threadpool.h"
 
@@ -12,6 +13,11 @@
 static const rr_arch_row registry[] = {
     {"XLMRobertaForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_xlmr_spec},
     {"BertForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_bert_spec},
+    {"GemmaForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_gemma_spec},
+    {"Qwen2ForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_qwen2_spec},
+    {"Qwen3ForCausalLM", RERANK_KIND_QWEN3, &rr_decoder_family, &rr_qwen3_spec},
+    {"LayerWiseMiniCPMForCausalLM", RERANK_KIND_LAYERWISE, &rr_decoder_family, &rr_minicpm_layerwise_spec},
+    {"LlamaForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_llama_spec},
 };
 enum { N_ROWS = sizeof registry / sizeof registry[0] };
 

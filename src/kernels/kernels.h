@@ -38,6 +38,35 @@ typedef struct rr_attn_shape {
 void rr_attention_fwd(float *out, const float *q, const float *k, const float *v, float *scores,
                       const rr_attn_shape *s);
 
+/* ---- decoder LLM kernels (ref_decoder.c): RMSNorm, RoPE, gated activations ---- */
+
+/* y[n,dim] = x * rsqrt(mean(x^2) + eps) * (w + w_offset), statistics per row in fp32. w_offset is 0 for
+ * Llama-style RMSNorm (x*w) and 1 for Gemma's (x*(1+w)). y may be x. */
+void rr_rmsnorm_fwd(float *y, const float *x, const float *w, float w_offset, int n, int dim, float eps);
+
+/* cos/sin tables [n_pos, head_dim/2] for rotate-half RoPE, computed as transformers does in fp32:
+ * inv_freq[i] = 1 / theta^((2i)/head_dim), angle = pos * inv_freq[i]. head_dim must be even. */
+void rr_rope_table(float *cos_t, float *sin_t, int n_pos, int head_dim, float theta);
+
+/* In place, rotate-half RoPE on x[n_tokens, n_heads*head_dim] (row stride ld) where token t has position t:
+ * for i < head_dim/2, (a, b) = (x[i], x[i+head_dim/2]) -> (a*cos - b*sin, b*cos + a*sin). */
+void rr_rope_fwd(float *x, const float *cos_t, const float *sin_t, int n_tokens, int n_heads, int head_dim, int ld);
+
+/* y[i] = x[i] / (1 + exp(-x[i])). y may be x. */
+void rr_silu_fwd(float *y, const float *x, size_t n);
+
+/* y[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (PyTorch's gelu approximate='tanh'). y may be x. */
+void rr_gelu_tanh_fwd(float *y, const float *x, size_t n);
+
+/* y[i] = a[i] * b[i]. y may be a or b. */
+void rr_mul_fwd(float *y, const float *a, const float *b, size_t n);
+
+/* y[i] = x[i] * s. y may be x. */
+void rr_scale_fwd(float *y, const float *x, float s, size_t n);
+
+/* Dot product of two n-vectors (fp32 accumulation). */
+float rr_dot_fwd(const float *a, const float *b, size_t n);
+
 /* ---- fast paths (fast.c, fast_avx2.c, fast_avx512.c): the same math as above, blocked and packed for
  * SIMD, threaded over an rr_pool, with the instruction set chosen at run time. ---- */
 

@@ -1,5 +1,6 @@
 /* api.c - model and session lifetimes, model info and single-pair tokenization (rerank.h). */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "base/error.h"
@@ -46,6 +47,8 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
     if (!s && !json_is_object(m->config)) s = rr_fail(err, RERANK_ERR_FORMAT, "%s: not a JSON object", path);
     if (!s) s = rr_model_load(dir, m->config, params->dtype, &m->net, err);
     if (!s) s = rr_tokenizer_load(dir, &m->tok, err);
+    if (!s && !(m->dir = strdup(dir))) s = rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
+    if (!s) s = rr_recipe_prepare(m, params->recipe, err);
     if (s) {
         rerank_model_free(m);
         return s;
@@ -56,8 +59,10 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
 
 void rerank_model_free(rerank_model *model) {
     if (!model) return;
+    rr_recipe_free(&model->recipe);
     rr_tokenizer_free(model->tok);
     rr_model_free(model->net);
+    free(model->dir);
     json_decref(model->config);
     free(model);
 }
@@ -91,8 +96,8 @@ rerank_status rerank_session_new(const rerank_model *model, rerank_session **out
 void rerank_session_free(rerank_session *s) {
     if (!s) return;
     rr_workspace_free(s->ws);
-    rr_i32vec_free(&s->query_ids);
-    rr_i32vec_free(&s->passage_ids);
+    rr_input_scratch_free(&s->scratch);
+    rr_i32vec_free(&s->ends);
     rr_i32vec_free(&s->tokens);
     rr_i32vec_free(&s->types);
     rr_i32vec_free(&s->batch_ids);
@@ -101,6 +106,7 @@ void rerank_session_free(rerank_session *s) {
     free(s->order);
     free(s->offsets);
     free(s->logits);
+    free(s->out_buf);
     free(s);
 }
 
@@ -116,18 +122,19 @@ rerank_status rerank_tokenize(const rerank_model *model, const rerank_score_para
     if (!model || !pair) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize: model or pair is NULL");
     rerank_score_params defaults = rerank_score_default_params();
     if (!params) params = &defaults;
-    rr_pair_limits lim;
-    rerank_status s = rr_score_limits(model, params, &lim, err);
-    if (s) return s;
-    rr_i32vec q = {0}, p = {0}, ids = {0}, types = {0};
-    s = rr_score_encode_pair(model, pair, 0, &q, &p, err);
-    if (!s && rr_pair_build(model->tok, &lim, q.data, q.n, p.data, p.n, &ids, &types))
-        s = rr_fail(err, RERANK_ERR_NOMEM, "rerank_tokenize: out of memory");
-    rr_i32vec_free(&q);
-    rr_i32vec_free(&p);
+    rr_input_scratch sc = {0};
+    rr_call call;
+    rr_i32vec ids = {0}, types = {0}, ends = {0};
+    rerank_status s = rr_call_begin(model, params, &sc, &call, err);
+    if (!s) s = rr_inputs_add_pair(model, params, &call, pair, 0, &sc, &ids, &types, &ends, err);
+    /* a chunked pair yields several windows: show the first, which is the truncated input */
+    if (!s && ends.n > 1) ids.n = types.n = (size_t)ends.data[0];
+    rr_input_scratch_free(&sc);
+    rr_i32vec_free(&ends);
     if (s) {
         rr_i32vec_free(&ids);
         rr_i32vec_free(&types);
+        if (!strncmp(err ? err->message : "", "pair 0: ", 8)) memmove(err->message, err->message + 8, strlen(err->message + 8) + 1);
         return s;
     }
     out->ids = ids.data;

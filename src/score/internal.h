@@ -7,12 +7,15 @@
 #include "arch/model.h"
 #include "base/vec.h"
 #include "rerank.h"
+#include "score/inputs.h"
 #include "tok/tokenizer.h"
 
 struct rerank_model {
     rr_model *net;
     rr_tokenizer *tok;
     json_t *config; /* parsed config.json; owns the architecture string */
+    char *dir;
+    rr_recipe_consts recipe; /* how pairs become model inputs and logits become scores */
 };
 
 /* One sequence to run: a pair, or one window of a chunked pair. */
@@ -31,13 +34,15 @@ struct rerank_session {
     rr_workspace *ws;
     rerank_score_stats stats;
     /* buffers reused across calls */
-    rr_i32vec query_ids, passage_ids, tokens, types, batch_ids, batch_types;
+    rr_input_scratch scratch;
+    rr_i32vec tokens, types, ends, batch_ids, batch_types;
     rr_seq *seqs;
     size_t n_seqs, cap_seqs;
     rr_sort_key *order; /* sequences, longest first */
     size_t *offsets;
-    float *logits;
-    size_t cap_order;
+    float *logits;     /* n_out per sequence */
+    float *out_buf;    /* one batch's forward outputs */
+    size_t cap_order, cap_logits, cap_out_buf;
 };
 
 #endif

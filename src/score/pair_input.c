@@ -19,5 +19,5 @@ rerank_status rr_pair_build(const rr_tokenizer *tok, const rr_pair_limits *lim, 
         /* transformers' truncate_sequences(only_second): cut only when the passage can absorb it all */
         if (np > remove) np -= remove;
     }
-    return rr_tokenizer_build(tok, query, nq, passage, np, ids, type_ids);
+    return rr_tokenizer_build(tok, true, query, nq, passage, np, ids, type_ids);
 }

@@ -5,13 +5,10 @@
  * depends on which batch its pair landed in. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/error.h"
 #include "score/score.h"
-
-/* Token budget of one forward pass: bounds the activations (about 10 * hidden floats per token) whatever
- * batch_size is. Batches of a few thousand tokens already keep the matrix kernels at full speed. */
-enum { RR_BATCH_TOKENS = 4096 };
 
 rerank_status rr_score_limits(const rerank_model *model, const rerank_score_params *params, rr_pair_limits *lim,
                               rerank_error *err) {
@@ -23,7 +20,7 @@ rerank_status rr_score_limits(const rerank_model *model, const rerank_score_para
                        params->query_max_length);
     size_t max_length = (size_t)params->max_length;
     if (d->max_tokens > 0 && max_length > (size_t)d->max_tokens) max_length = (size_t)d->max_tokens;
-    size_t n_special = rr_tokenizer_n_special(model->tok, true);
+    size_t n_special = model->recipe.recipe == RR_RECIPE_CROSS_ENCODER ? rr_tokenizer_n_special(model->tok, true) : 0;
     if (max_length <= n_special)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "max_length %zu leaves no room beside the %zu special tokens",
                        max_length, n_special);
@@ -33,53 +30,27 @@ rerank_status rr_score_limits(const rerank_model *model, const rerank_score_para
     return RERANK_OK;
 }
 
-rerank_status rr_score_encode_pair(const rerank_model *model, const rerank_pair *pair, size_t index, rr_i32vec *q,
-                                   rr_i32vec *p, rerank_error *err) {
-    q->n = p->n = 0;
-    if ((!pair->query && pair->query_len) || (!pair->passage && pair->passage_len))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "pair %zu: NULL text with non-zero length", index);
-    rerank_status s = rr_tokenizer_encode(model->tok, pair->query ? pair->query : "", pair->query_len, q, err);
-    if (s) {
-        rr_error_prefix(err, "pair %zu: query", index);
-        return s;
-    }
-    s = rr_tokenizer_encode(model->tok, pair->passage ? pair->passage : "", pair->passage_len, p, err);
-    if (s) rr_error_prefix(err, "pair %zu: passage", index);
-    return s;
-}
-
-static rerank_status push_seq(rerank_session *s, size_t pair, size_t offset) {
-    if (s->n_seqs == s->cap_seqs) {
-        size_t cap = s->cap_seqs ? 2 * s->cap_seqs : 64;
-        rr_seq *n = realloc(s->seqs, cap * sizeof *n);
-        if (!n) return RERANK_ERR_NOMEM;
-        s->seqs = n;
-        s->cap_seqs = cap;
-    }
-    s->seqs[s->n_seqs++] = (rr_seq){pair, offset, s->tokens.n - offset};
-    return RERANK_OK;
-}
-
-/* Appends the sequences of one pair: one truncated input, or the MaxP windows of a long passage. */
-static rerank_status add_pair(rerank_session *s, const rerank_score_params *params, const rr_pair_limits *lim,
-                              size_t index) {
-    const rr_tokenizer *tok = s->model->tok;
-    const rr_i32vec *q = &s->query_ids, *p = &s->passage_ids;
-    size_t room = rr_pair_passage_room(tok, lim, q->n);
-    if (params->long_doc != RERANK_LONG_DOC_CHUNK || p->n <= room || room == 0) {
-        size_t offset = s->tokens.n;
-        if (rr_pair_build(tok, lim, q->data, q->n, p->data, p->n, &s->tokens, &s->types)) return RERANK_ERR_NOMEM;
-        return push_seq(s, index, offset);
-    }
-    size_t overlap = params->chunk_overlap > 0 ? (size_t)params->chunk_overlap : 0;
-    if (overlap >= room) overlap = room / 2;
-    for (size_t start = 0;; start += room - overlap) {
-        size_t len = p->n - start < room ? p->n - start : room;
-        size_t offset = s->tokens.n;
-        if (rr_pair_build(tok, lim, q->data, q->n, p->data + start, len, &s->tokens, &s->types))
-            return RERANK_ERR_NOMEM;
-        if (push_seq(s, index, offset)) return RERANK_ERR_NOMEM;
-        if (start + len >= p->n) break;
+/* Tokenizes every pair into s->tokens/types and lists its sequences (one, or several MaxP windows). */
+static rerank_status build_inputs(rerank_session *s, const rerank_score_params *params, const rr_call *call,
+                                  const rerank_pair *pairs, size_t n_pairs, rerank_error *err) {
+    s->tokens.n = s->types.n = s->ends.n = 0;
+    s->n_seqs = 0;
+    for (size_t i = 0; i < n_pairs; i++) {
+        size_t first_end = s->ends.n;
+        rerank_status st = rr_inputs_add_pair(s->model, params, call, &pairs[i], i, &s->scratch, &s->tokens,
+                                              &s->types, &s->ends, err);
+        if (st) return st;
+        for (size_t e = first_end; e < s->ends.n; e++) {
+            if (s->n_seqs == s->cap_seqs) {
+                size_t cap = s->cap_seqs ? 2 * s->cap_seqs : 64;
+                rr_seq *n = realloc(s->seqs, cap * sizeof *n);
+                if (!n) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
+                s->seqs = n;
+                s->cap_seqs = cap;
+            }
+            size_t begin = e ? (size_t)s->ends.data[e - 1] : 0, stop = (size_t)s->ends.data[e];
+            s->seqs[s->n_seqs++] = (rr_seq){i, begin, stop - begin};
+        }
     }
     return RERANK_OK;
 }
@@ -91,52 +62,80 @@ static int longer_first(const void *a, const void *b) {
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static rerank_status reserve_run_buffers(rerank_session *s) {
-    if (s->n_seqs <= s->cap_order) return RERANK_OK;
-    size_t n = s->n_seqs;
-    rr_sort_key *order = realloc(s->order, n * sizeof *order);
-    if (order) s->order = order;
-    size_t *offsets = realloc(s->offsets, (n + 1) * sizeof *offsets);
-    if (offsets) s->offsets = offsets;
-    float *logits = realloc(s->logits, n * sizeof *logits);
-    if (logits) s->logits = logits;
-    if (!order || !offsets || !logits) return RERANK_ERR_NOMEM;
-    s->cap_order = n;
+static rerank_status grow_floats(float **p, size_t *cap, size_t n) {
+    if (n <= *cap) return RERANK_OK;
+    float *q = realloc(*p, n * sizeof *q);
+    if (!q) return RERANK_ERR_NOMEM;
+    *p = q;
+    *cap = n;
     return RERANK_OK;
 }
 
-/* Runs all sequences longest first, batch_size at a time; s->logits[i] gets the logit of sequence i. */
-static rerank_status run_batches(rerank_session *s, const rerank_score_params *params, rerank_error *err) {
-    if (reserve_run_buffers(s)) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
+static rerank_status reserve_run_buffers(rerank_session *s, size_t n_out) {
+    size_t n = s->n_seqs;
+    if (n > s->cap_order) {
+        rr_sort_key *order = realloc(s->order, n * sizeof *order);
+        if (order) s->order = order;
+        size_t *offsets = realloc(s->offsets, (n + 1) * sizeof *offsets);
+        if (offsets) s->offsets = offsets;
+        if (!order || !offsets) return RERANK_ERR_NOMEM;
+        s->cap_order = n;
+    }
+    if (n_out && n > SIZE_MAX / n_out) return RERANK_ERR_NOMEM;
+    return grow_floats(&s->logits, &s->cap_logits, n * n_out);
+}
+
+/* Token budget of one forward pass: bounds activation memory whatever the batch size (an encoder needs about
+ * 10 * hidden floats per token: 160 MiB at 4096 tokens of hidden 1024). Batches of a few thousand tokens
+ * already keep the matrix kernels at full speed. */
+enum { RR_MAX_BATCH_TOKENS = 4096 };
+
+/* Runs all sequences longest first, in batches of at most batch_size sequences and RR_MAX_BATCH_TOKENS
+ * tokens (a longer single sequence runs alone); s->logits[i*n_out + k] gets score k of sequence i. */
+static rerank_status run_batches(rerank_session *s, const rerank_score_params *params, const rr_call *call,
+                                 rerank_error *err) {
+    const rr_recipe_consts *rc = &s->model->recipe;
+    if (reserve_run_buffers(s, call->n_out)) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
     for (size_t i = 0; i < s->n_seqs; i++) s->order[i] = (rr_sort_key){s->seqs[i].len, i};
     qsort(s->order, s->n_seqs, sizeof *s->order, longer_first);
     size_t batch = params->batch_size > 0 ? (size_t)params->batch_size : 32;
-    float batch_logits[256];
-    if (batch > 256) batch = 256;
     rr_workspace_set_threads(s->ws, params->n_threads);
-    for (size_t first = 0, n; first < s->n_seqs; first += n) {
-        /* at most `batch` sequences and RR_BATCH_TOKENS tokens (a longer sequence runs alone) */
-        size_t tokens = s->seqs[s->order[first].seq].len;
-        for (n = 1; n < batch && first + n < s->n_seqs; n++) {
-            size_t len = s->seqs[s->order[first + n].seq].len;
-            if (tokens + len > RR_BATCH_TOKENS) break;
-            tokens += len;
-        }
+    for (size_t first = 0; first < s->n_seqs;) {
+        size_t n = 0;
         s->batch_ids.n = s->batch_types.n = 0;
         s->offsets[0] = 0;
-        for (size_t j = 0; j < n; j++) {
-            const rr_seq *q = &s->seqs[s->order[first + j].seq];
+        while (first + n < s->n_seqs && n < batch) {
+            const rr_seq *q = &s->seqs[s->order[first + n].seq];
+            if (n && s->batch_ids.n + q->len > RR_MAX_BATCH_TOKENS) break;
             if (rr_i32vec_append(&s->batch_ids, s->tokens.data + q->offset, q->len) ||
                 rr_i32vec_append(&s->batch_types, s->types.data + q->offset, q->len))
                 return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
-            s->offsets[j + 1] = s->batch_ids.n;
+            s->offsets[++n] = s->batch_ids.n;
         }
-        rr_batch b = {s->batch_ids.data, s->batch_types.data, s->offsets, n};
-        rerank_status st = rr_model_forward(s->model->net, &b, s->ws, batch_logits, err);
+        rr_batch b = {
+            .ids = s->batch_ids.data,
+            .type_ids = s->batch_types.data,
+            .offsets = s->offsets,
+            .n_seqs = n,
+            .score_tokens = rc->score_tokens,
+            .n_score_tokens = rc->n_score_tokens,
+            .layers = call->n_layers ? call->layers : NULL,
+            .n_layers = call->n_layers,
+        };
+        size_t n_model_out = rr_model_n_outputs(s->model->net, &b);
+        if (grow_floats(&s->out_buf, &s->cap_out_buf, n * n_model_out))
+            return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
+        rerank_status st = rr_model_forward(s->model->net, &b, s->ws, s->out_buf, err);
         if (st) return st;
-        for (size_t j = 0; j < n; j++) s->logits[s->order[first + j].seq] = batch_logits[j];
+        for (size_t j = 0; j < n; j++) {
+            const float *o = s->out_buf + j * n_model_out;
+            float *dst = s->logits + s->order[first + j].seq * call->n_out;
+            if (rc->recipe == RR_RECIPE_QWEN3) dst[0] = o[1] - o[0]; /* log-odds of "yes" over "no" */
+            else memcpy(dst, o, call->n_out * sizeof *dst);
+        }
         s->stats.n_batches++;
         s->stats.n_tokens += s->batch_ids.n;
+        first += n;
     }
     return RERANK_OK;
 }
@@ -144,8 +143,13 @@ static rerank_status run_batches(rerank_session *s, const rerank_score_params *p
 rerank_status rerank_score_n_outputs(const rerank_model *model, const rerank_score_params *params, size_t *n_out,
                                      rerank_error *err) {
     if (!model || !n_out) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_score_n_outputs: NULL argument");
-    *n_out = 1;
-    return RERANK_OK;
+    rerank_score_params defaults = rerank_score_default_params();
+    rr_input_scratch sc = {0};
+    rr_call call;
+    rerank_status st = rr_call_begin(model, params ? params : &defaults, &sc, &call, err);
+    rr_input_scratch_free(&sc);
+    *n_out = st ? 0 : call.n_out;
+    return st;
 }
 
 rerank_status rerank_score(rerank_session *s, const rerank_score_params *params, const rerank_pair *pairs,
@@ -156,23 +160,20 @@ rerank_status rerank_score(rerank_session *s, const rerank_score_params *params,
     rerank_score_params defaults = rerank_score_default_params();
     if (!params) params = &defaults;
     s->stats = (rerank_score_stats){0};
-    rr_pair_limits lim;
-    rerank_status st = rr_score_limits(s->model, params, &lim, err);
-    if (st) return st;
-    s->tokens.n = s->types.n = 0;
-    s->n_seqs = 0;
-    for (size_t i = 0; i < n_pairs; i++) {
-        st = rr_score_encode_pair(s->model, &pairs[i], i, &s->query_ids, &s->passage_ids, err);
-        if (st) return st;
-        if (add_pair(s, params, &lim, i)) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_score: out of memory");
-    }
+    rr_call call;
+    rerank_status st = rr_call_begin(s->model, params, &s->scratch, &call, err);
+    if (st || n_pairs == 0) return st;
+    if ((st = build_inputs(s, params, &call, pairs, n_pairs, err))) return st;
     s->stats.n_windows = s->n_seqs;
-    st = run_batches(s, params, err);
-    if (st) return st;
-    for (size_t i = 0; i < n_pairs; i++) scores[i] = -INFINITY;
+    if ((st = run_batches(s, params, &call, err))) return st;
+    size_t n_out = call.n_out;
+    for (size_t i = 0; i < n_pairs * n_out; i++) scores[i] = -INFINITY;
     for (size_t i = 0; i < s->n_seqs; i++) /* MaxP: a chunked pair keeps its best window */
-        if (s->logits[i] > scores[s->seqs[i].pair]) scores[s->seqs[i].pair] = s->logits[i];
+        for (size_t k = 0; k < n_out; k++) {
+            float *dst = &scores[s->seqs[i].pair * n_out + k];
+            if (s->logits[i * n_out + k] > *dst) *dst = s->logits[i * n_out + k];
+        }
     if (params->normalize)
-        for (size_t i = 0; i < n_pairs; i++) scores[i] = (float)(1.0 / (1.0 + exp(-(double)scores[i])));
+        for (size_t i = 0; i < n_pairs * n_out; i++) scores[i] = (float)(1.0 / (1.0 + exp(-(double)scores[i])));
     return RERANK_OK;
 }

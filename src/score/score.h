@@ -10,9 +10,4 @@
 rerank_status rr_score_limits(const rerank_model *model, const rerank_score_params *params, rr_pair_limits *lim,
                               rerank_error *err);
 
-/* Tokenizes the query and passage of one pair (without special tokens) into q and p (cleared first).
- * Errors are prefixed with "pair <index>: query" or "...: passage". */
-rerank_status rr_score_encode_pair(const rerank_model *model, const rerank_pair *pair, size_t index, rr_i32vec *q,
-                                   rr_i32vec *p, rerank_error *err);
-
 #endif

@@ -27,13 +27,32 @@ void rr_tokenizer_free(rr_tokenizer *tok);
 rerank_status rr_tokenizer_encode(const rr_tokenizer *tok, const char *text, size_t len, rr_i32vec *out,
                                   rerank_error *err);
 
+/* Options of rr_tokenizer_encode_ex. */
+typedef struct rr_tok_encode_opts {
+    /* Treat special added tokens in the text as plain text (HF `split_special_tokens=True`); unlike HF, the
+     * model then never emits their ids either, so user text cannot produce "<s>" through a Unigram piece. */
+    bool split_special_tokens;
+} rr_tok_encode_opts;
+
+rerank_status rr_tokenizer_encode_ex(const rr_tokenizer *tok, const char *text, size_t len,
+                                     const rr_tok_encode_opts *opts, rr_i32vec *out, rerank_error *err);
+
+/* Loads a tokenizer.json held in memory; `name` (e.g. a path) prefixes errors. */
+rerank_status rr_tokenizer_load_json(const char *buf, size_t len, const char *name, rr_tokenizer **out,
+                                     rerank_error *err);
+
+/* Builds the BERT WordPiece tokenizer of a vocab.txt file (what rr_tokenizer_load does without
+ * tokenizer.json); `lowercase` as BertTokenizer's do_lower_case (accents are stripped when lowercasing). */
+rerank_status rr_tokenizer_load_vocab_txt(const char *path, bool lowercase, rr_tokenizer **out, rerank_error *err);
+
 /* Number of special tokens the post-processor adds around one sequence (pair=false) or a pair
  * (HF num_special_tokens_to_add). */
 size_t rr_tokenizer_n_special(const rr_tokenizer *tok, bool pair);
 
 /* Applies the post-processor template (HF build_inputs_with_special_tokens + token type ids): appends to
- * ids/type_ids the tokens of `a` alone (b == NULL) or of the pair (a, b). */
-rerank_status rr_tokenizer_build(const rr_tokenizer *tok, const int32_t *a, size_t na, const int32_t *b,
+ * ids/type_ids (type_ids may be NULL) the tokens of `a` alone (pair = false; b is ignored) or of the pair
+ * (a, b). Either sequence may be empty (its pointer NULL). */
+rerank_status rr_tokenizer_build(const rr_tokenizer *tok, bool pair, const int32_t *a, size_t na, const int32_t *b,
                                  size_t nb, rr_i32vec *ids, rr_i32vec *type_ids);
 
 /* Id of a vocabulary or added token given its exact text, or -1. */

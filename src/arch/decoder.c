@@ -1,0 +1,477 @@
+/* decoder.c - the shared pre-norm decoder block of the LLM rerankers (Gemma, Qwen2/3, MiniCPM layerwise,
+ * Llama) and its forward pass over packed sequences: dense layers on all tokens at once, RoPE and causal
+ * attention per sequence, scores read at each sequence's last token only. Differences come in an
+ * rr_decoder_spec (decoder.h) plus config.json.
+ *
+ * DESIGN: a decoder never computes a full-vocabulary matmul when scoring. After the last layer (or, for
+ * the layerwise model, after each requested cutoff layer) only the last token's row goes through the
+ * final RMSNorm and is dotted with the requested output rows. Layers above the highest cutoff are skipped. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/decoder.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "kernels/kernels.h"
+
+#define CONFIG "config.json"
+
+typedef enum { ACT_SILU, ACT_GELU_TANH, ACT_GELU } dec_act;
+
+/* Tensors of one layer; names are model.layers.<i>.<suffix> (see layer_tensors). QD = heads*head_dim,
+ * KD = kv_heads*head_dim. Optional tensors are NULL when the architecture/config has none. */
+typedef struct dec_layer {
+    const float *ln1;          /* [H]     input_layernorm.weight */
+    const float *q_w, *q_b;    /* [QD,H], [QD] self_attn.q_proj */
+    const float *k_w, *k_b;    /* [KD,H], [KD] self_attn.k_proj */
+    const float *v_w, *v_b;    /* [KD,H], [KD] self_attn.v_proj */
+    const float *o_w, *o_b;    /* [H,QD], [H]  self_attn.o_proj */
+    const float *q_norm;       /* [hd]    self_attn.q_norm.weight (qk_norm) */
+    const float *k_norm;       /* [hd]    self_attn.k_norm.weight (qk_norm) */
+    const float *ln2;          /* [H]     post_attention_layernorm.weight */
+    const float *gate_w;       /* [F,H]   mlp.gate_proj.weight */
+    const float *up_w;         /* [F,H]   mlp.up_proj.weight */
+    const float *down_w;       /* [H,F]   mlp.down_proj.weight */
+} dec_layer;
+
+typedef struct rr_decoder {
+    const rr_decoder_spec *spec;
+    int hidden, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, max_pos;
+    int bos_id, eos_id, pad_id, start_layer;
+    float eps, rope_theta, emb_scale, res_scale; /* emb_scale/res_scale: 1 when the spec has none */
+    dec_act act;
+    bool attn_bias, tied;
+    const float *embed;      /* [vocab,H] model.embed_tokens.weight */
+    dec_layer *layers;       /* [n_layers] */
+    const float *final_norm; /* [H] model.norm.weight */
+    const float *lm_head;    /* [vocab,H] lm_head.weight, or embed when tied (RR_DEC_HEAD_LM) */
+    const float **heads;     /* [n_layers - start_layer + 1] of [1,H] lm_head.<k>.linear_head.weight */
+} rr_decoder;
+
+/* Dimension codes: H hidden, Q heads*hd, K kv_heads*hd, F ffn, D head_dim, 0 none. Condition codes:
+ * 0 always, 'b' q/k/v bias, 'o' o_proj bias, 'n' q/k norm. */
+static const struct {
+    const char *suffix;
+    size_t field;
+    char d0, d1, cond;
+} layer_tensors[] = {
+    {"input_layernorm.weight", offsetof(dec_layer, ln1), 'H', 0, 0},
+    {"self_attn.q_proj.weight", offsetof(dec_layer, q_w), 'Q', 'H', 0},
+    {"self_attn.q_proj.bias", offsetof(dec_layer, q_b), 'Q', 0, 'b'},
+    {"self_attn.k_proj.weight", offsetof(dec_layer, k_w), 'K', 'H', 0},
+    {"self_attn.k_proj.bias", offsetof(dec_layer, k_b), 'K', 0, 'b'},
+    {"self_attn.v_proj.weight", offsetof(dec_layer, v_w), 'K', 'H', 0},
+    {"self_attn.v_proj.bias", offsetof(dec_layer, v_b), 'K', 0, 'b'},
+    {"self_attn.o_proj.weight", offsetof(dec_layer, o_w), 'H', 'Q', 0},
+    {"self_attn.o_proj.bias", offsetof(dec_layer, o_b), 'H', 0, 'o'},
+    {"self_attn.q_norm.weight", offsetof(dec_layer, q_norm), 'D', 0, 'n'},
+    {"self_attn.k_norm.weight", offsetof(dec_layer, k_norm), 'D', 0, 'n'},
+    {"post_attention_layernorm.weight", offsetof(dec_layer, ln2), 'H', 0, 0},
+    {"mlp.gate_proj.weight", offsetof(dec_layer, gate_w), 'F', 'H', 0},
+    {"mlp.up_proj.weight", offsetof(dec_layer, up_w), 'F', 'H', 0},
+    {"mlp.down_proj.weight", offsetof(dec_layer, down_w), 'H', 'F', 0},
+};
+
+static void decoder_free(void *impl) {
+    rr_decoder *d = impl;
+    if (!d) return;
+    free(d->layers);
+    free(d->heads);
+    free(d);
+}
+
+/* An integer field in [lo, hi]; a missing optional field gives dflt. */
+static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long lo,
+                             long long hi, int *out, rerank_error *err) {
+    long long v;
+    rerank_status st = rr_json_get_int(c, key, required, dflt, &v, CONFIG, err);
+    if (st) return st;
+    if (v < lo || v > hi)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' is %lld, must be in [%lld, %lld]", CONFIG, key, v, lo,
+                       hi);
+    *out = (int)v;
+    return RERANK_OK;
+}
+
+/* A special-token id: an integer, the first of a list (Llama 3 style eos lists), or -1 when absent/null. */
+static rerank_status get_token_id(const json_t *c, const char *key, int vocab, int *out, rerank_error *err) {
+    const json_t *v = json_object_get(c, key);
+    if (json_is_array(v)) v = json_array_size(v) ? json_array_get(v, 0) : NULL;
+    *out = -1;
+    if (!v || json_is_null(v)) return RERANK_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= vocab)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' must be a token id in [0, %d)", CONFIG, key, vocab);
+    *out = (int)json_integer_value(v);
+    return RERANK_OK;
+}
+
+/* A positive finite float field. */
+static rerank_status get_pos(const json_t *c, const char *key, double dflt, double hi, float *out, rerank_error *err) {
+    double v;
+    rerank_status st = rr_json_get_num(c, key, false, dflt, &v, CONFIG, err);
+    if (st) return st;
+    if (!(v > 0.0 && v <= hi))
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' is %g, must be in (0, %g]", CONFIG, key, v, hi);
+    *out = (float)v;
+    return RERANK_OK;
+}
+
+static rerank_status parse_config(rr_decoder *d, const json_t *c, rerank_error *err) {
+    const rr_decoder_spec *sp = d->spec;
+    rerank_status st;
+    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &d->hidden, err)) ||
+        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &d->n_layers, err)) ||
+        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &d->n_heads, err)) ||
+        (st = get_int(c, "num_key_value_heads", false, d->n_heads, 1, 1024, &d->n_kv_heads, err)) ||
+        (st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &d->ffn, err)) ||
+        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &d->vocab, err)) ||
+        (st = get_int(c, "max_position_embeddings", true, 0, 1, 1 << 24, &d->max_pos, err)))
+        return st;
+    if (d->n_heads % d->n_kv_heads != 0)
+        return rr_fail(err, RERANK_ERR_FORMAT,
+                       "%s: field 'num_key_value_heads' (%d) does not divide 'num_attention_heads' (%d)", CONFIG,
+                       d->n_kv_heads, d->n_heads);
+    const json_t *hd = json_object_get(c, "head_dim");
+    if (!hd || json_is_null(hd)) {
+        if (d->hidden % d->n_heads != 0)
+            return rr_fail(err, RERANK_ERR_FORMAT,
+                           "%s: field 'hidden_size' (%d) is not a multiple of 'num_attention_heads' (%d) and no "
+                           "'head_dim' is given",
+                           CONFIG, d->hidden, d->n_heads);
+        d->head_dim = d->hidden / d->n_heads;
+    } else if ((st = get_int(c, "head_dim", true, 0, 1, 1 << 12, &d->head_dim, err))) {
+        return st;
+    }
+    if (d->head_dim % 2 != 0)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'head_dim' (%d) must be even for rotary embeddings", CONFIG,
+                       d->head_dim);
+    if ((long long)d->head_dim * d->n_heads > (1 << 20))
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: fields 'head_dim' * 'num_attention_heads' (%d * %d) are too large",
+                       CONFIG, d->head_dim, d->n_heads);
+    double eps;
+    if ((st = rr_json_get_num(c, "rms_norm_eps", false, 1e-6, &eps, CONFIG, err))) return st;
+    if (!(eps > 0.0 && eps < 1.0))
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'rms_norm_eps' is %g, must be in (0, 1)", CONFIG, eps);
+    d->eps = (float)eps;
+    if ((st = get_pos(c, "rope_theta", 10000.0, 1e12, &d->rope_theta, err))) return st;
+    const json_t *rs = json_object_get(c, "rope_scaling");
+    if (rs && !json_is_null(rs))
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'rope_scaling' is set; only plain RoPE is supported",
+                       CONFIG);
+    bool flag;
+    if ((st = rr_json_get_bool(c, "use_sliding_window", false, false, &flag, CONFIG, err))) return st;
+    if (flag)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'use_sliding_window' is true; not supported", CONFIG);
+    if ((st = rr_json_get_bool(c, "mlp_bias", false, false, &flag, CONFIG, err))) return st;
+    if (flag) return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'mlp_bias' is true; not supported", CONFIG);
+    if ((st = rr_json_get_bool(c, "attention_bias", false, false, &d->attn_bias, CONFIG, err))) return st;
+    if ((st = rr_json_get_bool(c, "tie_word_embeddings", false, sp->tie_default, &d->tied, CONFIG, err))) return st;
+    const char *act;
+    if ((st = rr_json_get_str(c, sp->act_field, false, sp->act_default, &act, NULL, CONFIG, err))) return st;
+    if (strcmp(act, "silu") == 0 || strcmp(act, "swish") == 0)
+        d->act = ACT_SILU;
+    else if (strcmp(act, "gelu_pytorch_tanh") == 0)
+        d->act = ACT_GELU_TANH;
+    else if (strcmp(act, "gelu") == 0)
+        d->act = ACT_GELU;
+    else
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
+                       "%s: field '%s' is '%.64s'; supported: 'silu', 'gelu_pytorch_tanh', 'gelu'", CONFIG,
+                       sp->act_field, act);
+    if ((st = get_token_id(c, "bos_token_id", d->vocab, &d->bos_id, err)) ||
+        (st = get_token_id(c, "eos_token_id", d->vocab, &d->eos_id, err)) ||
+        (st = get_token_id(c, "pad_token_id", d->vocab, &d->pad_id, err)))
+        return st;
+    d->emb_scale = 1.0f;
+    d->res_scale = 1.0f;
+    if (sp->emb_scale == RR_DEC_EMB_SQRT_HIDDEN) d->emb_scale = (float)sqrt((double)d->hidden);
+    if (sp->emb_scale == RR_DEC_EMB_CONFIG && (st = get_pos(c, "scale_emb", 1.0, 1e6, &d->emb_scale, err))) return st;
+    if (sp->residual_scale) {
+        /* transformers multiplies by the Python double scale_depth / sqrt(n); PyTorch rounds it to fp32 */
+        double depth;
+        if ((st = rr_json_get_num(c, "scale_depth", false, 1.0, &depth, CONFIG, err))) return st;
+        if (!(depth > 0.0 && depth <= 1e6))
+            return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'scale_depth' is %g, must be in (0, 1e6]", CONFIG, depth);
+        d->res_scale = (float)(depth / sqrt((double)d->n_layers));
+    }
+    if (sp->head == RR_DEC_HEAD_LAYERWISE) {
+        const char *type;
+        if ((st = get_int(c, "start_layer", false, 8, 0, d->n_layers, &d->start_layer, err))) return st;
+        if ((st = rr_json_get_bool(c, "head_multi", false, true, &flag, CONFIG, err))) return st;
+        if (!flag)
+            return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'head_multi' is false; only per-layer heads are supported",
+                           CONFIG);
+        if ((st = rr_json_get_str(c, "head_type", false, "simple", &type, NULL, CONFIG, err))) return st;
+        if (strcmp(type, "simple") != 0)
+            return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'head_type' is '%.64s'; only 'simple' is supported",
+                           CONFIG, type);
+    }
+    return RERANK_OK;
+}
+
+static int64_t dim_of(const rr_decoder *d, char code) {
+    switch (code) {
+    case 'H': return d->hidden;
+    case 'Q': return (int64_t)d->n_heads * d->head_dim;
+    case 'K': return (int64_t)d->n_kv_heads * d->head_dim;
+    case 'F': return d->ffn;
+    default: return d->head_dim;
+    }
+}
+
+static bool wanted(const rr_decoder *d, char cond) {
+    switch (cond) {
+    case 'b': return d->spec->qkv_bias || d->attn_bias;
+    case 'o': return d->attn_bias;
+    case 'n': return d->spec->qk_norm;
+    default: return true;
+    }
+}
+
+static rerank_status bind_weights(rr_decoder *d, rr_weights *w, rerank_error *err) {
+    char name[256];
+    rerank_status st;
+    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &d->embed, err, d->vocab, d->hidden)) ||
+        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &d->final_norm, err, d->hidden)))
+        return st;
+    d->layers = calloc((size_t)d->n_layers, sizeof *d->layers);
+    if (!d->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->n_layers);
+    for (int l = 0; l < d->n_layers; l++) {
+        for (size_t t = 0; t < sizeof layer_tensors / sizeof layer_tensors[0]; t++) {
+            if (!wanted(d, layer_tensors[t].cond)) continue;
+            snprintf(name, sizeof name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
+            const float **slot = (const float **)(void *)((char *)&d->layers[l] + layer_tensors[t].field);
+            int64_t shape[2] = {dim_of(d, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(d, layer_tensors[t].d1) : 0};
+            if ((st = rr_weights_require(w, name, shape, layer_tensors[t].d1 ? 2 : 1, slot, err))) return st;
+        }
+    }
+    if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
+        int n = d->n_layers - d->start_layer + 1;
+        d->heads = calloc((size_t)n, sizeof *d->heads);
+        if (!d->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
+        for (int k = 0; k < n; k++) {
+            snprintf(name, sizeof name, "lm_head.%d.linear_head.weight", k);
+            if ((st = RR_WEIGHTS_REQUIRE(w, name, &d->heads[k], err, 1, d->hidden))) return st;
+        }
+    } else if (d->tied) {
+        d->lm_head = d->embed;
+    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &d->lm_head, err, d->vocab, d->hidden))) {
+        return st;
+    }
+    return RERANK_OK;
+}
+
+static rerank_status decoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
+    rr_decoder *d = calloc(1, sizeof *d);
+    if (!d) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    m->impl = d;
+    d->spec = spec;
+    rerank_status st = parse_config(d, config, err);
+    if (st) return st;
+    m->desc.n_layers = d->n_layers;
+    m->desc.hidden_size = d->hidden;
+    m->desc.vocab_size = d->vocab;
+    m->desc.type_vocab_size = 1;
+    m->desc.max_tokens = d->max_pos;
+    m->desc.pad_token_id = d->pad_id;
+    m->desc.bos_token_id = d->bos_id;
+    m->desc.eos_token_id = d->eos_id;
+    m->desc.start_layer = d->start_layer;
+    return m->weights ? bind_weights(d, m->weights, err) : RERANK_OK;
+}
+
+size_t rr_model_n_outputs(const rr_model *m, const rr_batch *b) {
+    switch (m->desc.kind) {
+    case RERANK_KIND_CROSS_ENCODER: return 1;
+    case RERANK_KIND_LAYERWISE: return b->layers ? b->n_layers : 1;
+    default: return b->all_vocab ? (size_t)m->desc.vocab_size : b->n_score_tokens;
+    }
+}
+
+/* Validates sequences and the requested outputs; *n_tokens = total tokens, *longest = longest sequence,
+ * *top = number of layers to run. */
+static rerank_status check_batch(const rr_decoder *d, const rr_batch *b, size_t *n_tokens, size_t *longest,
+                                 int *top, rerank_error *err) {
+    if (!b->offsets || b->offsets[0] != 0)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets must start at 0");
+    *longest = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t a = b->offsets[s], z = b->offsets[s + 1];
+        if (z < a) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets decrease at sequence %zu", s);
+        if (z == a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty", s);
+        if (z - a > (size_t)d->max_pos)
+            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, z - a,
+                           d->max_pos);
+        if (z - a > *longest) *longest = z - a;
+    }
+    *n_tokens = b->offsets[b->n_seqs];
+    if (!b->ids) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch has no token ids");
+    for (size_t i = 0; i < *n_tokens; i++) {
+        if (b->ids[i] < 0 || b->ids[i] >= d->vocab)
+            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
+                           d->vocab);
+        if (b->type_ids && b->type_ids[i] != 0)
+            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d, but decoder models have only type 0", i,
+                           (int)b->type_ids[i]);
+    }
+    *top = d->n_layers;
+    if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
+        if (b->layers) {
+            if (b->n_layers == 0) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "empty list of cutoff layers");
+            for (size_t i = 0; i < b->n_layers; i++) {
+                if (b->layers[i] < d->start_layer || b->layers[i] > d->n_layers)
+                    return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
+                                   "cutoff layer %d: cutoff layers must be in [start_layer, num_hidden_layers] = [%d, %d]",
+                                   b->layers[i], d->start_layer, d->n_layers);
+                if (i && b->layers[i] <= b->layers[i - 1])
+                    return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "cutoff layers must be strictly ascending");
+            }
+            *top = b->layers[b->n_layers - 1];
+        }
+    } else if (!b->all_vocab) {
+        if (b->n_score_tokens == 0 || !b->score_tokens)
+            return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "a decoder batch needs score tokens (or all_vocab)");
+        for (size_t i = 0; i < b->n_score_tokens; i++)
+            if (b->score_tokens[i] < 0 || b->score_tokens[i] >= d->vocab)
+                return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "score token %d is outside the vocabulary [0, %d)",
+                               (int)b->score_tokens[i], d->vocab);
+    }
+    return RERANK_OK;
+}
+
+enum { WS_X, WS_XN, WS_Q, WS_K, WS_V, WS_ATT, WS_TMP, WS_GATE, WS_UP, WS_SCORES, WS_COS, WS_SIN, WS_LAST };
+
+/* Forward-pass scratch: views into workspace slots. */
+typedef struct dec_bufs {
+    float *x, *xn;          /* [N,H] residual stream, normed input of a sub-block */
+    float *q, *k, *v, *att; /* [N,QD], [N,KD], [N,KD], [N,QD] */
+    float *tmp;             /* [N,H] output of o_proj / down_proj */
+    float *gate, *up;       /* [N,F] */
+    float *scores;          /* [longest] attention row */
+    float *cos_t, *sin_t;   /* [longest, hd/2] RoPE tables */
+    float *last;            /* [H] normed last-token row */
+} dec_bufs;
+
+static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, size_t longest, dec_bufs *bf,
+                              rerank_error *err) {
+    size_t nh, nq, nk, nf, nr;
+    if (N > (size_t)INT_MAX / (size_t)d->n_heads ||
+        !rr_mul_size(N, (size_t)d->hidden, &nh) || !rr_mul_size(N, (size_t)dim_of(d, 'Q'), &nq) ||
+        !rr_mul_size(N, (size_t)dim_of(d, 'K'), &nk) || !rr_mul_size(N, (size_t)d->ffn, &nf) ||
+        !rr_mul_size(longest, (size_t)(d->head_dim / 2), &nr))
+        return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
+    rerank_status st;
+    if ((st = rr_workspace_get(ws, WS_X, nh, &bf->x, err)) || (st = rr_workspace_get(ws, WS_XN, nh, &bf->xn, err)) ||
+        (st = rr_workspace_get(ws, WS_Q, nq, &bf->q, err)) || (st = rr_workspace_get(ws, WS_K, nk, &bf->k, err)) ||
+        (st = rr_workspace_get(ws, WS_V, nk, &bf->v, err)) || (st = rr_workspace_get(ws, WS_ATT, nq, &bf->att, err)) ||
+        (st = rr_workspace_get(ws, WS_TMP, nh, &bf->tmp, err)) ||
+        (st = rr_workspace_get(ws, WS_GATE, nf, &bf->gate, err)) ||
+        (st = rr_workspace_get(ws, WS_UP, nf, &bf->up, err)) ||
+        (st = rr_workspace_get(ws, WS_SCORES, longest, &bf->scores, err)) ||
+        (st = rr_workspace_get(ws, WS_COS, nr, &bf->cos_t, err)) ||
+        (st = rr_workspace_get(ws, WS_SIN, nr, &bf->sin_t, err)) ||
+        (st = rr_workspace_get(ws, WS_LAST, (size_t)d->hidden, &bf->last, err)))
+        return st;
+    return RERANK_OK;
+}
+
+/* One pre-norm block on all N tokens: x += res_scale * Attn(norm1(x)); x += res_scale * MLP(norm2(x)). */
+static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b, const dec_bufs *bf, int n) {
+    int H = d->hidden, hd = d->head_dim, QD = (int)dim_of(d, 'Q'), KD = (int)dim_of(d, 'K'), F = d->ffn;
+    size_t nh = (size_t)n * (size_t)H, nf = (size_t)n * (size_t)F;
+    float off = d->spec->norm_offset;
+    rr_rmsnorm_fwd(bf->xn, bf->x, L->ln1, off, n, H, d->eps);
+    rr_matmul_fwd(bf->q, bf->xn, L->q_w, L->q_b, n, H, QD);
+    rr_matmul_fwd(bf->k, bf->xn, L->k_w, L->k_b, n, H, KD);
+    rr_matmul_fwd(bf->v, bf->xn, L->v_w, L->v_b, n, H, KD);
+    if (L->q_norm) {
+        rr_rmsnorm_fwd(bf->q, bf->q, L->q_norm, off, n * d->n_heads, hd, d->eps);
+        rr_rmsnorm_fwd(bf->k, bf->k, L->k_norm, off, n * d->n_kv_heads, hd, d->eps);
+    }
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t t0 = b->offsets[s];
+        int T = (int)(b->offsets[s + 1] - t0);
+        float *q = bf->q + t0 * (size_t)QD, *k = bf->k + t0 * (size_t)KD, *v = bf->v + t0 * (size_t)KD;
+        rr_rope_fwd(q, bf->cos_t, bf->sin_t, T, d->n_heads, hd, QD);
+        rr_rope_fwd(k, bf->cos_t, bf->sin_t, T, d->n_kv_heads, hd, KD);
+        rr_attn_shape shape = {T, d->n_heads, d->n_kv_heads, hd, QD, KD, QD, true};
+        rr_attention_fwd(bf->att + t0 * (size_t)QD, q, k, v, bf->scores, &shape);
+    }
+    rr_matmul_fwd(bf->tmp, bf->att, L->o_w, L->o_b, n, QD, H);
+    if (d->res_scale != 1.0f) rr_scale_fwd(bf->tmp, bf->tmp, d->res_scale, nh);
+    rr_add_fwd(bf->x, bf->x, bf->tmp, nh);
+    rr_rmsnorm_fwd(bf->xn, bf->x, L->ln2, off, n, H, d->eps);
+    rr_matmul_fwd(bf->gate, bf->xn, L->gate_w, NULL, n, H, F);
+    rr_matmul_fwd(bf->up, bf->xn, L->up_w, NULL, n, H, F);
+    if (d->act == ACT_SILU)
+        rr_silu_fwd(bf->gate, bf->gate, nf);
+    else if (d->act == ACT_GELU_TANH)
+        rr_gelu_tanh_fwd(bf->gate, bf->gate, nf);
+    else
+        rr_gelu_fwd(bf->gate, bf->gate, nf);
+    rr_mul_fwd(bf->gate, bf->gate, bf->up, nf);
+    rr_matmul_fwd(bf->tmp, bf->gate, L->down_w, NULL, n, F, H);
+    if (d->res_scale != 1.0f) rr_scale_fwd(bf->tmp, bf->tmp, d->res_scale, nh);
+    rr_add_fwd(bf->x, bf->x, bf->tmp, nh);
+}
+
+/* The final RMSNorm of sequence s's last token into bf->last. */
+static const float *last_normed(const rr_decoder *d, const rr_batch *b, const dec_bufs *bf, size_t s) {
+    const float *row = bf->x + (b->offsets[s + 1] - 1) * (size_t)d->hidden;
+    rr_rmsnorm_fwd(bf->last, row, d->final_norm, d->spec->norm_offset, 1, d->hidden, d->eps);
+    return bf->last;
+}
+
+static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
+                                     rerank_error *err) {
+    const rr_decoder *d = m->impl;
+    if (b->n_seqs == 0) return RERANK_OK;
+    size_t N = 0, longest = 0;
+    int top = 0;
+    rerank_status st = check_batch(d, b, &N, &longest, &top, err);
+    if (st) return st;
+    dec_bufs bf;
+    if ((st = get_bufs(d, ws, N, longest, &bf, err))) return st;
+    size_t H = (size_t)d->hidden, n_out = rr_model_n_outputs(m, b);
+    for (size_t i = 0; i < N; i++) {
+        const float *e = d->embed + (size_t)b->ids[i] * H;
+        float *xi = bf.x + i * H;
+        if (d->emb_scale != 1.0f)
+            rr_scale_fwd(xi, e, d->emb_scale, H);
+        else
+            memcpy(xi, e, H * sizeof *xi);
+    }
+    rr_rope_table(bf.cos_t, bf.sin_t, (int)longest, d->head_dim, d->rope_theta);
+    bool layerwise = d->spec->head == RR_DEC_HEAD_LAYERWISE;
+    size_t next_cut = 0; /* index into b->layers of the next cutoff to emit */
+    for (int l = 0; l <= top; l++) {
+        if (l > 0) layer_fwd(d, &d->layers[l - 1], b, &bf, (int)N);
+        if (!layerwise) continue;
+        int want = b->layers ? (next_cut < b->n_layers ? b->layers[next_cut] : -1) : d->n_layers;
+        if (l != want) continue;
+        const float *head = d->heads[l - d->start_layer];
+        for (size_t s = 0; s < b->n_seqs; s++) out[s * n_out + next_cut] = rr_dot_fwd(last_normed(d, b, &bf, s), head, H);
+        next_cut++;
+    }
+    if (layerwise) return RERANK_OK;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        const float *h = last_normed(d, b, &bf, s);
+        float *o = out + s * n_out;
+        if (b->all_vocab) {
+            rr_matmul_fwd(o, h, d->lm_head, NULL, 1, d->hidden, d->vocab);
+        } else {
+            for (size_t t = 0; t < b->n_score_tokens; t++)
+                o[t] = rr_dot_fwd(h, d->lm_head + (size_t)b->score_tokens[t] * H, H);
+        }
+    }
+    return RERANK_OK;
+}
+
+const rr_family rr_decoder_family = {
+    .load = decoder_load,
+    .forward = decoder_forward,
+    .free_impl = decoder_free,
+};
