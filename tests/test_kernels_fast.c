@@ -129,3 +129,46 @@ TEST(thread_pool_runs_every_task_once) {
     }
     CHECK(rr_pool_size(NULL) == 1);
 }
+
+/* bf16 / int8 weights: close to fp32 (a rounding of x and W), and the SIMD and portable paths agree. */
+TEST(low_precision_linear_is_close_and_paths_agree) {
+    rr_isa before = rr_isa_get();
+    rr_pool *pool2 = rr_pool_new(2);
+    REQUIRE(pool2);
+    const int shapes[][3] = {{13, 300, 77}, {37, 522, 96}, {5, 64, 1000}};
+    for (int t = RR_W_BF16; t <= RR_W_INT8; t++) {
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+            float *x = rand_vec((size_t)n * in, 1), *w = rand_vec((size_t)out * in, 0.1f), *b = rand_vec((size_t)out, 1);
+            float *res = rand_vec((size_t)n * out, 1);
+            float *want = malloc((size_t)n * out * sizeof *want), *got[RR_ISA_COUNT] = {0};
+            rr_matmul_fwd(want, x, w, b, n, in, out);
+            rr_gelu_fwd(want, want, (size_t)n * out);
+            rr_add_fwd(want, want, res, (size_t)n * out);
+            rr_wmat m;
+            REQUIRE(rr_wmat_init(&m, (rr_wtype)t, w, out, in));
+            for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+                if (!rr_isa_set((rr_isa)isa)) continue;
+                got[isa] = malloc((size_t)n * out * sizeof *got[isa]);
+                float *scratch = malloc(rr_linear_w_scratch(&m, 2, n) * sizeof *scratch);
+                rr_linear_w_fwd(isa ? pool2 : NULL, scratch, got[isa], x, &m, b, res, n, RR_ACT_GELU);
+                free(scratch);
+                /* |x| <= 1, |w| <= 0.1: the dot products' rounding error is about 1e-2 * sqrt(in) * 0.05 */
+                double d = max_rel_diff(got[isa], want, (size_t)n * out);
+                CHECK(d < (t == RR_W_BF16 ? 2e-2 : 4e-2), "wtype %d isa %s %dx%d->%d: diff vs fp32 %g", t,
+                      rr_isa_name((rr_isa)isa), n, in, out, d);
+                if (isa) {
+                    double dp = max_rel_diff(got[isa], got[0], (size_t)n * out);
+                    CHECK(dp < 1e-4, "wtype %d isa %s vs scalar: %g", t, rr_isa_name((rr_isa)isa), dp);
+                }
+            }
+            rr_wmat_free(&m);
+            for (int isa = 0; isa < RR_ISA_COUNT; isa++) free(got[isa]);
+            free(x), free(w), free(b), free(res), free(want);
+        }
+    }
+    fprintf(stderr, "    bf16 native here: %d, int8 native here: %d\n", rr_wtype_native(RR_W_BF16),
+            rr_wtype_native(RR_W_INT8));
+    rr_isa_set(before);
+    rr_pool_free(pool2);
+}

@@ -28,6 +28,7 @@ struct rr_model {
     char architecture[128];
     rr_weights *weights; /* NULL when only the config was parsed */
     void *impl;          /* the family's state (hyper-parameters + tensor views) */
+    rerank_dtype dtype;  /* compute precision asked for at load (the encoder converts its dense weights) */
 };
 
 /* A block family. load() parses the config into m->impl and m->desc, then, when m->weights is set, binds

@@ -254,3 +254,210 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
     for (size_t i = 0; i < n_seqs; i++) n_tasks += s->n_heads * n_qblocks(&j, i);
     rr_pool_run(pool, att_task, &j, n_tasks);
 }
+
+/* ---- low-precision weights: bf16 pairs and int8 quads in panels of LP_NR output columns ---- */
+
+enum { LP_NR = 32 };
+
+static uint16_t bf16_of(float f) { /* round to nearest even, as vcvtneps2bf16 */
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float f32_of_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+bool rr_wtype_native(rr_wtype type) {
+    if (type == RR_W_F32) return true;
+#if !defined(RR_NO_ISA) && (defined(__x86_64__) || defined(__i386__))
+    if (!rr_isa_supported(RR_ISA_AVX512)) return false;
+    return type == RR_W_BF16 ? __builtin_cpu_supports("avx512bf16") : __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+/* bf16: panel p, pair kk: [c*2 + j] = W[p*32 + c, 2*kk + j]. int8: panel p, quad kq: [c*4 + j] = q[p*32 + c,
+ * 4*kq + j]. Past `in` and `out`: zeros. */
+bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
+    *m = (rr_wmat){type, out, in, NULL, NULL, NULL, NULL};
+    if (type == RR_W_F32) {
+        m->f32 = w;
+        return true;
+    }
+    size_t panels = (size_t)(out + LP_NR - 1) / LP_NR;
+    if (type == RR_W_BF16) {
+        size_t kp = (size_t)round_up(in, 2);
+        uint16_t *p = calloc(panels * kp * LP_NR, sizeof *p);
+        if (!p) return false;
+        for (int o = 0; o < out; o++)
+            for (int k = 0; k < in; k++)
+                p[(size_t)(o / LP_NR) * kp * LP_NR + (size_t)(k / 2) * 2 * LP_NR + (size_t)(o % LP_NR) * 2 + (size_t)(k % 2)] =
+                    bf16_of(w[(size_t)o * (size_t)in + (size_t)k]);
+        m->packed = p;
+        return true;
+    }
+    size_t kq = (size_t)round_up(in, 4);
+    int8_t *p = calloc(panels * kq * LP_NR, sizeof *p);
+    m->scale = calloc(panels * LP_NR, sizeof *m->scale);
+    m->colsum = calloc(panels * LP_NR, sizeof *m->colsum);
+    m->packed = p;
+    if (!p || !m->scale || !m->colsum) {
+        rr_wmat_free(m);
+        return false;
+    }
+    for (int o = 0; o < out; o++) {
+        const float *row = w + (size_t)o * (size_t)in;
+        float amax = 0.0f;
+        for (int k = 0; k < in; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+        float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / sc;
+        int32_t sum = 0;
+        for (int k = 0; k < in; k++) {
+            int q = (int)nearbyintf(row[k] * inv);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            p[(size_t)(o / LP_NR) * kq * LP_NR + (size_t)(k / 4) * 4 * LP_NR + (size_t)(o % LP_NR) * 4 + (size_t)(k % 4)] =
+                (int8_t)q;
+            sum += q;
+        }
+        m->scale[o] = sc;
+        m->colsum[o] = sum;
+    }
+    return true;
+}
+
+void rr_wmat_free(rr_wmat *m) {
+    if (!m) return;
+    free(m->packed);
+    free(m->scale);
+    free(m->colsum);
+    *m = (rr_wmat){0};
+}
+
+static void epi_c(float *yr, int c, float v, const rr_epi *e, int row) {
+    if (e->bias) v += e->bias[c];
+    if (e->act == RR_ACT_GELU) v = gelu1(v);
+    if (e->res) v += e->res[(size_t)row * (size_t)e->ldr + (size_t)c];
+    yr[c] = v;
+}
+
+static void block_bf16_c(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                         int kc, int nc, const rr_epi *e) {
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < nc; c++) {
+            const uint16_t *p = pb + (size_t)(c / LP_NR) * pstride + (size_t)(c % LP_NR) * 2;
+            const uint16_t *xr = x + (size_t)r * (size_t)ldx;
+            float acc = 0.0f;
+            for (int k = 0; k < kc; k += 2)
+                acc += f32_of_bf16(xr[k]) * f32_of_bf16(p[(size_t)k * LP_NR]) +
+                       f32_of_bf16(xr[k + 1]) * f32_of_bf16(p[(size_t)k * LP_NR + 1]);
+            epi_c(y + (size_t)r * (size_t)ldy, c, acc, e, r);
+        }
+}
+
+static void block_int8_c(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                         const rr_epi *e) {
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < nc; c++) {
+            const int8_t *p = pb + (size_t)(c / LP_NR) * pstride + (size_t)(c % LP_NR) * 4;
+            const uint8_t *xr = x + (size_t)r * (size_t)ldx;
+            int32_t acc = 0;
+            for (int k = 0; k < kc; k += 4)
+                for (int j = 0; j < 4; j++) acc += (int32_t)xr[k + j] * p[(size_t)k * LP_NR + (size_t)j];
+            epi_c(y + (size_t)r * (size_t)ldy, c, (float)(acc - 128 * colsum[c]) * xscale[r] * wscale[c], e, r);
+        }
+}
+
+/* Row r of x as unsigned int8: q = round(x * 127 / max|x|) + 128, zero-padded to kq; returns the scale. */
+static float quant_row(uint8_t *dst, const float *x, int in, int kq) {
+    float amax = 0.0f;
+    for (int k = 0; k < in; k++) amax = fabsf(x[k]) > amax ? fabsf(x[k]) : amax;
+    float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 127.0f / (amax > 0 ? amax : 127.0f);
+    for (int k = 0; k < in; k++) {
+        int q = (int)nearbyintf(x[k] * inv);
+        dst[k] = (uint8_t)((q > 127 ? 127 : q < -127 ? -127 : q) + 128);
+    }
+    for (int k = in; k < kq; k++) dst[k] = 128;
+    return sc;
+}
+
+size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n) {
+    if (w->type == RR_W_F32) return rr_linear_scratch(n_threads);
+    size_t rows = (size_t)(n > 0 ? n : 1);
+    if (w->type == RR_W_BF16) return rows * (size_t)round_up(w->in, 2) / 2 + PAD;
+    return rows * (size_t)round_up(w->in, 4) / 4 + rows + 2 * PAD;
+}
+
+typedef struct lp_job {
+    const rr_wmat *w;
+    float *y, *xscale;
+    const float *x, *b, *res;
+    void *xq;
+    int n, ldq, nc;
+    rr_act act;
+    bool native;
+} lp_job;
+
+enum { CONV_ROWS = 32 };
+
+static void lp_convert_task(void *ctx, int task, int thread) {
+    const lp_job *j = ctx;
+    int r0 = task * CONV_ROWS, r1 = r0 + CONV_ROWS < j->n ? r0 + CONV_ROWS : j->n, in = j->w->in;
+    for (int r = r0; r < r1; r++) {
+        const float *xr = j->x + (size_t)r * (size_t)in;
+        if (j->w->type == RR_W_BF16) {
+            uint16_t *d = (uint16_t *)j->xq + (size_t)r * (size_t)j->ldq;
+            for (int k = 0; k < in; k++) d[k] = bf16_of(xr[k]);
+            if (in < j->ldq) d[in] = 0;
+        } else {
+            j->xscale[r] = quant_row((uint8_t *)j->xq + (size_t)r * (size_t)j->ldq, xr, in, j->ldq);
+        }
+    }
+}
+
+static void lp_task(void *ctx, int task, int thread) {
+    const lp_job *j = ctx;
+    const rr_wmat *w = j->w;
+    int c0 = task * j->nc, nc = w->out - c0 < j->nc ? w->out - c0 : j->nc;
+    rr_epi e = {j->b ? j->b + c0 : NULL, j->res ? j->res + c0 : NULL, w->out, j->act, true, true};
+    size_t pstride = (size_t)j->ldq * LP_NR;
+    float *y = j->y + c0;
+    if (w->type == RR_W_BF16) {
+        const uint16_t *pb = (const uint16_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
+        rr_block_bf16_fn fn = block_bf16_c;
+#ifndef RR_NO_ISA
+        if (j->native) fn = rr_block_bf16_avx512;
+#endif
+        fn(y, w->out, j->xq, j->ldq, pb, pstride, j->n, j->ldq, nc, &e);
+    } else {
+        const int8_t *pb = (const int8_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
+        rr_block_int8_fn fn = block_int8_c;
+#ifndef RR_NO_ISA
+        if (j->native) fn = rr_block_int8_avx512;
+#endif
+        fn(y, w->out, j->xq, j->ldq, j->xscale, pb, pstride, w->scale + c0, w->colsum + c0, j->n, j->ldq, nc, &e);
+    }
+}
+
+void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
+                     const float *res, int n, rr_act act) {
+    if (w->type == RR_W_F32) {
+        rr_linear_fwd(pool, scratch, y, x, w->f32, b, res, n, w->in, w->out, act);
+        return;
+    }
+    if (n <= 0 || w->out <= 0) return;
+    int threads = rr_pool_size(pool);
+    lp_job j = {w, y, NULL, x, b, res, align64(scratch), n, round_up(w->in, w->type == RR_W_BF16 ? 2 : 4), 0, act,
+                rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(w->type)};
+    if (w->type == RR_W_INT8) j.xscale = align64(scratch + (size_t)n * (size_t)j.ldq / 4 + PAD);
+    rr_pool_run(pool, lp_convert_task, &j, (n + CONV_ROWS - 1) / CONV_ROWS);
+    int nc = round_up((w->out + 3 * threads - 1) / (3 * threads), LP_NR);
+    j.nc = nc > NC_MAX ? NC_MAX : nc;
+    rr_pool_run(pool, lp_task, &j, (w->out + j.nc - 1) / j.nc);
+}

@@ -119,3 +119,124 @@ void rr_softmax_avx512(float *x, int n, float scale) {
         _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
     }
 }
+
+/* ---- bf16 (vdpbf16ps) and int8 (vpdpbusd) blocks: 8 rows x 32 columns, whole K in one pass ---- */
+
+static inline __attribute__((always_inline)) void tile_bf16(int mr, float *y, int ldy, const uint16_t *x, int ldx,
+                                                            const uint16_t *p, int kc, int ncr, const rr_epi *e,
+                                                            int col, int row) {
+    /* scalar: acc[r][c] = sum_k bf16(x[r*ldx + k]) * bf16(W[c, k]), pairs (k, k+1) per dot-product step */
+    __m512 acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k += 2) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * NR), b1 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * NR + 32);
+        for (int r = 0; r < mr; r++) {
+            int32_t pair;
+            __builtin_memcpy(&pair, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof pair);
+            __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+        }
+    }
+    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
+        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
+    }
+}
+
+/* Packed bf16 panels hold column c's pair at [k*32 + 2c]: lanes 0-15 of a 64-byte load are columns 0-15. */
+void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                          int kc, int nc, const rr_epi *e) {
+    for (int r0 = 0; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const uint16_t *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const uint16_t *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            const rr_epi *ee = e;
+            rr_epi shifted = *e; /* bias/res columns relative to this panel */
+            shifted.bias = e->bias ? e->bias + c0 : NULL;
+            shifted.res = e->res ? e->res + c0 : NULL;
+            ee = &shifted;
+            switch (mr) {
+            case 8: tile_bf16(8, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 7: tile_bf16(7, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 6: tile_bf16(6, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 5: tile_bf16(5, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 4: tile_bf16(4, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 3: tile_bf16(3, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 2: tile_bf16(2, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            default: tile_bf16(1, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
+                                                            const float *xscale, const int8_t *p, const float *wscale,
+                                                            const int32_t *colsum, int kc, int ncr, const rr_epi *e,
+                                                            int row) {
+    /* scalar: acc[r][c] = sum_k (q(x)[r,k] + 128) * q(W)[c,k]; y = (acc - 128*colsum[c]) * xs[r] * ws[c] */
+    __m512i acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int k = 0; k < kc; k += 4) {
+        __m512i b0 = _mm512_loadu_si512(p + (size_t)k * NR), b1 = _mm512_loadu_si512(p + (size_t)k * NR + 64);
+        for (int r = 0; r < mr; r++) {
+            int32_t quad;
+            __builtin_memcpy(&quad, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof quad);
+            __m512i a = _mm512_set1_epi32(quad);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
+        }
+    }
+    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    __m512i c128_0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, colsum), 7);
+    __m512i c128_1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, colsum + 16), 7);
+    __m512 ws0 = _mm512_maskz_loadu_ps(m0, wscale), ws1 = _mm512_maskz_loadu_ps(m1, wscale + 16);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        __m512 xs = _mm512_set1_ps(xscale[r]);
+        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][0], c128_0)), _mm512_mul_ps(ws0, xs));
+        _mm512_mask_storeu_ps(yr, m0, epilogue(v0, yr, m0, e, 0, res));
+        if (m1) {
+            __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][1], c128_1)), _mm512_mul_ps(ws1, xs));
+            _mm512_mask_storeu_ps(yr + 16, m1, epilogue(v1, yr + 16, m1, e, 16, res));
+        }
+    }
+}
+
+void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                          size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                          const rr_epi *e) {
+    for (int r0 = 0; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const int8_t *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            rr_epi ee = *e;
+            ee.bias = e->bias ? e->bias + c0 : NULL;
+            ee.res = e->res ? e->res + c0 : NULL;
+            const float *xs = xscale + r0, *ws = wscale + c0;
+            const int32_t *cs = colsum + c0;
+            switch (mr) {
+            case 8: tile_int8(8, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 7: tile_int8(7, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 6: tile_int8(6, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 5: tile_int8(5, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 4: tile_int8(4, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 3: tile_int8(3, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 2: tile_int8(2, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            default: tile_int8(1, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            }
+        }
+    }
+}

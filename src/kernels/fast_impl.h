@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "kernels/kernels.h"
 
 /* What happens to an output tile: first: start from 0 (else add to y); last: then y = act(y + bias) + res.
@@ -23,6 +24,16 @@ typedef void (*rr_block_fn)(float *y, int ldy, const float *x, int ldx, const fl
 /* In place: x[i] = exp(scale * x[i] - max) / sum over i < n. */
 typedef void (*rr_softmax_fn)(float *x, int n, float scale);
 
+/* Low-precision blocks: as rr_block_fn on packed bf16 pairs / int8 quads (see fast.c, pack_bf16 / pack_int8).
+ * x is bf16 [m, ldx] / unsigned int8 (q + 128) [m, ldx]; kc is a multiple of 2 / 4. The int8 block turns
+ * its int32 sums into (acc - 128 * colsum[c]) * xscale[r] * wscale[c] before the epilogue. kc covers all
+ * of K (e->first and e->last both hold). */
+typedef void (*rr_block_bf16_fn)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride,
+                                 int m, int kc, int nc, const rr_epi *e);
+typedef void (*rr_block_int8_fn)(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale,
+                                 const int8_t *pb, size_t pstride, const float *wscale, const int32_t *colsum, int m,
+                                 int kc, int nc, const rr_epi *e);
+
 typedef struct rr_isa_ops {
     int nr; /* panel width */
     rr_block_fn block;
@@ -33,6 +44,11 @@ typedef struct rr_isa_ops {
 void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
                      int nc, const rr_epi *e);
 void rr_softmax_avx512(float *x, int n, float scale);
+void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                          int kc, int nc, const rr_epi *e);
+void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                          size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                          const rr_epi *e);
 void rr_block_avx2(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
                    int nc, const rr_epi *e);
 void rr_softmax_avx2(float *x, int n, float scale);
