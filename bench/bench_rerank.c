@@ -314,7 +314,7 @@ static int cmd_run_raw(const char *model_dir, const char *wl_name, int threads, 
                 tok += len;
                 offs[nb + 1] = tok;
             }
-            rr_batch b = {bids, NULL, offs, nb};
+            rr_batch b = {.ids = bids, .offsets = offs, .n_seqs = nb};
             if (rr_model_forward(m, &b, ws, logits, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
             for (size_t j = 0; j < nb; j++) scores[order[first + j][1]] = logits[j];
         }
