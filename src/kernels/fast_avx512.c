@@ -1,7 +1,13 @@
 /* fast_avx512.c - AVX-512 GEMM block (8 rows x 32 columns of fp32 accumulators, B from packed panels,
  * x broadcast from its rows) with the fused bias/GELU/residual epilogue, and a vectorised softmax row. */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "kernels/fast_impl.h"
 
@@ -148,10 +154,92 @@ static inline __attribute__((always_inline)) void tile_bf16(int mr, float *y, in
     }
 }
 
-/* Packed bf16 panels hold column c's pair at [k*32 + 2c]: lanes 0-15 of a 64-byte load are columns 0-15. */
+/* ---- AMX (Sapphire Rapids tiles): 32 x 32 output blocks, the same bf16 products with fp32 accumulation ---- */
+
+static int amx_state; /* 1 usable, 0 not; set once */
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_probe(void) {
+    unsigned a, b, c, d;
+    const char *env = getenv("RERANK_AMX");
+    if (env && !strcmp(env, "0")) return;
+    /* AMX-TILE (bit 24), AMX-BF16 (22), AMX-INT8 (25) */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22)) || !(d & (1u << 25))) return;
+    /* Linux hands out the tile data state on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) */
+    amx_state = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+
+bool rr_amx_usable(void) {
+    pthread_once(&amx_once, amx_probe);
+    return amx_state == 1;
+}
+
+typedef struct tile_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_cfg;
+
+/* Rows [0, 32*(m/32)) of the block: C tiles 0-3 (2 x 2 of 16 x 16 fp32), A tiles 4-5 (16 rows x 32 bf16),
+ * B tiles 6-7 (16 pairs x 16 columns); kc % 32 == 0. */
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_rows(float *y, int ldy, const uint16_t *x, int ldx,
+                                                                     const uint16_t *pb, size_t pstride, int m,
+                                                                     int kc, int nc, const rr_epi *e) {
+    /* scalar: C[r][c] = sum_k bf16(x[r,k]) * bf16(W[c,k]) as in tile_bf16 */
+    tile_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+    float buf[32 * 32] __attribute__((aligned(64)));
+    for (int r0 = 0; r0 + 32 <= m; r0 += 32) {
+        const uint16_t *x0 = x + (size_t)r0 * (size_t)ldx, *x1 = x0 + (size_t)16 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            const uint16_t *p = pb + (size_t)(c0 / NR) * pstride;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < kc; k += 32) {
+                _tile_loadd(4, x0 + k, ldx * 2);
+                _tile_loadd(5, x1 + k, ldx * 2);
+                _tile_loadd(6, p + (size_t)k * NR, NR * 4);
+                _tile_loadd(7, p + (size_t)k * NR + 32, NR * 4);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            _tile_stored(0, buf, 128);
+            _tile_stored(1, buf + 16, 128);
+            _tile_stored(2, buf + 16 * 32, 128);
+            _tile_stored(3, buf + 16 * 32 + 16, 128);
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+            __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+            rr_epi ee = *e;
+            ee.bias = e->bias ? e->bias + c0 : NULL;
+            for (int r = 0; r < 32; r++) {
+                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                const float *res = e->res ? e->res + (size_t)(r0 + r) * (size_t)e->ldr + c0 : NULL;
+                _mm512_mask_storeu_ps(yr, m0, epilogue(_mm512_load_ps(buf + r * 32), yr, m0, &ee, 0, res));
+                if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(_mm512_load_ps(buf + r * 32 + 16), yr + 16, m1, &ee, 16, res));
+            }
+        }
+    }
+    _tile_release();
+}
+
+/* Packed bf16 panels hold column c's pair at [k*32 + 2c]: lanes 0-15 of a 64-byte load are columns 0-15.
+ * Whole 32-row groups go to AMX where the CPU and kernel allow it. */
 void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
                           int kc, int nc, const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += MR) {
+    int done = 0;
+    if (m >= 32 && kc % 32 == 0 && rr_amx_usable()) {
+        amx_rows(y, ldy, x, ldx, pb, pstride, m, kc, nc, e);
+        done = m / 32 * 32;
+    }
+    for (int r0 = done; r0 < m; r0 += MR) {
         int mr = m - r0 < MR ? m - r0 : MR;
         const uint16_t *xr = x + (size_t)r0 * (size_t)ldx;
         for (int c0 = 0; c0 < nc; c0 += NR) {
@@ -212,10 +300,78 @@ static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, in
     }
 }
 
+/* AMX-INT8 (tdpbusd) over whole 32-row groups: tiles as in amx_rows with 64 int8 per A row / B quad row;
+ * kc % 64 == 0. */
+__attribute__((target("amx-tile,amx-int8"))) static void amx_rows_int8(float *y, int ldy, const uint8_t *x, int ldx,
+                                                                         const float *xscale, const int8_t *pb,
+                                                                         size_t pstride, const float *wscale,
+                                                                         const int32_t *colsum, int m, int kc, int nc,
+                                                                         const rr_epi *e) {
+    /* scalar: as tile_int8 */
+    tile_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+    int32_t buf[32 * 32] __attribute__((aligned(64)));
+    for (int r0 = 0; r0 + 32 <= m; r0 += 32) {
+        const uint8_t *x0 = x + (size_t)r0 * (size_t)ldx, *x1 = x0 + (size_t)16 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            const int8_t *p = pb + (size_t)(c0 / NR) * pstride;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < kc; k += 64) {
+                _tile_loadd(4, x0 + k, ldx);
+                _tile_loadd(5, x1 + k, ldx);
+                _tile_loadd(6, p + (size_t)k * NR, NR * 4);
+                _tile_loadd(7, p + (size_t)k * NR + 64, NR * 4);
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbusd(1, 4, 7);
+                _tile_dpbusd(2, 5, 6);
+                _tile_dpbusd(3, 5, 7);
+            }
+            _tile_stored(0, buf, 128);
+            _tile_stored(1, buf + 16, 128);
+            _tile_stored(2, buf + 16 * 32, 128);
+            _tile_stored(3, buf + 16 * 32 + 16, 128);
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+            __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+            __m512i c128_0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, colsum + c0), 7);
+            __m512i c128_1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, colsum + c0 + 16), 7);
+            __m512 ws0 = _mm512_maskz_loadu_ps(m0, wscale + c0), ws1 = _mm512_maskz_loadu_ps(m1, wscale + c0 + 16);
+            rr_epi ee = *e;
+            ee.bias = e->bias ? e->bias + c0 : NULL;
+            for (int r = 0; r < 32; r++) {
+                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                const float *res = e->res ? e->res + (size_t)(r0 + r) * (size_t)e->ldr + c0 : NULL;
+                __m512 xs = _mm512_set1_ps(xscale[r0 + r]);
+                __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(buf + r * 32), c128_0)),
+                                          _mm512_mul_ps(ws0, xs));
+                _mm512_mask_storeu_ps(yr, m0, epilogue(v0, yr, m0, &ee, 0, res));
+                if (m1) {
+                    __m512 v1 = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(buf + r * 32 + 16), c128_1)),
+                        _mm512_mul_ps(ws1, xs));
+                    _mm512_mask_storeu_ps(yr + 16, m1, epilogue(v1, yr + 16, m1, &ee, 16, res));
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
 void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                           const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += MR) {
+    int done = 0;
+    if (m >= 32 && kc % 64 == 0 && rr_amx_usable()) {
+        amx_rows_int8(y, ldy, x, ldx, xscale, pb, pstride, wscale, colsum, m, kc, nc, e);
+        done = m / 32 * 32;
+    }
+    for (int r0 = done; r0 < m; r0 += MR) {
         int mr = m - r0 < MR ? m - r0 : MR;
         const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
         for (int c0 = 0; c0 < nc; c0 += NR) {

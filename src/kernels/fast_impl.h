@@ -46,6 +46,7 @@ void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb
 void rr_softmax_avx512(float *x, int n, float scale);
 void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
                           int kc, int nc, const rr_epi *e);
+bool rr_amx_usable(void); /* AMX-BF16 present and granted by the kernel; $RERANK_AMX=0 turns it off */
 void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                           const rr_epi *e);
