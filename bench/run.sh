@@ -72,7 +72,7 @@ for shape in $shapes; do
     fi
     printf '%-5s %-3s %8s %9s %8s %6.0f%% %8s %7s %7s %9s %8s %8s\n' "$shape" "$wl" "$(val "$r2" pairs_per_s)" \
       "$(val "$r2" tokens_per_s)" "$(val "$r2" gflops)" "$(awk -v g="$(val "$r2" gflops)" -v p="$peak" 'BEGIN{print 100*g/p}')" \
-      "$(val "$r1" pairs_per_s)" "$(awk -v a="$(val "$r2" pairs_per_s)" -v b="$(val "$r1" pairs_per_s)" 'BEGIN{printf "%.2fx", a/b}')" \
+      "$(val "$r1" pairs_per_s)" "$(awk -v a="$(val "$r2" pairs_per_s)" -v b="$(val "$r1" pairs_per_s)" 'BEGIN{if (b + 0 > 0) printf "%.2fx", a/b; else print "-"}')" \
       "$t" "$sp" "$(val "$r2" load_s)" "$(val "$r2" peak_rss_mib)"
   done
 done
