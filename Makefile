@@ -6,7 +6,10 @@ CC      ?= cc
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@echo "  CC  $<";)
 SAN     ?= 0
-BUILD   ?= $(if $(filter 1,$(SAN)),build-san,build)
+# NOISA=1: the portable build the fuzz targets use (no *_avx2.c / *_avx512.c, -DRR_NO_ISA), e.g.
+# `make NOISA=1 test T=kernels` checks that dispatch compiles, links and runs without the SIMD files.
+NOISA   ?= 0
+BUILD   ?= $(if $(filter 1,$(SAN)),build-san,$(if $(filter 1,$(NOISA)),build-noisa,build))
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-prototypes -Wno-format-truncation -Wno-format-zero-length
@@ -24,6 +27,10 @@ ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 
 LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
+ifeq ($(NOISA),1)
+  LIB_SRC  := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC))
+  CPPFLAGS += -DRR_NO_ISA
+endif
 # The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
 SERVER_SRC  := $(wildcard src/server/*.c)
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -77,7 +84,7 @@ bench: $(BUILD)/bench_rerank
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
 # The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
 check:

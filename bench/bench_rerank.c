@@ -1,9 +1,13 @@
 /* bench_rerank.c - reranking speed on full-size synthetic checkpoints.
  *
  *   bench_rerank synth --shape base|m3 --out DIR   write a checkpoint of that shape with random weights
- *   bench_rerank run --model DIR --workload W [--threads N] [--ids FILE] [--scores FILE]
- *                                                  time one workload; print one line "key=value ..."
+ *   bench_rerank run --model DIR --workload W [--threads N] [--ids FILE] [--scores FILE] [--raw 1]
+ *                    [--dtype f32|bf16|int8]       time one workload; print one line "key=value ..."
  *   bench_rerank peak [--threads N]                GFLOP/s of our best matmul on encoder-sized products
+ *
+ * --raw 1 skips the tokenizer: each pair becomes random token ids of the length the workload gives it (same
+ * seeded lengths), run through the model as rerank_score batches them (longest first, 32 sequences, token
+ * budget); the time then excludes tokenization. The scores of the PyTorch baseline match either way.
  *
  * Workloads (seeded, fixed): W1 one query + 100 passages, pair lengths 64-512 tokens (mean ~250);
  * W2 100 pairs of 512 tokens; W3 one query + 10 short passages (latency); W4 8 pairs of 4096 tokens
@@ -17,6 +21,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "arch/model.h"
+#include "base/json.h"
+#include "base/threadpool.h"
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "rerank.h"
@@ -220,6 +227,117 @@ static int build_workload(const rerank_model *m, const char *name, workload *w) 
     return 0;
 }
 
+/* Token lengths of a workload without the tokenizer: the targets build_workload aims at. */
+static size_t raw_lengths(const char *name, int max_tokens, size_t **lens) {
+    rng_state = 0xbe9c0000u + (uint64_t)name[1];
+    size_t n = name[1] == '3' ? 10 : name[1] == '4' ? 8 : 100;
+    int max_length = name[1] == '4' ? 4096 : 512;
+    if (max_length > max_tokens) return 0;
+    *lens = calloc(n, sizeof **lens);
+    for (size_t i = 0; i < n; i++) {
+        int target;
+        if (name[1] == '1') target = 64 + (int)(448 * pow(rng_uniform(), 1.41));
+        else if (name[1] == '3') target = 24 + (int)(rng_next() % 40);
+        else target = max_length;
+        (*lens)[i] = (size_t)target;
+    }
+    return n;
+}
+
+static int longer_first(const void *a, const void *b) {
+    const size_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? 1 : -1) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static rerank_dtype parse_dtype(const char *s) {
+    return !strcmp(s, "bf16") ? RERANK_DTYPE_BF16 : !strcmp(s, "int8") ? RERANK_DTYPE_INT8
+         : !strcmp(s, "f32") ? RERANK_DTYPE_F32 : RERANK_DTYPE_AUTO;
+}
+
+static double forward_flops(const rerank_model_info *info, int ffn, double n_tokens, double sum_sq_tokens);
+static long peak_rss_kib(void);
+
+/* The model alone on random ids (see --raw above). */
+static int cmd_run_raw(const char *model_dir, const char *wl_name, int threads, const char *ids_path,
+                       const char *scores_path, rerank_dtype dtype) {
+    double t0 = now();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    json_t *config;
+    rerank_error err;
+    rr_model *m;
+    if (rr_json_load_file(path, 1 << 20, &config, &err) || rr_model_load(model_dir, config, dtype, &m, &err))
+        return fprintf(stderr, "bench: %s\n", err.message), 1;
+    json_decref(config);
+    double load_s = now() - t0;
+    const rr_model_desc *d = rr_model_describe(m);
+    size_t *lens, n = raw_lengths(wl_name, d->max_tokens, &lens);
+    if (!n) {
+        printf("workload=%s skipped=model_max_tokens_%d\n", wl_name, d->max_tokens);
+        return 0;
+    }
+    size_t total = 0;
+    double sum_sq = 0;
+    for (size_t i = 0; i < n; i++) total += lens[i], sum_sq += (double)lens[i] * lens[i];
+    int32_t *ids = malloc(total * sizeof *ids);
+    size_t *starts = malloc(n * sizeof *starts), (*order)[2] = malloc(n * sizeof *order);
+    FILE *f = ids_path ? fopen(ids_path, "w") : NULL;
+    for (size_t i = 0, at = 0; i < n; i++) {
+        starts[i] = at;
+        order[i][0] = lens[i], order[i][1] = i;
+        for (size_t t = 0; t < lens[i]; t++)
+            ids[at + t] = t == 0 ? 0 : t + 1 == lens[i] ? 2 : 3 + (int32_t)(rng_next() % (uint64_t)(d->vocab_size - 3));
+        if (f) {
+            fputs("[", f);
+            for (size_t t = 0; t < lens[i]; t++) fprintf(f, t ? ",%d" : "%d", ids[at + t]);
+            fputs("]\n", f);
+        }
+        at += lens[i];
+    }
+    if (f) fclose(f);
+    qsort(order, n, sizeof *order, longer_first);
+    rr_workspace *ws = rr_workspace_new();
+    rr_workspace_set_threads(ws, threads);
+    float *scores = calloc(n, sizeof *scores), logits[32];
+    int32_t *bids = malloc(total * sizeof *bids);
+    size_t offs[33];
+    double run_s = 0;
+    for (int rep = 0; rep < 2; rep++) { /* the first pass warms the workspace, the second is timed */
+        t0 = now();
+        for (size_t first = 0, nb; first < n; first += nb) {
+            size_t tok = 0;
+            offs[0] = 0;
+            for (nb = 0; nb < 32 && first + nb < n; nb++) {
+                size_t len = order[first + nb][0];
+                if (nb && tok + len > 4096) break;
+                memcpy(bids + tok, ids + starts[order[first + nb][1]], len * sizeof *bids);
+                tok += len;
+                offs[nb + 1] = tok;
+            }
+            rr_batch b = {.ids = bids, .offsets = offs, .n_seqs = nb};
+            if (rr_model_forward(m, &b, ws, logits, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+            for (size_t j = 0; j < nb; j++) scores[order[first + j][1]] = logits[j];
+        }
+        run_s = now() - t0;
+    }
+    if (scores_path && (f = fopen(scores_path, "w"))) {
+        for (size_t i = 0; i < n; i++) fprintf(f, "%.9g\n", scores[i]);
+        fclose(f);
+    }
+    rerank_model_info info = {0};
+    info.hidden_size = d->hidden_size;
+    info.n_layers = d->n_layers;
+    double gflops = forward_flops(&info, 4 * d->hidden_size, (double)total, sum_sq) / run_s / 1e9;
+    printf("workload=%s pairs=%zu tokens=%zu seconds=%.3f pairs_per_s=%.2f tokens_per_s=%.0f gflops=%.1f "
+           "load_s=%.3f isa=%s threads=%d peak_rss_mib=%.0f\n",
+           wl_name, n, total, run_s, n / run_s, total / run_s, gflops, load_s, rr_isa_name(rr_isa_get()),
+           threads, peak_rss_kib() / 1024.0);
+    rr_workspace_free(ws);
+    rr_model_free(m);
+    free(lens), free(ids), free(starts), free(order), free(scores), free(bids);
+    return 0;
+}
+
 static double forward_flops(const rerank_model_info *info, int ffn, double n_tokens, double sum_sq_tokens) {
     double h = info->hidden_size;
     /* per layer: q,k,v,o (4 h^2) + FFN (2 h ffn) multiply-adds per token; attention 2 n^2 h per sequence */
@@ -233,11 +351,13 @@ static long peak_rss_kib(void) {
 }
 
 static int cmd_run(const char *model_dir, const char *wl_name, int threads, const char *ids_path,
-                   const char *scores_path) {
+                   const char *scores_path, rerank_dtype dtype) {
     double t0 = now();
     rerank_error err;
     rerank_model *m;
-    if (rerank_model_load(model_dir, NULL, &m, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
+    rerank_model_params mp = rerank_model_default_params();
+    mp.dtype = dtype;
+    if (rerank_model_load(model_dir, &mp, &m, &err)) return fprintf(stderr, "bench: %s\n", err.message), 1;
     double load_s = now() - t0;
     rerank_model_info info;
     rerank_model_get_info(m, &info);
@@ -298,27 +418,32 @@ static int cmd_run(const char *model_dir, const char *wl_name, int threads, cons
     return 0;
 }
 
-static int cmd_peak(void) {
+static int cmd_peak(int threads) {
     /* encoder-sized products: 512 tokens x 768 -> 3072 and back */
     const int n = 512, in = 768, out = 3072;
     float *x = random_tensor((size_t)n * in, 1, 0), *wt = random_tensor((size_t)out * in, 0.02f, 0),
           *y = malloc((size_t)n * out * sizeof *y);
-    rr_matmul_fwd(y, x, wt, NULL, n, in, out);
+    rr_pool *pool = threads == 1 ? NULL : rr_pool_new(threads);
+    float *scratch = malloc(rr_linear_scratch(rr_pool_size(pool)) * sizeof *scratch);
+    rr_linear_fwd(pool, scratch, y, x, wt, NULL, NULL, n, in, out, RR_ACT_NONE);
     double best = 1e30;
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 5; r++) {
         double t0 = now();
-        rr_matmul_fwd(y, x, wt, NULL, n, in, out);
+        rr_linear_fwd(pool, scratch, y, x, wt, NULL, NULL, n, in, out, RR_ACT_NONE);
         double t = now() - t0;
         if (t < best) best = t;
     }
-    printf("peak_gflops=%.1f\n", 2.0 * n * in * out / best / 1e9);
-    free(x), free(wt), free(y);
+    printf("peak_gflops=%.1f isa=%s threads=%d\n", 2.0 * n * in * out / best / 1e9, rr_isa_name(rr_isa_get()),
+           rr_pool_size(pool));
+    rr_pool_free(pool);
+    free(x), free(wt), free(y), free(scratch);
     return 0;
 }
 
 int main(int argc, char **argv) {
     const char *shape_name = "base", *out = NULL, *model = NULL, *wl = "W1", *ids = NULL, *scores = NULL;
-    int threads = 0;
+    int threads = 0, raw = 0;
+    rerank_dtype dtype = RERANK_DTYPE_AUTO;
     if (argc < 2) {
         fprintf(stderr, "usage: bench_rerank synth|run|peak [options]; see the comment on top of bench_rerank.c\n");
         return 2;
@@ -331,6 +456,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--ids")) ids = argv[i + 1];
         else if (!strcmp(argv[i], "--scores")) scores = argv[i + 1];
+        else if (!strcmp(argv[i], "--raw")) raw = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--dtype")) dtype = parse_dtype(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     if (!strcmp(argv[1], "synth")) {
@@ -340,8 +467,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "run")) {
         if (!model) return fprintf(stderr, "bench: run needs --model DIR\n"), 2;
-        return cmd_run(model, wl, threads, ids, scores);
+        if (raw) return cmd_run_raw(model, wl, threads, ids, scores, dtype);
+        return cmd_run(model, wl, threads, ids, scores, dtype);
     }
-    if (!strcmp(argv[1], "peak")) return cmd_peak();
+    if (!strcmp(argv[1], "peak")) return cmd_peak(threads);
     return fprintf(stderr, "bench: unknown command %s\n", argv[1]), 2;
 }

@@ -4,9 +4,12 @@ python3-torch), batched as FlagReranker does (sort by length descending, batches
 an attention mask, RoBERTa position ids), on the token ids written by `bench_rerank run --ids`.
 
 usage: torch_baseline.py MODEL_DIR IDS_JSONL THREADS [SCORES_OUT]
-prints: seconds=... pairs_per_s=... tokens_per_s=...
+prints: seconds=... pairs_per_s=... tokens_per_s=... sampled=K/N
+TORCH_SAMPLE=K runs every (N/K)-th pair only (a sample spread over the lengths) and reports its rates: with
+Debian's default reference BLAS (libblas3, ~1 GFLOP/s) a full W1 takes over an hour. SCORES_OUT then has
+"nan" for the pairs not run.
 """
-import json, math, mmap, struct, sys, time
+import json, math, mmap, os, struct, sys, time
 
 import numpy as np
 import torch
@@ -36,6 +39,12 @@ def main():
     H, L, NH = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"]
     eps, pad = cfg["layer_norm_eps"], cfg["pad_token_id"]
     seqs = [json.loads(line) for line in open(ids_path)]
+    n_all = len(seqs)
+    sample = int(os.environ.get("TORCH_SAMPLE", "0") or 0)
+    picked = list(range(n_all))
+    if 0 < sample < n_all:
+        picked = [i * n_all // sample for i in range(sample)]
+    seqs = [seqs[i] for i in picked]
 
     def ln(x, p):
         return torch.nn.functional.layer_norm(x, (H,), w[p + ".weight"], w[p + ".bias"], eps)
@@ -81,10 +90,13 @@ def main():
                 scores[i] = float(out[r])
     dt = time.time() - t0
     n_tok = sum(len(s) for s in seqs)
-    print(f"seconds={dt:.3f} pairs_per_s={len(seqs) / dt:.2f} tokens_per_s={n_tok / dt:.0f}")
+    print(f"seconds={dt:.3f} pairs_per_s={len(seqs) / dt:.2f} tokens_per_s={n_tok / dt:.0f} sampled={len(seqs)}/{n_all}")
     if len(sys.argv) > 4:
+        full = [float("nan")] * n_all
+        for j, i in enumerate(picked):
+            full[i] = scores[j]
         with open(sys.argv[4], "w") as f:
-            f.write("".join(f"{x:.9g}\n" for x in scores))
+            f.write("".join(f"{x:.9g}\n" for x in full))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include "arch/model.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 typedef struct {
@@ -63,6 +64,8 @@ static int read_golden(const char *dir, int longest_first, seqs *out) {
     return out->n_seqs > 0;
 }
 
+static rerank_dtype load_dtype = RERANK_DTYPE_AUTO; /* what load_model asks for */
+
 static rr_model *load_model(const char *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -73,10 +76,12 @@ static rr_model *load_model(const char *dir) {
         return NULL;
     }
     rr_model *m = NULL;
-    if (rr_model_load(dir, config, RERANK_DTYPE_AUTO, &m, &err)) fprintf(stderr, "    %s\n", err.message);
+    if (rr_model_load(dir, config, load_dtype, &m, &err)) fprintf(stderr, "    %s\n", err.message);
     json_decref(config);
     return m;
 }
+
+static int golden_threads = 1; /* threads of the forward passes below */
 
 /* Runs every golden row one by one and all rows packed together; returns max |logit - golden|. */
 static double check_model_dir(const char *dir, int longest_first) {
@@ -90,6 +95,7 @@ static double check_model_dir(const char *dir, int longest_first) {
     }
     worst = 0;
     rr_workspace *ws = rr_workspace_new();
+    rr_workspace_set_threads(ws, golden_threads);
     rerank_error err;
     float *one = calloc(s.n_seqs, sizeof *one), *all = calloc(s.n_seqs, sizeof *all);
     for (size_t i = 0; i < s.n_seqs; i++) {
@@ -126,4 +132,78 @@ TEST(xlmr_f16_matches_golden) {
 TEST(bert_matches_golden) {
     CHECK(check_model_dir(rr_shared_path("testdata/bert-seqcls-tiny"), 0) <= 1e-4);
     CHECK(check_model_dir(rr_shared_path("testdata/bert-seqcls-tiny"), 1) <= 1e-4);
+}
+
+/* The same goldens through every instruction-set path the CPU has, with one and two threads. */
+TEST(xlmr_golden_on_every_isa_and_thread_count) {
+    rr_isa before = rr_isa_get();
+    for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+        if (!rr_isa_set((rr_isa)isa)) continue;
+        for (golden_threads = 1; golden_threads <= 2; golden_threads++)
+            CHECK(check_model_dir(rr_shared_path("testdata/xlmr-seqcls-tiny"), 0) <= 1e-4, "isa %s, %d threads",
+                  rr_isa_name((rr_isa)isa), golden_threads);
+    }
+    golden_threads = 1;
+    rr_isa_set(before);
+}
+
+/* Spearman rank correlation (ties get their mean rank). */
+static double spearman(const float *a, const float *b, size_t n) {
+    double *ra = calloc(n, sizeof *ra), *rb = calloc(n, sizeof *rb);
+    for (int pass = 0; pass < 2; pass++) {
+        const float *v = pass ? b : a;
+        double *r = pass ? rb : ra;
+        for (size_t i = 0; i < n; i++) {
+            double below = 0, equal = 0;
+            for (size_t j = 0; j < n; j++) below += v[j] < v[i], equal += v[j] == v[i];
+            r[i] = below + (equal + 1) / 2;
+        }
+    }
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < n; i++) ma += ra[i] / n, mb += rb[i] / n;
+    for (size_t i = 0; i < n; i++)
+        sab += (ra[i] - ma) * (rb[i] - mb), saa += (ra[i] - ma) * (ra[i] - ma), sbb += (rb[i] - mb) * (rb[i] - mb);
+    free(ra), free(rb);
+    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 1.0;
+}
+
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* bf16 and int8 weights keep the ranking of the golden rows (Spearman >= 0.995 against fp32) and move no
+ * normalized score by more than 0.02. */
+TEST(low_precision_keeps_golden_ranking) {
+    const char *dirs[] = {"testdata/xlmr-seqcls-tiny", "testdata/bert-seqcls-tiny"};
+    const rerank_dtype dtypes[] = {RERANK_DTYPE_BF16, RERANK_DTYPE_INT8};
+    for (size_t d = 0; d < 2; d++) {
+        const char *dir = rr_shared_path(dirs[d]);
+        seqs s;
+        REQUIRE(read_golden(dir, 0, &s));
+        rr_batch b = {.ids = s.ids, .type_ids = s.types, .offsets = s.offsets, .n_seqs = s.n_seqs};
+        rr_workspace *ws = rr_workspace_new();
+        rerank_error err;
+        float *f32 = calloc(s.n_seqs, sizeof *f32), *low = calloc(s.n_seqs, sizeof *low);
+        load_dtype = RERANK_DTYPE_F32;
+        rr_model *m = load_model(dir);
+        CHECK(m && rr_model_forward(m, &b, ws, f32, &err) == RERANK_OK);
+        rr_model_free(m);
+        for (size_t t = 0; t < 2; t++) {
+            load_dtype = dtypes[t];
+            m = load_model(dir);
+            CHECK(m && rr_model_forward(m, &b, ws, low, &err) == RERANK_OK);
+            rr_model_free(m);
+            double rho = spearman(f32, low, s.n_seqs), worst = 0;
+            for (size_t i = 0; i < s.n_seqs; i++) {
+                double dd = fabs(sigmoid(f32[i]) - sigmoid(low[i]));
+                if (dd > worst) worst = dd;
+            }
+            fprintf(stderr, "    %s %s: Spearman %.4f, max |sigmoid diff| %.4f vs fp32\n", dirs[d],
+                    t ? "int8" : "bf16", rho, worst);
+            CHECK(rho >= 0.995, "%s dtype %d: Spearman %g", dirs[d], (int)dtypes[t], rho);
+            CHECK(worst <= 0.02, "%s dtype %d: sigmoid diff %g", dirs[d], (int)dtypes[t], worst);
+        }
+        load_dtype = RERANK_DTYPE_AUTO;
+        free(f32), free(low);
+        rr_workspace_free(ws);
+        seqs_free(&s);
+    }
 }

@@ -34,7 +34,7 @@ static const char *const usage_text =
     "  --long-doc MODE         truncate (default, as FlagEmbedding) or chunk: score overlapping windows of a\n"
     "                          long passage and keep the best (MaxP)\n"
     "  --chunk-overlap N       tokens shared by consecutive windows with --long-doc chunk (default 32)\n"
-    "  --dtype T               compute precision: auto (default, fp32) or f32\n"
+    "  --dtype T               compute precision: auto (default, fp32), f32, bf16 or int8 (cross-encoders)\n"
     "  --split-special-tokens  treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by\n"
     "                          default it is matched as that token, as FlagEmbedding does\n"
     "  rank only: --query TEXT [required], --top-k K (default: all)\n"
@@ -171,7 +171,9 @@ static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
             NEED_VALUE();
             if (!strcmp(v, "auto")) o->mp.dtype = RERANK_DTYPE_AUTO;
             else if (!strcmp(v, "f32") || !strcmp(v, "fp32")) o->mp.dtype = RERANK_DTYPE_F32;
-            else return usage_error("--dtype expects auto or f32, got '%s'", v);
+            else if (!strcmp(v, "bf16")) o->mp.dtype = RERANK_DTYPE_BF16;
+            else if (!strcmp(v, "int8")) o->mp.dtype = RERANK_DTYPE_INT8;
+            else return usage_error("--dtype expects auto, f32, bf16 or int8, got '%s'", v);
         } else if (!strcmp(a, "--prompt")) { NEED_VALUE(); o->sp.prompt = v; }
         else if (!strcmp(a, "--instruction")) { NEED_VALUE(); o->sp.instruction = v; }
         else if (!strcmp(a, "--recipe")) { NEED_VALUE(); o->mp.recipe = v; }

@@ -28,6 +28,7 @@ struct rr_model {
     char architecture[128];
     rr_weights *weights; /* NULL when only the config was parsed */
     void *impl;          /* the family's state (hyper-parameters + tensor views) */
+    rerank_dtype dtype;  /* compute precision asked for at load (the encoder converts its dense weights) */
 };
 
 /* Keys/values of a shared prompt prefix (model.h). Filled by a family's prefix_forward. */
@@ -59,6 +60,7 @@ enum { RR_WS_SLOTS = 16 };
 struct rr_workspace {
     float *buf[RR_WS_SLOTS];
     size_t cap[RR_WS_SLOTS]; /* floats */
+    struct rr_pool *pool;    /* threads of the forward pass (rr_workspace_set_threads); NULL = the caller only */
 };
 
 /* Returns slot `slot` with room for n floats (a product a*b checked by the caller via rr_mul_size). */

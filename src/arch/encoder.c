@@ -10,6 +10,7 @@
 #include "arch/arch.h"
 #include "base/error.h"
 #include "base/json.h"
+#include "base/threadpool.h"
 #include "kernels/kernels.h"
 
 #define CONFIG "config.json"
@@ -24,6 +25,7 @@ typedef struct enc_layer {
     const float *up_w, *up_b;       /* [I,H], [I] intermediate.dense */
     const float *down_w, *down_b;   /* [H,I], [H] output.dense */
     const float *ln2_w, *ln2_b;     /* [H], [H]   output.LayerNorm */
+    rr_wmat q, k, v, o, up, down;   /* the six dense weights as the kernels take them (fp32 views or converted) */
 } enc_layer;
 
 typedef struct rr_encoder {
@@ -65,6 +67,11 @@ static const struct {
 static void encoder_free(void *impl) {
     rr_encoder *e = impl;
     if (!e) return;
+    for (int l = 0; e->layers && l < e->n_layers; l++) {
+        enc_layer *L = &e->layers[l];
+        rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) rr_wmat_free(ms[i]);
+    }
     free(e->layers);
     free(e);
 }
@@ -167,6 +174,28 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *er
     return rr_cls_head_load(w, e->spec->head_dense, e->spec->head_out, e->hidden, &e->head, err);
 }
 
+/* The dense weights in the compute precision: fp32 views as they are, bf16/int8 converted once. With int8 the
+ * FFN down-projection stays bf16 (fp32 without AVX512_BF16): its input, the GELU output, has the outliers
+ * that per-token int8 rounds worst (on the golden XLM-R rows, all-int8 gives Spearman 0.9949 vs fp32, this
+ * 0.9965). bf16/int8 need the CPU's AVX512_BF16 / AVX512_VNNI: the portable fallback exists for tests only. */
+static rerank_status prepare_weights(rr_encoder *e, rerank_dtype dtype, rerank_error *err) {
+    rr_wtype t = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
+    if (!rr_wtype_native(t))
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s compute needs a CPU with %s", t == RR_W_BF16 ? "bf16" : "int8",
+                       t == RR_W_BF16 ? "AVX512_BF16" : "AVX512_VNNI");
+    rr_wtype down = t != RR_W_INT8 ? t : rr_wtype_native(RR_W_BF16) ? RR_W_BF16 : RR_W_F32;
+    int H = e->hidden, I = e->ffn;
+    for (int l = 0; l < e->n_layers; l++) {
+        enc_layer *L = &e->layers[l];
+        if (!rr_wmat_init(&L->q, t, L->q_w, H, H) || !rr_wmat_init(&L->k, t, L->k_w, H, H) ||
+            !rr_wmat_init(&L->v, t, L->v_w, H, H) || !rr_wmat_init(&L->o, t, L->o_w, H, H) ||
+            !rr_wmat_init(&L->up, t, L->up_w, I, H) || !rr_wmat_init(&L->down, down, L->down_w, H, I))
+            return rr_fail(err, RERANK_ERR_NOMEM, "out of memory converting layer %d to %s", l,
+                           t == RR_W_BF16 ? "bf16" : "int8");
+    }
+    return RERANK_OK;
+}
+
 static rerank_status encoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
     rr_encoder *e = calloc(1, sizeof *e);
     if (!e) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
@@ -180,7 +209,9 @@ static rerank_status encoder_load(rr_model *m, const json_t *config, const void 
     m->desc.type_vocab_size = e->type_vocab;
     m->desc.max_tokens = e->max_tokens;
     m->desc.pad_token_id = e->pad_id;
-    return m->weights ? bind_weights(e, m->weights, err) : RERANK_OK;
+    if (!m->weights) return RERANK_OK;
+    if ((st = bind_weights(e, m->weights, err))) return st;
+    return prepare_weights(e, m->dtype, err);
 }
 
 /* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */
@@ -231,7 +262,14 @@ static void embed(const rr_encoder *e, const rr_batch *b, float *x) {
     rr_layernorm_fwd(x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
 }
 
-enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_SCORES, WS_HEAD };
+/* Scratch of the dense layers for n rows: the largest of the layer's weights (all layers alike). */
+static size_t lin_scratch(const rr_encoder *e, int threads, int n) {
+    const enc_layer *L = &e->layers[0];
+    size_t a = rr_linear_w_scratch(&L->up, threads, n), b = rr_linear_w_scratch(&L->down, threads, n);
+    return a > b ? a : b;
+}
+
+enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD };
 
 static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
                                      rerank_error *err) {
@@ -242,37 +280,47 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     if (st) return st;
     if (N > (size_t)INT32_MAX || !rr_mul_size(N, (size_t)e->hidden, &nh) || !rr_mul_size(N, (size_t)e->ffn, &nf))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
-    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores, *hs;
+    int threads = rr_pool_size(ws->pool), n_rows = (int)N;
+    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *lin, *att, *hs;
     if ((st = rr_workspace_get(ws, WS_X, nh, &x, err)) || (st = rr_workspace_get(ws, WS_Q, nh, &q, err)) ||
         (st = rr_workspace_get(ws, WS_K, nh, &k, err)) || (st = rr_workspace_get(ws, WS_V, nh, &v, err)) ||
         (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, nh, &tmp, err)) ||
         (st = rr_workspace_get(ws, WS_FFN, nf, &ffn, err)) ||
-        (st = rr_workspace_get(ws, WS_SCORES, longest, &scores, err)) ||
+        (st = rr_workspace_get(ws, WS_LIN, lin_scratch(e, threads, n_rows), &lin, err)) ||
+        (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->head_dim), &att, err)) ||
         (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->hidden, &hs, err)))
         return st;
-    int n = (int)N, H = e->hidden, I = e->ffn;
+    rr_pool *pool = ws->pool;
+    int n = (int)N, H = e->hidden, S = (int)b->n_seqs;
+    rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false};
     embed(e, b, x);
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
-        rr_matmul_fwd(q, x, L->q_w, L->q_b, n, H, H);
-        rr_matmul_fwd(k, x, L->k_w, L->k_b, n, H, H);
-        rr_matmul_fwd(v, x, L->v_w, L->v_b, n, H, H);
-        for (size_t s = 0; s < b->n_seqs; s++) {
-            size_t off = b->offsets[s] * (size_t)H;
-            rr_attn_shape shape = {(int)(b->offsets[s + 1] - b->offsets[s]), e->n_heads, e->n_heads, e->head_dim,
-                                   H, H, H, false};
-            rr_attention_fwd(ctx + off, q + off, k + off, v + off, scores, &shape);
+        rr_linear_w_fwd(pool, lin, k, x, &L->k, L->k_b, NULL, n, RR_ACT_NONE);
+        rr_linear_w_fwd(pool, lin, v, x, &L->v, L->v_b, NULL, n, RR_ACT_NONE);
+        if (l + 1 < e->n_layers) {
+            rr_linear_w_fwd(pool, lin, q, x, &L->q, L->q_b, NULL, n, RR_ACT_NONE);
+            rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
+            rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
+            rr_layernorm_fwd(x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
+            rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, n, RR_ACT_GELU);
+            rr_linear_w_fwd(pool, lin, tmp, ffn, &L->down, L->down_b, x, n, RR_ACT_NONE);
+            rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+            continue;
         }
-        rr_matmul_fwd(tmp, ctx, L->o_w, L->o_b, n, H, H);
-        rr_add_fwd(tmp, tmp, x, nh);
-        rr_layernorm_fwd(x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
-        rr_matmul_fwd(ffn, x, L->up_w, L->up_b, n, H, I);
-        rr_gelu_fwd(ffn, ffn, nf);
-        rr_matmul_fwd(tmp, ffn, L->down_w, L->down_b, n, I, H);
-        rr_add_fwd(tmp, tmp, x, nh);
-        rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+        /* Last layer: the head reads token 0 only, and every row after attention depends on its own token
+         * alone, so only token 0 of each sequence goes on (keys and values still cover all tokens). Rows are
+         * compacted: row s holds sequence s. */
+        for (int s = 0; s < S; s++) memcpy(tmp + (size_t)s * H, x + b->offsets[s] * (size_t)H, (size_t)H * sizeof *x);
+        rr_linear_w_fwd(pool, lin, q, tmp, &L->q, L->q_b, NULL, S, RR_ACT_NONE);
+        rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
+        rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
+        rr_layernorm_fwd(x, x, L->ln1_w, L->ln1_b, S, H, e->eps);
+        rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, S, RR_ACT_GELU);
+        rr_linear_w_fwd(pool, lin, tmp, ffn, &L->down, L->down_b, x, S, RR_ACT_NONE);
+        rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
     }
-    for (size_t s = 0; s < b->n_seqs; s++) out[s] = rr_cls_head_fwd(&e->head, x + b->offsets[s] * (size_t)H, hs);
+    for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);
     return RERANK_OK;
 }
 

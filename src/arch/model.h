@@ -66,6 +66,10 @@ const rr_model_desc *rr_model_describe(const rr_model *model);
 /* Scratch memory for forward passes; grows to the largest batch seen and is reused. One per thread. */
 rr_workspace *rr_workspace_new(void);
 void rr_workspace_free(rr_workspace *ws);
+/* Threads of the forward passes run with ws: n_threads <= 0 means one per core. The workers are created here
+ * (once, and again only when the count changes) and live until rr_workspace_free. If threads cannot be
+ * created the passes run in the caller alone. */
+void rr_workspace_set_threads(rr_workspace *ws, int n_threads);
 
 /* Runs the batch and writes rr_model_n_outputs() raw scores (logits) per sequence to out, [seq][output]
  * order. Token ids and type ids are range-checked; a sequence longer than max_tokens is RERANK_ERR_INPUT. */

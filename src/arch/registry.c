@@ -7,6 +7,7 @@
 #include "arch/arch.h"
 #include "arch/decoder.h"
 #include "base/error.h"
+#include "base/threadpool.h"
 
 
 static const rr_arch_row registry[] = {
@@ -79,11 +80,18 @@ rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype 
                             rerank_error *err) {
     *out = NULL;
     if (!dir || !config) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_load: NULL directory or config");
-    if (dtype != RERANK_DTYPE_AUTO && dtype != RERANK_DTYPE_F32)
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: only fp32 compute is supported so far", dir);
+    if (dtype != RERANK_DTYPE_AUTO && dtype != RERANK_DTYPE_F32 && dtype != RERANK_DTYPE_BF16 &&
+        dtype != RERANK_DTYPE_INT8)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: unknown dtype %d", dir, (int)dtype);
     rr_model *m;
     rerank_status st = model_new(config, &m, err);
     if (st) return st;
+    m->dtype = dtype;
+    if ((dtype == RERANK_DTYPE_BF16 || dtype == RERANK_DTYPE_INT8) && m->row->family != &rr_encoder_family) {
+        rr_model_free(m);
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: bf16/int8 compute is implemented for cross-encoders only",
+                       dir);
+    }
     if (!(st = rr_weights_open(dir, &m->weights, err))) st = m->row->family->load(m, config, m->row->spec, err);
     if (st) {
         rr_model_free(m);
@@ -162,7 +170,15 @@ rr_workspace *rr_workspace_new(void) { return calloc(1, sizeof(rr_workspace)); }
 void rr_workspace_free(rr_workspace *ws) {
     if (!ws) return;
     for (int i = 0; i < RR_WS_SLOTS; i++) free(ws->buf[i]);
+    rr_pool_free(ws->pool);
     free(ws);
+}
+
+void rr_workspace_set_threads(rr_workspace *ws, int n_threads) {
+    if (n_threads <= 0) n_threads = rr_cpu_count();
+    if (rr_pool_size(ws->pool) == n_threads) return;
+    rr_pool_free(ws->pool);
+    ws->pool = n_threads > 1 ? rr_pool_new(n_threads) : NULL;
 }
 
 rerank_status rr_workspace_get(rr_workspace *ws, int slot, size_t n, float **out, rerank_error *err) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* y[n,out] = x[n,in] · W[out,in]^T + b[out]   (b may be NULL) */
 void rr_matmul_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
@@ -73,5 +74,63 @@ void rr_scale_fwd(float *y, const float *x, float s, size_t n);
 
 /* Dot product of two n-vectors (fp32 accumulation). */
 float rr_dot_fwd(const float *a, const float *b, size_t n);
+
+/* ---- fast paths (fast.c, fast_avx2.c, fast_avx512.c): the same math as above, blocked and packed for
+ * SIMD, threaded over an rr_pool, with the instruction set chosen at run time. ---- */
+
+typedef struct rr_pool rr_pool;
+
+typedef enum rr_isa { RR_ISA_SCALAR, RR_ISA_AVX2, RR_ISA_AVX512, RR_ISA_COUNT } rr_isa;
+
+/* Compiled in and supported by this CPU (the scalar path always is). */
+bool rr_isa_supported(rr_isa isa);
+/* The instruction set in use: $RERANK_ISA (scalar|avx2|avx512, read at the first call; an unsupported one
+ * falls back to the best) or the best supported one. */
+rr_isa rr_isa_get(void);
+/* Forces an instruction set (tests, benchmarks); false, and no change, when it is not supported. */
+bool rr_isa_set(rr_isa isa);
+const char *rr_isa_name(rr_isa isa);
+
+typedef enum rr_act { RR_ACT_NONE, RR_ACT_GELU } rr_act;
+
+/* Scratch floats rr_linear_fwd needs for a pool of n_threads threads. */
+size_t rr_linear_scratch(int n_threads);
+/* y[n,out] = act(x[n,in] · W[out,in]^T + b[out]) + res[n,out]   (b, res may be NULL; act as rr_gelu_fwd).
+ * y may not alias x, w or res. */
+void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const float *w, const float *b,
+                   const float *res, int n, int in, int out, rr_act act);
+
+/* Scratch floats rr_attention_seqs_fwd needs for sequences of at most `longest` tokens. */
+size_t rr_attention_scratch(int n_threads, int longest, int head_dim);
+/* rr_attention_fwd for every sequence of a packed batch (sequence i is rows [offsets[i], offsets[i+1]) of
+ * k and v; s->n_tokens is ignored). With first_only, only each sequence's first token queries: q and out
+ * then hold one row per sequence (row i for sequence i). */
+void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,
+                           const float *v, const size_t *offsets, size_t n_seqs, const rr_attn_shape *s,
+                           bool first_only);
+
+/* Weights of a dense layer as the fast kernels use them: fp32 in place (zero-copy), or converted once (at
+ * load) to bf16 (AVX512_BF16 dot products, fp32 accumulation) or int8 with a scale per output channel
+ * (activations then quantized per token at run time; AVX512_VNNI). Converted ones are packed in panels. */
+typedef enum rr_wtype { RR_W_F32, RR_W_BF16, RR_W_INT8 } rr_wtype;
+typedef struct rr_wmat {
+    rr_wtype type;
+    int out, in;
+    const float *f32; /* RR_W_F32: W[out,in], borrowed */
+    void *packed;     /* RR_W_BF16 / RR_W_INT8: owned panels */
+    float *scale;     /* RR_W_INT8: per output channel, W ~ scale[o] * q[o,k] */
+    int32_t *colsum;  /* RR_W_INT8: sum over k of q[o,k] (undoes the +128 of unsigned activations) */
+} rr_wmat;
+
+/* Whether this CPU runs `type` with its SIMD instructions (a portable fallback always exists). */
+bool rr_wtype_native(rr_wtype type);
+/* Fills *m from W[out,in]: type RR_W_F32 borrows w; the others convert and pack it. false when out of memory. */
+bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in);
+void rr_wmat_free(rr_wmat *m);
+/* Scratch floats rr_linear_w_fwd needs for n rows on a pool of n_threads threads. */
+size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n);
+/* rr_linear_fwd with prepared weights (bf16/int8 round x to the weights' precision first). */
+void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
+                     const float *res, int n, rr_act act);
 
 #endif

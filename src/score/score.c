@@ -153,8 +153,10 @@ static rerank_status reserve_run_buffers(rerank_session *s, size_t n_out) {
     return grow_floats(&s->logits, &s->cap_logits, n * n_out);
 }
 
-/* Token budget of one forward pass: bounds activation memory whatever the batch size. */
-enum { RR_MAX_BATCH_TOKENS = 16384 };
+/* Token budget of one forward pass: bounds activation memory whatever the batch size (an encoder needs about
+ * 10 * hidden floats per token: 160 MiB at 4096 tokens of hidden 1024). Batches of a few thousand tokens
+ * already keep the matrix kernels at full speed. */
+enum { RR_MAX_BATCH_TOKENS = 4096 };
 
 /* Runs all sequences group by group, longest first, in batches of at most batch_size sequences and
  * RR_MAX_BATCH_TOKENS tokens (a longer single sequence runs alone) that never mix groups; a group's prefix
@@ -168,6 +170,7 @@ static rerank_status run_batches(rerank_session *s, const rerank_score_params *p
     size_t batch = params->batch_size > 0 ? (size_t)params->batch_size : 32, prefix_group = SIZE_MAX;
     /* the layerwise model needs the prefix only up to the highest cutoff layer */
     int prefix_layers = call->n_layers ? call->layers[call->n_layers - 1] : 0;
+    rr_workspace_set_threads(s->ws, params->n_threads);
     for (size_t first = 0; first < s->n_seqs;) {
         size_t n = 0, group = s->order[first].group;
         const rr_seq *lead = &s->seqs[s->order[first].seq];

@@ -1,0 +1,463 @@
+/* fast.c - run-time choice of the instruction set, B-panel packing, the portable GEMM block, and the
+ * threaded drivers of the dense layers (rr_linear_fwd) and attention (rr_attention_seqs_fwd). The SIMD
+ * blocks live in fast_avx2.c / fast_avx512.c; a build with -DRR_NO_ISA has the portable path only. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/threadpool.h"
+#include "kernels/fast_impl.h"
+
+/* ---- portable path: plain C, the reference's arithmetic (erff, expf) ---- */
+
+enum { C_NR = 16, C_MR = 4 };
+
+static float gelu1(float x) { return x * 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)); }
+
+static void block_c(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
+                    int nc, const rr_epi *e) {
+    for (int r0 = 0; r0 < m; r0 += C_MR) {
+        int mr = m - r0 < C_MR ? m - r0 : C_MR;
+        for (int c0 = 0; c0 < nc; c0 += C_NR) {
+            int ncr = nc - c0 < C_NR ? nc - c0 : C_NR;
+            const float *p = pb + (size_t)(c0 / C_NR) * pstride;
+            float acc[C_MR][C_NR] = {{0}};
+            for (int k = 0; k < kc; k++)
+                for (int r = 0; r < mr; r++) {
+                    float a = x[(size_t)(r0 + r) * (size_t)ldx + (size_t)k];
+                    for (int c = 0; c < C_NR; c++) acc[r][c] += a * p[(size_t)k * C_NR + (size_t)c];
+                }
+            for (int r = 0; r < mr; r++) {
+                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                for (int c = 0; c < ncr; c++) {
+                    float v = acc[r][c] + (e->first ? 0.0f : yr[c]);
+                    if (e->last) {
+                        if (e->bias) v += e->bias[c0 + c];
+                        if (e->act == RR_ACT_GELU) v = gelu1(v);
+                        if (e->res) v += e->res[(size_t)(r0 + r) * (size_t)e->ldr + (size_t)(c0 + c)];
+                    }
+                    yr[c] = v;
+                }
+            }
+        }
+    }
+}
+
+static void softmax_c(float *x, int n, float scale) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++) sum += (x[i] = expf(scale * x[i] - scale * mx));
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+/* ---- dispatch ---- */
+
+static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
+    [RR_ISA_SCALAR] = {C_NR, block_c, softmax_c},
+#ifndef RR_NO_ISA
+    [RR_ISA_AVX2] = {16, rr_block_avx2, rr_softmax_avx2},
+    [RR_ISA_AVX512] = {32, rr_block_avx512, rr_softmax_avx512},
+#endif
+};
+
+static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+
+const char *rr_isa_name(rr_isa isa) { return isa >= 0 && isa < RR_ISA_COUNT ? isa_names[isa] : "?"; }
+
+bool rr_isa_supported(rr_isa isa) {
+    if (isa < 0 || isa >= RR_ISA_COUNT || !ops_table[isa].block) return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (isa == RR_ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == RR_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    return true;
+#else
+    return isa == RR_ISA_SCALAR;
+#endif
+}
+
+static atomic_int active_isa = -1;
+
+rr_isa rr_isa_get(void) {
+    int isa = atomic_load_explicit(&active_isa, memory_order_relaxed);
+    if (isa >= 0) return (rr_isa)isa;
+    rr_isa best = RR_ISA_SCALAR;
+    for (int i = RR_ISA_COUNT - 1; i > 0; i--)
+        if (rr_isa_supported((rr_isa)i)) {
+            best = (rr_isa)i;
+            break;
+        }
+    const char *env = getenv("RERANK_ISA");
+    for (int i = 0; env && i < RR_ISA_COUNT; i++)
+        if (!strcmp(env, isa_names[i]) && rr_isa_supported((rr_isa)i)) best = (rr_isa)i;
+    int expected = -1; /* the first caller wins; later ones see its choice */
+    atomic_compare_exchange_strong(&active_isa, &expected, (int)best);
+    return (rr_isa)atomic_load(&active_isa);
+}
+
+bool rr_isa_set(rr_isa isa) {
+    if (!rr_isa_supported(isa)) return false;
+    atomic_store(&active_isa, (int)isa);
+    return true;
+}
+
+static const rr_isa_ops *ops_get(void) { return &ops_table[rr_isa_get()]; }
+
+/* ---- packing ---- */
+
+/* Packs columns [c0, c0+nc) and rows [k0, k0+kc) of B into panels of nr columns: panel p at dst + p*kc*nr,
+ * element [k*nr + j] = B[k0+k, c0+p*nr+j], zero past nc. B is W[col, k] (ld) when !trans, B[k, col] (ld)
+ * when trans. */
+static void pack_b(float *dst, const float *w, size_t ld, bool trans, int k0, int kc, int c0, int nc, int nr) {
+    for (int p = 0; p * nr < nc; p++) {
+        float *d = dst + (size_t)p * (size_t)kc * (size_t)nr;
+        int cols = nc - p * nr < nr ? nc - p * nr : nr;
+        if (!trans) {
+            for (int j = 0; j < cols; j++) {
+                const float *src = w + (size_t)(c0 + p * nr + j) * ld + (size_t)k0;
+                for (int k = 0; k < kc; k++) d[(size_t)k * (size_t)nr + (size_t)j] = src[k];
+            }
+        } else {
+            for (int k = 0; k < kc; k++) {
+                const float *src = w + (size_t)(k0 + k) * ld + (size_t)(c0 + p * nr);
+                memcpy(d + (size_t)k * (size_t)nr, src, (size_t)cols * sizeof *src);
+            }
+        }
+        for (int j = cols; j < nr; j++)
+            for (int k = 0; k < kc; k++) d[(size_t)k * (size_t)nr + (size_t)j] = 0.0f;
+    }
+}
+
+static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+static int round_up(int a, int m) { return (a + m - 1) / m * m; }
+
+/* ---- dense layers ---- */
+
+enum { KC = 256, NC_MAX = 256, MAX_NR = 32, PAD = 16 };
+
+size_t rr_linear_scratch(int n_threads) {
+    return (size_t)(n_threads > 0 ? n_threads : 1) * ((size_t)KC * NC_MAX + PAD);
+}
+
+typedef struct lin_job {
+    const rr_isa_ops *ops;
+    float *y, *scratch;
+    const float *x, *w, *b, *res;
+    int n, in, out, nc;
+    rr_act act;
+} lin_job;
+
+/* One task: output columns [task*nc, +nc) for all rows, K in blocks of KC packed into the thread's scratch. */
+static void lin_task(void *ctx, int task, int thread) {
+    const lin_job *j = ctx;
+    int c0 = task * j->nc, nc = j->out - c0 < j->nc ? j->out - c0 : j->nc;
+    float *pb = align64(j->scratch + (size_t)thread * ((size_t)KC * NC_MAX + PAD));
+    for (int k0 = 0; k0 < j->in; k0 += KC) {
+        int kc = j->in - k0 < KC ? j->in - k0 : KC;
+        pack_b(pb, j->w, (size_t)j->in, false, k0, kc, c0, nc, j->ops->nr);
+        rr_epi e = {j->b ? j->b + c0 : NULL, j->res ? j->res + c0 : NULL, j->out, j->act, k0 == 0, k0 + kc == j->in};
+        j->ops->block(j->y + c0, j->out, j->x + k0, j->in, pb, (size_t)kc * (size_t)j->ops->nr, j->n, kc, nc, &e);
+    }
+}
+
+void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const float *w, const float *b,
+                   const float *res, int n, int in, int out, rr_act act) {
+    if (n <= 0 || out <= 0) return;
+    const rr_isa_ops *ops = ops_get();
+    int threads = rr_pool_size(pool), nr = ops->nr;
+    /* about three column blocks per thread, each a multiple of the panel width */
+    int nc = round_up((out + 3 * threads - 1) / (3 * threads), nr);
+    if (nc > NC_MAX) nc = NC_MAX;
+    lin_job j = {ops, y, scratch, x, w, b, res, n, in, out, nc, act};
+    rr_pool_run(pool, lin_task, &j, (out + nc - 1) / nc);
+}
+
+/* ---- attention ---- */
+
+enum { QB = 256 }; /* query rows per task */
+
+static size_t att_per_thread(int longest, int hd) {
+    size_t t = (size_t)round_up(longest, MAX_NR);
+    return (size_t)QB * t + t * (size_t)round_up(hd, MAX_NR) * 2 + 3 * PAD;
+}
+
+size_t rr_attention_scratch(int n_threads, int longest, int head_dim) {
+    return (size_t)(n_threads > 0 ? n_threads : 1) * att_per_thread(longest, head_dim);
+}
+
+typedef struct att_job {
+    const rr_isa_ops *ops;
+    float *out, *scratch;
+    const float *q, *k, *v;
+    const size_t *offsets;
+    size_t n_seqs, per_thread;
+    const rr_attn_shape *s;
+    bool first_only;
+} att_job;
+
+static int n_qblocks(const att_job *j, size_t seq) {
+    return j->first_only ? 1 : (int)((j->offsets[seq + 1] - j->offsets[seq] + QB - 1) / QB);
+}
+
+/* One task: one query block of one head of one sequence; K and V of that head packed as B panels. */
+static void att_task(void *ctx, int task, int thread) {
+    const att_job *j = ctx;
+    const rr_attn_shape *s = j->s;
+    size_t seq = 0;
+    int per_seq;
+    for (;; seq++) { /* task -> (sequence, head, query block) */
+        per_seq = s->n_heads * n_qblocks(j, seq);
+        if (task < per_seq) break;
+        task -= per_seq;
+    }
+    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = j->ops->nr;
+    int T = (int)(j->offsets[seq + 1] - j->offsets[seq]), hd = s->head_dim, kvh = h / (s->n_heads / s->n_kv_heads);
+    int q0 = qb * QB, qn = j->first_only ? 1 : (T - q0 < QB ? T - q0 : QB), tp = round_up(T, MAX_NR);
+    size_t first = j->offsets[seq];
+    float *S = align64(j->scratch + (size_t)thread * j->per_thread);
+    float *pk = align64(S + (size_t)QB * (size_t)tp), *pv = align64(pk + (size_t)tp * (size_t)round_up(hd, MAX_NR));
+    const float *kh = j->k + first * (size_t)s->ld_kv + (size_t)kvh * (size_t)hd;
+    const float *vh = j->v + first * (size_t)s->ld_kv + (size_t)kvh * (size_t)hd;
+    size_t qrow = j->first_only ? seq : first + (size_t)q0;
+    const float *qh = j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd;
+    float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
+    rr_epi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true};
+    /* S[qn, T] = Q K^T, then softmax(S / sqrt(hd)) per row */
+    pack_b(pk, kh, (size_t)s->ld_kv, false, 0, hd, 0, T, nr);
+    j->ops->block(S, T, qh, s->ld_q, pk, (size_t)hd * (size_t)nr, qn, hd, T, &plain);
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int r = 0; r < qn; r++) {
+        float *row = S + (size_t)r * (size_t)T;
+        int nj = s->causal ? q0 + r + 1 : T;
+        for (int c = nj; c < T; c++) row[c] = -INFINITY;
+        j->ops->softmax(row, T, scale);
+    }
+    /* out[qn, hd] = P V */
+    pack_b(pv, vh, (size_t)s->ld_kv, true, 0, T, 0, hd, nr);
+    j->ops->block(oh, s->ld_out, S, T, pv, (size_t)T * (size_t)nr, qn, T, hd, &plain);
+}
+
+void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,
+                           const float *v, const size_t *offsets, size_t n_seqs, const rr_attn_shape *s,
+                           bool first_only) {
+    int longest = 0;
+    for (size_t i = 0; i < n_seqs; i++)
+        if ((int)(offsets[i + 1] - offsets[i]) > longest) longest = (int)(offsets[i + 1] - offsets[i]);
+    att_job j = {ops_get(), out, scratch, q, k, v, offsets, n_seqs, att_per_thread(longest, s->head_dim), s,
+                 first_only};
+    int n_tasks = 0;
+    for (size_t i = 0; i < n_seqs; i++) n_tasks += s->n_heads * n_qblocks(&j, i);
+    rr_pool_run(pool, att_task, &j, n_tasks);
+}
+
+/* ---- low-precision weights: bf16 pairs and int8 quads in panels of LP_NR output columns ---- */
+
+enum { LP_NR = 32 };
+
+static uint16_t bf16_of(float f) { /* round to nearest even, as vcvtneps2bf16 */
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float f32_of_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+bool rr_wtype_native(rr_wtype type) {
+    if (type == RR_W_F32) return true;
+#if !defined(RR_NO_ISA) && (defined(__x86_64__) || defined(__i386__))
+    if (!rr_isa_supported(RR_ISA_AVX512)) return false;
+    return type == RR_W_BF16 ? __builtin_cpu_supports("avx512bf16") : __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+/* bf16: panel p, pair kk: [c*2 + j] = W[p*32 + c, 2*kk + j]. int8: panel p, quad kq: [c*4 + j] = q[p*32 + c,
+ * 4*kq + j]. Past `in` and `out`: zeros. */
+bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
+    *m = (rr_wmat){type, out, in, NULL, NULL, NULL, NULL};
+    if (type == RR_W_F32) {
+        m->f32 = w;
+        return true;
+    }
+    size_t panels = (size_t)(out + LP_NR - 1) / LP_NR;
+    if (type == RR_W_BF16) {
+        size_t kp = (size_t)round_up(in, 2);
+        uint16_t *p = calloc(panels * kp * LP_NR, sizeof *p);
+        if (!p) return false;
+        for (int o = 0; o < out; o++)
+            for (int k = 0; k < in; k++)
+                p[(size_t)(o / LP_NR) * kp * LP_NR + (size_t)(k / 2) * 2 * LP_NR + (size_t)(o % LP_NR) * 2 + (size_t)(k % 2)] =
+                    bf16_of(w[(size_t)o * (size_t)in + (size_t)k]);
+        m->packed = p;
+        return true;
+    }
+    size_t kq = (size_t)round_up(in, 4);
+    int8_t *p = calloc(panels * kq * LP_NR, sizeof *p);
+    m->scale = calloc(panels * LP_NR, sizeof *m->scale);
+    m->colsum = calloc(panels * LP_NR, sizeof *m->colsum);
+    m->packed = p;
+    if (!p || !m->scale || !m->colsum) {
+        rr_wmat_free(m);
+        return false;
+    }
+    for (int o = 0; o < out; o++) {
+        const float *row = w + (size_t)o * (size_t)in;
+        float amax = 0.0f;
+        for (int k = 0; k < in; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+        float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / sc;
+        int32_t sum = 0;
+        for (int k = 0; k < in; k++) {
+            int q = (int)nearbyintf(row[k] * inv);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            p[(size_t)(o / LP_NR) * kq * LP_NR + (size_t)(k / 4) * 4 * LP_NR + (size_t)(o % LP_NR) * 4 + (size_t)(k % 4)] =
+                (int8_t)q;
+            sum += q;
+        }
+        m->scale[o] = sc;
+        m->colsum[o] = sum;
+    }
+    return true;
+}
+
+void rr_wmat_free(rr_wmat *m) {
+    if (!m) return;
+    free(m->packed);
+    free(m->scale);
+    free(m->colsum);
+    *m = (rr_wmat){0};
+}
+
+static void epi_c(float *yr, int c, float v, const rr_epi *e, int row) {
+    if (e->bias) v += e->bias[c];
+    if (e->act == RR_ACT_GELU) v = gelu1(v);
+    if (e->res) v += e->res[(size_t)row * (size_t)e->ldr + (size_t)c];
+    yr[c] = v;
+}
+
+static void block_bf16_c(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                         int kc, int nc, const rr_epi *e) {
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < nc; c++) {
+            const uint16_t *p = pb + (size_t)(c / LP_NR) * pstride + (size_t)(c % LP_NR) * 2;
+            const uint16_t *xr = x + (size_t)r * (size_t)ldx;
+            float acc = 0.0f;
+            for (int k = 0; k < kc; k += 2)
+                acc += f32_of_bf16(xr[k]) * f32_of_bf16(p[(size_t)k * LP_NR]) +
+                       f32_of_bf16(xr[k + 1]) * f32_of_bf16(p[(size_t)k * LP_NR + 1]);
+            epi_c(y + (size_t)r * (size_t)ldy, c, acc, e, r);
+        }
+}
+
+static void block_int8_c(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                         const rr_epi *e) {
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < nc; c++) {
+            const int8_t *p = pb + (size_t)(c / LP_NR) * pstride + (size_t)(c % LP_NR) * 4;
+            const uint8_t *xr = x + (size_t)r * (size_t)ldx;
+            int32_t acc = 0;
+            for (int k = 0; k < kc; k += 4)
+                for (int j = 0; j < 4; j++) acc += (int32_t)xr[k + j] * p[(size_t)k * LP_NR + (size_t)j];
+            epi_c(y + (size_t)r * (size_t)ldy, c, (float)(acc - 128 * colsum[c]) * xscale[r] * wscale[c], e, r);
+        }
+}
+
+/* Row r of x as unsigned int8: q = round(x * 127 / max|x|) + 128, zero-padded to kq; returns the scale. */
+static float quant_row(uint8_t *dst, const float *x, int in, int kq) {
+    float amax = 0.0f;
+    for (int k = 0; k < in; k++) amax = fabsf(x[k]) > amax ? fabsf(x[k]) : amax;
+    float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 127.0f / (amax > 0 ? amax : 127.0f);
+    for (int k = 0; k < in; k++) {
+        int q = (int)nearbyintf(x[k] * inv);
+        dst[k] = (uint8_t)((q > 127 ? 127 : q < -127 ? -127 : q) + 128);
+    }
+    for (int k = in; k < kq; k++) dst[k] = 128;
+    return sc;
+}
+
+size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n) {
+    if (w->type == RR_W_F32) return rr_linear_scratch(n_threads);
+    size_t rows = (size_t)(n > 0 ? n : 1);
+    if (w->type == RR_W_BF16) return rows * (size_t)round_up(w->in, 2) / 2 + PAD;
+    return rows * (size_t)round_up(w->in, 4) / 4 + rows + 2 * PAD;
+}
+
+typedef struct lp_job {
+    const rr_wmat *w;
+    float *y, *xscale;
+    const float *x, *b, *res;
+    void *xq;
+    int n, ldq, nc;
+    rr_act act;
+    bool native;
+} lp_job;
+
+enum { CONV_ROWS = 32 };
+
+static void lp_convert_task(void *ctx, int task, int thread) {
+    const lp_job *j = ctx;
+    int r0 = task * CONV_ROWS, r1 = r0 + CONV_ROWS < j->n ? r0 + CONV_ROWS : j->n, in = j->w->in;
+    for (int r = r0; r < r1; r++) {
+        const float *xr = j->x + (size_t)r * (size_t)in;
+        if (j->w->type == RR_W_BF16) {
+            uint16_t *d = (uint16_t *)j->xq + (size_t)r * (size_t)j->ldq;
+            for (int k = 0; k < in; k++) d[k] = bf16_of(xr[k]);
+            if (in < j->ldq) d[in] = 0;
+        } else {
+            j->xscale[r] = quant_row((uint8_t *)j->xq + (size_t)r * (size_t)j->ldq, xr, in, j->ldq);
+        }
+    }
+}
+
+static void lp_task(void *ctx, int task, int thread) {
+    const lp_job *j = ctx;
+    const rr_wmat *w = j->w;
+    int c0 = task * j->nc, nc = w->out - c0 < j->nc ? w->out - c0 : j->nc;
+    rr_epi e = {j->b ? j->b + c0 : NULL, j->res ? j->res + c0 : NULL, w->out, j->act, true, true};
+    size_t pstride = (size_t)j->ldq * LP_NR;
+    float *y = j->y + c0;
+    if (w->type == RR_W_BF16) {
+        const uint16_t *pb = (const uint16_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
+        rr_block_bf16_fn fn = block_bf16_c;
+#ifndef RR_NO_ISA
+        if (j->native) fn = rr_block_bf16_avx512;
+#endif
+        fn(y, w->out, j->xq, j->ldq, pb, pstride, j->n, j->ldq, nc, &e);
+    } else {
+        const int8_t *pb = (const int8_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
+        rr_block_int8_fn fn = block_int8_c;
+#ifndef RR_NO_ISA
+        if (j->native) fn = rr_block_int8_avx512;
+#endif
+        fn(y, w->out, j->xq, j->ldq, j->xscale, pb, pstride, w->scale + c0, w->colsum + c0, j->n, j->ldq, nc, &e);
+    }
+}
+
+void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
+                     const float *res, int n, rr_act act) {
+    if (w->type == RR_W_F32) {
+        rr_linear_fwd(pool, scratch, y, x, w->f32, b, res, n, w->in, w->out, act);
+        return;
+    }
+    if (n <= 0 || w->out <= 0) return;
+    int threads = rr_pool_size(pool);
+    lp_job j = {w, y, NULL, x, b, res, align64(scratch), n, round_up(w->in, w->type == RR_W_BF16 ? 2 : 4), 0, act,
+                rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(w->type)};
+    if (w->type == RR_W_INT8) j.xscale = align64(scratch + (size_t)n * (size_t)j.ldq / 4 + PAD);
+    rr_pool_run(pool, lp_convert_task, &j, (n + CONV_ROWS - 1) / CONV_ROWS);
+    int nc = round_up((w->out + 3 * threads - 1) / (3 * threads), LP_NR);
+    j.nc = nc > NC_MAX ? NC_MAX : nc;
+    rr_pool_run(pool, lp_task, &j, (w->out + j.nc - 1) / j.nc);
+}

@@ -1,0 +1,120 @@
+/* fast_avx2.c - AVX2+FMA GEMM block (6 rows x 16 columns of fp32 accumulators, B from packed panels) with
+ * the fused bias/GELU/residual epilogue, and a vectorised softmax row. Same structure as fast_avx512.c. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/fast_impl.h"
+
+enum { NR = 16, MR = 6 };
+
+/* exp(x): Cephes expf as in fast_avx512.c; 2^n built in the exponent bits, so x is clamped to [-87.3, 88.4]
+ * (exp(-87.3) ~ 1e-38 stands in for 0). */
+static inline __m256 exp8(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)), _mm256_set1_ps(-87.3365447504f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* x * Phi(x) from erfc as in fast_avx512.c. */
+static inline __m256 gelu8(__m256 x) {
+    __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    __m256 z = _mm256_mul_ps(ax, _mm256_set1_ps((float)M_SQRT1_2));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_set1_ps(1.0f)));
+    static const float c[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                              -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(c[i]));
+    __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(z, z, p))), _mm256_set1_ps(0.5f));
+    __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+    __m256 phi = _mm256_blendv_ps(half_erfc, _mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), pos);
+    return _mm256_mul_ps(x, phi);
+}
+
+static inline __m256i mask8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __m256 epilogue(__m256 v, float *y, __m256i m, const rr_epi *e, int col, const float *res) {
+    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(y, m));
+    if (e->last) {
+        if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
+        if (e->act == RR_ACT_GELU) v = gelu8(v);
+        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res + col, m));
+    }
+    return v;
+}
+
+static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const float *x, int ldx,
+                                                       const float *p, int kc, int ncr, const rr_epi *e, int col,
+                                                       int row) {
+    /* scalar: acc[r][c] = sum_k x[r*ldx + k] * p[k*16 + c] */
+    __m256 acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(p + (size_t)k * NR), b1 = _mm256_load_ps(p + (size_t)k * NR + 8);
+        for (int r = 0; r < mr; r++) {
+            __m256 a = _mm256_broadcast_ss(x + (size_t)r * (size_t)ldx + (size_t)k);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __m256i m0 = mask8(ncr), m1 = mask8(ncr - 8);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        _mm256_maskstore_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
+        if (ncr > 8) _mm256_maskstore_ps(yr + 8, m1, epilogue(acc[r][1], yr + 8, m1, e, col + 8, res));
+    }
+}
+
+void rr_block_avx2(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
+                   int nc, const rr_epi *e) {
+    for (int r0 = 0; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const float *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const float *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            switch (mr) {
+            case 6: tile(6, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 5: tile(5, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 4: tile(4, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 3: tile(3, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 2: tile(2, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            default: tile(1, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            }
+        }
+    }
+}
+
+void rr_softmax_avx2(float *x, int n, float scale) {
+    /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(scale * m), sum = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) {
+        __m256i k = mask8(n - i);
+        __m256 v = _mm256_and_ps(exp8(_mm256_fmsub_ps(_mm256_maskload_ps(x + i, k), vs, vm)), _mm256_castsi256_ps(k));
+        sum = _mm256_add_ps(sum, v);
+        _mm256_maskstore_ps(x + i, k, v);
+    }
+    float s[8];
+    _mm256_storeu_ps(s, sum);
+    __m256 inv = _mm256_set1_ps(1.0f / (s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]));
+    for (int i = 0; i < n; i += 8) {
+        __m256i k = mask8(n - i);
+        _mm256_maskstore_ps(x + i, k, _mm256_mul_ps(_mm256_maskload_ps(x + i, k), inv));
+    }
+}

@@ -1,0 +1,398 @@
+/* fast_avx512.c - AVX-512 GEMM block (8 rows x 32 columns of fp32 accumulators, B from packed panels,
+ * x broadcast from its rows) with the fused bias/GELU/residual epilogue, and a vectorised softmax row. */
+#include <cpuid.h>
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kernels/fast_impl.h"
+
+enum { NR = 32, MR = 8 };
+
+/* exp(x): Cephes expf (range reduction by ln 2 in two parts, degree-6 polynomial), ~1 ulp; 2^n by scalef so
+ * large negative x goes to 0. */
+static inline __m512 exp16(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f)), _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* x * 0.5 * (1 + erf(x / sqrt 2)) = x * Phi(x), Phi from erfc(|x| / sqrt 2) (Numerical Recipes erfcc,
+ * relative error < 1.2e-7): Phi = 1 - erfc/2 for x >= 0, erfc/2 below. */
+static inline __m512 gelu16(__m512 x) {
+    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps((float)M_SQRT1_2));
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+    static const float c[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                              -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[i]));
+    __m512 half_erfc = _mm512_mul_ps(_mm512_mul_ps(t, exp16(_mm512_fnmadd_ps(z, z, p))), _mm512_set1_ps(0.5f));
+    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+    __m512 phi = _mm512_mask_sub_ps(half_erfc, pos, _mm512_set1_ps(1.0f), half_erfc);
+    return _mm512_mul_ps(x, phi);
+}
+
+static inline __m512 epilogue(__m512 v, float *y, __mmask16 m, const rr_epi *e, int col, const float *res) {
+    if (!e->first) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
+    if (e->last) {
+        if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
+        if (e->act == RR_ACT_GELU) v = gelu16(v);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + col));
+    }
+    return v;
+}
+
+/* mr x 32 tile; mr is a constant after inlining, so acc stays in registers. */
+static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const float *x, int ldx,
+                                                       const float *p, int kc, int ncr, const rr_epi *e, int col,
+                                                       int row) {
+    /* scalar: acc[r][c] = sum_k x[r*ldx + k] * p[k*32 + c] */
+    __m512 acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(p + (size_t)k * NR), b1 = _mm512_load_ps(p + (size_t)k * NR + 16);
+        for (int r = 0; r < mr; r++) {
+            __m512 a = _mm512_set1_ps(x[(size_t)r * (size_t)ldx + (size_t)k]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
+        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
+    }
+}
+
+void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
+                     int nc, const rr_epi *e) {
+    for (int r0 = 0; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const float *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const float *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            switch (mr) {
+            case 8: tile(8, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 7: tile(7, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 6: tile(6, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 5: tile(5, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 4: tile(4, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 3: tile(3, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            case 2: tile(2, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            default: tile(1, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
+            }
+        }
+    }
+}
+
+void rr_softmax_avx512(float *x, int n, float scale) {
+    /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + i));
+    float m = _mm512_reduce_max_ps(mx);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(scale * m), sum = _mm512_setzero_ps();
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vm));
+        v = _mm512_maskz_mov_ps(k, v);
+        sum = _mm512_add_ps(sum, v);
+        _mm512_mask_storeu_ps(x + i, k, v);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+    }
+}
+
+/* ---- bf16 (vdpbf16ps) and int8 (vpdpbusd) blocks: 8 rows x 32 columns, whole K in one pass ---- */
+
+static inline __attribute__((always_inline)) void tile_bf16(int mr, float *y, int ldy, const uint16_t *x, int ldx,
+                                                            const uint16_t *p, int kc, int ncr, const rr_epi *e,
+                                                            int col, int row) {
+    /* scalar: acc[r][c] = sum_k bf16(x[r*ldx + k]) * bf16(W[c, k]), pairs (k, k+1) per dot-product step */
+    __m512 acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k += 2) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * NR), b1 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * NR + 32);
+        for (int r = 0; r < mr; r++) {
+            int32_t pair;
+            __builtin_memcpy(&pair, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof pair);
+            __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+        }
+    }
+    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
+        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
+    }
+}
+
+/* ---- AMX (Sapphire Rapids tiles): 32 x 32 output blocks, the same bf16 products with fp32 accumulation ---- */
+
+static int amx_state; /* 1 usable, 0 not; set once */
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_probe(void) {
+    unsigned a, b, c, d;
+    const char *env = getenv("RERANK_AMX");
+    if (env && !strcmp(env, "0")) return;
+    /* AMX-TILE (bit 24), AMX-BF16 (22), AMX-INT8 (25) */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22)) || !(d & (1u << 25))) return;
+    /* Linux hands out the tile data state on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) */
+    amx_state = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+
+bool rr_amx_usable(void) {
+    pthread_once(&amx_once, amx_probe);
+    return amx_state == 1;
+}
+
+typedef struct tile_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_cfg;
+
+/* Rows [0, 32*(m/32)) of the block: C tiles 0-3 (2 x 2 of 16 x 16 fp32), A tiles 4-5 (16 rows x 32 bf16),
+ * B tiles 6-7 (16 pairs x 16 columns); kc % 32 == 0. */
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_rows(float *y, int ldy, const uint16_t *x, int ldx,
+                                                                     const uint16_t *pb, size_t pstride, int m,
+                                                                     int kc, int nc, const rr_epi *e) {
+    /* scalar: C[r][c] = sum_k bf16(x[r,k]) * bf16(W[c,k]) as in tile_bf16 */
+    tile_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+    float buf[32 * 32] __attribute__((aligned(64)));
+    for (int r0 = 0; r0 + 32 <= m; r0 += 32) {
+        const uint16_t *x0 = x + (size_t)r0 * (size_t)ldx, *x1 = x0 + (size_t)16 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            const uint16_t *p = pb + (size_t)(c0 / NR) * pstride;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < kc; k += 32) {
+                _tile_loadd(4, x0 + k, ldx * 2);
+                _tile_loadd(5, x1 + k, ldx * 2);
+                _tile_loadd(6, p + (size_t)k * NR, NR * 4);
+                _tile_loadd(7, p + (size_t)k * NR + 32, NR * 4);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            _tile_stored(0, buf, 128);
+            _tile_stored(1, buf + 16, 128);
+            _tile_stored(2, buf + 16 * 32, 128);
+            _tile_stored(3, buf + 16 * 32 + 16, 128);
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+            __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+            rr_epi ee = *e;
+            ee.bias = e->bias ? e->bias + c0 : NULL;
+            for (int r = 0; r < 32; r++) {
+                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                const float *res = e->res ? e->res + (size_t)(r0 + r) * (size_t)e->ldr + c0 : NULL;
+                _mm512_mask_storeu_ps(yr, m0, epilogue(_mm512_load_ps(buf + r * 32), yr, m0, &ee, 0, res));
+                if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(_mm512_load_ps(buf + r * 32 + 16), yr + 16, m1, &ee, 16, res));
+            }
+        }
+    }
+    _tile_release();
+}
+
+/* Packed bf16 panels hold column c's pair at [k*32 + 2c]: lanes 0-15 of a 64-byte load are columns 0-15.
+ * Whole 32-row groups go to AMX where the CPU and kernel allow it. */
+void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                          int kc, int nc, const rr_epi *e) {
+    int done = 0;
+    if (m >= 32 && kc % 32 == 0 && rr_amx_usable()) {
+        amx_rows(y, ldy, x, ldx, pb, pstride, m, kc, nc, e);
+        done = m / 32 * 32;
+    }
+    for (int r0 = done; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const uint16_t *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const uint16_t *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            const rr_epi *ee = e;
+            rr_epi shifted = *e; /* bias/res columns relative to this panel */
+            shifted.bias = e->bias ? e->bias + c0 : NULL;
+            shifted.res = e->res ? e->res + c0 : NULL;
+            ee = &shifted;
+            switch (mr) {
+            case 8: tile_bf16(8, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 7: tile_bf16(7, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 6: tile_bf16(6, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 5: tile_bf16(5, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 4: tile_bf16(4, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 3: tile_bf16(3, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            case 2: tile_bf16(2, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            default: tile_bf16(1, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
+                                                            const float *xscale, const int8_t *p, const float *wscale,
+                                                            const int32_t *colsum, int kc, int ncr, const rr_epi *e,
+                                                            int row) {
+    /* scalar: acc[r][c] = sum_k (q(x)[r,k] + 128) * q(W)[c,k]; y = (acc - 128*colsum[c]) * xs[r] * ws[c] */
+    __m512i acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int k = 0; k < kc; k += 4) {
+        __m512i b0 = _mm512_loadu_si512(p + (size_t)k * NR), b1 = _mm512_loadu_si512(p + (size_t)k * NR + 64);
+        for (int r = 0; r < mr; r++) {
+            int32_t quad;
+            __builtin_memcpy(&quad, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof quad);
+            __m512i a = _mm512_set1_epi32(quad);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
+        }
+    }
+    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    __m512i c128_0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, colsum), 7);
+    __m512i c128_1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, colsum + 16), 7);
+    __m512 ws0 = _mm512_maskz_loadu_ps(m0, wscale), ws1 = _mm512_maskz_loadu_ps(m1, wscale + 16);
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        __m512 xs = _mm512_set1_ps(xscale[r]);
+        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][0], c128_0)), _mm512_mul_ps(ws0, xs));
+        _mm512_mask_storeu_ps(yr, m0, epilogue(v0, yr, m0, e, 0, res));
+        if (m1) {
+            __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][1], c128_1)), _mm512_mul_ps(ws1, xs));
+            _mm512_mask_storeu_ps(yr + 16, m1, epilogue(v1, yr + 16, m1, e, 16, res));
+        }
+    }
+}
+
+/* AMX-INT8 (tdpbusd) over whole 32-row groups: tiles as in amx_rows with 64 int8 per A row / B quad row;
+ * kc % 64 == 0. */
+__attribute__((target("amx-tile,amx-int8"))) static void amx_rows_int8(float *y, int ldy, const uint8_t *x, int ldx,
+                                                                         const float *xscale, const int8_t *pb,
+                                                                         size_t pstride, const float *wscale,
+                                                                         const int32_t *colsum, int m, int kc, int nc,
+                                                                         const rr_epi *e) {
+    /* scalar: as tile_int8 */
+    tile_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+    int32_t buf[32 * 32] __attribute__((aligned(64)));
+    for (int r0 = 0; r0 + 32 <= m; r0 += 32) {
+        const uint8_t *x0 = x + (size_t)r0 * (size_t)ldx, *x1 = x0 + (size_t)16 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            const int8_t *p = pb + (size_t)(c0 / NR) * pstride;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < kc; k += 64) {
+                _tile_loadd(4, x0 + k, ldx);
+                _tile_loadd(5, x1 + k, ldx);
+                _tile_loadd(6, p + (size_t)k * NR, NR * 4);
+                _tile_loadd(7, p + (size_t)k * NR + 64, NR * 4);
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbusd(1, 4, 7);
+                _tile_dpbusd(2, 5, 6);
+                _tile_dpbusd(3, 5, 7);
+            }
+            _tile_stored(0, buf, 128);
+            _tile_stored(1, buf + 16, 128);
+            _tile_stored(2, buf + 16 * 32, 128);
+            _tile_stored(3, buf + 16 * 32 + 16, 128);
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
+            __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+            __m512i c128_0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, colsum + c0), 7);
+            __m512i c128_1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, colsum + c0 + 16), 7);
+            __m512 ws0 = _mm512_maskz_loadu_ps(m0, wscale + c0), ws1 = _mm512_maskz_loadu_ps(m1, wscale + c0 + 16);
+            rr_epi ee = *e;
+            ee.bias = e->bias ? e->bias + c0 : NULL;
+            for (int r = 0; r < 32; r++) {
+                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                const float *res = e->res ? e->res + (size_t)(r0 + r) * (size_t)e->ldr + c0 : NULL;
+                __m512 xs = _mm512_set1_ps(xscale[r0 + r]);
+                __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(buf + r * 32), c128_0)),
+                                          _mm512_mul_ps(ws0, xs));
+                _mm512_mask_storeu_ps(yr, m0, epilogue(v0, yr, m0, &ee, 0, res));
+                if (m1) {
+                    __m512 v1 = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(buf + r * 32 + 16), c128_1)),
+                        _mm512_mul_ps(ws1, xs));
+                    _mm512_mask_storeu_ps(yr + 16, m1, epilogue(v1, yr + 16, m1, &ee, 16, res));
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
+void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                          size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                          const rr_epi *e) {
+    int done = 0;
+    if (m >= 32 && kc % 64 == 0 && rr_amx_usable()) {
+        amx_rows_int8(y, ldy, x, ldx, xscale, pb, pstride, wscale, colsum, m, kc, nc, e);
+        done = m / 32 * 32;
+    }
+    for (int r0 = done; r0 < m; r0 += MR) {
+        int mr = m - r0 < MR ? m - r0 : MR;
+        const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const int8_t *p = pb + (size_t)(c0 / NR) * pstride;
+            int ncr = nc - c0 < NR ? nc - c0 : NR;
+            rr_epi ee = *e;
+            ee.bias = e->bias ? e->bias + c0 : NULL;
+            ee.res = e->res ? e->res + c0 : NULL;
+            const float *xs = xscale + r0, *ws = wscale + c0;
+            const int32_t *cs = colsum + c0;
+            switch (mr) {
+            case 8: tile_int8(8, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 7: tile_int8(7, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 6: tile_int8(6, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 5: tile_int8(5, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 4: tile_int8(4, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 3: tile_int8(3, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            case 2: tile_int8(2, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            default: tile_int8(1, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0); break;
+            }
+        }
+    }
+}

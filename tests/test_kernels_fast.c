@@ -1,0 +1,174 @@
+/* test_kernels_fast.c - every instruction-set path of the fast kernels (forced in turn) against the scalar
+ * reference: dense layers with bias/GELU/residual on awkward shapes, attention (full, first-token-only,
+ * causal, grouped), 1 and 2 threads; and the thread pool itself. */
+#include <stdatomic.h>
+
+#include "base/threadpool.h"
+#include "kernels/kernels.h"
+#include "test.h"
+
+static unsigned rnd_state = 12345;
+static float rnd(void) {
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return (float)((rnd_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+static float *rand_vec(size_t n, float scale) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = rnd() * scale;
+    return v;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        if (d > worst) worst = d;
+    }
+    return worst;
+}
+
+static void check_linear(rr_pool *pool, int n, int in, int out, rr_act act, int with_res) {
+    float *x = rand_vec((size_t)n * in, 1), *w = rand_vec((size_t)out * in, 0.1f), *b = rand_vec((size_t)out, 1);
+    float *res = with_res ? rand_vec((size_t)n * out, 1) : NULL;
+    float *want = malloc((size_t)n * out * sizeof *want), *got = malloc((size_t)n * out * sizeof *got);
+    float *scratch = malloc(rr_linear_scratch(rr_pool_size(pool)) * sizeof *scratch);
+    rr_matmul_fwd(want, x, w, b, n, in, out);
+    if (act == RR_ACT_GELU) rr_gelu_fwd(want, want, (size_t)n * out);
+    if (res) rr_add_fwd(want, want, res, (size_t)n * out);
+    rr_linear_fwd(pool, scratch, got, x, w, b, res, n, in, out, act);
+    double d = max_rel_diff(got, want, (size_t)n * out);
+    CHECK(d < 2e-5, "isa %s threads %d linear %dx%d->%d act %d res %d: diff %g", rr_isa_name(rr_isa_get()),
+          rr_pool_size(pool), n, in, out, (int)act, with_res, d);
+    free(x), free(w), free(b), free(res), free(want), free(got), free(scratch);
+}
+
+static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, bool causal, bool first_only) {
+    size_t offs[] = {0, 1, 40, 333, 350};
+    size_t n_seqs = 4, N = offs[n_seqs];
+    int ldq = n_heads * hd, ldkv = n_kv * hd;
+    float *q = rand_vec(N * (size_t)ldq, 1), *k = rand_vec(N * (size_t)ldkv, 1), *v = rand_vec(N * (size_t)ldkv, 1);
+    float *want = calloc(N * (size_t)ldq, sizeof *want), *got = calloc(N * (size_t)ldq, sizeof *got);
+    float *scores = malloc(N * sizeof *scores);
+    for (size_t s = 0; s < n_seqs; s++) {
+        rr_attn_shape sh = {(int)(offs[s + 1] - offs[s]), n_heads, n_kv, hd, ldq, ldkv, ldq, causal};
+        rr_attention_fwd(want + offs[s] * ldq, q + offs[s] * ldq, k + offs[s] * ldkv, v + offs[s] * ldkv, scores, &sh);
+    }
+    float *qc = q, *gc = got;
+    if (first_only) { /* one query row per sequence, compacted */
+        qc = malloc(n_seqs * ldq * sizeof *qc);
+        gc = malloc(n_seqs * ldq * sizeof *gc);
+        for (size_t s = 0; s < n_seqs; s++) memcpy(qc + s * ldq, q + offs[s] * ldq, ldq * sizeof *qc);
+    }
+    rr_attn_shape sh = {0, n_heads, n_kv, hd, ldq, ldkv, ldq, causal};
+    float *scratch = malloc(rr_attention_scratch(rr_pool_size(pool), 333 - 40, hd) * sizeof *scratch);
+    rr_attention_seqs_fwd(pool, scratch, gc, qc, k, v, offs, n_seqs, &sh, first_only);
+    double d = 0;
+    if (first_only) {
+        for (size_t s = 0; s < n_seqs; s++) {
+            double ds = max_rel_diff(gc + s * ldq, want + offs[s] * ldq, (size_t)ldq);
+            if (ds > d) d = ds;
+        }
+        free(qc), free(gc);
+    } else {
+        d = max_rel_diff(got, want, N * (size_t)ldq);
+    }
+    CHECK(d < 1e-5, "isa %s attention heads %d/%d hd %d causal %d first %d: diff %g", rr_isa_name(rr_isa_get()),
+          n_heads, n_kv, hd, causal, first_only, d);
+    free(q), free(k), free(v), free(want), free(got), free(scores), free(scratch);
+}
+
+TEST(fast_kernels_match_reference_on_every_isa) {
+    rr_isa before = rr_isa_get();
+    rr_pool *pool2 = rr_pool_new(2);
+    REQUIRE(pool2);
+    REQUIRE(rr_isa_supported(RR_ISA_SCALAR));
+    int n_isas = 0;
+    for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+        if (!rr_isa_set((rr_isa)isa)) continue;
+        CHECK(rr_isa_get() == (rr_isa)isa);
+        n_isas++;
+        rr_pool *pools[] = {NULL, pool2};
+        for (int p = 0; p < 2; p++) {
+            check_linear(pools[p], 13, 300, 77, RR_ACT_NONE, 0);
+            check_linear(pools[p], 1, 64, 33, RR_ACT_GELU, 0);
+            check_linear(pools[p], 37, 520, 96, RR_ACT_GELU, 0);
+            check_linear(pools[p], 9, 256, 1000, RR_ACT_NONE, 1);
+            check_attention(pools[p], 4, 4, 16, false, false);
+            check_attention(pools[p], 3, 3, 40, false, true);
+            check_attention(pools[p], 4, 2, 32, true, false);
+        }
+    }
+    fprintf(stderr, "    fast kernels checked on %d instruction sets (best here: %s)\n", n_isas, rr_isa_name(before));
+    CHECK(!rr_isa_set(RR_ISA_COUNT));
+    rr_isa_set(before);
+    rr_pool_free(pool2);
+}
+
+static void count_task(void *ctx, int task, int thread) {
+    atomic_int *hits = ctx;
+    atomic_fetch_add(&hits[task], 1);
+    atomic_fetch_add(&hits[1000 + thread], 1);
+}
+
+TEST(thread_pool_runs_every_task_once) {
+    static atomic_int hits[1004];
+    for (int threads = 1; threads <= 3; threads++) {
+        rr_pool *p = rr_pool_new(threads);
+        REQUIRE(p);
+        CHECK(rr_pool_size(p) == threads);
+        for (int round = 0; round < 50; round++) {
+            for (int i = 0; i < 1004; i++) atomic_store(&hits[i], 0);
+            int n = 1 + round * 19;
+            rr_pool_run(p, count_task, hits, n);
+            int ok = 1, total = 0;
+            for (int i = 0; i < n; i++) ok &= atomic_load(&hits[i]) == 1;
+            for (int i = 0; i < 4; i++) total += atomic_load(&hits[1000 + i]);
+            CHECK(ok && total == n, "threads %d round %d", threads, round);
+        }
+        rr_pool_free(p);
+    }
+    CHECK(rr_pool_size(NULL) == 1);
+}
+
+/* bf16 / int8 weights: close to fp32 (a rounding of x and W), and the SIMD and portable paths agree. */
+TEST(low_precision_linear_is_close_and_paths_agree) {
+    rr_isa before = rr_isa_get();
+    rr_pool *pool2 = rr_pool_new(2);
+    REQUIRE(pool2);
+    const int shapes[][3] = {{13, 300, 77}, {37, 522, 96}, {5, 64, 1000}, {70, 512, 96}, {64, 768, 40}}; /* the last two: AMX */
+    for (int t = RR_W_BF16; t <= RR_W_INT8; t++) {
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+            float *x = rand_vec((size_t)n * in, 1), *w = rand_vec((size_t)out * in, 0.1f), *b = rand_vec((size_t)out, 1);
+            float *res = rand_vec((size_t)n * out, 1);
+            float *want = malloc((size_t)n * out * sizeof *want), *got[RR_ISA_COUNT] = {0};
+            rr_matmul_fwd(want, x, w, b, n, in, out);
+            rr_gelu_fwd(want, want, (size_t)n * out);
+            rr_add_fwd(want, want, res, (size_t)n * out);
+            rr_wmat m;
+            REQUIRE(rr_wmat_init(&m, (rr_wtype)t, w, out, in));
+            for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+                if (!rr_isa_set((rr_isa)isa)) continue;
+                got[isa] = malloc((size_t)n * out * sizeof *got[isa]);
+                float *scratch = malloc(rr_linear_w_scratch(&m, 2, n) * sizeof *scratch);
+                rr_linear_w_fwd(isa ? pool2 : NULL, scratch, got[isa], x, &m, b, res, n, RR_ACT_GELU);
+                free(scratch);
+                /* |x| <= 1, |w| <= 0.1: the dot products' rounding error is about 1e-2 * sqrt(in) * 0.05 */
+                double d = max_rel_diff(got[isa], want, (size_t)n * out);
+                CHECK(d < (t == RR_W_BF16 ? 2e-2 : 4e-2), "wtype %d isa %s %dx%d->%d: diff vs fp32 %g", t,
+                      rr_isa_name((rr_isa)isa), n, in, out, d);
+                if (isa) {
+                    double dp = max_rel_diff(got[isa], got[0], (size_t)n * out);
+                    CHECK(dp < 1e-4, "wtype %d isa %s vs scalar: %g", t, rr_isa_name((rr_isa)isa), dp);
+                }
+            }
+            rr_wmat_free(&m);
+            for (int isa = 0; isa < RR_ISA_COUNT; isa++) free(got[isa]);
+            free(x), free(w), free(b), free(res), free(want);
+        }
+    }
+    fprintf(stderr, "    bf16 native here: %d, int8 native here: %d\n", rr_wtype_native(RR_W_BF16),
+            rr_wtype_native(RR_W_INT8));
+    rr_isa_set(before);
+    rr_pool_free(pool2);
+}
