@@ -167,3 +167,31 @@ TEST(quickstart_example_model_ranks) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
+
+TEST(cli_layerwise_scores_and_layers) {
+    char args[1024];
+    snprintf(args, sizeof args, "score --model %s --cutoff-layers 4,2", rr_shared_path("testdata/minicpm-layerwise-tiny"));
+    char *out, *err;
+    int rc = run_cli(args, "{\"query\": \"what is panda?\", \"passage\": \"hi\"}\n", &out, &err);
+    CHECK(rc == 0, "exit %d: %s", rc, err);
+    json_t *j = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+    REQUIRE(j, "%s", out);
+    const json_t *layers = json_object_get(j, "layers"), *scores = json_object_get(j, "scores");
+    CHECK(json_array_size(layers) == 2 && json_integer_value(json_array_get(layers, 0)) == 2 &&
+              json_integer_value(json_array_get(layers, 1)) == 4,
+          "layers ascending: %s", out);
+    /* golden.jsonl row 0 ("what is panda?" / "hi", max_length 64 gives the same ids at 512): layers 2 and 4 */
+    CHECK(json_array_size(scores) == 2 && json_object_get(j, "score") == NULL);
+    CHECK_NEAR(json_real_value(json_array_get(scores, 0)), 1.4387835264205933, 1e-4);
+    CHECK_NEAR(json_real_value(json_array_get(scores, 1)), -1.3321115970611572, 1e-4);
+    json_decref(j);
+    free(out), free(err);
+    snprintf(args, sizeof args, "score --model %s --cutoff-layers 9", rr_shared_path("testdata/minicpm-layerwise-tiny"));
+    rc = run_cli(args, "", &out, &err);
+    CHECK(rc == 1 && strstr(err, "cutoff layers must be in [2, 4], got 9"), "exit %d: %s", rc, err);
+    free(out), free(err);
+    snprintf(args, sizeof args, "score --model %s --cutoff-layers 2", rr_shared_path("testdata/xlmr-seqcls-tiny"));
+    rc = run_cli(args, "", &out, &err);
+    CHECK(rc == 1 && strstr(err, "layerwise"), "exit %d: %s", rc, err);
+    free(out), free(err);
+}
