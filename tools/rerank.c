@@ -261,6 +261,21 @@ static const char *line_string(const line_reader *r, json_t *obj, const char *ke
     return json_string_value(v);
 }
 
+/* A {"query", "passage"} line: returns the object that owns the texts of *pair, or NULL after printing the
+ * error. */
+static json_t *parse_pair_line(const line_reader *r, const char *line, size_t len, rerank_pair *pair) {
+    json_t *obj = parse_line(r, line, len);
+    size_t ql = 0, pl = 0;
+    const char *q = obj ? line_string(r, obj, "query", &ql) : NULL;
+    const char *p = q ? line_string(r, obj, "passage", &pl) : NULL;
+    if (!p) {
+        json_decref(obj);
+        return NULL;
+    }
+    *pair = (rerank_pair){q, ql, p, pl};
+    return obj;
+}
+
 static int load_model(const cli_options *o, rerank_model **model, rerank_session **session) {
     rerank_error err;
     if (rerank_model_load(o->model, &o->mp, model, &err)) return runtime_error("%s", err.message);
@@ -388,16 +403,13 @@ static int cmd_score(int argc, char **argv) {
     const size_t chunk = 1024; /* pairs scored together: bounds memory, keeps output flowing */
     const char *line;
     while (!rc && (line = reader_next(&r, &len))) {
-        json_t *obj = parse_line(&r, line, len);
-        size_t ql = 0, pl = 0;
-        const char *q = obj ? line_string(&r, obj, "query", &ql) : NULL;
-        const char *ps = q ? line_string(&r, obj, "passage", &pl) : NULL;
-        if (!ps) {
-            json_decref(obj);
+        rerank_pair pair;
+        json_t *obj = parse_pair_line(&r, line, len, &pair);
+        if (!obj) {
             rc = 1;
             break;
         }
-        rc = pending_push(&p, obj, (rerank_pair){q, ql, ps, pl}, r.line_no);
+        rc = pending_push(&p, obj, pair, r.line_no);
         if (!rc && p.n >= chunk) rc = flush_scores(session, &o, r.name, &p, &scores, &cap, n_out);
     }
     /* score what came before a bad line, so nothing valid is lost */
@@ -514,16 +526,12 @@ static int cmd_tokenize(int argc, char **argv) {
     size_t len;
     const char *line;
     while (!rc && (line = reader_next(&r, &len))) {
-        json_t *obj = parse_line(&r, line, len);
-        size_t ql = 0, pl = 0;
-        const char *q = obj ? line_string(&r, obj, "query", &ql) : NULL;
-        const char *ps = q ? line_string(&r, obj, "passage", &pl) : NULL;
-        if (!ps) {
-            json_decref(obj);
+        rerank_pair pair;
+        json_t *obj = parse_pair_line(&r, line, len, &pair);
+        if (!obj) {
             rc = 1;
             break;
         }
-        rerank_pair pair = {q, ql, ps, pl};
         rerank_encoding enc;
         rerank_error err;
         if (rerank_tokenize(model, &o.sp, &pair, &enc, &err)) {

@@ -85,17 +85,10 @@ static void decoder_free(void *impl) {
     free(d);
 }
 
-/* An integer field in [lo, hi]; a missing optional field gives dflt. */
+/* An integer field of config.json in [lo, hi]; a missing optional field gives dflt. */
 static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long lo,
                              long long hi, int *out, rerank_error *err) {
-    long long v;
-    rerank_status st = rr_json_get_int(c, key, required, dflt, &v, CONFIG, err);
-    if (st) return st;
-    if (v < lo || v > hi)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' is %lld, must be in [%lld, %lld]", CONFIG, key, v, lo,
-                       hi);
-    *out = (int)v;
-    return RERANK_OK;
+    return rr_json_get_int_in(c, key, required, dflt, lo, hi, out, CONFIG, err);
 }
 
 /* A special-token id: an integer, the first of a list (Llama 3 style eos lists), or -1 when absent/null. */

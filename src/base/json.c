@@ -52,6 +52,18 @@ rerank_status rr_json_get_int(const json_t *obj, const char *key, bool required,
     return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' must be an integer", where, key);
 }
 
+rerank_status rr_json_get_int_in(const json_t *obj, const char *key, bool required, long long dflt, long long lo,
+                                 long long hi, int *out, const char *where, rerank_error *err) {
+    long long v;
+    rerank_status st = rr_json_get_int(obj, key, required, dflt, &v, where, err);
+    if (st) return st;
+    if (v < lo || v > hi)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' is %lld, must be in [%lld, %lld]", where, key, v, lo,
+                       hi);
+    *out = (int)v;
+    return RERANK_OK;
+}
+
 rerank_status rr_json_get_num(const json_t *obj, const char *key, bool required, double dflt, double *out,
                               const char *where, rerank_error *err) {
     const json_t *v = json_object_get(obj, key);

@@ -17,6 +17,9 @@ rerank_status rr_json_load_file(const char *path, size_t max_bytes, json_t **out
  * an error; a field of the wrong type is always an error naming `where` and the key. */
 rerank_status rr_json_get_int(const json_t *obj, const char *key, bool required, long long dflt, long long *out,
                               const char *where, rerank_error *err);
+/* rr_json_get_int for an int in [lo, hi]; out of range is an error naming `where`, the key and the range. */
+rerank_status rr_json_get_int_in(const json_t *obj, const char *key, bool required, long long dflt, long long lo,
+                                 long long hi, int *out, const char *where, rerank_error *err);
 rerank_status rr_json_get_num(const json_t *obj, const char *key, bool required, double dflt, double *out,
                               const char *where, rerank_error *err);
 rerank_status rr_json_get_bool(const json_t *obj, const char *key, bool required, bool dflt, bool *out,
