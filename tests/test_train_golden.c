@@ -210,3 +210,62 @@ static void check_model(const char *model) {
 
 TEST(train_golden_xlmr) { check_model("xlmr-seqcls-tiny"); }
 TEST(train_golden_bert) { check_model("bert-seqcls-tiny"); }
+
+/* The group loss: finite differences of CE and CE + KD in the logits, and a hand-computed value. */
+TEST(train_group_loss) {
+    float z[6] = {0.3f, -1.2f, 0.8f, 2.0f, 0.1f, -0.4f}, t[6] = {1.0f, 0.0f, -2.0f, 0.5f, 1.5f, -1.0f}, dz[6];
+    rr_train_loss l, lp, lm;
+    rerank_error err;
+    for (int kd = 0; kd < 2; kd++) {
+        REQUIRE(rr_train_group_loss(z, kd ? t : NULL, 2, 3, dz, &l, &err) == RERANK_OK);
+        for (int i = 0; i < 6; i++) {
+            float z0 = z[i];
+            z[i] = z0 + 1e-2f;
+            rr_train_group_loss(z, kd ? t : NULL, 2, 3, NULL, &lp, &err);
+            z[i] = z0 - 1e-2f;
+            rr_train_group_loss(z, kd ? t : NULL, 2, 3, NULL, &lm, &err);
+            z[i] = z0;
+            CHECK_NEAR(dz[i], (lp.loss - lm.loss) / 2e-2, 1e-4);
+        }
+    }
+    /* One group of two equal logits: CE = log 2; with a one-hot teacher on the positive, KD adds log 2. */
+    float e[2] = {0.5f, 0.5f}, th[2] = {100.0f, -100.0f};
+    REQUIRE(rr_train_group_loss(e, th, 1, 2, NULL, &l, &err) == RERANK_OK);
+    CHECK_NEAR(l.ce, log(2.0), 1e-12);
+    CHECK_NEAR(l.kd, log(2.0), 1e-9);
+    CHECK(rr_train_group_loss(e, NULL, 1, 1, NULL, &l, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(rr_train_group_loss(e, NULL, 0, 2, NULL, &l, &err) == RERANK_ERR_INVALID_ARGUMENT);
+}
+
+/* Bad inputs are errors, not crashes; non-encoder models are refused. */
+TEST(train_errors) {
+    rerank_error err;
+    rr_train_model *m = NULL;
+    CHECK(rr_train_model_load(rr_shared_path("testdata/no-such-model"), &m, &err) != RERANK_OK && !m);
+    REQUIRE(rr_train_model_load(rr_shared_path("testdata/xlmr-seqcls-tiny"), &m, &err) == RERANK_OK, "%s", err.message);
+    int32_t ids[6] = {0, 5, 2, 0, 6, 2};
+    size_t off[3] = {0, 3, 6}, off_bad[3] = {0, 3, 3};
+    rr_batch b = {.ids = ids, .offsets = off, .n_seqs = 2};
+    rr_train_loss loss;
+    CHECK(rr_train_step(m, &b, 3, NULL, NULL, &loss, &err) == RERANK_ERR_INVALID_ARGUMENT); /* 2 seqs, groups of 3 */
+    CHECK(rr_train_step(m, &b, 1, NULL, NULL, &loss, &err) == RERANK_ERR_INVALID_ARGUMENT); /* groups of 1 */
+    b.offsets = off_bad;
+    CHECK(rr_train_step(m, &b, 2, NULL, NULL, &loss, &err) == RERANK_ERR_INPUT); /* empty sequence */
+    b.offsets = off;
+    ids[4] = 1 << 20;
+    CHECK(rr_train_step(m, &b, 2, NULL, NULL, &loss, &err) == RERANK_ERR_INPUT); /* id outside the vocabulary */
+    ids[4] = 6;
+    float logits[2];
+    CHECK(rr_train_step(m, &b, 2, NULL, logits, &loss, &err) == RERANK_OK, "%s", err.message);
+    CHECK(loss.loss > 0 && isfinite(loss.loss));
+    rr_train_adamw_opts bad = {-1.0, 0.9, 0.999, 1e-8, 0.0, false};
+    CHECK(rr_train_adamw(m, &bad, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    rr_train_model_free(m);
+}
+
+TEST(train_refuses_decoders) {
+    rerank_error err;
+    rr_train_model *m = NULL;
+    CHECK(rr_train_model_load(rr_shared_path("testdata/qwen2-causal-tiny"), &m, &err) == RERANK_ERR_UNSUPPORTED && !m,
+          "%s", err.message);
+}
