@@ -39,7 +39,7 @@ static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, con
     p->no_decay = d1 == 0; /* biases and LayerNorm weights/biases are exactly the 1-D tensors here */
 }
 
-/* Fills m->params from m->d and m->spec; the sizes fit (checked dims are at most 2^24 x 2^20... see load). */
+/* Fills m->params from m->d and m->spec. With the bounds parse_dims enforces the total stays below 2^48 floats. */
 static rerank_status build_table(rr_train_model *m, rerank_error *err) {
     const rr_train_dims *d = &m->d;
     const char *p = m->spec->prefix;
