@@ -1,0 +1,232 @@
+/* train_model.c - the trainable encoder's parameter table (one layout for weights, gradients and AdamW
+ * moments), loading fp32 master weights from a model directory, the group-wise CE/KD loss, gradient-norm
+ * clipping and AdamW. The forward/backward pass is in train_encoder.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "io/weights.h"
+#include "train/train_internal.h"
+
+/* Suffixes of one layer's tensors under <prefix>encoder.layer.<i>., in RR_TL_* order; 'H' hidden, 'I' ffn. */
+static const struct {
+    const char *suffix;
+    char d0, d1;
+} layer_tensors[RR_TL_COUNT] = {
+    {"attention.self.query.weight", 'H', 'H'}, {"attention.self.query.bias", 'H', 0},
+    {"attention.self.key.weight", 'H', 'H'},   {"attention.self.key.bias", 'H', 0},
+    {"attention.self.value.weight", 'H', 'H'}, {"attention.self.value.bias", 'H', 0},
+    {"attention.output.dense.weight", 'H', 'H'}, {"attention.output.dense.bias", 'H', 0},
+    {"attention.output.LayerNorm.weight", 'H', 0}, {"attention.output.LayerNorm.bias", 'H', 0},
+    {"intermediate.dense.weight", 'I', 'H'},   {"intermediate.dense.bias", 'I', 0},
+    {"output.dense.weight", 'H', 'I'},         {"output.dense.bias", 'H', 0},
+    {"output.LayerNorm.weight", 'H', 0},       {"output.LayerNorm.bias", 'H', 0},
+};
+
+static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, const char *fmt, const char *a,
+                      const char *b, int layer) {
+    if (layer >= 0) snprintf(p->name, sizeof p->name, fmt, a, layer, b);
+    else snprintf(p->name, sizeof p->name, fmt, a, b);
+    p->n_dims = d1 ? 2 : 1;
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+    p->size = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    p->offset = *at;
+    *at += p->size;
+    p->no_decay = d1 == 0; /* biases and LayerNorm weights/biases are exactly the 1-D tensors here */
+}
+
+/* Fills m->params from m->d and m->spec. With the bounds parse_dims enforces the total stays below 2^48 floats. */
+static rerank_status build_table(rr_train_model *m, rerank_error *err) {
+    const rr_train_dims *d = &m->d;
+    const char *p = m->spec->prefix;
+    m->n_params = rr_train_n_params(d->n_layers);
+    m->params = calloc(m->n_params, sizeof *m->params);
+    if (!m->params) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    size_t at = 0;
+    rr_train_param *t = m->params;
+    int64_t H = d->hidden, I = d->ffn;
+    set_param(&t[RR_TP_WORD], &at, d->vocab, H, "%sembeddings.%s", p, "word_embeddings.weight", -1);
+    set_param(&t[RR_TP_POS], &at, d->max_pos, H, "%sembeddings.%s", p, "position_embeddings.weight", -1);
+    set_param(&t[RR_TP_TYPE], &at, d->type_vocab, H, "%sembeddings.%s", p, "token_type_embeddings.weight", -1);
+    set_param(&t[RR_TP_EMB_LN_W], &at, H, 0, "%sembeddings.%s", p, "LayerNorm.weight", -1);
+    set_param(&t[RR_TP_EMB_LN_B], &at, H, 0, "%sembeddings.%s", p, "LayerNorm.bias", -1);
+    for (int l = 0; l < d->n_layers; l++)
+        for (int k = 0; k < RR_TL_COUNT; k++) {
+            int64_t d0 = layer_tensors[k].d0 == 'H' ? H : I;
+            int64_t d1 = !layer_tensors[k].d1 ? 0 : layer_tensors[k].d1 == 'H' ? H : I;
+            set_param(&t[rr_train_layer_param(l, k)], &at, d0, d1, "%sencoder.layer.%d.%s", p,
+                      layer_tensors[k].suffix, l);
+        }
+    size_t h = rr_train_head_param(d->n_layers, 0);
+    set_param(&t[h + 0], &at, H, H, "%s.%s", m->spec->head_dense, "weight", -1);
+    set_param(&t[h + 1], &at, H, 0, "%s.%s", m->spec->head_dense, "bias", -1);
+    set_param(&t[h + 2], &at, 1, H, "%s.%s", m->spec->head_out, "weight", -1);
+    set_param(&t[h + 3], &at, 1, 0, "%s.%s", m->spec->head_out, "bias", -1);
+    m->n_floats = at;
+    return RERANK_OK;
+}
+
+static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long hi, int *out,
+                             rerank_error *err) {
+    long long v;
+    rerank_status st = rr_json_get_int(c, key, required, dflt, &v, "config.json", err);
+    if (st) return st;
+    if (v < 0 || v > hi)
+        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: field '%s' is %lld, must be in [0, %lld]", key, v, hi);
+    *out = (int)v;
+    return RERANK_OK;
+}
+
+static rerank_status parse_dims(rr_train_model *m, const json_t *c, rerank_error *err) {
+    rr_model_desc desc;
+    rerank_status st = rr_model_check_config(c, &desc, err); /* the inference checks: arch, act, labels, ... */
+    if (st) return st;
+    if (strcmp(desc.architecture, "XLMRobertaForSequenceClassification") == 0) m->spec = &rr_xlmr_spec;
+    else if (strcmp(desc.architecture, "BertForSequenceClassification") == 0) m->spec = &rr_bert_spec;
+    else
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "config.json: training supports encoder cross-encoders only, not '%s'",
+                       desc.architecture);
+    rr_train_dims *d = &m->d;
+    double eps;
+    if ((st = get_int(c, "hidden_size", true, 0, 1 << 16, &d->hidden, err)) ||
+        (st = get_int(c, "num_hidden_layers", true, 0, 1024, &d->n_layers, err)) ||
+        (st = get_int(c, "num_attention_heads", true, 0, 1024, &d->n_heads, err)) ||
+        (st = get_int(c, "intermediate_size", true, 0, 1 << 20, &d->ffn, err)) ||
+        (st = get_int(c, "vocab_size", true, 0, 1 << 24, &d->vocab, err)) ||
+        (st = get_int(c, "type_vocab_size", false, 2, 1 << 16, &d->type_vocab, err)) ||
+        (st = get_int(c, "max_position_embeddings", true, 0, 1 << 20, &d->max_pos, err)) ||
+        (st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, "config.json", err)))
+        return st;
+    if (d->hidden < 1 || d->n_heads < 1 || d->n_layers < 1 || d->ffn < 1 || d->hidden % d->n_heads)
+        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: bad encoder dimensions");
+    d->head_dim = d->hidden / d->n_heads;
+    d->pad_id = desc.pad_token_id;
+    d->max_tokens = desc.max_tokens;
+    d->eps = (float)eps;
+    return RERANK_OK;
+}
+
+rerank_status rr_train_model_load(const char *dir, rr_train_model **out, rerank_error *err) {
+    *out = NULL;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "model path too long");
+    json_t *config = NULL;
+    rerank_status st = rr_json_load_file(path, 1 << 20, &config, err);
+    if (st) return st;
+    rr_train_model *m = calloc(1, sizeof *m);
+    rr_weights *w = NULL;
+    if (!m) {
+        json_decref(config);
+        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    }
+    if ((st = parse_dims(m, config, err)) || (st = build_table(m, err)) || (st = rr_weights_open(dir, &w, err)))
+        goto done;
+    m->w = malloc(m->n_floats * sizeof *m->w);
+    m->grad = calloc(m->n_floats, sizeof *m->grad);
+    if (!m->w || !m->grad) {
+        st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %zu parameters", m->n_floats);
+        goto done;
+    }
+    for (size_t i = 0; i < m->n_params; i++) {
+        const rr_train_param *p = &m->params[i];
+        const float *src;
+        if ((st = rr_weights_require(w, p->name, p->shape, p->n_dims, &src, err))) goto done;
+        memcpy(m->w + p->offset, src, p->size * sizeof *src);
+    }
+done:
+    rr_weights_free(w);
+    json_decref(config);
+    if (st) rr_train_model_free(m);
+    else *out = m;
+    return st;
+}
+
+void rr_train_model_free(rr_train_model *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->w);
+    free(m->grad);
+    free(m->m);
+    free(m->v);
+    free(m);
+}
+
+const rr_train_param *rr_train_find(const rr_train_model *m, const char *name) {
+    for (size_t i = 0; i < m->n_params; i++)
+        if (strcmp(m->params[i].name, name) == 0) return &m->params[i];
+    return NULL;
+}
+
+rerank_status rr_train_group_loss(const float *logits, const float *teacher, size_t n_groups, size_t group_size,
+                                  float *dlogits, rr_train_loss *loss, rerank_error *err) {
+    if (n_groups == 0 || group_size < 2)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "loss needs at least one group of at least 2 (got %zu x %zu)",
+                       n_groups, group_size);
+    double ce = 0.0, kd = 0.0, G = (double)n_groups;
+    for (size_t g = 0; g < n_groups; g++) {
+        const float *z = logits + g * group_size, *t = teacher ? teacher + g * group_size : NULL;
+        double mx = -INFINITY, tmx = -INFINITY, sum = 0.0, tsum = 0.0;
+        for (size_t i = 0; i < group_size; i++) {
+            mx = z[i] > mx ? z[i] : mx;
+            if (t) tmx = t[i] > tmx ? t[i] : tmx;
+        }
+        for (size_t i = 0; i < group_size; i++) {
+            sum += exp(z[i] - mx);
+            if (t) tsum += exp(t[i] - tmx);
+        }
+        double lse = mx + log(sum);
+        ce += lse - z[0];
+        for (size_t i = 0; i < group_size; i++) {
+            double p = exp(z[i] - lse), tp = t ? exp(t[i] - tmx) / tsum : 0.0;
+            if (t) kd -= (z[i] - lse) * tp;
+            /* d ce / dz = p - [i == 0]; d kd / dz = p * sum(tp) - tp = p - tp. */
+            if (dlogits) dlogits[g * group_size + i] = (float)(((p - (i == 0)) + (t ? p - tp : 0.0)) / G);
+        }
+    }
+    loss->ce = ce / G;
+    loss->kd = kd / G;
+    loss->loss = loss->ce + loss->kd;
+    return RERANK_OK;
+}
+
+double rr_train_clip_grad_norm(rr_train_model *m, double max_norm) {
+    double sq = 0.0;
+    for (size_t i = 0; i < m->n_floats; i++) sq += (double)m->grad[i] * m->grad[i];
+    double norm = sqrt(sq);
+    if (max_norm > 0.0) {
+        double c = max_norm / (norm + 1e-6);
+        if (c < 1.0)
+            for (size_t i = 0; i < m->n_floats; i++) m->grad[i] = (float)(m->grad[i] * c);
+    }
+    return norm;
+}
+
+rerank_status rr_train_adamw(rr_train_model *m, const rr_train_adamw_opts *o, rerank_error *err) {
+    if (!(o->lr >= 0.0) || !(o->beta1 >= 0.0 && o->beta1 < 1.0) || !(o->beta2 >= 0.0 && o->beta2 < 1.0) ||
+        !(o->eps >= 0.0) || !(o->weight_decay >= 0.0))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "AdamW: lr, eps, weight_decay must be >= 0, betas in [0, 1)");
+    if (!m->m) m->m = calloc(m->n_floats, sizeof *m->m);
+    if (!m->v) m->v = calloc(m->n_floats, sizeof *m->v);
+    if (!m->m || !m->v) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for AdamW state");
+    m->step++;
+    double bc1 = 1.0 - pow(o->beta1, (double)m->step), bc2 = 1.0 - pow(o->beta2, (double)m->step);
+    double step_size = o->lr / bc1, sqrt_bc2 = sqrt(bc2);
+    for (size_t k = 0; k < m->n_params; k++) {
+        const rr_train_param *p = &m->params[k];
+        double decay = (o->decay_all || !p->no_decay) ? 1.0 - o->lr * o->weight_decay : 1.0;
+        float *w = m->w + p->offset, *g = m->grad + p->offset, *mm = m->m + p->offset, *vv = m->v + p->offset;
+        for (size_t i = 0; i < p->size; i++) {
+            double gi = g[i], mi = o->beta1 * mm[i] + (1.0 - o->beta1) * gi;
+            double vi = o->beta2 * vv[i] + (1.0 - o->beta2) * gi * gi;
+            mm[i] = (float)mi;
+            vv[i] = (float)vi;
+            w[i] = (float)(w[i] * decay - step_size * mi / (sqrt(vi) / sqrt_bc2 + o->eps));
+        }
+    }
+    return RERANK_OK;
+}
