@@ -91,6 +91,13 @@ rr_isa rr_isa_get(void);
 bool rr_isa_set(rr_isa isa);
 const char *rr_isa_name(rr_isa isa);
 
+/* General single-precision matrix product, row-major, for the training passes:
+ * C[M,N] = alpha * op(A)[M,K] · op(B)[K,N] + beta * C, where op(A) = A^T when trans_a (A is then stored
+ * [K,M] with row stride lda) and likewise for B. beta == 0 ignores C's old contents (NaN included).
+ * Threaded over pool (NULL = the caller only). (gemm.c) */
+void rr_sgemm(rr_pool *pool, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
 typedef enum rr_act { RR_ACT_NONE, RR_ACT_GELU } rr_act;
 
 /* Scratch floats rr_linear_fwd needs for a pool of n_threads threads. */
