@@ -27,6 +27,7 @@ typedef struct rr_train_param {
 typedef struct rr_train_dims {
     int hidden, n_layers, n_heads, head_dim, ffn, vocab, type_vocab, max_pos, pad_id, max_tokens;
     float eps;
+    float p_hidden, p_attn; /* hidden_dropout_prob, attention_probs_dropout_prob (config.json, default 0.1) */
 } rr_train_dims;
 
 typedef struct rr_train_model {
@@ -38,6 +39,11 @@ typedef struct rr_train_model {
     float *grad;     /* [n_floats] gradients of the last rr_train_step */
     float *m, *v;    /* [n_floats] AdamW moments (allocated at the first rr_train_adamw) */
     long step;       /* AdamW steps taken */
+    /* Train-mode dropout with probabilities d.p_hidden / d.p_attn, as transformers' train(): off by default
+     * so rr_train_step is the exact (eval-mode) step the goldens check. The masks are a pure function of
+     * dropout_seed and (sequence, token, element), so a micro-batch gives the same masks on any rank. */
+    bool dropout;
+    unsigned long long dropout_seed;
 } rr_train_model;
 
 /* Loads config.json and the weights of `dir` (XLMRobertaForSequenceClassification or

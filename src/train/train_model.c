@@ -91,7 +91,7 @@ static rerank_status parse_dims(rr_train_model *m, const json_t *c, rerank_error
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "config.json: training supports encoder cross-encoders only, not '%s'",
                        desc.architecture);
     rr_train_dims *d = &m->d;
-    double eps;
+    double eps, p_hidden, p_attn;
     if ((st = get_int(c, "hidden_size", true, 0, 1 << 16, &d->hidden, err)) ||
         (st = get_int(c, "num_hidden_layers", true, 0, 1024, &d->n_layers, err)) ||
         (st = get_int(c, "num_attention_heads", true, 0, 1024, &d->n_heads, err)) ||
@@ -99,14 +99,20 @@ static rerank_status parse_dims(rr_train_model *m, const json_t *c, rerank_error
         (st = get_int(c, "vocab_size", true, 0, 1 << 24, &d->vocab, err)) ||
         (st = get_int(c, "type_vocab_size", false, 2, 1 << 16, &d->type_vocab, err)) ||
         (st = get_int(c, "max_position_embeddings", true, 0, 1 << 20, &d->max_pos, err)) ||
-        (st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, "config.json", err)))
+        (st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, "config.json", err)) ||
+        (st = rr_json_get_num(c, "hidden_dropout_prob", false, 0.1, &p_hidden, "config.json", err)) ||
+        (st = rr_json_get_num(c, "attention_probs_dropout_prob", false, 0.1, &p_attn, "config.json", err)))
         return st;
+    if (!(p_hidden >= 0 && p_hidden < 1) || !(p_attn >= 0 && p_attn < 1))
+        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: dropout probabilities must be in [0, 1)");
     if (d->hidden < 1 || d->n_heads < 1 || d->n_layers < 1 || d->ffn < 1 || d->hidden % d->n_heads)
         return rr_fail(err, RERANK_ERR_FORMAT, "config.json: bad encoder dimensions");
     d->head_dim = d->hidden / d->n_heads;
     d->pad_id = desc.pad_token_id;
     d->max_tokens = desc.max_tokens;
     d->eps = (float)eps;
+    d->p_hidden = (float)p_hidden;
+    d->p_attn = (float)p_attn;
     return RERANK_OK;
 }
 

@@ -68,4 +68,10 @@ struct rr_trainer {
 rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_trainer **out, rerank_error *err);
 void rr_trainer_free(rr_trainer *t);
 
+/* The two implementations rr_trainer_open picks between by config.json's architecture. */
+rerank_status rr_encoder_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_trainer **out,
+                                      rerank_error *err); /* train_encoder_trainer.c */
+rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_trainer **out,
+                                      rerank_error *err); /* train_decoder.c */
+
 #endif
