@@ -36,6 +36,8 @@ void rr_train_data_free(rr_train_data *d) {
         json_decref(d->owners[i]);
     }
     for (size_t i = 0; i < d->n_bad && i < RR_TRAIN_MAX_BAD_KEPT; i++) free(d->bad[i]);
+    for (size_t i = 0; i < d->n_files; i++) free(d->files[i]);
+    free(d->files);
     free(d->rows);
     free(d->owners);
     free(d->bad);
@@ -171,7 +173,13 @@ static rerank_status read_file(rr_train_data *d, size_t *cap, const char *path, 
     long line_no = 0;
     ssize_t n;
     rerank_status st = RERANK_OK;
-    d->n_files++;
+    char **files = realloc(d->files, (d->n_files + 1) * sizeof *files);
+    if (files) d->files = files;
+    if (!files || !(d->files[d->n_files] = strdup(path))) {
+        fclose(f);
+        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+    }
+    size_t file_index = d->n_files++;
     while (!st && (n = getline(&line, &lcap, f)) >= 0) {
         line_no++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
@@ -196,9 +204,13 @@ static rerank_status read_file(rr_train_data *d, size_t *cap, const char *path, 
         } else if (!parse_row(obj, o, &r, why, sizeof why)) {
             json_decref(obj);
             if (add_bad(d, "%s:%ld: %s", path, line_no, why)) goto nomem;
-        } else if ((st = push_row(d, cap, obj, &r, err))) {
-            row_free(&r);
-            json_decref(obj);
+        } else {
+            r.file = file_index;
+            r.line = line_no;
+            if ((st = push_row(d, cap, obj, &r, err))) {
+                row_free(&r);
+                json_decref(obj);
+            }
         }
     }
     if (!st && ferror(f)) st = rr_fail(err, RERANK_ERR_IO, "%s: read error", path);

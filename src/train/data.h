@@ -23,6 +23,8 @@ typedef struct rr_train_row {
     double *pos_scores, *neg_scores; /* teacher scores, NULL when the row has none */
     const char *prompt;              /* LLM prompt, NULL when absent */
     size_t prompt_len;
+    size_t file;                     /* index into rr_train_data.files */
+    long line;                       /* 1-based line number in that file */
 } rr_train_row;
 
 enum { RR_TRAIN_MAX_BAD_KEPT = 100 }; /* messages kept; every bad line is counted */
@@ -33,6 +35,7 @@ typedef struct rr_train_data {
     void **owners;   /* [n_rows] the parsed line of each row */
     char **bad;      /* the first RR_TRAIN_MAX_BAD_KEPT messages "file:line: ...", one per bad line */
     size_t n_bad;    /* bad lines in all (skipped with skip_bad) */
+    char **files;    /* [n_files] paths read */
     size_t n_files;
 } rr_train_data;
 
