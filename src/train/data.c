@@ -114,8 +114,8 @@ static bool get_scores(const json_t *obj, const char *key, const char *list, siz
             return false;
         }
     if (json_array_size(a) != n) {
-        snprintf(why, why_size, "field \"%s\": has %zu scores for the %zu passages of \"%s\"", key, json_array_size(a),
-                 n, list);
+        snprintf(why, why_size, "field \"%s\": has %zu scores but \"%s\" has %zu passages", key, json_array_size(a),
+                 list, n);
         return false;
     }
     if (!(*out = malloc(n * sizeof **out))) {
