@@ -246,3 +246,49 @@ TEST(train_data_truncation) {
     rr_i32vec_free(&ids), rr_i32vec_free(&types);
     rr_train_tok_free(t);
 }
+
+/* The LLM training layout <bos>A: q\nB: p\n{prompt} equals what inference (rerank_tokenize) feeds the same
+ * decoder when nothing is truncated: the same bos rule, instructions, separator and default prompt. */
+static void check_llm_layout(const char *model_rel) {
+    const char *dir = rr_shared_path(model_rel);
+    rerank_error err;
+    rerank_model *m = NULL;
+    rerank_model_params mp = rerank_model_default_params();
+    REQUIRE(rerank_model_load(dir, &mp, &m, &err) == RERANK_OK, "%s", err.message);
+    rerank_model_info info;
+    rerank_model_get_info(m, &info);
+    rr_train_tok *t = NULL;
+    REQUIRE(rr_train_tok_open(dir, info.kind, 32, 128, &t, &err) == RERANK_OK, "%s: %s", model_rel, err.message);
+    const char *pos[1] = {"The giant panda is a bear."};
+    size_t pos_len[1] = {strlen(pos[0])};
+    rr_train_row r = {.query = "what is panda?", .query_len = 14, .pos = pos, .pos_len = pos_len, .n_pos = 1};
+    for (int v = 0; v < 2; v++) {
+        r.prompt = v ? "Relevant? Yes or No." : NULL;
+        r.prompt_len = v ? strlen(r.prompt) : 0;
+        rr_i32vec ids = {0};
+        REQUIRE(rr_train_tok_pair(t, &r, pos[0], pos_len[0], &ids, NULL, &err) == RERANK_OK, "%s", err.message);
+        rerank_score_params sp = rerank_score_default_params();
+        sp.prompt = r.prompt;
+        rerank_pair pair = RERANK_PAIR(r.query, pos[0]);
+        rerank_encoding enc;
+        REQUIRE(rerank_tokenize(m, &sp, &pair, &enc, &err) == RERANK_OK, "%s", err.message);
+        CHECK(enc.n_tokens == ids.n && memcmp(enc.ids, ids.data, ids.n * sizeof *ids.data) == 0,
+              "%s prompt %d: %zu training tokens, %zu inference tokens", model_rel, v, ids.n, enc.n_tokens);
+        /* a row's query_prompt replaces "A: " */
+        r.query_prompt = "Query: ";
+        ids.n = 0;
+        REQUIRE(rr_train_tok_pair(t, &r, pos[0], pos_len[0], &ids, NULL, &err) == RERANK_OK);
+        CHECK(ids.n != enc.n_tokens || memcmp(enc.ids, ids.data, ids.n * sizeof *ids.data) != 0, "%s", model_rel);
+        r.query_prompt = NULL;
+        rerank_encoding_free(&enc);
+        rr_i32vec_free(&ids);
+    }
+    rr_train_tok_free(t);
+    rerank_model_free(m);
+}
+
+TEST(train_data_llm_layout_matches_inference) {
+    check_llm_layout("testdata/gemma-causal-tiny-bf16");
+    check_llm_layout("testdata/qwen2-causal-tiny");
+    check_llm_layout("testdata/minicpm-layerwise-tiny");
+}

@@ -139,6 +139,14 @@ static bool parse_row(const json_t *obj, const rr_train_data_opts *o, rr_train_r
         r->prompt = json_string_value(pr);
         r->prompt_len = json_string_length(pr);
     }
+    const char *keys[2] = {"query_prompt", "passage_prompt"};
+    const char **dst[2] = {&r->query_prompt, &r->passage_prompt};
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(obj, keys[k]);
+        if (!v || json_is_null(v)) continue;
+        if (!json_is_string(v)) return snprintf(why, ws, "field \"%s\": must be a string", keys[k]), false;
+        *dst[k] = json_string_value(v);
+    }
     bool any_scores = json_object_get(obj, "pos_scores") || json_object_get(obj, "neg_scores");
     bool need = o->need_scores || any_scores; /* one list of scores without the other is an error too */
     bool ok = get_texts(obj, "pos", true, &r->pos, &r->pos_len, &r->n_pos, why, ws) &&
@@ -448,7 +456,10 @@ static rerank_status encode(rr_train_tok *t, const char *prefix, const char *tex
 rerank_status rr_train_tok_pair(rr_train_tok *t, const rr_train_row *r, const char *passage, size_t passage_len,
                                 rr_i32vec *ids, rr_i32vec *types, rerank_error *err) {
     rerank_status st;
-    const char *qi = t->llm ? RR_LLM_QUERY_INSTRUCTION : "", *pi = t->llm ? RR_LLM_PASSAGE_INSTRUCTION : "";
+    /* FlagEmbedding's LLM dataset formats "{instruction}{text}" with "A: " / "B: " unless the row gives its own
+     * query_prompt / passage_prompt; the encoder dataset has no instructions. */
+    const char *qi = !t->llm ? "" : r->query_prompt ? r->query_prompt : RR_LLM_QUERY_INSTRUCTION;
+    const char *pi = !t->llm ? "" : r->passage_prompt ? r->passage_prompt : RR_LLM_PASSAGE_INSTRUCTION;
     if ((st = encode(t, qi, r->query, r->query_len, &t->q, err))) {
         rr_error_prefix(err, "query");
         return st;

@@ -1,5 +1,5 @@
 /* data.h - FlagEmbedding reranker training data (flagembedding-spec.md §3.1-3.4): JSONL rows
- * {"query", "pos", "neg"[, "prompt"][, "pos_scores", "neg_scores"]}, every bad line found before training;
+ * {"query", "pos", "neg"[, "prompt"][, "query_prompt", "passage_prompt"][, "pos_scores", "neg_scores"]}, every bad line found before training;
  * seeded group sampling (one positive at index 0, train_group_size - 1 negatives without replacement); and
  * the token layout of one (query, passage) sequence for encoders and for the LLM rerankers. */
 #ifndef RR_TRAIN_DATA_H
@@ -23,6 +23,7 @@ typedef struct rr_train_row {
     double *pos_scores, *neg_scores; /* teacher scores, NULL when the row has none */
     const char *prompt;              /* LLM prompt, NULL when absent */
     size_t prompt_len;
+    const char *query_prompt, *passage_prompt; /* LLM: replace the "A: " / "B: " instructions; NULL = default */
     size_t file;                     /* index into rr_train_data.files */
     long line;                       /* 1-based line number in that file */
 } rr_train_row;

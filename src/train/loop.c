@@ -83,7 +83,7 @@ static rerank_status check_args(const rr_train_args *a, rerank_error *err) {
         bad = "learning rate, weight decay and max grad norm must be >= 0";
     else if (!(a->warmup_ratio >= 0 && a->warmup_ratio <= 1)) bad = "warmup ratio must be in [0, 1]";
     else if (a->max_steps <= 0 && a->epochs < 1) bad = "epochs must be >= 1 (or give max steps)";
-    else if (a->save_steps < 0 || a->stop_after < 0) bad = "save steps must be >= 0";
+    else if (a->save_steps < 0 || a->stop_after < 0) bad = "save steps (and stop after) must be >= 0";
     if (bad) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s", bad);
     rr_train_adamw_opts o = {a->learning_rate, a->adam_beta1, a->adam_beta2, a->adam_eps, a->weight_decay, false};
     return rr_adamw_check(&o, err);
