@@ -279,6 +279,25 @@ TEST(train_loop_errors) {
     rm_tree(out);
 }
 
+/* Processes x micro-batches partition each global batch of 8 groups exactly once, for 1, 2, 4 or 8 processes
+ * (so mpirun -np 2 --batch-size 1 trains on the groups of one process with --batch-size 2). */
+TEST(train_shards_partition_global_batch) {
+    for (int P = 1; P <= 8; P *= 2)
+        for (int accum = 1; accum <= 2; accum++) {
+            int b = 8 / P / accum;
+            if (b < 1) continue;
+            int hit[8] = {0};
+            for (int micro = 0; micro < accum; micro++)
+                for (int rank = 0; rank < P; rank++)
+                    for (int i = 0; i < b; i++) {
+                        size_t at = rr_train_shard_offset(micro, P, rank, b) + (size_t)i;
+                        CHECK(at < 8);
+                        if (at < 8) hit[at]++;
+                    }
+            for (int k = 0; k < 8; k++) CHECK(hit[k] == 1, "P %d accum %d: group %d taken %d times", P, accum, k, hit[k]);
+        }
+}
+
 TEST(train_eval_metrics) {
     rr_rank_metrics m;
     float s1[4] = {0.9f, 0.1f, 0.5f, 0.3f};

@@ -91,9 +91,11 @@ static rerank_status check_args(const rr_train_args *a, rerank_error *err) {
 
 /* ---- micro-batches ---- */
 
-/* The groups of micro-batch `micro` of optimizer step `step` for this process: rows
- * [(micro * P + rank) * b, + b) of the step's global batch, so the union over processes and micro-batches is
- * the global batch whatever P is. */
+size_t rr_train_shard_offset(int micro, int n_procs, int rank, int batch) {
+    return ((size_t)micro * (size_t)n_procs + (size_t)rank) * (size_t)batch;
+}
+
+/* The groups of micro-batch `micro` of optimizer step `step` for this process (rr_train_shard_offset). */
 static rerank_status build_micro(loop *L, long step, int micro, rr_train_micro *mb, rerank_error *err) {
     const rr_train_args *a = L->a;
     long epoch = step / L->steps_per_epoch;
@@ -102,8 +104,8 @@ static rerank_status build_micro(loop *L, long step, int micro, rr_train_micro *
         L->perm_epoch = epoch;
     }
     size_t G = (size_t)a->group_size, b = (size_t)a->batch_size;
-    size_t base = (size_t)(step % L->steps_per_epoch) * L->global_batch + ((size_t)micro * (size_t)L->n_procs +
-                                                                           (size_t)L->rank) * b;
+    size_t base = (size_t)(step % L->steps_per_epoch) * L->global_batch +
+                  rr_train_shard_offset(micro, L->n_procs, L->rank, a->batch_size);
     L->ids.n = L->types.n = 0;
     L->offsets[0] = 0;
     for (size_t i = 0; i < b; i++) {

@@ -58,6 +58,11 @@ void rr_train_args_default(rr_train_args *a);
 /* Trains; on bad data lines every message goes to a->log before the error returns. */
 rerank_status rr_train_run(const rr_train_args *a, rr_train_result *res, rerank_error *err);
 
+/* Where process `rank` of n_procs finds its `batch` groups for micro-batch `micro` within a global batch:
+ * offset (micro * n_procs + rank) * batch, so processes and micro-batches partition the global batch the same
+ * way for any process count. */
+size_t rr_train_shard_offset(int micro, int n_procs, int rank, int batch);
+
 /* The latest complete checkpoint-N under dir: N, or 0 when there is none; its path in path. */
 long rr_train_latest_checkpoint(const char *dir, char *path, size_t size);
 
