@@ -260,6 +260,10 @@ TEST(train_loop_errors) {
     CHECK(rr_train_run(&a, NULL, &err) == RERANK_ERR_INVALID_ARGUMENT && strstr(err.message, "10 training rows"), "%s",
           err.message);
     small_args(&a, out);
+    a.passage_max_len = 500; /* 16 + 500 > 512 */
+    CHECK(rr_train_run(&a, NULL, &err) == RERANK_ERR_INVALID_ARGUMENT && strstr(err.message, "more than the model's 512"),
+          "%s", err.message);
+    small_args(&a, out);
     a.group_size = 1;
     CHECK(rr_train_run(&a, NULL, &err) == RERANK_ERR_INVALID_ARGUMENT);
     small_args(&a, out);

@@ -377,9 +377,9 @@ rerank_status rr_train_llm_layout(bool add_bos, int32_t bos, const int32_t *sep,
     return RERANK_OK;
 }
 
-/* bos/pad of a decoder: config.json, overridden by tokenizer_config.json's tokens (what FlagEmbedding reads). */
-static rerank_status read_bos_pad(const char *dir, const rr_train_tok *t, rerank_model_kind kind, int32_t *bos,
-                                  bool *add_bos, rerank_error *err) {
+/* max_tokens; for decoders bos/pad: config.json, overridden by tokenizer_config.json's tokens (what
+ * FlagEmbedding reads). */
+static rerank_status read_config(const char *dir, rr_train_tok *t, rerank_model_kind kind, rerank_error *err) {
     char path[4096];
     json_t *cfg = NULL;
     rr_model_desc desc;
@@ -389,6 +389,8 @@ static rerank_status read_bos_pad(const char *dir, const rr_train_tok *t, rerank
     if (!st) st = rr_model_check_config(cfg, &desc, err);
     json_decref(cfg);
     if (st) return st;
+    t->max_tokens = desc.max_tokens > 0 ? (size_t)desc.max_tokens : 0;
+    if (!t->llm) return RERANK_OK;
     int32_t b = desc.bos_token_id, pad = desc.pad_token_id;
     if (rr_path_join(path, sizeof path, dir, "tokenizer_config.json") && rr_file_exists(path)) {
         if ((st = rr_json_load_file(path, 16u << 20, &cfg, err))) return st;
@@ -402,8 +404,8 @@ static rerank_status read_bos_pad(const char *dir, const rr_train_tok *t, rerank
         }
         json_decref(cfg);
     }
-    *bos = b;
-    *add_bos = kind == RERANK_KIND_LAYERWISE ? b >= 0 : b >= 0 && b != pad;
+    t->bos = b;
+    t->add_bos = kind == RERANK_KIND_LAYERWISE ? b >= 0 : b >= 0 && b != pad;
     return RERANK_OK;
 }
 
@@ -424,10 +426,10 @@ rerank_status rr_train_tok_open(const char *dir, rerank_model_kind kind, size_t 
     t->query_max_len = query_max_len;
     t->passage_max_len = passage_max_len;
     rerank_status st = rr_tokenizer_load(dir, &t->tok, err);
+    if (!st) st = read_config(dir, t, kind, err);
     if (!st && t->llm) {
         if (kind == RERANK_KIND_QWEN3)
             st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: training Qwen3-Reranker models is not supported", dir);
-        if (!st) st = read_bos_pad(dir, t, kind, &t->bos, &t->add_bos, err);
         if (!st) st = rr_tokenizer_encode(t->tok, RR_LLM_SEP, strlen(RR_LLM_SEP), &t->sep, err);
         if (!st)
             st = rr_tokenizer_encode(t->tok, RR_LLM_DEFAULT_PROMPT, strlen(RR_LLM_DEFAULT_PROMPT), &t->default_prompt,

@@ -70,6 +70,7 @@ typedef struct rr_train_tok {
     rr_tokenizer *tok;
     bool llm;               /* decoder layout <bos>A: q\nB: p\n{prompt} instead of the encoder pair */
     size_t query_max_len, passage_max_len;
+    size_t max_tokens;      /* the longest sequence the model takes (config.json) */
     bool add_bos;           /* llm: bos exists and differs from pad (the layerwise model: always) */
     int32_t bos;
     rr_i32vec sep, default_prompt, q, p, prompt, text; /* constants and scratch */

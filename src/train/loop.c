@@ -299,6 +299,11 @@ static rerank_status setup(loop *L, rr_train_result *res, rerank_error *err) {
                                 err)) ||
         (st = rr_adamw_init(&L->opt, L->t->n_floats, err)))
         return st;
+    size_t pair_len = (size_t)a->query_max_len + (size_t)a->passage_max_len;
+    if (L->tok->max_tokens && pair_len > L->tok->max_tokens)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
+                       "query max len %d + passage max len %d = %zu tokens, more than the model's %zu", a->query_max_len,
+                       a->passage_max_len, pair_len, L->tok->max_tokens);
     L->global_batch = (size_t)a->batch_size * (size_t)L->n_procs * (size_t)a->grad_accum;
     L->steps_per_epoch = (long)(L->data->n_rows / L->global_batch); /* dataloader_drop_last, as FlagEmbedding */
     if (L->steps_per_epoch == 0)
