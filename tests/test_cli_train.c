@@ -96,8 +96,9 @@ TEST(cli_train_toy_end_to_end) {
     free(out), free(err);
     snprintf(args, sizeof args,
              "train --model %s --train-data %s --output-dir %s --batch-size 5 --train-group-size 4 --epochs 4 "
-             "--query-max-len 16 --passage-max-len 32 --learning-rate 1e-3 --save-steps 4",
+             "--query-max-len 16 --passage-max-len 32 --learning-rate 1e-3 --save-steps 4 --no-dropout",
              model, data, outdir);
+    /* without dropout the run is exact whatever the dropout masks are (the resume test covers dropout) */
     REQUIRE(run_cli(args, &out, &err) == 0, "%s", err);
     double first = json_num(out, "first_loss"), last = json_num(out, "last_loss");
     CHECK(json_num(out, "steps") == 8 && last < 0.6 * first, "%s", out);
