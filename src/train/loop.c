@@ -170,13 +170,12 @@ static rerank_status write_state(const loop *L, const char *dir, long step, doub
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
     rerank_status st = rr_safetensors_write(path, ts, 3, err);
     if (st) return st;
-    json_t *j = json_pack("{s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:f}", "global_step", (json_int_t)step, "total_steps",
-                          (json_int_t)L->total, "global_batch", (json_int_t)L->global_batch, "train_group_size",
-                          L->a->group_size, "seed", "", "n_rows", (json_int_t)L->data->n_rows, "n_floats",
-                          (json_int_t)n, "loss", loss);
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", L->a->seed); /* a string: JSON integers stop at 2^63 */
-    if (j) json_object_set_new(j, "seed", json_string(seed));
+    json_t *j = json_pack("{s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:f}", "global_step", (json_int_t)step, "total_steps",
+                          (json_int_t)L->total, "global_batch", (json_int_t)L->global_batch, "train_group_size",
+                          L->a->group_size, "seed", seed, "n_rows", (json_int_t)L->data->n_rows, "n_floats",
+                          (json_int_t)n, "loss", loss);
     if (!j || !rr_path_join(path, sizeof path, dir, "trainer_state.json") ||
         json_dump_file(j, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
         st = rr_fail(err, RERANK_ERR_IO, "%s/trainer_state.json: cannot write", dir);
