@@ -103,7 +103,7 @@ TEST(train_data_directory) {
     snprintf(a, sizeof a, "%s/b.jsonl", dir);
     snprintf(b, sizeof b, "%s/a.json", dir);
     snprintf(c, sizeof c, "%s/notes.txt", dir);
-    write_file(a, "{\"query\": \"second\", \"pos\": [\"p\"], \"neg\": [\"n\"]}\n");
+    write_file(a, "\xef\xbb\xbf{\"query\": \"second\", \"pos\": [\"p\"], \"neg\": [\"n\"]}\r\n"); /* BOM, CRLF */
     write_file(b, "{\"query\": \"first\", \"pos\": [\"p\"], \"neg\": [\"n\"], \"prompt\": \"P?\"}\n");
     write_file(c, "not data\n");
     rr_train_data *d = NULL;

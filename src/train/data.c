@@ -191,6 +191,10 @@ static rerank_status read_file(rr_train_data *d, size_t *cap, const char *path, 
     while (!st && (n = getline(&line, &lcap, f)) >= 0) {
         line_no++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        if (line_no == 1 && n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark */
+            memmove(line, line + 3, (size_t)n - 2);
+            n -= 3;
+        }
         size_t k = 0;
         while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t')) k++;
         if (k == (size_t)n) continue; /* blank lines are not rows */
