@@ -329,7 +329,7 @@ static void check_train_save(const char *rel, int vocab, bool heads, double tol)
     for (size_t i = 0; i < b.n_seqs * (size_t)n_out; i++) moved = fmax(moved, fabs(mine[i] - orig[i]));
     printf("    merged model: |trainer - rr_model_forward(merged)| <= %.2g (scores moved by up to %.2g)\n", worst, moved);
     CHECK(worst <= tol, "%g", worst);
-    CHECK(moved > 100 * tol, "training moved the scores by %g only", moved);
+    CHECK(moved > 1.0, "training moved the scores by %g only", moved);
     rr_model_free(base);
     rr_model_free(m);
     rr_workspace_free(ws);
