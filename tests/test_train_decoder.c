@@ -199,8 +199,6 @@ static double grad_check(const char *rel, double dropout, bool heads, bool with_
             double lo = (double)w0 - t->w[j], fm = loss_at(t, &r.b, gs, teacher, 99);
             t->w[j] = w0;
             double num = (fp - fm) / (hi + lo), e = fabs(t->grad[j] - num) / fmax(fabs(num), 1e-2 * gmax);
-            if (getenv("RR_DEBUG_FD") && e > 5e-3)
-                printf("      %s[%zu]: analytic %.6g numeric %.6g (gmax %.3g)\n", p->name, j - p->offset, t->grad[j], num, gmax);
             if (e > worst) worst = e;
         }
     }
@@ -259,6 +257,37 @@ static bool file_in(const char *dir, const char *name) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return rr_file_exists(path);
+}
+
+/* `rerank score` on the merged directory gives the trainer's (last-layer) score on the ids `rerank tokenize` makes. */
+static void check_cli(rr_trainer *t, const char *merged) {
+    const char *pair = "{\"query\": \"what is panda?\", \"passage\": \"The giant panda is a bear.\"}\n";
+    char cmd[512], *out = NULL, *errout = NULL, *out2 = NULL, *err2 = NULL;
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s", getenv("RERANK_CLI"), merged);
+    int rc1 = run_command(cmd, pair, &out, &errout);
+    snprintf(cmd, sizeof cmd, "%s score --model %s", getenv("RERANK_CLI"), merged);
+    int rc2 = run_command(cmd, pair, &out2, &err2);
+    CHECK(rc1 == 0 && rc2 == 0, "%s%s", errout ? errout : "", err2 ? err2 : "");
+    json_t *tok = NULL, *score = NULL;
+    rerank_error err;
+    if (rc1 == 0 && rc2 == 0 && !rr_json_parse(out, strlen(out), "tokenize", &tok, &err) &&
+        !rr_json_parse(out2, strlen(out2), "score", &score, &err)) {
+        size_t n;
+        int32_t *ids = golden_ints(tok, "input_ids", &n);
+        size_t offs[2] = {0, n};
+        rr_batch b = {.ids = ids, .offsets = offs, .n_seqs = 1};
+        float mine[8];
+        int n_out = rr_dt_n_outputs(t->impl);
+        CHECK(rr_decoder_trainer_scores(t, &b, mine, &err) == RERANK_OK, "%s", err.message);
+        double cli = json_number_value(json_object_get(score, "score"));
+        printf("    rerank score --model merged_model: %.7f, trainer %.7f\n", cli, mine[n_out - 1]);
+        CHECK_NEAR(cli, mine[n_out - 1], 1e-4);
+        free(ids);
+    } else {
+        CHECK(0, "unparsable CLI output");
+    }
+    json_decref(tok), json_decref(score);
+    free(out), free(errout), free(out2), free(err2);
 }
 
 /* Trains a few steps, saves with merge, and checks the adapter files and that the merged checkpoint scores
@@ -330,6 +359,7 @@ static void check_train_save(const char *rel, int vocab, bool heads, double tol)
     printf("    merged model: |trainer - rr_model_forward(merged)| <= %.2g (scores moved by up to %.2g)\n", worst, moved);
     CHECK(worst <= tol, "%g", worst);
     CHECK(moved > 1.0, "training moved the scores by %g only", moved);
+    if (heads && getenv("RERANK_CLI")) check_cli(t, merged);
     rr_model_free(base);
     rr_model_free(m);
     rr_workspace_free(ws);
@@ -344,3 +374,34 @@ TEST(train_dec_steps_save_minicpm_layerwise) { check_train_save(MINICPM, 4000, t
 /* BF16 checkpoint: the merged weights are rounded to bf16 (relative 2^-9) as PEFT's merge into a bf16 model
  * does; after training moved the scores by ~14 that is ~0.1 on a score. */
 TEST(train_dec_steps_save_gemma_bf16) { check_train_save(GEMMA, 4000, false, 0.2); }
+
+/* ---- refused options and inputs ---- */
+TEST(train_dec_errors) {
+    rerank_error err;
+    rr_trainer *t = NULL;
+    rr_trainer_opts o = {.lora = {8, 16, 0.1, "q_proj,lm_head", false}};
+    CHECK(rr_decoder_trainer_open(rr_shared_path(QWEN3), &o, &t, &err) == RERANK_ERR_INVALID_ARGUMENT && !t);
+    CHECK(strstr(err.message, "lm_head") != NULL, "%s", err.message);
+    o.lora.targets = NULL, o.lora.rank = 0;
+    CHECK(rr_decoder_trainer_open(rr_shared_path(QWEN3), &o, &t, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    o.lora.rank = 8, o.lora.dropout = 1.0;
+    CHECK(rr_decoder_trainer_open(rr_shared_path(QWEN3), &o, &t, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    o.lora.dropout = 0.1, o.lora.train_heads = true; /* only the layerwise model has heads to train */
+    CHECK(rr_decoder_trainer_open(rr_shared_path(GEMMA), &o, &t, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    o.lora.train_heads = false;
+    CHECK(rr_decoder_trainer_open(rr_shared_path("testdata/xlmr-seqcls-tiny"), &o, &t, &err) == RERANK_ERR_UNSUPPORTED);
+    REQUIRE(rr_decoder_trainer_open(rr_shared_path(QWEN3), &o, &t, &err) == RERANK_OK, "%s", err.message);
+    CHECK(t->n_params == 2 * 2 * 7 && t->kind == RERANK_KIND_QWEN3);
+    int32_t ids[6] = {1, 2, 3, 4, 5, 99999};
+    size_t offs[4] = {0, 2, 4, 6};
+    rr_train_micro mb = {.batch = {.ids = ids, .offsets = offs, .n_seqs = 3}, .group_size = 2};
+    rr_train_loss l;
+    CHECK(t->ops->accumulate(t, &mb, 1.0f, &l, NULL, &err) == RERANK_ERR_INVALID_ARGUMENT); /* 3 % 2 */
+    mb.group_size = 3;
+    CHECK(t->ops->accumulate(t, &mb, 1.0f, &l, NULL, &err) == RERANK_ERR_INPUT); /* id out of range */
+    ids[5] = 6;
+    float logits[3];
+    CHECK(t->ops->accumulate(t, &mb, 1.0f, &l, logits, &err) == RERANK_OK, "%s", err.message);
+    CHECK(isfinite(l.loss) && l.kd == 0.0 && fabs(l.loss - l.ce) < 1e-12);
+    t->ops->free(t);
+}
