@@ -292,6 +292,7 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
     if (d->spec->head != RR_DEC_HEAD_LAYERWISE && (st = find_yes(d, err))) goto done;
     if ((st = build_table(d, err))) goto done;
     d->pool = rr_pool_new(0);
+    d->recompute_bytes = 2.0 * (1 << 30);
 done:
     json_decref(config);
     if (st) trainer_free(&d->base);
@@ -304,3 +305,5 @@ rerank_status rr_decoder_trainer_scores(rr_trainer *t, const rr_batch *b, float 
 }
 
 int rr_decoder_trainer_yes_id(const rr_trainer *t) { return ((const rr_dec_trainer *)t->impl)->yes_id; }
+
+void rr_decoder_trainer_set_recompute(rr_trainer *t, double bytes) { ((rr_dec_trainer *)t->impl)->recompute_bytes = bytes; }

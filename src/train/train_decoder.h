@@ -43,6 +43,7 @@ typedef struct rr_dec_trainer {
     size_t head_param;    /* table index of the first trained head (train_heads) */
     unsigned long long seed;
     rr_pool *pool;
+    double recompute_bytes; /* activations above this are recomputed layer by layer in the backward */
 } rr_dec_trainer;
 
 /* Heads the layerwise model reads (layers start_layer..n_layers), 1 for the others. */
@@ -62,5 +63,7 @@ rerank_status rr_dt_save(const rr_trainer *t, const char *src_dir, const char *o
  * the non-layerwise models score. */
 rerank_status rr_decoder_trainer_scores(rr_trainer *t, const rr_batch *b, float *scores, rerank_error *err);
 int rr_decoder_trainer_yes_id(const rr_trainer *t);
+/* Gradient checkpointing above `bytes` of activations (default 2 GiB; 0 = always, INFINITY = never). */
+void rr_decoder_trainer_set_recompute(rr_trainer *t, double bytes);
 
 #endif

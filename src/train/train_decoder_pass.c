@@ -32,6 +32,9 @@ typedef struct acts {
 typedef struct dims {
     size_t N, S, longest, H, QD, KD, F, r, lora;
     int n_out;
+    bool recompute; /* gradient checkpointing: keep only each layer's input, recompute the rest in the backward */
+    bool train;     /* LoRA dropout on */
+    unsigned long long seed;
 } dims;
 
 /* Carves every buffer out of one allocation (count == true only sums the sizes into *total). */
@@ -39,7 +42,7 @@ static void carve(acts *a, const rr_dec_trainer *d, const dims *z, bool backward
     size_t at = 0, N = z->N, hd = (size_t)d->head_dim;
 #define TAKE(ptr, n) (ptr = p ? p + at : NULL, at += (n))
     for (int l = 0; l <= d->n_layers; l++) TAKE(a->xs[l], N * z->H);
-    for (int l = 0; l < d->n_layers; l++) {
+    for (int l = 0; l < (z->recompute ? 1 : d->n_layers); l++) {
         layer_acts *la = &a->layers[l];
         TAKE(la->xn1, N * z->H), TAKE(la->q, N * z->QD), TAKE(la->k, N * z->KD), TAKE(la->v, N * z->KD);
         TAKE(la->att, N * z->QD), TAKE(la->xmid, N * z->H), TAKE(la->xn2, N * z->H);
@@ -182,48 +185,52 @@ static const float *head_w(const rr_dec_trainer *d, int k) {
     return d->heads[k];
 }
 
-static void forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a, bool train,
-                    unsigned long long seed) {
+/* Block l on all tokens: xs[l] -> xs[l+1], keeping its activations in la. */
+static void layer_forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a, int l,
+                          layer_acts *la) {
     int n = (int)z->N, H = d->hidden, hd = d->head_dim;
     float off = d->spec->norm_offset;
     size_t nh = z->N * z->H, nf = z->N * z->F;
+    const float *x = a->xs[l];
+    rr_lora_linear lin[RR_LORA_N_MODULES];
+    for (int m = 0; m < RR_LORA_N_MODULES; m++) lin[m] = linear(d, l, m, z->train, z->seed);
+    rr_rmsnorm_fwd(la->xn1, x, d->layers[l].ln1, off, n, H, d->eps);
+    rr_lora_fwd(d->pool, &lin[RR_LORA_Q], la->qp ? la->qp : la->q, la->xn1, la->u[RR_LORA_Q], a->lora, n);
+    rr_lora_fwd(d->pool, &lin[RR_LORA_K], la->kp ? la->kp : la->k, la->xn1, la->u[RR_LORA_K], a->lora, n);
+    rr_lora_fwd(d->pool, &lin[RR_LORA_V], la->v, la->xn1, la->u[RR_LORA_V], a->lora, n);
+    if (la->qp) {
+        rr_rmsnorm_fwd(la->q, la->qp, d->layers[l].q_norm, off, n * d->n_heads, hd, d->eps);
+        rr_rmsnorm_fwd(la->k, la->kp, d->layers[l].k_norm, off, n * d->n_kv_heads, hd, d->eps);
+    }
+    for (size_t s = 0; s < z->S; s++) {
+        size_t t0 = b->offsets[s];
+        rr_attn_shape sh = seq_shape(d, b, s, z);
+        float *q = la->q + t0 * z->QD, *k = la->k + t0 * z->KD;
+        rr_rope_fwd(k, a->cos_t, a->sin_t, sh.n_tokens, d->n_kv_heads, hd, (int)z->KD);
+        rr_rope_fwd(q, a->cos_t, a->sin_t, sh.n_tokens, d->n_heads, hd, (int)z->QD);
+        rr_attention_fwd(la->att + t0 * z->QD, q, k, la->v + t0 * z->KD, a->att, &sh);
+    }
+    rr_lora_fwd(d->pool, &lin[RR_LORA_O], a->dtmp, la->att, la->u[RR_LORA_O], a->lora, n);
+    residual(d, la->xmid, x, a->dtmp, nh);
+    rr_rmsnorm_fwd(la->xn2, la->xmid, d->layers[l].ln2, off, n, H, d->eps);
+    rr_lora_fwd(d->pool, &lin[RR_LORA_GATE], la->gate, la->xn2, la->u[RR_LORA_GATE], a->lora, n);
+    rr_lora_fwd(d->pool, &lin[RR_LORA_UP], la->up, la->xn2, la->u[RR_LORA_UP], a->lora, n);
+    act_fwd(d, la->h, la->gate, nf);
+    rr_mul_fwd(la->h, la->h, la->up, nf);
+    rr_lora_fwd(d->pool, &lin[RR_LORA_DOWN], a->dtmp, la->h, la->u[RR_LORA_DOWN], a->lora, n);
+    residual(d, a->xs[l + 1], la->xmid, a->dtmp, nh);
+}
+
+static void forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a) {
+    int H = d->hidden;
+    float off = d->spec->norm_offset;
     for (size_t i = 0; i < z->N; i++) {
         const float *e = d->embed + (size_t)b->ids[i] * z->H;
         if (d->emb_scale != 1.0f) rr_scale_fwd(a->xs[0] + i * z->H, e, d->emb_scale, z->H);
         else memcpy(a->xs[0] + i * z->H, e, z->H * sizeof(float));
     }
-    rr_rope_table(a->cos_t, a->sin_t, (int)z->longest, hd, d->rope_theta);
-    for (int l = 0; l < d->n_layers; l++) {
-        layer_acts *la = &a->layers[l];
-        const float *x = a->xs[l];
-        rr_lora_linear lin[RR_LORA_N_MODULES];
-        for (int m = 0; m < RR_LORA_N_MODULES; m++) lin[m] = linear(d, l, m, train, seed);
-        rr_rmsnorm_fwd(la->xn1, x, d->layers[l].ln1, off, n, H, d->eps);
-        rr_lora_fwd(d->pool, &lin[RR_LORA_Q], la->qp ? la->qp : la->q, la->xn1, la->u[RR_LORA_Q], a->lora, n);
-        rr_lora_fwd(d->pool, &lin[RR_LORA_K], la->kp ? la->kp : la->k, la->xn1, la->u[RR_LORA_K], a->lora, n);
-        rr_lora_fwd(d->pool, &lin[RR_LORA_V], la->v, la->xn1, la->u[RR_LORA_V], a->lora, n);
-        if (la->qp) {
-            rr_rmsnorm_fwd(la->q, la->qp, d->layers[l].q_norm, off, n * d->n_heads, hd, d->eps);
-            rr_rmsnorm_fwd(la->k, la->kp, d->layers[l].k_norm, off, n * d->n_kv_heads, hd, d->eps);
-        }
-        for (size_t s = 0; s < z->S; s++) {
-            size_t t0 = b->offsets[s];
-            rr_attn_shape sh = seq_shape(d, b, s, z);
-            float *q = la->q + t0 * z->QD, *k = la->k + t0 * z->KD;
-            rr_rope_fwd(k, a->cos_t, a->sin_t, sh.n_tokens, d->n_kv_heads, hd, (int)z->KD);
-            rr_rope_fwd(q, a->cos_t, a->sin_t, sh.n_tokens, d->n_heads, hd, (int)z->QD);
-            rr_attention_fwd(la->att + t0 * z->QD, q, k, la->v + t0 * z->KD, a->att, &sh);
-        }
-        rr_lora_fwd(d->pool, &lin[RR_LORA_O], a->dtmp, la->att, la->u[RR_LORA_O], a->lora, n);
-        residual(d, la->xmid, x, a->dtmp, nh);
-        rr_rmsnorm_fwd(la->xn2, la->xmid, d->layers[l].ln2, off, n, H, d->eps);
-        rr_lora_fwd(d->pool, &lin[RR_LORA_GATE], la->gate, la->xn2, la->u[RR_LORA_GATE], a->lora, n);
-        rr_lora_fwd(d->pool, &lin[RR_LORA_UP], la->up, la->xn2, la->u[RR_LORA_UP], a->lora, n);
-        act_fwd(d, la->h, la->gate, nf);
-        rr_mul_fwd(la->h, la->h, la->up, nf);
-        rr_lora_fwd(d->pool, &lin[RR_LORA_DOWN], a->dtmp, la->h, la->u[RR_LORA_DOWN], a->lora, n);
-        residual(d, a->xs[l + 1], la->xmid, a->dtmp, nh);
-    }
+    rr_rope_table(a->cos_t, a->sin_t, (int)z->longest, d->head_dim, d->rope_theta);
+    for (int l = 0; l < d->n_layers; l++) layer_forward(d, b, z, a, l, &a->layers[z->recompute ? 0 : l]);
     /* Scores at each sequence's last token: final norm, then the head (layer start_layer + k for output k). */
     int first = d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->start_layer : d->n_layers;
     for (int k = 0; k < z->n_out; k++)
@@ -275,7 +282,7 @@ static void head_bwd(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
     }
 }
 
-static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a, unsigned long long seed) {
+static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a) {
     int n = (int)z->N, H = d->hidden, hd = d->head_dim, L = d->n_layers;
     float off = d->spec->norm_offset;
     size_t nh = z->N * z->H, nf = z->N * z->F, nq = z->N * z->QD, nk = z->N * z->KD;
@@ -283,9 +290,10 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
     zero(a->dx, nh);
     head_bwd(d, b, z, a, z->n_out - 1, L);
     for (int l = L - 1; l >= 0; l--) {
-        layer_acts *la = &a->layers[l];
+        layer_acts *la = &a->layers[z->recompute ? 0 : l];
+        if (z->recompute) layer_forward(d, b, z, a, l, la); /* the same floats as the forward's */
         rr_lora_linear lin[RR_LORA_N_MODULES];
-        for (int m = 0; m < RR_LORA_N_MODULES; m++) lin[m] = linear(d, l, m, true, seed);
+        for (int m = 0; m < RR_LORA_N_MODULES; m++) lin[m] = linear(d, l, m, z->train, z->seed);
         bool need_dx = l > 0 || (layerwise && d->start_layer == 0); /* nothing below layer 0 trains */
         const float *dy = a->dx;
         /* MLP branch of xs[l+1] = xmid + res_scale * down(act(gate) * up). */
@@ -344,13 +352,19 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
 rerank_status rr_dt_pass(rr_dec_trainer *d, const rr_batch *b, size_t group_size, const float *teacher, bool backward_,
                          bool train, unsigned long long sample_seed, float scale, float *scores, rr_train_loss *loss,
                          rerank_error *err) {
-    dims z;
+    dims z = {0};
     if (backward_ && !group_size) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "a backward pass needs groups");
     rerank_status st = check_batch(d, b, group_size, &z, err);
     if (st) return st;
+    z.train = train;
+    z.seed = sample_seed;
+    /* Keeping every layer's activations costs about this many bytes; above d->recompute_bytes only the layer
+     * inputs are kept (FlagEmbedding trains with gradient checkpointing too). */
+    double per_layer = (double)z.N * (double)(4 * z.H + 4 * z.QD + 3 * z.KD + 3 * z.F + RR_LORA_N_MODULES * z.r);
+    z.recompute = backward_ && per_layer * d->n_layers * sizeof(float) > d->recompute_bytes;
     acts a;
     if ((st = acts_alloc(&a, d, &z, backward_, err))) return st;
-    forward(d, b, &z, &a, train, sample_seed);
+    forward(d, b, &z, &a);
     if (scores)
         for (size_t s = 0; s < z.S; s++)
             for (int k = 0; k < z.n_out; k++) scores[s * (size_t)z.n_out + (size_t)k] = a.logits[(size_t)k * z.S + s];
@@ -361,7 +375,7 @@ rerank_status rr_dt_pass(rr_dec_trainer *d, const rr_batch *b, size_t group_size
     if (!st && backward_) {
         size_t no = (size_t)z.n_out * z.S;
         for (size_t i = 0; i < no; i++) a.dlogits[i] *= scale;
-        backward(d, b, &z, &a, sample_seed);
+        backward(d, b, &z, &a);
     }
     acts_free(&a);
     return st;
