@@ -391,7 +391,7 @@ TEST(train_dec_errors) {
     o.lora.train_heads = false;
     CHECK(rr_decoder_trainer_open(rr_shared_path("testdata/xlmr-seqcls-tiny"), &o, &t, &err) == RERANK_ERR_UNSUPPORTED);
     REQUIRE(rr_decoder_trainer_open(rr_shared_path(QWEN3), &o, &t, &err) == RERANK_OK, "%s", err.message);
-    CHECK(t->n_params == 2 * 2 * 7 && t->kind == RERANK_KIND_QWEN3);
+    CHECK(t->n_params == 2 * 2 * 7 && t->kind == RERANK_KIND_LLM);
     int32_t ids[6] = {1, 2, 3, 4, 5, 99999};
     size_t offs[4] = {0, 2, 4, 6};
     rr_train_micro mb = {.batch = {.ids = ids, .offsets = offs, .n_seqs = 3}, .group_size = 2};
@@ -441,4 +441,22 @@ TEST(train_dec_recompute_same_grads) {
     check_recompute(QWEN3, 3286, false);
     check_recompute(MINICPM, 4000, true);
     check_recompute(GEMMA, 4000, false);
+}
+
+/* The dtype conversions of the merged checkpoint: every half / bfloat16 survives f32 and back, and ties round
+ * to even. */
+TEST(train_dec_half_conversions) {
+    int bad_f16 = 0, bad_bf16 = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = rr_f16_to_f32((uint16_t)h), g = rr_bf16_to_f32((uint16_t)h);
+        if (f == f && rr_dt_to_f16(f) != h) bad_f16++;
+        if (g == g && rr_dt_to_bf16(g) != h) bad_bf16++;
+        if (f != f) CHECK(rr_dt_to_f16(f) >= 0x7c01 || (rr_dt_to_f16(f) & 0x7fff) > 0x7c00);
+    }
+    CHECK(bad_f16 == 0 && bad_bf16 == 0, "%d, %d", bad_f16, bad_bf16);
+    CHECK(rr_dt_to_f16(1.0f + 0x1p-11f) == 0x3c00);           /* tie, even below */
+    CHECK(rr_dt_to_f16(1.0f + 3 * 0x1p-11f) == 0x3c02);       /* tie, even above */
+    CHECK(rr_dt_to_f16(65520.0f) == 0x7c00 && rr_dt_to_f16(65519.0f) == 0x7bff);
+    CHECK(rr_dt_to_f16(0x1p-25f) == 0 && rr_dt_to_f16(0x1.8p-25f) == 1); /* subnormal rounding */
+    CHECK(rr_dt_to_bf16(1.0f + 0x1p-8f) == 0x3f80 && rr_dt_to_bf16(1.0f + 3 * 0x1p-8f) == 0x3f82);
 }

@@ -269,7 +269,9 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
                      desc.architecture);
         goto done;
     }
-    d->base.kind = desc.kind;
+    /* FlagEmbedding's decoder training feeds every LLM reranker its prompt layout (spec 3.4) and reads the
+     * "Yes" logit, Qwen3 included; only the layerwise model keeps its own kind (always a BOS, per-layer heads). */
+    d->base.kind = desc.kind == RERANK_KIND_LAYERWISE ? RERANK_KIND_LAYERWISE : RERANK_KIND_LLM;
     bool attn_bias, tied;
     double p_attn;
     if ((st = parse_config(d, config, &desc, err)) || (st = check_opts(d, opts, err)) ||

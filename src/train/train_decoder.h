@@ -6,6 +6,8 @@
 #ifndef RR_TRAIN_TRAIN_DECODER_H
 #define RR_TRAIN_TRAIN_DECODER_H
 
+#include <stdint.h>
+
 #include "arch/decoder.h"
 #include "base/threadpool.h"
 #include "io/weights.h"
@@ -58,6 +60,10 @@ rerank_status rr_dt_pass(rr_dec_trainer *d, const rr_batch *b, size_t group_size
 
 /* The save op (train_decoder_save.c). */
 rerank_status rr_dt_save(const rr_trainer *t, const char *src_dir, const char *out_dir, bool merge, rerank_error *err);
+
+/* fp32 to bfloat16 / IEEE half, round to nearest even (NaN stays NaN): the merged checkpoint's dtypes. */
+uint16_t rr_dt_to_bf16(float f);
+uint16_t rr_dt_to_f16(float f);
 
 /* For tests: the scores of batch b in eval mode (no dropout), rr_dt_n_outputs() per sequence, and the id
  * the non-layerwise models score. */

@@ -34,6 +34,7 @@ typedef struct dims {
     int n_out;
     bool recompute; /* gradient checkpointing: keep only each layer's input, recompute the rest in the backward */
     bool train;     /* LoRA dropout on */
+    size_t threads; /* of d->pool */
     unsigned long long seed;
 } dims;
 
@@ -57,7 +58,7 @@ static void carve(acts *a, const rr_dec_trainer *d, const dims *z, bool backward
     size_t no = (size_t)z->n_out * z->S;
     TAKE(a->hn, no * z->H), TAKE(a->logits, no), TAKE(a->dlogits, no);
     TAKE(a->cos_t, z->longest * (hd / 2)), TAKE(a->sin_t, z->longest * (hd / 2));
-    TAKE(a->dtmp, N * z->H), TAKE(a->lora, z->lora), TAKE(a->att, rr_attention_bwd_scratch((int)z->longest));
+    TAKE(a->dtmp, N * z->H), TAKE(a->lora, z->lora), TAKE(a->att, z->threads * rr_attention_bwd_scratch((int)z->longest));
     if (backward) {
         TAKE(a->dx, N * z->H), TAKE(a->dxn, N * z->H), TAKE(a->dq, N * z->QD), TAKE(a->dk, N * z->KD);
         TAKE(a->dv, N * z->KD), TAKE(a->dqp, N * z->QD), TAKE(a->dkp, N * z->KD), TAKE(a->datt, N * z->QD);
@@ -185,6 +186,42 @@ static const float *head_w(const rr_dec_trainer *d, int k) {
     return d->heads[k];
 }
 
+/* RoPE and attention run per sequence, one pool task each (rows of different sequences never overlap). */
+typedef struct attn_job {
+    const rr_dec_trainer *d;
+    const rr_batch *b;
+    const dims *z;
+    acts *a;
+    layer_acts *la;
+} attn_job;
+
+static void attn_fwd_task(void *ctx, int task, int thread) {
+    const attn_job *j = ctx;
+    const rr_dec_trainer *d = j->d;
+    const dims *z = j->z;
+    size_t s = (size_t)task, t0 = j->b->offsets[s];
+    rr_attn_shape sh = seq_shape(d, j->b, s, z);
+    float *q = j->la->q + t0 * z->QD, *k = j->la->k + t0 * z->KD;
+    float *scratch = j->a->att + (size_t)thread * rr_attention_bwd_scratch((int)z->longest);
+    rr_rope_fwd(k, j->a->cos_t, j->a->sin_t, sh.n_tokens, d->n_kv_heads, d->head_dim, (int)z->KD);
+    rr_rope_fwd(q, j->a->cos_t, j->a->sin_t, sh.n_tokens, d->n_heads, d->head_dim, (int)z->QD);
+    rr_attention_fwd(j->la->att + t0 * z->QD, q, k, j->la->v + t0 * z->KD, scratch, &sh);
+}
+
+static void attn_bwd_task(void *ctx, int task, int thread) {
+    const attn_job *j = ctx;
+    const rr_dec_trainer *d = j->d;
+    const dims *z = j->z;
+    acts *a = j->a;
+    size_t s = (size_t)task, t0 = j->b->offsets[s];
+    rr_attn_shape sh = seq_shape(d, j->b, s, z);
+    float *scratch = a->att + (size_t)thread * rr_attention_bwd_scratch((int)z->longest);
+    rr_attention_bwd(a->dq + t0 * z->QD, a->dk + t0 * z->KD, a->dv + t0 * z->KD, a->datt + t0 * z->QD,
+                     j->la->q + t0 * z->QD, j->la->k + t0 * z->KD, j->la->v + t0 * z->KD, scratch, &sh);
+    rr_rope_bwd(a->dq + t0 * z->QD, a->cos_t, a->sin_t, sh.n_tokens, d->n_heads, d->head_dim, (int)z->QD);
+    rr_rope_bwd(a->dk + t0 * z->KD, a->cos_t, a->sin_t, sh.n_tokens, d->n_kv_heads, d->head_dim, (int)z->KD);
+}
+
 /* Block l on all tokens: xs[l] -> xs[l+1], keeping its activations in la. */
 static void layer_forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a, int l,
                           layer_acts *la) {
@@ -202,14 +239,8 @@ static void layer_forward(const rr_dec_trainer *d, const rr_batch *b, const dims
         rr_rmsnorm_fwd(la->q, la->qp, d->layers[l].q_norm, off, n * d->n_heads, hd, d->eps);
         rr_rmsnorm_fwd(la->k, la->kp, d->layers[l].k_norm, off, n * d->n_kv_heads, hd, d->eps);
     }
-    for (size_t s = 0; s < z->S; s++) {
-        size_t t0 = b->offsets[s];
-        rr_attn_shape sh = seq_shape(d, b, s, z);
-        float *q = la->q + t0 * z->QD, *k = la->k + t0 * z->KD;
-        rr_rope_fwd(k, a->cos_t, a->sin_t, sh.n_tokens, d->n_kv_heads, hd, (int)z->KD);
-        rr_rope_fwd(q, a->cos_t, a->sin_t, sh.n_tokens, d->n_heads, hd, (int)z->QD);
-        rr_attention_fwd(la->att + t0 * z->QD, q, k, la->v + t0 * z->KD, a->att, &sh);
-    }
+    attn_job job = {d, b, z, a, la};
+    rr_pool_run(d->pool, attn_fwd_task, &job, (int)z->S);
     rr_lora_fwd(d->pool, &lin[RR_LORA_O], a->dtmp, la->att, la->u[RR_LORA_O], a->lora, n);
     residual(d, la->xmid, x, a->dtmp, nh);
     rr_rmsnorm_fwd(la->xn2, la->xmid, d->layers[l].ln2, off, n, H, d->eps);
@@ -323,14 +354,8 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         zero(a->datt, nq);
         rr_lora_bwd(d->pool, &lin[RR_LORA_O], a->datt, dy, la->att, la->u[RR_LORA_O], a->lora, n);
         zero(a->dq, nq), zero(a->dk, nk), zero(a->dv, nk);
-        for (size_t s = 0; s < z->S; s++) {
-            size_t t0 = b->offsets[s];
-            rr_attn_shape sh = seq_shape(d, b, s, z);
-            rr_attention_bwd(a->dq + t0 * z->QD, a->dk + t0 * z->KD, a->dv + t0 * z->KD, a->datt + t0 * z->QD,
-                             la->q + t0 * z->QD, la->k + t0 * z->KD, la->v + t0 * z->KD, a->att, &sh);
-            rr_rope_bwd(a->dq + t0 * z->QD, a->cos_t, a->sin_t, sh.n_tokens, d->n_heads, hd, (int)z->QD);
-            rr_rope_bwd(a->dk + t0 * z->KD, a->cos_t, a->sin_t, sh.n_tokens, d->n_kv_heads, hd, (int)z->KD);
-        }
+        attn_job job = {d, b, z, a, la};
+        rr_pool_run(d->pool, attn_bwd_task, &job, (int)z->S);
         float *dq = a->dq, *dk = a->dk;
         if (la->qp) {
             zero(a->dqp, nq), zero(a->dkp, nk);
@@ -358,6 +383,7 @@ rerank_status rr_dt_pass(rr_dec_trainer *d, const rr_batch *b, size_t group_size
     if (st) return st;
     z.train = train;
     z.seed = sample_seed;
+    z.threads = (size_t)rr_pool_size(d->pool);
     /* Keeping every layer's activations costs about this many bytes; above d->recompute_bytes only the layer
      * inputs are kept (FlagEmbedding trains with gradient checkpointing too). */
     double per_layer = (double)z.N * (double)(4 * z.H + 4 * z.QD + 3 * z.KD + 3 * z.F + RR_LORA_N_MODULES * z.r);

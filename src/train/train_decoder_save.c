@@ -111,14 +111,14 @@ static rerank_status write_adapter(const rr_trainer *t, const char *out_dir, rer
 
 /* ---- merged model ---- */
 
-static uint16_t to_bf16(float f) {
+uint16_t rr_dt_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);               /* round to nearest even */
 }
 
-static uint16_t to_f16(float f) {
+uint16_t rr_dt_to_f16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
@@ -143,7 +143,7 @@ static void *convert(const float *x, size_t n, rr_st_dtype dtype) {
     }
     uint16_t *y = malloc(n * sizeof *y);
     if (y)
-        for (size_t i = 0; i < n; i++) y[i] = dtype == RR_ST_BF16 ? to_bf16(x[i]) : to_f16(x[i]);
+        for (size_t i = 0; i < n; i++) y[i] = dtype == RR_ST_BF16 ? rr_dt_to_bf16(x[i]) : rr_dt_to_f16(x[i]);
     return y;
 }
 
