@@ -290,6 +290,35 @@ static void check_cli(rr_trainer *t, const char *merged) {
     free(out), free(errout), free(out2), free(err2);
 }
 
+static char *slurp(const char *dir, const char *name, size_t *len) {
+    char path[1024], *buf = NULL;
+    rerank_error err;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return rr_file_read(path, 1 << 28, &buf, len, &err) ? NULL : buf;
+}
+
+/* The saved adapter read back: into a fresh trainer (the same weights), and merged on its own (the same file). */
+static void check_adapter_roundtrip(const rr_trainer *t, const char *rel, const char *dir, bool heads) {
+    rerank_error err;
+    rr_trainer *u = open_trainer(rel, 4, 0.0, heads ? "q_proj,v_proj,down_proj" : NULL, heads, 12345);
+    REQUIRE(u);
+    REQUIRE(rr_decoder_trainer_load_adapter(u, dir, &err) == RERANK_OK, "%s", err.message);
+    CHECK(u->n_floats == t->n_floats && !memcmp(u->w, t->w, t->n_floats * sizeof *t->w));
+    u->ops->free(u);
+    char out[] = "/tmp/rr_lora_merge_XXXXXX", merged[64], cmd[128];
+    REQUIRE(mkdtemp(out));
+    CHECK(rr_decoder_merge_adapter(dir, NULL, out, &err) == RERANK_OK, "%s", err.message);
+    snprintf(merged, sizeof merged, "%s/merged_model", dir);
+    size_t n1 = 0, n2 = 1;
+    char *a = slurp(merged, "model.safetensors", &n1);
+    snprintf(merged, sizeof merged, "%s/merged_model", out);
+    char *b = slurp(merged, "model.safetensors", &n2);
+    CHECK(a && b && n1 == n2 && !memcmp(a, b, n1), "merging the saved adapter gives another checkpoint");
+    free(a), free(b);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    CHECK(system(cmd) == 0);
+}
+
 /* Trains a few steps, saves with merge, and checks the adapter files and that the merged checkpoint scores
  * like the trainer. tol: the merged weights are rounded to the checkpoint's dtype. */
 static void check_train_save(const char *rel, int vocab, bool heads, double tol) {
@@ -360,6 +389,7 @@ static void check_train_save(const char *rel, int vocab, bool heads, double tol)
     CHECK(worst <= tol, "%g", worst);
     CHECK(moved > 1.0, "training moved the scores by %g only", moved);
     if (heads && getenv("RERANK_CLI")) check_cli(t, merged);
+    check_adapter_roundtrip(t, rel, dir, heads);
     rr_model_free(base);
     rr_model_free(m);
     rr_workspace_free(ws);

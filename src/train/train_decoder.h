@@ -61,6 +61,15 @@ rerank_status rr_dt_pass(rr_dec_trainer *d, const rr_batch *b, size_t group_size
 /* The save op (train_decoder_save.c). */
 rerank_status rr_dt_save(const rr_trainer *t, const char *src_dir, const char *out_dir, bool merge, rerank_error *err);
 
+/* Loads a PEFT adapter directory's adapter_model.safetensors into t's table (same names and shapes: the same
+ * targets, rank and heads; F32, BF16 or F16). (train_decoder_adapter.c) */
+rerank_status rr_decoder_trainer_load_adapter(rr_trainer *t, const char *adapter_dir, rerank_error *err);
+/* Merges a PEFT LoRA adapter directory into its base model (base_dir, or adapter_config.json's
+ * base_model_name_or_path when NULL): out_dir then holds the adapter and out_dir/merged_model, as the save op
+ * with merge writes them. */
+rerank_status rr_decoder_merge_adapter(const char *adapter_dir, const char *base_dir, const char *out_dir,
+                                       rerank_error *err);
+
 /* fp32 to bfloat16 / IEEE half, round to nearest even (NaN stays NaN): the merged checkpoint's dtypes. */
 uint16_t rr_dt_to_bf16(float f);
 uint16_t rr_dt_to_f16(float f);
