@@ -490,3 +490,82 @@ TEST(train_dec_half_conversions) {
     CHECK(rr_dt_to_f16(0x1p-25f) == 0 && rr_dt_to_f16(0x1.8p-25f) == 1); /* subnormal rounding */
     CHECK(rr_dt_to_bf16(1.0f + 0x1p-8f) == 0x3f80 && rr_dt_to_bf16(1.0f + 3 * 0x1p-8f) == 0x3f82);
 }
+
+/* A sharded checkpoint (model-0000k-of-00002.safetensors + index): trained and merged into one file. */
+static bool copy_to(const char *src_dir, const char *dst_dir, const char *name) {
+    size_t n;
+    char *buf = slurp(src_dir, name, &n), path[1024];
+    if (!buf) return false;
+    snprintf(path, sizeof path, "%s/%s", dst_dir, name);
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(buf, 1, n, f) == n;
+    if (f) fclose(f);
+    free(buf);
+    return ok;
+}
+
+TEST(train_dec_sharded_checkpoint) {
+    const char *src = rr_shared_path(QWEN3);
+    char dir[] = "/tmp/rr_lora_shard_XXXXXX", path[1024];
+    REQUIRE(mkdtemp(dir));
+    rerank_error err;
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    rr_safetensors *sf;
+    REQUIRE(rr_safetensors_open(path, &sf, &err) == RERANK_OK, "%s", err.message);
+    size_t n = rr_safetensors_count(sf), half = n / 2;
+    rr_st_write_tensor *ts = calloc(n, sizeof *ts);
+    json_t *map = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const rr_st_tensor *x = rr_safetensors_at(sf, i);
+        ts[i] = (rr_st_write_tensor){.name = x->name, .dtype = x->dtype, .n_dims = x->n_dims, .data = x->data};
+        memcpy(ts[i].shape, x->shape, sizeof ts[i].shape);
+        json_object_set_new(map, x->name, json_string(i < half ? "model-00001-of-00002.safetensors"
+                                                               : "model-00002-of-00002.safetensors"));
+    }
+    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dir);
+    CHECK(rr_safetensors_write(path, ts, half, &err) == RERANK_OK);
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
+    CHECK(rr_safetensors_write(path, ts + half, n - half, &err) == RERANK_OK);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    json_t *index = json_pack("{s:{}, s:o}", "metadata", "weight_map", map);
+    CHECK(json_dump_file(index, path, 0) == 0);
+    json_decref(index);
+    free(ts);
+    rr_safetensors_free(sf);
+    static const char *const files[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",
+                                        "merges.txt"};
+    for (size_t i = 0; i < 5; i++) CHECK(copy_to(src, dir, files[i]), "%s", files[i]);
+
+    rr_trainer_opts o = {.lora = {4, 8, 0.0, "q_proj,o_proj,up_proj", false}, .seed = 1};
+    rr_trainer *t = NULL;
+    REQUIRE(rr_decoder_trainer_open(dir, &o, &t, &err) == RERANK_OK, "%s", err.message);
+    static rand_batch r;
+    make_batch(&r, 4, 3286);
+    double first = NAN, last = NAN;
+    train_steps(t, &r, 2, 4, 1e-2, &first, &last);
+    CHECK(last < first);
+    char out[1100], merged[1200];
+    snprintf(out, sizeof out, "%s/out", dir);
+    REQUIRE(t->ops->save(t, dir, out, true, &err) == RERANK_OK, "%s", err.message);
+    snprintf(merged, sizeof merged, "%s/merged_model", out);
+    snprintf(path, sizeof path, "%s/model.safetensors", merged);
+    REQUIRE(rr_safetensors_open(path, &sf, &err) == RERANK_OK, "%s", err.message);
+    CHECK(rr_safetensors_count(sf) == n);
+    rr_safetensors_free(sf);
+    rr_model *m = load_model(merged);
+    REQUIRE(m);
+    int32_t yes = rr_decoder_trainer_yes_id(t);
+    rr_batch b = r.b;
+    b.score_tokens = &yes, b.n_score_tokens = 1;
+    float mine[8], ref[8];
+    rr_workspace *ws = rr_workspace_new();
+    REQUIRE(rr_decoder_trainer_scores(t, &b, mine, &err) == RERANK_OK, "%s", err.message);
+    REQUIRE(rr_model_forward(m, &b, ws, ref, &err) == RERANK_OK, "%s", err.message);
+    for (size_t i = 0; i < b.n_seqs; i++) CHECK_NEAR(mine[i], ref[i], 1e-4);
+    rr_workspace_free(ws);
+    rr_model_free(m);
+    t->ops->free(t);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
