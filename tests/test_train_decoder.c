@@ -433,6 +433,38 @@ TEST(train_dec_errors) {
     float logits[3];
     CHECK(t->ops->accumulate(t, &mb, 1.0f, &l, logits, &err) == RERANK_OK, "%s", err.message);
     CHECK(isfinite(l.loss) && l.kd == 0.0 && fabs(l.loss - l.ce) < 1e-12);
+    float eval[3];
+    CHECK(rr_decoder_trainer_scores(t, &mb.batch, eval, &err) == RERANK_OK);
+    for (int i = 0; i < 3; i++) CHECK(logits[i] == eval[i], "dropout 0.1 acts on the LoRA path only, and B = 0");
+    t->ops->free(t);
+}
+
+/* accumulate ADDS scale * gradient: two calls at 0.25 give half of one call at 1. */
+TEST(train_dec_accumulate_scale) {
+    rr_trainer *t = open_trainer(MINICPM, 4, 0.0, NULL, true, 2);
+    REQUIRE(t);
+    for (size_t i = 0; i < t->n_floats; i++) t->w[i] += 1e-3f * (float)((int)(i * 7919 % 201) - 100);
+    static rand_batch r;
+    make_batch(&r, 4, 4000);
+    rr_train_micro mb = {.batch = r.b, .group_size = 2, .sample_seed = 8};
+    rr_train_loss l;
+    rerank_error err;
+    float logits[4], eval[4 * 3];
+    REQUIRE(t->ops->accumulate(t, &mb, 1.0f, &l, logits, &err) == RERANK_OK, "%s", err.message);
+    float *g1 = malloc(t->n_floats * sizeof *g1);
+    memcpy(g1, t->grad, t->n_floats * sizeof *g1);
+    memset(t->grad, 0, t->n_floats * sizeof *t->grad);
+    for (int k = 0; k < 2; k++) REQUIRE(t->ops->accumulate(t, &mb, 0.25f, &l, NULL, &err) == RERANK_OK);
+    double worst = 0, gmax = 0;
+    for (size_t i = 0; i < t->n_floats; i++) {
+        worst = fmax(worst, fabs(t->grad[i] - 0.5 * g1[i]));
+        gmax = fmax(gmax, fabs(g1[i]));
+    }
+    CHECK(gmax > 0 && worst <= 1e-6 * gmax, "%g of %g", worst, gmax);
+    /* The layerwise model reports its last layer's logits. */
+    REQUIRE(rr_decoder_trainer_scores(t, &r.b, eval, &err) == RERANK_OK);
+    for (int i = 0; i < 4; i++) CHECK(logits[i] == eval[i * 3 + 2]);
+    free(g1);
     t->ops->free(t);
 }
 
