@@ -58,11 +58,6 @@ void rr_lora_init_a(float *a, int r, int in, unsigned long long seed, unsigned l
 
 static bool adapted(const rr_lora_linear *l) { return l->a && l->b; }
 
-size_t rr_lora_scratch(const rr_lora_linear *l, int n) {
-    if (!adapted(l)) return 0;
-    return (size_t)n * (size_t)l->in + (size_t)n * (size_t)l->r;
-}
-
 /* The dropped-out input: x * keep / (1 - p), keep ~ Bernoulli(1 - p) from the hash (torch's nn.Dropout). */
 static void dropout(const rr_lora_linear *l, float *xd, const float *x, int n) {
     size_t total = (size_t)n * (size_t)l->in;

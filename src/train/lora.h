@@ -35,10 +35,9 @@ typedef struct rr_lora_linear {
     unsigned long long mask_seed; /* the dropout mask is a pure function of this and the element index */
 } rr_lora_linear;
 
-/* y[n,out] = x W^T + b + scale * dropout(x) A^T B^T; u [n,r] keeps dropout(x) A^T for the backward. */
+/* y[n,out] = x W^T + b + scale * dropout(x) A^T B^T; u [n,r] keeps dropout(x) A^T for the backward.
+ * scratch: n * (in + r) floats (the dropped-out input, and in the backward d u). */
 void rr_lora_fwd(rr_pool *pool, const rr_lora_linear *l, float *y, const float *x, float *u, float *scratch, int n);
-/* Scratch floats rr_lora_fwd / rr_lora_bwd need for n rows (the dropped-out input, and du). */
-size_t rr_lora_scratch(const rr_lora_linear *l, int n);
 /* dx[n,in] += dy W + the adapter's path (dx may be NULL); da += , db += . */
 void rr_lora_bwd(rr_pool *pool, const rr_lora_linear *l, float *dx, const float *dy, const float *x, const float *u,
                  float *scratch, int n);

@@ -30,8 +30,7 @@ int rr_dt_n_outputs(const rr_dec_trainer *d) {
     return d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->n_layers - d->start_layer + 1 : 1;
 }
 
-/* Dimensions (out, in) of projection m. */
-static void module_dims(const rr_dec_trainer *d, int m, int *out, int *in) {
+void rr_dt_module_dims(const rr_dec_trainer *d, int m, int *out, int *in) {
     int H = d->hidden, Q = d->n_heads * d->head_dim, K = d->n_kv_heads * d->head_dim, F = d->ffn;
     static const char outs[] = "QKKHFFH", ins[] = "HHHQHHF";
     int dims[128] = {0};
@@ -103,7 +102,7 @@ static rerank_status bind_weights(rr_dec_trainer *d, bool attn_bias, bool tied, 
             return st;
         for (int m = 0; m < RR_LORA_N_MODULES; m++) {
             int out, in;
-            module_dims(d, m, &out, &in);
+            rr_dt_module_dims(d, m, &out, &in);
             char suffix[64];
             snprintf(suffix, sizeof suffix, "%s.weight", rr_lora_module_paths[m]);
             if ((st = RR_WEIGHTS_REQUIRE(w, NAME(suffix), &L->w[m], err, out, in))) return st;
@@ -173,7 +172,7 @@ static rerank_status build_table(rr_dec_trainer *d, rerank_error *err) {
             d->lora_param[slot] = SIZE_MAX;
             if (!d->target[m]) continue;
             int out, in;
-            module_dims(d, m, &out, &in);
+            rr_dt_module_dims(d, m, &out, &in);
             d->lora_param[slot] = t->n_params;
             snprintf(name, sizeof name, "base_model.model.model.layers.%d.%s.lora_A.weight", l, rr_lora_module_paths[m]);
             add_param(t, &at, name, d->rank, in);

@@ -48,6 +48,9 @@ typedef struct rr_dec_trainer {
     double recompute_bytes; /* activations above this are recomputed layer by layer in the backward */
 } rr_dec_trainer;
 
+/* (out, in) of projection m (RR_LORA_Q ... RR_LORA_DOWN). */
+void rr_dt_module_dims(const rr_dec_trainer *d, int m, int *out, int *in);
+
 /* Heads the layerwise model reads (layers start_layer..n_layers), 1 for the others. */
 int rr_dt_n_outputs(const rr_dec_trainer *d);
 

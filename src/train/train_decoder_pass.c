@@ -139,10 +139,8 @@ static unsigned long long mix(unsigned long long x) {
 static rr_lora_linear linear(const rr_dec_trainer *d, int l, int m, bool train, unsigned long long sample_seed) {
     const rr_trainer *t = &d->base;
     const rr_dt_layer *L = &d->layers[l];
-    static const char outs[] = "QKKHFFH", ins[] = "HHHQHHF";
-    int dim[128] = {0};
-    dim['H'] = d->hidden, dim['Q'] = d->n_heads * d->head_dim, dim['K'] = d->n_kv_heads * d->head_dim, dim['F'] = d->ffn;
-    rr_lora_linear lin = {.w = L->w[m], .bias = L->bias[m], .out = dim[(int)outs[m]], .in = dim[(int)ins[m]]};
+    rr_lora_linear lin = {.w = L->w[m], .bias = L->bias[m]};
+    rr_dt_module_dims(d, m, &lin.out, &lin.in);
     size_t pa = d->lora_param[(size_t)l * RR_LORA_N_MODULES + (size_t)m];
     if (pa == SIZE_MAX) return lin;
     const rr_train_param *A = &t->params[pa], *B = &t->params[pa + 1];
