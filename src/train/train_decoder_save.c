@@ -67,7 +67,7 @@ static rerank_status write_json(json_t *j, const char *dir, const char *name, re
         json_decref(j);
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "path too long");
     }
-    int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     json_decref(j);
     return rc ? rr_fail(err, RERANK_ERR_IO, "%s: cannot write", path) : RERANK_OK;
 }
