@@ -292,7 +292,7 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
     if ((st = rr_weights_open(dir, &d->weights, err)) || (st = bind_weights(d, attn_bias, tied, err))) goto done;
     if (d->spec->head != RR_DEC_HEAD_LAYERWISE && (st = find_yes(d, err))) goto done;
     if ((st = build_table(d, err))) goto done;
-    d->pool = rr_pool_new(0);
+    d->pool = rr_pool_new(opts->threads); /* NULL (threads unavailable) runs on the caller alone */
     d->recompute_bytes = 2.0 * (1 << 30);
 done:
     json_decref(config);
