@@ -38,4 +38,25 @@ void rr_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const 
 /* Backward of an embedding lookup y[i,:] = table[ids[i],:]: dtable[ids[i],:] += dy[i,:] for i < n. */
 void rr_embedding_bwd(float *dtable, const float *dy, const int32_t *ids, int n, int dim);
 
+/* ---- decoder LLM backward kernels (ref_decoder_bwd.c) ---- */
+
+/* Backward of rr_rmsnorm_fwd on its input x (statistics recomputed as the forward does):
+ * dx[n,dim] += , dw[dim] += dy * x * rstd (the gradient of w, which w_offset does not change; may be NULL).
+ * dx may not alias dy or x. */
+void rr_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const float *w, float w_offset, int n,
+                    int dim, float eps);
+
+/* Backward of rr_rope_fwd, in place on dx [n_tokens, n_heads*head_dim] (row stride ld): the rotation is
+ * orthogonal, so its gradient is the rotation by the opposite angle. */
+void rr_rope_bwd(float *dx, const float *cos_t, const float *sin_t, int n_tokens, int n_heads, int head_dim, int ld);
+
+/* Backward of rr_silu_fwd on its input x: dx[i] += dy[i] * s * (1 + x * (1 - s)), s = sigmoid(x). */
+void rr_silu_bwd(float *dx, const float *dy, const float *x, size_t n);
+
+/* Backward of rr_gelu_tanh_fwd on its input x. */
+void rr_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n);
+
+/* Backward of rr_scale_fwd (embedding and residual scalings): dx[i] += s * dy[i]. */
+void rr_scale_bwd(float *dx, const float *dy, float s, size_t n);
+
 #endif

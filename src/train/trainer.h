@@ -29,6 +29,7 @@ typedef struct rr_trainer_opts {
     rr_lora_opts lora;
     unsigned long long seed; /* LoRA init and dropout masks */
     bool dropout;            /* train-mode dropout from config.json (hidden/attention probs); off = exact steps */
+    int threads;             /* threads of the training step; <= 0 = one per core (LoRA trainer) */
 } rr_trainer_opts;
 
 /* One micro-batch: n_groups * group_size sequences, group-major, the positive at index 0 of each group. */
