@@ -43,7 +43,7 @@ const char *const rr_cli_train_usage =
     "  --max-grad-norm X        clip the global gradient norm (default 1.0; 0 = off)\n"
     "  --seed N                 data order, group sampling, dropout, LoRA init (default 42)\n"
     "  --no-dropout             train without dropout (default: the config's dropout, as transformers' train())\n"
-    "  --threads N              threads (accepted; the training step runs on one thread for now)\n"
+    "  --threads N              threads of the training step (default: all cores)\n"
     "Output:\n"
     "  --output-dir DIR         the trained model (config.json, model.safetensors, tokenizer files), loadable by\n"
     "                           rerank score and transformers; encoder weights are written as F32\n"
@@ -70,6 +70,9 @@ const char *const rr_cli_eval_usage =
     "  --query-max-length N    query token budget (default max-length*3/4)\n"
     "  --batch-size N          pairs per forward pass (default 32)\n"
     "  --threads N             threads (default: all cores)\n"
+    "  --dtype T               compute precision: auto, f32, bf16 or int8 (as rerank score)\n"
+    "  --recipe R              flag-llm or qwen3 input layout for a decoder (default: by architecture)\n"
+    "  --cutoff-layer N        layerwise model: rank by this layer's score (default: the last)\n"
     "  --skip-bad-lines        evaluate the good rows only\n";
 
 static int usage_error(const char *fmt, ...) RR_CLI_PRINTF(1, 2);
@@ -202,6 +205,8 @@ int rr_cli_eval(int argc, char **argv) {
     const char *model_dir = NULL, *data_path = NULL;
     bool skip_bad = false;
     rerank_score_params sp = rerank_score_default_params();
+    rerank_model_params mp = rerank_model_default_params();
+    int cutoff = 0;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
@@ -218,7 +223,15 @@ int rr_cli_eval(int argc, char **argv) {
         else if (!strcmp(f, "--query-max-length")) rc = get_int(f, v, 1, 1 << 20, &sp.query_max_length);
         else if (!strcmp(f, "--batch-size")) rc = get_int(f, v, 1, 256, &sp.batch_size);
         else if (!strcmp(f, "--threads")) rc = get_int(f, v, 0, 1024, &sp.n_threads);
-        else return usage_error("unknown option '%s'", f);
+        else if (!strcmp(f, "--recipe")) mp.recipe = v;
+        else if (!strcmp(f, "--cutoff-layer")) rc = get_int(f, v, 1, 1 << 16, &cutoff);
+        else if (!strcmp(f, "--dtype")) {
+            if (!strcmp(v, "auto")) mp.dtype = RERANK_DTYPE_AUTO;
+            else if (!strcmp(v, "f32") || !strcmp(v, "fp32")) mp.dtype = RERANK_DTYPE_F32;
+            else if (!strcmp(v, "bf16")) mp.dtype = RERANK_DTYPE_BF16;
+            else if (!strcmp(v, "int8")) mp.dtype = RERANK_DTYPE_INT8;
+            else return usage_error("--dtype must be auto, f32, bf16 or int8, got '%s'", v);
+        } else return usage_error("unknown option '%s'", f);
         if (rc) return rc;
     }
     if (!model_dir) return usage_error("--model DIR is required");
@@ -236,7 +249,10 @@ int rr_cli_eval(int argc, char **argv) {
     }
     rerank_model *model = NULL;
     rerank_session *session = NULL;
-    rerank_model_params mp = rerank_model_default_params();
+    if (cutoff) {
+        sp.cutoff_layers = &cutoff;
+        sp.n_cutoff_layers = 1;
+    }
     if (rerank_model_load(model_dir, &mp, &model, &err) || rerank_session_new(model, &session, &err)) {
         rerank_model_free(model);
         rr_train_data_free(data);

@@ -290,10 +290,17 @@ static rerank_status load_data(loop *L, rr_train_result *res, rerank_error *err)
     return RERANK_OK;
 }
 
+/* The trainer, with the loop's thread count. */
+static rerank_status open_trainer(const rr_train_args *a, rr_trainer **out, rerank_error *err) {
+    rr_trainer_opts o = a->trainer;
+    o.threads = a->threads;
+    return rr_trainer_open(a->model, &o, out, err);
+}
+
 static rerank_status setup(loop *L, rr_train_result *res, rerank_error *err) {
     const rr_train_args *a = L->a;
     rerank_status st;
-    if ((st = load_data(L, res, err)) || (st = rr_trainer_open(a->model, &a->trainer, &L->t, err)) ||
+    if ((st = load_data(L, res, err)) || (st = open_trainer(a, &L->t, err)) ||
         (st = rr_train_tok_open(a->model, L->t->kind, (size_t)a->query_max_len, (size_t)a->passage_max_len, &L->tok,
                                 err)) ||
         (st = rr_adamw_init(&L->opt, L->t->n_floats, err)))

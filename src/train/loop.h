@@ -36,7 +36,7 @@ typedef struct rr_train_args {
     long save_steps;         /* checkpoint every N steps (default 500; 0 = only at the end) */
     bool resume;             /* continue from the latest checkpoint-N in output_dir */
     bool skip_bad_lines;
-    int threads;             /* 0 = all cores (reserved: the training step is single-threaded for now) */
+    int threads;             /* 0 = all cores */
     bool merge;              /* LoRA: also write output_dir/merged_model */
     rr_trainer_opts trainer; /* LoRA settings, dropout */
     long stop_after;         /* tests: stop after this many steps as if interrupted (0 = run to the end) */

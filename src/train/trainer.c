@@ -24,7 +24,9 @@ rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_t
     }
     st = desc.kind == RERANK_KIND_CROSS_ENCODER ? rr_encoder_trainer_open(dir, opts, out, err)
                                                 : rr_decoder_trainer_open(dir, opts, out, err);
-    if (!st && *out) (*out)->kind = desc.kind;
+    /* The encoder trainer takes the config's kind; the decoder trainer sets the layout it trains on (the
+     * FlagEmbedding LLM layout for every decoder but the layerwise one, Qwen3 included). */
+    if (!st && *out && desc.kind == RERANK_KIND_CROSS_ENCODER) (*out)->kind = desc.kind;
     return st;
 }
 
