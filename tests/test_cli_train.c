@@ -161,6 +161,17 @@ TEST(cli_train_lora_end_to_end) {
     CHECK(mrr1 > mrr0 + 0.15, "mrr@10 before %.4f, after: %s", mrr0, out);
     printf("     qwen3 LoRA: loss %.4f -> %.4f, mrr@10 %.4f -> %.4f\n", first, last, mrr0, mrr1);
     free(out), free(err);
+    /* merge-lora rebuilds the same merged model from the adapter alone */
+    snprintf(args, sizeof args, "merge-lora --adapter %s --base %s --output-dir %s/again", outdir, model, outdir);
+    CHECK(run_cli(args, &out, &err) == 0, "%s", err);
+    free(out), free(err);
+    snprintf(args, sizeof args, "cmp -s %s/again/merged_model/model.safetensors %s/merged_model/model.safetensors", outdir,
+             outdir);
+    CHECK(system(args) == 0, "merge-lora gives a different merged model");
+    CHECK(run_cli("merge-lora --adapter /nonexistent-adapter --output-dir /tmp/x", &out, &err) == 1 &&
+              strstr(err, "/nonexistent-adapter/adapter_config.json"),
+          "%s", err);
+    free(out), free(err);
     snprintf(args, sizeof args, "rm -rf '%s'", outdir);
     CHECK(system(args) == 0);
 }

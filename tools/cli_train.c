@@ -15,6 +15,7 @@
 #include "train/data.h"
 #include "train/eval.h"
 #include "train/loop.h"
+#include "train/train_decoder.h"
 
 const char *const rr_cli_train_usage =
     "usage: rerank train --model DIR --train-data FILE|DIR --output-dir DIR [options]\n"
@@ -74,6 +75,16 @@ const char *const rr_cli_eval_usage =
     "  --recipe R              flag-llm or qwen3 input layout for a decoder (default: by architecture)\n"
     "  --cutoff-layer N        layerwise model: rank by this layer's score (default: the last)\n"
     "  --skip-bad-lines        evaluate the good rows only\n";
+
+const char *const rr_cli_merge_usage =
+    "usage: rerank merge-lora --adapter DIR --output-dir DIR [--base DIR]\n"
+    "\n"
+    "Merges a PEFT LoRA adapter (adapter_model.safetensors + adapter_config.json, from rerank train or PEFT) into\n"
+    "its decoder base model: DIR/merged_model then holds the full model (W + alpha/r * B A, the checkpoint's\n"
+    "dtypes, config and tokenizer files), which rerank score loads.\n"
+    "  --adapter DIR           the adapter directory [required]\n"
+    "  --base DIR              the base model (default: adapter_config.json's base_model_name_or_path)\n"
+    "  --output-dir DIR        where to write [required]\n";
 
 static int usage_error(const char *fmt, ...) RR_CLI_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...) {
@@ -296,4 +307,23 @@ int rr_cli_eval(int argc, char **argv) {
     rerank_model_free(model);
     rr_train_data_free(data);
     return rc;
+}
+
+int rr_cli_merge_lora(int argc, char **argv) {
+    const char *adapter = NULL, *base = NULL, *out_dir = NULL;
+    for (int i = 0; i < argc; i += 2) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(f, "--", 2) != 0) return usage_error("unexpected argument '%s'", f);
+        if (!v) return usage_error("option %s needs a value", f);
+        if (!strcmp(f, "--adapter")) adapter = v;
+        else if (!strcmp(f, "--base")) base = v;
+        else if (!strcmp(f, "--output-dir")) out_dir = v;
+        else return usage_error("unknown option '%s'", f);
+    }
+    if (!adapter) return usage_error("--adapter DIR is required");
+    if (!out_dir) return usage_error("--output-dir DIR is required");
+    rerank_error err;
+    if (rr_decoder_merge_adapter(adapter, base, out_dir, &err)) return runtime_error("%s", err.message);
+    fprintf(stderr, "merged model written to %s/merged_model\n", out_dir);
+    return 0;
 }

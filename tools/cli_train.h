@@ -8,10 +8,11 @@
 #define RR_CLI_PRINTF(a, b)
 #endif
 
-extern const char *const rr_cli_train_usage, *const rr_cli_eval_usage;
+extern const char *const rr_cli_train_usage, *const rr_cli_eval_usage, *const rr_cli_merge_usage;
 
 /* argv holds the options after the command name; returns the exit status. */
 int rr_cli_train(int argc, char **argv);
 int rr_cli_eval(int argc, char **argv);
+int rr_cli_merge_lora(int argc, char **argv); /* rerank merge-lora */
 
 #endif

@@ -24,6 +24,7 @@ static const char *const usage_text =
     "  serve     run the HTTP server (Cohere/Jina/TEI rerank APIs); see rerank serve --help\n"
     "  train     fine-tune a reranker on JSONL query/pos/neg data; see rerank train --help\n"
     "  eval      MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data; see rerank eval --help\n"
+    "  merge-lora  merge a LoRA adapter into its decoder base model; see rerank merge-lora --help\n"
     "\n"
     "Options (score, rank, tokenize):\n"
     "  --model DIR             Hugging Face model directory (config.json, *.safetensors, tokenizer) [required]\n"
@@ -571,8 +572,11 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             if (!strcmp(cmd, "serve") && rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
-            if (!strcmp(cmd, "train") || !strcmp(cmd, "eval")) {
-                fputs(!strcmp(cmd, "train") ? rr_cli_train_usage : rr_cli_eval_usage, stdout);
+            if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "merge-lora")) {
+                fputs(!strcmp(cmd, "train") ? rr_cli_train_usage
+                      : !strcmp(cmd, "eval") ? rr_cli_eval_usage
+                                             : rr_cli_merge_usage,
+                      stdout);
                 return 0;
             }
             fputs(usage_text, stdout);
@@ -591,6 +595,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return rr_cli_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return rr_cli_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "merge-lora")) return rr_cli_merge_lora(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) {
         if (rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
         return runtime_error("this build has no HTTP server");
