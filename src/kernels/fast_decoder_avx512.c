@@ -1,0 +1,181 @@
+/* fast_decoder_avx512.c - AVX-512 row operations of the decoder fast paths (see fast_decoder_impl.h):
+ * RMSNorm, RoPE, SiLU / tanh-GELU gating, scaled adds, and the attention pieces (score block from packed K^T
+ * panels, softmax row, P·V over value rows). Element-wise steps keep the reference's operation order
+ * (no fused multiply-adds) so they round like it; only sums are reassociated. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/fast_decoder_impl.h"
+
+static inline __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
+
+/* e^x to ~1 ulp: x = n ln2 + r with ln2 split in two, a degree-6 minimax-style polynomial for e^r, then
+ * scale by 2^n with scalef (no exponent overflow for very negative x: the result goes to 0). */
+static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.37f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950409f)), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    static const float c[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c[i]));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+static float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+static void rmsnorm(float *y, const float *x, const float *w, float off, int dim, float eps) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m512 u = _mm512_loadu_ps(x + i), v = _mm512_loadu_ps(x + i + 16);
+        a0 = _mm512_fmadd_ps(u, u, a0);
+        a1 = _mm512_fmadd_ps(v, v, a1);
+    }
+    for (; i < dim; i += 16) {
+        __m512 u = _mm512_maskz_loadu_ps(tail16((size_t)(dim - i)), x + i);
+        a0 = _mm512_fmadd_ps(u, u, a0);
+    }
+    float rstd = 1.0f / sqrtf(hsum(_mm512_add_ps(a0, a1)) / (float)dim + eps);
+    __m512 vr = _mm512_set1_ps(rstd), vo = _mm512_set1_ps(off);
+    for (i = 0; i < dim; i += 16) {
+        __mmask16 m = tail16((size_t)(dim - i));
+        __m512 xn = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vr);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(xn, _mm512_add_ps(_mm512_maskz_loadu_ps(m, w + i), vo)));
+    }
+}
+
+static void rope(float *x, const float *c, const float *s, int n_heads, int hd) {
+    int half = hd / 2;
+    for (int h = 0; h < n_heads; h++, x += hd)
+        for (int i = 0; i < half; i += 16) {
+            __mmask16 m = tail16((size_t)(half - i));
+            __m512 a = _mm512_maskz_loadu_ps(m, x + i), b = _mm512_maskz_loadu_ps(m, x + i + half);
+            __m512 vc = _mm512_maskz_loadu_ps(m, c + i), vs = _mm512_maskz_loadu_ps(m, s + i);
+            _mm512_mask_storeu_ps(x + i, m, _mm512_sub_ps(_mm512_mul_ps(a, vc), _mm512_mul_ps(b, vs)));
+            _mm512_mask_storeu_ps(x + i + half, m, _mm512_add_ps(_mm512_mul_ps(b, vc), _mm512_mul_ps(a, vs)));
+        }
+}
+
+/* SiLU: v / (1 + e^-v). tanh-GELU: 0.5 v (1 + tanh(z)) = v / (1 + e^(-2z)), z = sqrt(2/pi) (v + 0.044715 v^3). */
+static void glu(float *y, const float *g, const float *u, size_t n, rr_glu act) {
+    const __m512 one = _mm512_set1_ps(1.0f), beta2 = _mm512_set1_ps((float)(-2.0 * M_SQRT2 * M_2_SQRTPI * 0.5)),
+                 kappa = _mm512_set1_ps(0.044715f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail16(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, g + i), arg;
+        if (act == RR_GLU_SILU)
+            arg = _mm512_sub_ps(_mm512_setzero_ps(), v);
+        else
+            arg = _mm512_mul_ps(beta2, _mm512_add_ps(v, _mm512_mul_ps(kappa, _mm512_mul_ps(_mm512_mul_ps(v, v), v))));
+        __m512 a = _mm512_div_ps(v, _mm512_add_ps(one, exp16(arg)));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(a, _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
+static void add_scaled(float *y, const float *a, const float *b, float s, size_t n) {
+    __m512 vs = _mm512_set1_ps(s);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail16(n - i);
+        __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, b + i), vs);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), t));
+    }
+}
+
+/* mr query rows x one 16-key panel; mr is a constant after inlining, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void score_tile(int mr, float *S, int lds, const float *q, int ldq,
+                                                             const float *pk, int hd) {
+    __m512 acc[8];
+    for (int r = 0; r < mr; r++) acc[r] = _mm512_setzero_ps();
+    for (int e = 0; e < hd; e++) {
+        __m512 kv = _mm512_load_ps(pk + (size_t)e * RR_KT_NR);
+        for (int r = 0; r < mr; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[(size_t)r * (size_t)ldq + (size_t)e]), kv, acc[r]);
+    }
+    for (int r = 0; r < mr; r++) _mm512_storeu_ps(S + (size_t)r * (size_t)lds, acc[r]);
+}
+
+static void scores(float *S, int lds, const float *q, int ldq, int m, const float *kt, int hd, int n_panels) {
+    for (int r0 = 0; r0 < m; r0 += 8) {
+        int mr = m - r0 < 8 ? m - r0 : 8;
+        const float *qr = q + (size_t)r0 * (size_t)ldq;
+        float *Sr = S + (size_t)r0 * (size_t)lds;
+        for (int p = 0; p < n_panels; p++) {
+            const float *pk = kt + (size_t)p * (size_t)hd * RR_KT_NR;
+            float *Sp = Sr + (size_t)p * RR_KT_NR;
+            switch (mr) {
+            case 8: score_tile(8, Sp, lds, qr, ldq, pk, hd); break;
+            case 7: score_tile(7, Sp, lds, qr, ldq, pk, hd); break;
+            case 6: score_tile(6, Sp, lds, qr, ldq, pk, hd); break;
+            case 5: score_tile(5, Sp, lds, qr, ldq, pk, hd); break;
+            case 4: score_tile(4, Sp, lds, qr, ldq, pk, hd); break;
+            case 3: score_tile(3, Sp, lds, qr, ldq, pk, hd); break;
+            case 2: score_tile(2, Sp, lds, qr, ldq, pk, hd); break;
+            default: score_tile(1, Sp, lds, qr, ldq, pk, hd); break;
+            }
+        }
+    }
+}
+
+static void softmax(float *x, int n, float scale) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int i = 0; i < n; i += 16)
+        mx = _mm512_mask_max_ps(mx, tail16((size_t)(n - i)), mx, _mm512_maskz_loadu_ps(tail16((size_t)(n - i)), x + i));
+    __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), vs = _mm512_set1_ps(scale), sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail16((size_t)(n - i));
+        __m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), vs));
+        e = _mm512_maskz_mov_ps(m, e);
+        sum = _mm512_add_ps(sum, e);
+        _mm512_mask_storeu_ps(x + i, m, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / hsum(sum));
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail16((size_t)(n - i));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+    }
+}
+
+/* mr rows x up to 64 columns (4 vectors, masks m[4]) of out = P V. */
+static inline __attribute__((always_inline)) void pv_tile(int mr, float *out, int ldo, const float *P, int ldp,
+                                                          const float *v, int ldv, int nk, const __mmask16 *m,
+                                                          bool accumulate) {
+    __m512 acc[4][4];
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = accumulate ? _mm512_maskz_loadu_ps(m[c], out + (size_t)r * (size_t)ldo + 16 * c) : _mm512_setzero_ps();
+    for (int j = 0; j < nk; j++) {
+        const float *vj = v + (size_t)j * (size_t)ldv;
+        __m512 vv[4];
+        for (int c = 0; c < 4; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], vj + 16 * c);
+        for (int r = 0; r < mr; r++) {
+            __m512 p = _mm512_set1_ps(P[(size_t)r * (size_t)ldp + (size_t)j]);
+            for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(p, vv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out + (size_t)r * (size_t)ldo + 16 * c, m[c], acc[r][c]);
+}
+
+static void pv(float *out, int ldo, const float *P, int ldp, int m, const float *v, int ldv, int nk, int hd,
+               bool accumulate) {
+    for (int e0 = 0; e0 < hd; e0 += 64) {
+        __mmask16 mk[4];
+        for (int c = 0; c < 4; c++) mk[c] = e0 + 16 * c < hd ? tail16((size_t)(hd - e0 - 16 * c)) : 0;
+        for (int r0 = 0; r0 < m; r0 += 4) {
+            int mr = m - r0 < 4 ? m - r0 : 4;
+            float *o = out + (size_t)r0 * (size_t)ldo + e0;
+            const float *Pr = P + (size_t)r0 * (size_t)ldp;
+            switch (mr) {
+            case 4: pv_tile(4, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
+            case 3: pv_tile(3, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
+            case 2: pv_tile(2, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
+            default: pv_tile(1, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
+            }
+        }
+    }
+}
+
+const rr_dec_ops rr_dec_ops_avx512 = {rmsnorm, rope, glu, add_scaled, scores, softmax, pv};
