@@ -147,3 +147,187 @@ TEST(fast_decoder_kernels_match_reference_on_every_isa) {
     rr_isa_set(before);
     rr_pool_free(pool2);
 }
+
+/* ---- whole decoders: golden logits on every instruction set and thread count; bf16 / int8 weights ---- */
+
+#include "arch/model.h"
+#include "base/file.h"
+#include "base/json.h"
+
+typedef struct golden_rows {
+    int32_t *ids;
+    size_t *offsets, n_seqs;
+    double *logits; /* [n_seqs][n_out] */
+} golden_rows;
+
+/* Rows of golden_fast.jsonl: input_ids and their n_out golden 'logits'. */
+static bool read_golden_rows(const char *dir, size_t n_out, golden_rows *g) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/golden_fast.jsonl", dir);
+    char *buf;
+    size_t len;
+    rerank_error err;
+    memset(g, 0, sizeof *g);
+    if (rr_file_read(path, 1 << 27, &buf, &len, &err)) return false;
+    size_t cap = 0;
+    for (char *line = buf, *nl; line < buf + len; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!nl) nl = buf + len;
+        json_t *row;
+        if (nl == line || rr_json_parse(line, (size_t)(nl - line), path, &row, &err)) continue;
+        const json_t *ids = json_object_get(row, "input_ids"), *lg = json_object_get(row, "logits");
+        size_t at = g->n_seqs ? g->offsets[g->n_seqs] : 0, n = json_array_size(ids);
+        g->offsets = realloc(g->offsets, (g->n_seqs + 2) * sizeof *g->offsets);
+        g->logits = realloc(g->logits, (g->n_seqs + 1) * n_out * sizeof *g->logits);
+        if (at + n > cap) g->ids = realloc(g->ids, (cap = 2 * (at + n)) * sizeof *g->ids);
+        g->offsets[0] = 0;
+        for (size_t t = 0; t < n; t++) g->ids[at + t] = (int32_t)json_integer_value(json_array_get(ids, t));
+        for (size_t j = 0; j < n_out; j++) g->logits[g->n_seqs * n_out + j] = json_number_value(json_array_get(lg, j));
+        g->offsets[++g->n_seqs] = at + n;
+        json_decref(row);
+    }
+    free(buf);
+    return g->n_seqs > 0;
+}
+
+static rr_model *load_dtype(const char *dir, rerank_dtype dtype, rerank_error *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    json_t *config;
+    rr_model *m = NULL;
+    if (rr_json_load_file(path, 1 << 20, &config, err)) return NULL;
+    if (rr_model_load(dir, config, dtype, &m, err)) m = NULL;
+    json_decref(config);
+    return m;
+}
+
+/* The decoder test models with the vocabulary rows their golden_fast.jsonl logits read. */
+static const struct {
+    const char *dir;
+    int32_t score[2];
+    size_t n_score;
+} dec_models[] = {
+    {"testdata/qwen3-causal-tiny", {0}, 2},
+    {"testdata/qwen2-causal-tiny", {0}, 2},
+    {"testdata/gemma-causal-tiny-bf16", {0}, 1},
+    {"testdata/minicpm-layerwise-tiny", {0}, 0},
+};
+
+static int oracle_id(const char *dir, const char *key) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/oracle_info.json", dir);
+    json_t *o;
+    rerank_error err;
+    if (rr_json_load_file(path, 1 << 24, &o, &err)) return -1;
+    int v = (int)json_integer_value(json_object_get(o, key));
+    json_decref(o);
+    return v;
+}
+
+/* Runs all golden rows packed (max |diff| vs golden into *gold) and writes the outputs to out. */
+static bool run_rows(rr_model *m, const golden_rows *g, size_t i, int threads, float *out, double *gold) {
+    rr_batch b = {.ids = g->ids, .offsets = g->offsets, .n_seqs = g->n_seqs};
+    int32_t score[2] = {-1, -1};
+    if (dec_models[i].n_score == 2) {
+        score[0] = oracle_id(rr_shared_path(dec_models[i].dir), "no_token_id");
+        score[1] = oracle_id(rr_shared_path(dec_models[i].dir), "yes_token_id");
+    } else if (dec_models[i].n_score == 1) {
+        score[0] = oracle_id(rr_shared_path(dec_models[i].dir), "yes_token_id");
+    }
+    b.score_tokens = dec_models[i].n_score ? score : NULL;
+    b.n_score_tokens = dec_models[i].n_score;
+    rr_workspace *ws = rr_workspace_new();
+    rr_workspace_set_threads(ws, threads);
+    rerank_error err;
+    bool ok = rr_model_forward(m, &b, ws, out, &err) == RERANK_OK;
+    CHECK(ok, "%s", err.message);
+    size_t n_out = rr_model_n_outputs(m, &b);
+    *gold = 0;
+    for (size_t k = 0; ok && k < g->n_seqs * n_out; k++)
+        if (!(fabs(out[k] - g->logits[k]) <= *gold)) *gold = fabs(out[k] - g->logits[k]);
+    rr_workspace_free(ws);
+    return ok;
+}
+
+TEST(decoder_golden_on_every_isa_and_thread_count) {
+    rr_isa before = rr_isa_get();
+    for (size_t i = 0; i < sizeof dec_models / sizeof *dec_models; i++) {
+        const char *dir = rr_shared_path(dec_models[i].dir);
+        size_t n_out = dec_models[i].n_score ? dec_models[i].n_score : 1;
+        golden_rows g;
+        REQUIRE(read_golden_rows(dir, n_out, &g), "%s", dir);
+        rerank_error err;
+        rr_model *m = load_dtype(dir, RERANK_DTYPE_AUTO, &err);
+        REQUIRE(m, "%s", err.message);
+        float *out = calloc(g.n_seqs * n_out, sizeof *out);
+        double worst = 0;
+        for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+            if (!rr_isa_set((rr_isa)isa)) continue;
+            for (int threads = 1; threads <= 2; threads++) {
+                double d;
+                if (!run_rows(m, &g, i, threads, out, &d)) continue;
+                CHECK(d <= 1e-4, "%s isa %s threads %d: max |diff| %g", dec_models[i].dir, rr_isa_name((rr_isa)isa),
+                      threads, d);
+                if (d > worst) worst = d;
+            }
+        }
+        rr_isa_set(before);
+        fprintf(stderr, "    %s: %zu rows, every isa and 1/2 threads, max |diff| vs golden %.3g\n",
+                strrchr(dec_models[i].dir, '/') + 1, g.n_seqs, worst);
+        rr_model_free(m);
+        free(out), free(g.ids), free(g.offsets), free(g.logits);
+    }
+}
+
+/* Score of a row: the Qwen3 log-odds yes - no, else the one logit. */
+static double row_score(const float *out, size_t n_out, size_t s) {
+    return n_out == 2 ? (double)out[s * 2 + 1] - out[s * 2] : out[s];
+}
+
+/* bf16 / int8 decoder weights (where the CPU runs them) stay close to fp32: every normalized score within
+ * 0.02 (bf16) / 0.08 (int8) of it, and the order kept of rows whose fp32 normalized scores differ by more than
+ * 0.02 / 0.1. (int8 rounds each token's 64-wide activations of these tiny models coarsely: observed 0.016 to
+ * 0.054.) */
+TEST(decoder_low_precision_stays_close) {
+    const rerank_dtype dtypes[] = {RERANK_DTYPE_BF16, RERANK_DTYPE_INT8};
+    const rr_wtype wt[] = {RR_W_BF16, RR_W_INT8};
+    for (size_t i = 0; i < sizeof dec_models / sizeof *dec_models; i++) {
+        const char *dir = rr_shared_path(dec_models[i].dir);
+        size_t n_out = dec_models[i].n_score ? dec_models[i].n_score : 1;
+        golden_rows g;
+        REQUIRE(read_golden_rows(dir, n_out, &g), "%s", dir);
+        rerank_error err;
+        float *f32 = calloc(g.n_seqs * n_out, sizeof *f32), *low = calloc(g.n_seqs * n_out, sizeof *low);
+        double d;
+        rr_model *m = load_dtype(dir, RERANK_DTYPE_F32, &err);
+        REQUIRE(m && run_rows(m, &g, i, 2, f32, &d), "%s", err.message);
+        rr_model_free(m);
+        for (int t = 0; t < 2; t++) {
+            m = load_dtype(dir, dtypes[t], &err);
+            if (!rr_wtype_native(wt[t])) { /* refused with a reason, as for the encoder */
+                CHECK(!m && strstr(err.message, "needs a CPU"), "%s", m ? "loaded" : err.message);
+                rr_model_free(m);
+                continue;
+            }
+            REQUIRE(m && run_rows(m, &g, i, 2, low, &d), "%s", m ? "" : err.message);
+            rr_model_free(m);
+            double worst = 0;
+            int swapped = 0;
+            for (size_t s = 0; s < g.n_seqs; s++) {
+                double a = row_score(f32, n_out, s), b = row_score(low, n_out, s);
+                double dd = fabs(1 / (1 + exp(-a)) - 1 / (1 + exp(-b)));
+                if (dd > worst) worst = dd;
+                for (size_t r = 0; r < s; r++) {
+                    double fa = row_score(f32, n_out, r), fb = row_score(low, n_out, r);
+                    double ga = 1 / (1 + exp(-fa)) - 1 / (1 + exp(-a));
+                    if (fabs(ga) > (t ? 0.1 : 0.02) && (fa < a) != (fb < b)) swapped++;
+                }
+            }
+            fprintf(stderr, "    %s %s: max |sigmoid diff| %.4f vs fp32, %d pairs out of order\n",
+                    strrchr(dec_models[i].dir, '/') + 1, t ? "int8" : "bf16", worst, swapped);
+            CHECK(worst <= (t ? 0.08 : 0.02) && swapped == 0, "%s dtype %d: sigmoid diff %g, %d swaps", dec_models[i].dir,
+                  (int)dtypes[t], worst, swapped);
+        }
+        free(f32), free(low), free(g.ids), free(g.offsets), free(g.logits);
+    }
+}

@@ -138,44 +138,54 @@ static void softmax(float *x, int n, float scale) {
     }
 }
 
-/* mr rows x up to 64 columns (4 vectors, masks m[4]) of out = P V. */
-static inline __attribute__((always_inline)) void pv_tile(int mr, float *out, int ldo, const float *P, int ldp,
+/* mr rows x nv vectors (up to 64 columns, masks m[nv]) of out = P V; mr and nv are constants after inlining. */
+static inline __attribute__((always_inline)) void pv_tile(int mr, int nv, float *out, int ldo, const float *P, int ldp,
                                                           const float *v, int ldv, int nk, const __mmask16 *m,
                                                           bool accumulate) {
     __m512 acc[4][4];
     for (int r = 0; r < mr; r++)
-        for (int c = 0; c < 4; c++)
+        for (int c = 0; c < nv; c++)
             acc[r][c] = accumulate ? _mm512_maskz_loadu_ps(m[c], out + (size_t)r * (size_t)ldo + 16 * c) : _mm512_setzero_ps();
     for (int j = 0; j < nk; j++) {
         const float *vj = v + (size_t)j * (size_t)ldv;
         __m512 vv[4];
-        for (int c = 0; c < 4; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], vj + 16 * c);
+        for (int c = 0; c < nv; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], vj + 16 * c);
         for (int r = 0; r < mr; r++) {
             __m512 p = _mm512_set1_ps(P[(size_t)r * (size_t)ldp + (size_t)j]);
-            for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(p, vv[c], acc[r][c]);
+            for (int c = 0; c < nv; c++) acc[r][c] = _mm512_fmadd_ps(p, vv[c], acc[r][c]);
         }
     }
     for (int r = 0; r < mr; r++)
-        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out + (size_t)r * (size_t)ldo + 16 * c, m[c], acc[r][c]);
+        for (int c = 0; c < nv; c++) _mm512_mask_storeu_ps(out + (size_t)r * (size_t)ldo + 16 * c, m[c], acc[r][c]);
 }
+
+#define PV_ROWS(nv)                                                                                           \
+    switch (mr) {                                                                                             \
+    case 4: pv_tile(4, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
+    case 3: pv_tile(3, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
+    case 2: pv_tile(2, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
+    default: pv_tile(1, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                        \
+    }
 
 static void pv(float *out, int ldo, const float *P, int ldp, int m, const float *v, int ldv, int nk, int hd,
                bool accumulate) {
     for (int e0 = 0; e0 < hd; e0 += 64) {
         __mmask16 mk[4];
-        for (int c = 0; c < 4; c++) mk[c] = e0 + 16 * c < hd ? tail16((size_t)(hd - e0 - 16 * c)) : 0;
+        int nv = (hd - e0 + 15) / 16 < 4 ? (hd - e0 + 15) / 16 : 4;
+        for (int c = 0; c < 4; c++) mk[c] = c < nv ? tail16((size_t)(hd - e0 - 16 * c)) : 0;
         for (int r0 = 0; r0 < m; r0 += 4) {
             int mr = m - r0 < 4 ? m - r0 : 4;
             float *o = out + (size_t)r0 * (size_t)ldo + e0;
             const float *Pr = P + (size_t)r0 * (size_t)ldp;
-            switch (mr) {
-            case 4: pv_tile(4, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
-            case 3: pv_tile(3, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
-            case 2: pv_tile(2, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
-            default: pv_tile(1, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;
+            switch (nv) {
+            case 4: PV_ROWS(4) break;
+            case 3: PV_ROWS(3) break;
+            case 2: PV_ROWS(2) break;
+            default: PV_ROWS(1) break;
             }
         }
     }
 }
+#undef PV_ROWS
 
 const rr_dec_ops rr_dec_ops_avx512 = {rmsnorm, rope, glu, add_scaled, scores, softmax, pv};
