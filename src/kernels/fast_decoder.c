@@ -53,6 +53,11 @@ static void add_scaled_c(float *y, const float *a, const float *b, float s, size
     }
 }
 
+static void pack_panel_c(float *kt, const float *const *rows, int hd) {
+    for (int j = 0; j < RR_KT_NR; j++)
+        for (int e = 0; e < hd; e++) kt[e * RR_KT_NR + j] = rows[j] ? rows[j][e] : 0.0f;
+}
+
 static void scores_c(float *S, int lds, const float *q, int ldq, int m, const float *kt, int hd, int n_panels) {
     for (int r = 0; r < m; r++)
         for (int p = 0; p < n_panels; p++) {
@@ -85,7 +90,7 @@ static void pv_c(float *out, int ldo, const float *P, int ldp, int m, const floa
     }
 }
 
-static const rr_dec_ops ops_c = {rmsnorm_c, rope_c, glu_c, add_scaled_c, scores_c, softmax_c, pv_c};
+static const rr_dec_ops ops_c = {rmsnorm_c, rope_c, glu_c, add_scaled_c, pack_panel_c, scores_c, softmax_c, pv_c};
 
 static const rr_dec_ops *ops_get(void) {
 #ifndef RR_NO_ISA
@@ -227,17 +232,14 @@ static void pack_kt(float *kt, const att_job *j, const float *own, int kvh, int 
     int hd = j->s->head_dim;
     size_t ld = (size_t)j->s->ld_kv, kvo = (size_t)kvh * (size_t)hd;
     for (int p = 0; p * RR_KT_NR < nk; p++) {
-        float *d = kt + (size_t)p * (size_t)hd * RR_KT_NR;
+        const float *rows[RR_KT_NR];
         for (int jj = 0; jj < RR_KT_NR; jj++) {
             int key = p * RR_KT_NR + jj;
-            if (key >= nk) {
-                for (int e = 0; e < hd; e++) d[e * RR_KT_NR + jj] = 0.0f;
-                continue;
-            }
-            const float *src = key < j->n_past ? j->k_past + (size_t)key * ld + kvo
-                                               : own + (size_t)(key - j->n_past) * ld + kvo;
-            for (int e = 0; e < hd; e++) d[e * RR_KT_NR + jj] = src[e];
+            rows[jj] = key >= nk ? NULL
+                     : key < j->n_past ? j->k_past + (size_t)key * ld + kvo
+                                       : own + (size_t)(key - j->n_past) * ld + kvo;
         }
+        j->ops->pack_panel(kt + (size_t)p * (size_t)hd * RR_KT_NR, rows, hd);
     }
 }
 

@@ -199,4 +199,9 @@ static void pv(float *out, int ldo, const float *P, int ldp, int m, const float 
     }
 }
 
-const rr_dec_ops rr_dec_ops_avx2 = {rmsnorm, rope, glu, add_scaled, scores, softmax, pv};
+static void pack_panel(float *kt, const float *const *rows, int hd) {
+    for (int j = 0; j < RR_KT_NR; j++)
+        for (int e = 0; e < hd; e++) kt[e * RR_KT_NR + j] = rows[j] ? rows[j][e] : 0.0f;
+}
+
+const rr_dec_ops rr_dec_ops_avx2 = {rmsnorm, rope, glu, add_scaled, pack_panel, scores, softmax, pv};

@@ -85,39 +85,55 @@ static void add_scaled(float *y, const float *a, const float *b, float s, size_t
     }
 }
 
-/* mr query rows x one 16-key panel; mr is a constant after inlining, so the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void score_tile(int mr, float *S, int lds, const float *q, int ldq,
-                                                             const float *pk, int hd) {
-    __m512 acc[8];
-    for (int r = 0; r < mr; r++) acc[r] = _mm512_setzero_ps();
+/* mr query rows x np (1 or 2) 16-key panels; mr and np are constants after inlining, so the accumulators stay
+ * in registers. Two panels halve the broadcasts of q per multiply-add. */
+static inline __attribute__((always_inline)) void score_tile(int mr, int np, float *S, int lds, const float *q,
+                                                             int ldq, const float *pk, int hd) {
+    __m512 acc[8][2];
+    size_t pstride = (size_t)hd * RR_KT_NR;
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < np; c++) acc[r][c] = _mm512_setzero_ps();
     for (int e = 0; e < hd; e++) {
-        __m512 kv = _mm512_load_ps(pk + (size_t)e * RR_KT_NR);
-        for (int r = 0; r < mr; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[(size_t)r * (size_t)ldq + (size_t)e]), kv, acc[r]);
+        __m512 kv[2];
+        for (int c = 0; c < np; c++) kv[c] = _mm512_load_ps(pk + c * pstride + (size_t)e * RR_KT_NR);
+        for (int r = 0; r < mr; r++) {
+            __m512 qv = _mm512_set1_ps(q[(size_t)r * (size_t)ldq + (size_t)e]);
+            for (int c = 0; c < np; c++) acc[r][c] = _mm512_fmadd_ps(qv, kv[c], acc[r][c]);
+        }
     }
-    for (int r = 0; r < mr; r++) _mm512_storeu_ps(S + (size_t)r * (size_t)lds, acc[r]);
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < np; c++) _mm512_storeu_ps(S + (size_t)r * (size_t)lds + 16 * c, acc[r][c]);
 }
+
+#define SCORE_ROWS(np)                                                                                        \
+    switch (mr) {                                                                                             \
+    case 8: score_tile(8, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    case 7: score_tile(7, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    case 6: score_tile(6, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    case 5: score_tile(5, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    case 4: score_tile(4, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    case 3: score_tile(3, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    case 2: score_tile(2, np, Sp, lds, qr, ldq, pk, hd); break;                                              \
+    default: score_tile(1, np, Sp, lds, qr, ldq, pk, hd); break;                                             \
+    }
 
 static void scores(float *S, int lds, const float *q, int ldq, int m, const float *kt, int hd, int n_panels) {
     for (int r0 = 0; r0 < m; r0 += 8) {
         int mr = m - r0 < 8 ? m - r0 : 8;
         const float *qr = q + (size_t)r0 * (size_t)ldq;
         float *Sr = S + (size_t)r0 * (size_t)lds;
-        for (int p = 0; p < n_panels; p++) {
+        for (int p = 0; p < n_panels; p += 2) {
             const float *pk = kt + (size_t)p * (size_t)hd * RR_KT_NR;
             float *Sp = Sr + (size_t)p * RR_KT_NR;
-            switch (mr) {
-            case 8: score_tile(8, Sp, lds, qr, ldq, pk, hd); break;
-            case 7: score_tile(7, Sp, lds, qr, ldq, pk, hd); break;
-            case 6: score_tile(6, Sp, lds, qr, ldq, pk, hd); break;
-            case 5: score_tile(5, Sp, lds, qr, ldq, pk, hd); break;
-            case 4: score_tile(4, Sp, lds, qr, ldq, pk, hd); break;
-            case 3: score_tile(3, Sp, lds, qr, ldq, pk, hd); break;
-            case 2: score_tile(2, Sp, lds, qr, ldq, pk, hd); break;
-            default: score_tile(1, Sp, lds, qr, ldq, pk, hd); break;
+            if (p + 1 < n_panels) {
+                SCORE_ROWS(2)
+            } else {
+                SCORE_ROWS(1)
             }
         }
     }
 }
+#undef SCORE_ROWS
 
 static void softmax(float *x, int n, float scale) {
     __m512 mx = _mm512_set1_ps(-INFINITY);
@@ -138,17 +154,18 @@ static void softmax(float *x, int n, float scale) {
     }
 }
 
-/* mr rows x nv vectors (up to 64 columns, masks m[nv]) of out = P V; mr and nv are constants after inlining. */
+/* mr rows x nv vectors (up to 32 columns, masks m[nv]) of out = P V; mr and nv are constants after inlining.
+ * Eight rows per tile: each value vector loaded serves eight multiply-adds (the value rows come from L2). */
 static inline __attribute__((always_inline)) void pv_tile(int mr, int nv, float *out, int ldo, const float *P, int ldp,
                                                           const float *v, int ldv, int nk, const __mmask16 *m,
                                                           bool accumulate) {
-    __m512 acc[4][4];
+    __m512 acc[8][2];
     for (int r = 0; r < mr; r++)
         for (int c = 0; c < nv; c++)
             acc[r][c] = accumulate ? _mm512_maskz_loadu_ps(m[c], out + (size_t)r * (size_t)ldo + 16 * c) : _mm512_setzero_ps();
     for (int j = 0; j < nk; j++) {
         const float *vj = v + (size_t)j * (size_t)ldv;
-        __m512 vv[4];
+        __m512 vv[2];
         for (int c = 0; c < nv; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], vj + 16 * c);
         for (int r = 0; r < mr; r++) {
             __m512 p = _mm512_set1_ps(P[(size_t)r * (size_t)ldp + (size_t)j]);
@@ -161,6 +178,10 @@ static inline __attribute__((always_inline)) void pv_tile(int mr, int nv, float 
 
 #define PV_ROWS(nv)                                                                                           \
     switch (mr) {                                                                                             \
+    case 8: pv_tile(8, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
+    case 7: pv_tile(7, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
+    case 6: pv_tile(6, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
+    case 5: pv_tile(5, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
     case 4: pv_tile(4, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
     case 3: pv_tile(3, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
     case 2: pv_tile(2, nv, o, ldo, Pr, ldp, v + e0, ldv, nk, mk, accumulate); break;                         \
@@ -169,23 +190,54 @@ static inline __attribute__((always_inline)) void pv_tile(int mr, int nv, float 
 
 static void pv(float *out, int ldo, const float *P, int ldp, int m, const float *v, int ldv, int nk, int hd,
                bool accumulate) {
-    for (int e0 = 0; e0 < hd; e0 += 64) {
-        __mmask16 mk[4];
-        int nv = (hd - e0 + 15) / 16 < 4 ? (hd - e0 + 15) / 16 : 4;
-        for (int c = 0; c < 4; c++) mk[c] = c < nv ? tail16((size_t)(hd - e0 - 16 * c)) : 0;
-        for (int r0 = 0; r0 < m; r0 += 4) {
-            int mr = m - r0 < 4 ? m - r0 : 4;
+    for (int e0 = 0; e0 < hd; e0 += 32) {
+        __mmask16 mk[2];
+        int nv = hd - e0 > 16 ? 2 : 1;
+        for (int c = 0; c < 2; c++) mk[c] = c < nv ? tail16((size_t)(hd - e0 - 16 * c)) : 0;
+        for (int r0 = 0; r0 < m; r0 += 8) {
+            int mr = m - r0 < 8 ? m - r0 : 8;
             float *o = out + (size_t)r0 * (size_t)ldo + e0;
             const float *Pr = P + (size_t)r0 * (size_t)ldp;
-            switch (nv) {
-            case 4: PV_ROWS(4) break;
-            case 3: PV_ROWS(3) break;
-            case 2: PV_ROWS(2) break;
-            default: PV_ROWS(1) break;
+            if (nv == 2) {
+                PV_ROWS(2)
+            } else {
+                PV_ROWS(1)
             }
         }
     }
 }
 #undef PV_ROWS
 
-const rr_dec_ops rr_dec_ops_avx512 = {rmsnorm, rope, glu, add_scaled, scores, softmax, pv};
+/* 16 key rows -> a K^T panel, 16 columns at a time by a 16x16 in-register transpose: unpack floats then
+ * doubles within 128-bit lanes (b[4k+m], lane L: rows 4k..4k+3 at column 4L+m), then gather the lanes. */
+static void pack_panel(float *kt, const float *const *rows, int hd) {
+    for (int e0 = 0; e0 < hd; e0 += 16) {
+        __mmask16 m = tail16((size_t)(hd - e0));
+        __m512 r[16], a[16], b[16];
+        for (int j = 0; j < 16; j++) r[j] = rows[j] ? _mm512_maskz_loadu_ps(m, rows[j] + e0) : _mm512_setzero_ps();
+        for (int k = 0; k < 8; k++) {
+            a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+            a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+        }
+        for (int k = 0; k < 4; k++) {
+            __m512d x0 = _mm512_castps_pd(a[4 * k]), x1 = _mm512_castps_pd(a[4 * k + 1]);
+            __m512d x2 = _mm512_castps_pd(a[4 * k + 2]), x3 = _mm512_castps_pd(a[4 * k + 3]);
+            b[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+            b[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+            b[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+            b[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+        }
+        int n = hd - e0 < 16 ? hd - e0 : 16;
+        for (int mm = 0; mm < 4; mm++) {
+            __m512 c0 = _mm512_shuffle_f32x4(b[mm], b[4 + mm], 0x44), c1 = _mm512_shuffle_f32x4(b[mm], b[4 + mm], 0xEE);
+            __m512 c2 = _mm512_shuffle_f32x4(b[8 + mm], b[12 + mm], 0x44);
+            __m512 c3 = _mm512_shuffle_f32x4(b[8 + mm], b[12 + mm], 0xEE);
+            __m512 out[4] = {_mm512_shuffle_f32x4(c0, c2, 0x88), _mm512_shuffle_f32x4(c0, c2, 0xDD),
+                             _mm512_shuffle_f32x4(c1, c3, 0x88), _mm512_shuffle_f32x4(c1, c3, 0xDD)};
+            for (int L = 0; L < 4; L++)
+                if (4 * L + mm < n) _mm512_store_ps(kt + (size_t)(e0 + 4 * L + mm) * RR_KT_NR, out[L]);
+        }
+    }
+}
+
+const rr_dec_ops rr_dec_ops_avx512 = {rmsnorm, rope, glu, add_scaled, pack_panel, scores, softmax, pv};

@@ -19,6 +19,8 @@ typedef struct rr_dec_ops {
     void (*glu)(float *y, const float *g, const float *u, size_t n, rr_glu act);
     /* y = a + b * s, the product rounded first */
     void (*add_scaled)(float *y, const float *a, const float *b, float s, size_t n);
+    /* one K^T panel: kt[e * 16 + j] = rows[j][e] for e < hd (zeros where rows[j] is NULL) */
+    void (*pack_panel)(float *kt, const float *const *rows, int hd);
     /* S[r, 0 .. 16*n_panels) = q[r] . k for r < m, keys from packed K^T panels (kt 64-byte aligned) */
     void (*scores)(float *S, int lds, const float *q, int ldq, int m, const float *kt, int hd, int n_panels);
     /* in place: x[i] = exp(scale * (x[i] - max)) / sum over i < n */
