@@ -7,7 +7,13 @@
  * the layerwise model, after each requested cutoff layer) only the last token's row goes through the
  * final RMSNorm and is dotted with the requested output rows. Layers above the highest cutoff are skipped.
  * A shared prompt prefix (rr_model_prefix_forward) is run once; its per-layer keys/values after RoPE are then
- * read by the attention of every sequence of a batch whose rr_batch.prefix points at it. */
+ * read by the attention of every sequence of a batch whose rr_batch.prefix points at it. In the last layer run,
+ * keys and values cover every token but queries, o_proj and the MLP only each sequence's last token.
+ *
+ * Speed: dense layers go through rr_linear_w_fwd with rr_wmat weights (fp32 views, or bf16 / int8 converted
+ * at load for --dtype), everything else through the threaded, vectorised decoder kernels (fast_decoder*.c) on
+ * the workspace's pool. The same attention kernel serves batches with and without a prefix and visits keys in
+ * the same order, so prefix reuse differs from whole sequences at most by how the dense layers round. */
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>

@@ -198,7 +198,7 @@ void rr_rope_seqs_fast(rr_pool *pool, float *x, const float *cos_t, const float 
 
 /* ---- attention after a cached prefix ---- */
 
-enum { QB = 64, PAD = 16 }; /* query rows per task; alignment slack in floats */
+enum { QB = 64, TR = 8, PAD = 16 }; /* query rows per task and per causal tile; alignment slack in floats */
 
 static size_t round16(size_t a) { return (a + RR_KT_NR - 1) / RR_KT_NR * RR_KT_NR; }
 static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
@@ -268,15 +268,21 @@ static void att_task(void *ctx, int task, int thread) {
         int h = kvh * group + g;
         const float *qh = j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd;
         float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
-        j->ops->scores(S, lds, qh, s->ld_q, qn, kt, hd, lds / RR_KT_NR);
-        for (int r = 0; r < qn; r++) {
-            float *row = S + (size_t)r * (size_t)lds;
-            int nj = s->causal ? j->n_past + q0 + r + 1 : nk;
-            j->ops->softmax(row, nj, scale);
-            for (int c = nj; c < nk; c++) row[c] = 0.0f;
+        /* tiles of TR rows: a causal tile needs keys only up to its last row's position, not the block's */
+        for (int r0 = 0; r0 < qn; r0 += TR) {
+            int mr = qn - r0 < TR ? qn - r0 : TR, tk = s->causal ? j->n_past + q0 + r0 + mr : nk;
+            float *St = S + (size_t)r0 * (size_t)lds;
+            j->ops->scores(St, lds, qh + (size_t)r0 * (size_t)s->ld_q, s->ld_q, mr, kt, hd, (int)round16((size_t)tk) / RR_KT_NR);
+            for (int r = 0; r < mr; r++) {
+                float *row = St + (size_t)r * (size_t)lds;
+                int nj = s->causal ? j->n_past + q0 + r0 + r + 1 : nk;
+                j->ops->softmax(row, nj, scale);
+                for (int c = nj; c < tk; c++) row[c] = 0.0f;
+            }
+            float *ot = oh + (size_t)r0 * (size_t)s->ld_out;
+            if (j->n_past) j->ops->pv(ot, s->ld_out, St, lds, mr, j->v_past + kvo, s->ld_kv, j->n_past, hd, false);
+            j->ops->pv(ot, s->ld_out, St + j->n_past, lds, mr, own_v, s->ld_kv, tk - j->n_past, hd, j->n_past > 0);
         }
-        if (j->n_past) j->ops->pv(oh, s->ld_out, S, lds, qn, j->v_past + kvo, s->ld_kv, j->n_past, hd, false);
-        j->ops->pv(oh, s->ld_out, S + j->n_past, lds, qn, own_v, s->ld_kv, nk - j->n_past, hd, j->n_past > 0);
     }
 }
 
