@@ -83,10 +83,10 @@ typedef enum rerank_model_kind {
 typedef enum rerank_dtype {
     RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype */
     RERANK_DTYPE_F32,
-    RERANK_DTYPE_BF16, /* cross-encoders: dense weights converted to bf16 at load, fp32 accumulation; needs
+    RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load, fp32 accumulation; needs
                         * AVX512_BF16 (uses AMX tiles where present), else RERANK_ERR_UNSUPPORTED */
-    RERANK_DTYPE_INT8, /* cross-encoders: int8 weights (scale per output channel) x int8 activations (scale per
-                        * token), FFN down-projection kept bf16 (fp32 without AVX512_BF16); needs AVX512_VNNI */
+    RERANK_DTYPE_INT8, /* int8 weights (scale per output channel) x int8 activations (scale per token), FFN /
+                        * MLP down-projection kept bf16 (fp32 without AVX512_BF16); needs AVX512_VNNI */
 } rerank_dtype;
 
 typedef struct rerank_model_params {

@@ -38,7 +38,7 @@ static const char *const usage_text =
     "  --long-doc MODE         truncate (default, as FlagEmbedding) or chunk: score overlapping windows of a\n"
     "                          long passage and keep the best (MaxP)\n"
     "  --chunk-overlap N       tokens shared by consecutive windows with --long-doc chunk (default 32)\n"
-    "  --dtype T               compute precision: auto (default, fp32), f32, bf16 or int8 (cross-encoders)\n"
+    "  --dtype T               compute precision: auto (default, fp32), f32, bf16 or int8\n"
     "  --split-special-tokens  treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by\n"
     "                          default it is matched as that token, as FlagEmbedding does\n"
     "  rank only: --query TEXT [required], --top-k K (default: all)\n"

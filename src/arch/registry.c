@@ -87,11 +87,6 @@ rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype 
     rerank_status st = model_new(config, &m, err);
     if (st) return st;
     m->dtype = dtype;
-    if ((dtype == RERANK_DTYPE_BF16 || dtype == RERANK_DTYPE_INT8) && m->row->family != &rr_encoder_family) {
-        rr_model_free(m);
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: bf16/int8 compute is implemented for cross-encoders only",
-                       dir);
-    }
     if (!(st = rr_weights_open(dir, &m->weights, err))) st = m->row->family->load(m, config, m->row->spec, err);
     if (st) {
         rr_model_free(m);

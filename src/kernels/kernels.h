@@ -140,4 +140,35 @@ size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n);
 void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
                      const float *res, int n, rr_act act);
 
+/* ---- decoder fast paths (fast_decoder.c, fast_decoder_avx2.c, fast_decoder_avx512.c): the decoder kernels
+ * above threaded over an rr_pool (NULL = the caller only) and vectorised for the run-time instruction set.
+ * Results agree with the scalar reference to float rounding (sums are reassociated). ---- */
+
+/* rr_rmsnorm_fwd on every row. y may be x. */
+void rr_rmsnorm_fast(rr_pool *pool, float *y, const float *x, const float *w, float w_offset, int n, int dim,
+                     float eps);
+
+/* rr_rope_fwd on the rows of a packed batch: row i of sequence s (rows [offsets[s], offsets[s+1]) of x, row
+ * stride ld) has position pos0 + i; cos_t / sin_t cover every position reached. */
+void rr_rope_seqs_fast(rr_pool *pool, float *x, const float *cos_t, const float *sin_t, const size_t *offsets,
+                       size_t n_seqs, size_t pos0, int n_heads, int head_dim, int ld);
+
+/* Gated activations of a decoder MLP. */
+typedef enum rr_glu { RR_GLU_SILU, RR_GLU_GELU_TANH, RR_GLU_GELU } rr_glu;
+/* y[i] = act(gate[i]) * up[i] with act rr_silu_fwd, rr_gelu_tanh_fwd or rr_gelu_fwd. y may be gate or up. */
+void rr_glu_fast(rr_pool *pool, float *y, const float *gate, const float *up, size_t n, rr_glu act);
+
+/* y[i] = a[i] + b[i] * s (rr_scale_fwd then rr_add_fwd). y may be a or b. */
+void rr_add_scaled_fast(rr_pool *pool, float *y, const float *a, const float *b, float s, size_t n);
+
+/* Scratch floats rr_attention_past_seqs_fwd needs when a query sees at most n_keys keys (n_past + longest). */
+size_t rr_attention_past_scratch(int n_threads, int n_keys, int head_dim);
+/* rr_attention_past_fwd for every sequence of a packed batch (sequence i is rows [offsets[i], offsets[i+1])
+ * of q, k, v and out; s->n_tokens is ignored); all continue the same n_past cached keys/values (n_past may be
+ * 0). Keys are visited prefix first, then the sequence's own. With last_only, only each sequence's last
+ * token queries: q and out then hold one row per sequence (row i for sequence i). */
+void rr_attention_past_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k_past,
+                                const float *v_past, int n_past, const float *k, const float *v,
+                                const size_t *offsets, size_t n_seqs, const rr_attn_shape *s, bool last_only);
+
 #endif
