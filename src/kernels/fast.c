@@ -45,6 +45,28 @@ static void block_c(float *y, int ldy, const float *x, int ldx, const float *pb,
     }
 }
 
+/* C_MR x C_NR micro-tile from packed panels (see rr_ukernel_fn); the compiler vectorises the column loop. */
+static void ukernel_c(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    float acc[C_MR][C_NR] = {{0}};
+    for (int k = 0; k < kc; k++, pa += C_MR, pb += C_NR)
+        for (int r = 0; r < C_MR; r++)
+            for (int j = 0; j < C_NR; j++) acc[r][j] += pa[r] * pb[j];
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + (size_t)r * (size_t)ldc;
+        for (int j = 0; j < nr; j++) {
+            float v = e->alpha * acc[r][j];
+            if (!e->first) v += cr[j];
+            else if (e->beta != 0.0f) v += e->beta * cr[j];
+            if (e->last) {
+                if (e->bias) v += e->bias[j];
+                if (e->act == RR_ACT_GELU) v = gelu1(v);
+                if (e->res) v += e->res[(size_t)r * (size_t)e->ldr + (size_t)j];
+            }
+            cr[j] = v;
+        }
+    }
+}
+
 static void softmax_c(float *x, int n, float scale) {
     float mx = -INFINITY, sum = 0.0f;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
@@ -56,10 +78,10 @@ static void softmax_c(float *x, int n, float scale) {
 /* ---- dispatch ---- */
 
 static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
-    [RR_ISA_SCALAR] = {C_NR, block_c, softmax_c},
+    [RR_ISA_SCALAR] = {C_NR, block_c, softmax_c, C_MR, C_NR, ukernel_c},
 #ifndef RR_NO_ISA
-    [RR_ISA_AVX2] = {16, rr_block_avx2, rr_softmax_avx2},
-    [RR_ISA_AVX512] = {32, rr_block_avx512, rr_softmax_avx512},
+    [RR_ISA_AVX2] = {16, rr_block_avx2, rr_softmax_avx2, 6, 16, rr_ukernel_avx2},
+    [RR_ISA_AVX512] = {32, rr_block_avx512, rr_softmax_avx512, 14, 32, rr_ukernel_avx512},
 #endif
 };
 
@@ -107,6 +129,7 @@ bool rr_isa_set(rr_isa isa) {
 }
 
 static const rr_isa_ops *ops_get(void) { return &ops_table[rr_isa_get()]; }
+const rr_isa_ops *rr_ops_get(void) { return ops_get(); }
 
 /* ---- packing ---- */
 
@@ -138,43 +161,16 @@ static int round_up(int a, int m) { return (a + m - 1) / m * m; }
 
 /* ---- dense layers ---- */
 
-enum { KC = 256, NC_MAX = 256, MAX_NR = 32, PAD = 16 };
+enum { NC_MAX = 256, MAX_NR = 32, PAD = 16 };
 
-size_t rr_linear_scratch(int n_threads) {
-    return (size_t)(n_threads > 0 ? n_threads : 1) * ((size_t)KC * NC_MAX + PAD);
-}
-
-typedef struct lin_job {
-    const rr_isa_ops *ops;
-    float *y, *scratch;
-    const float *x, *w, *b, *res;
-    int n, in, out, nc;
-    rr_act act;
-} lin_job;
-
-/* One task: output columns [task*nc, +nc) for all rows, K in blocks of KC packed into the thread's scratch. */
-static void lin_task(void *ctx, int task, int thread) {
-    const lin_job *j = ctx;
-    int c0 = task * j->nc, nc = j->out - c0 < j->nc ? j->out - c0 : j->nc;
-    float *pb = align64(j->scratch + (size_t)thread * ((size_t)KC * NC_MAX + PAD));
-    for (int k0 = 0; k0 < j->in; k0 += KC) {
-        int kc = j->in - k0 < KC ? j->in - k0 : KC;
-        pack_b(pb, j->w, (size_t)j->in, false, k0, kc, c0, nc, j->ops->nr);
-        rr_epi e = {j->b ? j->b + c0 : NULL, j->res ? j->res + c0 : NULL, j->out, j->act, k0 == 0, k0 + kc == j->in};
-        j->ops->block(j->y + c0, j->out, j->x + k0, j->in, pb, (size_t)kc * (size_t)j->ops->nr, j->n, kc, nc, &e);
-    }
-}
+size_t rr_linear_scratch(int n_threads) { return rr_gemm_scratch(n_threads); }
 
 void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const float *w, const float *b,
                    const float *res, int n, int in, int out, rr_act act) {
     if (n <= 0 || out <= 0) return;
-    const rr_isa_ops *ops = ops_get();
-    int threads = rr_pool_size(pool), nr = ops->nr;
-    /* about three column blocks per thread, each a multiple of the panel width */
-    int nc = round_up((out + 3 * threads - 1) / (3 * threads), nr);
-    if (nc > NC_MAX) nc = NC_MAX;
-    lin_job j = {ops, y, scratch, x, w, b, res, n, in, out, nc, act};
-    rr_pool_run(pool, lin_task, &j, (out + nc - 1) / nc);
+    /* B(k, j) = W[j, k]: the packed GEMM reads W's rows contiguously */
+    rr_gemm g = {n, out, in, x, w, (size_t)in, 1, 1, (size_t)in, y, out, 1.0f, 0.0f, b, res, out, act};
+    rr_gemm_run(pool, scratch, &g);
 }
 
 /* ---- attention ---- */

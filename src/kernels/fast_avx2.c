@@ -99,6 +99,47 @@ void rr_block_avx2(float *y, int ldy, const float *x, int ldx, const float *pb, 
     }
 }
 
+/* ---- packed-GEMM micro-kernel: 6 rows x 16 columns = 12 ymm accumulators ---- */
+
+enum { UMR = 6, UNR = 16 };
+
+static inline __m256 uepilogue(__m256 acc, float *c, __m256i m, const rr_uepi *e, int col, const float *res) {
+    __m256 v = e->alpha == 1.0f ? acc : _mm256_mul_ps(acc, _mm256_set1_ps(e->alpha));
+    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+    else if (e->beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(e->beta), _mm256_maskload_ps(c, m), v);
+    if (e->last) {
+        if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
+        if (e->act == RR_ACT_GELU) v = gelu8(v);
+        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res + col, m));
+    }
+    return v;
+}
+
+void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    /* scalar: acc[r][j] = sum_k pa[k*6 + r] * pb[k*16 + j] */
+    __m256 acc[UMR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++, pa += UMR, pb += UNR) {
+        __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < UMR; r++) {
+            __m256 a = _mm256_broadcast_ss(pa + r);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __m256i m0 = mask8(nr), m1 = mask8(nr - 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) {
+        if (r >= mr) break;
+        float *cr = c + (size_t)r * (size_t)ldc;
+        const float *res = e->res ? e->res + (size_t)r * (size_t)e->ldr : NULL;
+        _mm256_maskstore_ps(cr, m0, uepilogue(acc[r][0], cr, m0, e, 0, res));
+        if (nr > 8) _mm256_maskstore_ps(cr + 8, m1, uepilogue(acc[r][1], cr + 8, m1, e, 8, res));
+    }
+}
+
 void rr_softmax_avx2(float *x, int n, float scale) {
     /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
     float m = -INFINITY;

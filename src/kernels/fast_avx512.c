@@ -104,6 +104,53 @@ void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb
     }
 }
 
+/* ---- packed-GEMM micro-kernel: 14 rows x 32 columns = 28 zmm accumulators, 2 for the B row; the A value
+ * is a broadcast memory operand of each FMA ---- */
+
+enum { UMR = 14, UNR = 32 };
+
+static inline __m512 uepilogue(__m512 acc, float *c, __mmask16 m, const rr_uepi *e, int col, const float *res) {
+    __m512 v = e->alpha == 1.0f ? acc : _mm512_mul_ps(acc, _mm512_set1_ps(e->alpha));
+    if (!e->first) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+    else if (e->beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(e->beta), _mm512_maskz_loadu_ps(m, c), v);
+    if (e->last) {
+        if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
+        if (e->act == RR_ACT_GELU) v = gelu16(v);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + col));
+    }
+    return v;
+}
+
+void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    /* scalar: acc[r][j] = sum_k pa[k*14 + r] * pb[k*32 + j] */
+    __m512 acc[UMR][2];
+#pragma GCC unroll 14
+    for (int r = 0; r < UMR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < mr; r++) { /* the tile of C the epilogue reads: its lines arrive during the k loop */
+        _mm_prefetch((const char *)(c + (size_t)r * (size_t)ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)r * (size_t)ldc + 16), _MM_HINT_T0);
+    }
+    for (int k = 0; k < kc; k++, pa += UMR, pb += UNR) {
+        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+#pragma GCC unroll 14
+        for (int r = 0; r < UMR; r++) {
+            __m512 a = _mm512_set1_ps(pa[r]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+#pragma GCC unroll 14
+    for (int r = 0; r < UMR; r++) {
+        if (r >= mr) break;
+        float *cr = c + (size_t)r * (size_t)ldc;
+        const float *res = e->res ? e->res + (size_t)r * (size_t)e->ldr : NULL;
+        _mm512_mask_storeu_ps(cr, m0, uepilogue(acc[r][0], cr, m0, e, 0, res));
+        if (m1) _mm512_mask_storeu_ps(cr + 16, m1, uepilogue(acc[r][1], cr + 16, m1, e, 16, res));
+    }
+}
+
 void rr_softmax_avx512(float *x, int n, float scale) {
     /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
     __m512 mx = _mm512_set1_ps(-INFINITY);
