@@ -178,31 +178,54 @@ typedef struct workload {
     int max_length;
 } workload;
 
-/* Appends random words to buf until the pair (query, buf) tokenizes to at least target tokens. */
+/* Tokens of the pair (query, the first `len` bytes of buf); -1 on error. */
+static int pair_tokens(const rerank_model *m, const rerank_score_params *sp, const char *query, char *buf, size_t len) {
+    char keep = buf[len];
+    buf[len] = '\0';
+    rerank_encoding enc;
+    rerank_pair pr = RERANK_PAIR(query, buf);
+    int got = rerank_tokenize(m, sp, &pr, &enc, NULL) ? -1 : (int)enc.n_tokens;
+    if (got >= 0) rerank_encoding_free(&enc);
+    buf[len] = keep;
+    return got;
+}
+
+/* Random words such that the pair (query, passage) tokenizes to target tokens or just over: words are
+ * appended, doubling their count, until the target is reached, then the shortest prefix of words that
+ * reaches it is found by bisection (a tokenizer splits a word into a varying number of pieces, so stepping
+ * by a guessed count overshot: W1 came out at ~365-400 tokens per pair instead of ~250). */
 static char *make_passage(const rerank_model *m, const char *query, int target, int max_length) {
-    size_t cap = 1 << 16, len = 0;
+    size_t cap = 1 << 16, len = 0, n_words = 0, ends_cap = 1024;
     char *buf = malloc(cap);
+    size_t *ends = malloc(ends_cap * sizeof *ends); /* ends[i]: bytes of the first i + 1 words */
     buf[0] = '\0';
     rerank_score_params sp = rerank_score_default_params();
     sp.max_length = max_length;
     sp.query_max_length = max_length;
-    for (int step = 64;; ) {
-        for (int w = 0; w < step; w++) {
+    for (size_t want = 1;; want *= 2) {
+        for (; n_words < want; n_words++) {
             const char *word = words[rng_next() % (sizeof words / sizeof *words)];
             size_t wl = strlen(word);
             if (len + wl + 2 >= cap) buf = realloc(buf, cap *= 2);
+            if (n_words == ends_cap) ends = realloc(ends, (ends_cap *= 2) * sizeof *ends);
             if (len) buf[len++] = ' ';
             memcpy(buf + len, word, wl + 1);
             len += wl;
+            ends[n_words] = len;
         }
-        rerank_encoding enc;
-        rerank_pair pr = RERANK_PAIR(query, buf);
-        if (rerank_tokenize(m, &sp, &pr, &enc, NULL)) return buf;
-        size_t got = enc.n_tokens;
-        rerank_encoding_free(&enc);
-        if ((int)got >= target) return buf;
-        step = (target - (int)got) / 2 + 1;
+        int got = pair_tokens(m, &sp, query, buf, len);
+        if (got < 0 || got >= target || got >= max_length) break;
     }
+    size_t lo = 0, hi = n_words - 1; /* hi words + 1 reach the target (or all there is) */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int got = pair_tokens(m, &sp, query, buf, ends[mid]);
+        if (got < 0 || got >= target) hi = mid;
+        else lo = mid + 1;
+    }
+    buf[ends[hi]] = '\0';
+    free(ends);
+    return buf;
 }
 
 static int build_workload(const rerank_model *m, const char *name, workload *w) {
