@@ -1,5 +1,5 @@
-/* fast.c - run-time choice of the instruction set, B-panel packing, the portable GEMM block, and the
- * threaded drivers of the dense layers (rr_linear_fwd) and attention (rr_attention_seqs_fwd). The SIMD
+/* fast.c - run-time choice of the instruction set, B-panel packing, the portable micro-kernel, and the
+ * threaded drivers of the dense layers (rr_linear_fwd, on fast_gemm.c) and attention (rr_attention_seqs_fwd). The SIMD
  * blocks live in fast_avx2.c / fast_avx512.c; a build with -DRR_NO_ISA has the portable path only. */
 #include <math.h>
 #include <stdatomic.h>
@@ -15,35 +15,6 @@
 enum { C_NR = 16, C_MR = 4 };
 
 static float gelu1(float x) { return x * 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)); }
-
-static void block_c(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                    int nc, const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += C_MR) {
-        int mr = m - r0 < C_MR ? m - r0 : C_MR;
-        for (int c0 = 0; c0 < nc; c0 += C_NR) {
-            int ncr = nc - c0 < C_NR ? nc - c0 : C_NR;
-            const float *p = pb + (size_t)(c0 / C_NR) * pstride;
-            float acc[C_MR][C_NR] = {{0}};
-            for (int k = 0; k < kc; k++)
-                for (int r = 0; r < mr; r++) {
-                    float a = x[(size_t)(r0 + r) * (size_t)ldx + (size_t)k];
-                    for (int c = 0; c < C_NR; c++) acc[r][c] += a * p[(size_t)k * C_NR + (size_t)c];
-                }
-            for (int r = 0; r < mr; r++) {
-                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
-                for (int c = 0; c < ncr; c++) {
-                    float v = acc[r][c] + (e->first ? 0.0f : yr[c]);
-                    if (e->last) {
-                        if (e->bias) v += e->bias[c0 + c];
-                        if (e->act == RR_ACT_GELU) v = gelu1(v);
-                        if (e->res) v += e->res[(size_t)(r0 + r) * (size_t)e->ldr + (size_t)(c0 + c)];
-                    }
-                    yr[c] = v;
-                }
-            }
-        }
-    }
-}
 
 /* C_MR x C_NR micro-tile from packed panels (see rr_ukernel_fn); the compiler vectorises the column loop. */
 static void ukernel_c(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
@@ -78,10 +49,10 @@ static void softmax_c(float *x, int n, float scale) {
 /* ---- dispatch ---- */
 
 static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
-    [RR_ISA_SCALAR] = {C_NR, block_c, softmax_c, C_MR, C_NR, ukernel_c},
+    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c},
 #ifndef RR_NO_ISA
-    [RR_ISA_AVX2] = {16, rr_block_avx2, rr_softmax_avx2, 6, 16, rr_ukernel_avx2},
-    [RR_ISA_AVX512] = {32, rr_block_avx512, rr_softmax_avx512, 14, 32, rr_ukernel_avx512},
+    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2},
+    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512},
 #endif
 };
 
@@ -90,7 +61,7 @@ static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512"};
 const char *rr_isa_name(rr_isa isa) { return isa >= 0 && isa < RR_ISA_COUNT ? isa_names[isa] : "?"; }
 
 bool rr_isa_supported(rr_isa isa) {
-    if (isa < 0 || isa >= RR_ISA_COUNT || !ops_table[isa].block) return false;
+    if (isa < 0 || isa >= RR_ISA_COUNT || !ops_table[isa].ukernel) return false;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (isa == RR_ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -175,11 +146,11 @@ void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, cons
 
 /* ---- attention ---- */
 
-enum { QB = 256 }; /* query rows per task */
+enum { QB = 256, PKC = 512, MR_PAD = 16 }; /* query rows per task; keys per packed block of P; MR <= 16 */
 
 static size_t att_per_thread(int longest, int hd) {
     size_t t = (size_t)round_up(longest, MAX_NR);
-    return (size_t)QB * t + t * (size_t)round_up(hd, MAX_NR) * 2 + 3 * PAD;
+    return (size_t)QB * t + t * (size_t)round_up(hd, MAX_NR) * 2 + (size_t)(QB + MR_PAD) * ((size_t)hd + PKC) + 5 * PAD;
 }
 
 size_t rr_attention_scratch(int n_threads, int longest, int head_dim) {
@@ -200,7 +171,8 @@ static int n_qblocks(const att_job *j, size_t seq) {
     return j->first_only ? 1 : (int)((j->offsets[seq + 1] - j->offsets[seq] + QB - 1) / QB);
 }
 
-/* One task: one query block of one head of one sequence; K and V of that head packed as B panels. */
+/* One task: one query block of one head of one sequence, as two products on the packed micro-kernel: K and V
+ * of that head packed as B panels, Q and then P (in blocks of PKC keys) packed as A micro-panels. */
 static void att_task(void *ctx, int task, int thread) {
     const att_job *j = ctx;
     const rr_attn_shape *s = j->s;
@@ -211,31 +183,39 @@ static void att_task(void *ctx, int task, int thread) {
         if (task < per_seq) break;
         task -= per_seq;
     }
-    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = j->ops->nr;
+    const rr_isa_ops *ops = j->ops;
+    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = ops->nr, mr = ops->umr;
     int T = (int)(j->offsets[seq + 1] - j->offsets[seq]), hd = s->head_dim, kvh = h / (s->n_heads / s->n_kv_heads);
     int q0 = qb * QB, qn = j->first_only ? 1 : (T - q0 < QB ? T - q0 : QB), tp = round_up(T, MAX_NR);
     size_t first = j->offsets[seq];
     float *S = align64(j->scratch + (size_t)thread * j->per_thread);
     float *pk = align64(S + (size_t)QB * (size_t)tp), *pv = align64(pk + (size_t)tp * (size_t)round_up(hd, MAX_NR));
+    float *pq = align64(pv + (size_t)tp * (size_t)round_up(hd, MAX_NR)), *pp = align64(pq + (size_t)(QB + MR_PAD) * (size_t)hd);
     const float *kh = j->k + first * (size_t)s->ld_kv + (size_t)kvh * (size_t)hd;
     const float *vh = j->v + first * (size_t)s->ld_kv + (size_t)kvh * (size_t)hd;
     size_t qrow = j->first_only ? seq : first + (size_t)q0;
     const float *qh = j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd;
     float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
-    rr_epi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true};
+    rr_uepi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true, 1.0f, 0.0f};
     /* S[qn, T] = Q K^T, then softmax(S / sqrt(hd)) per row */
     pack_b(pk, kh, (size_t)s->ld_kv, false, 0, hd, 0, T, nr);
-    j->ops->block(S, T, qh, s->ld_q, pk, (size_t)hd * (size_t)nr, qn, hd, T, &plain);
+    rr_pack_a(pq, qh, (size_t)s->ld_q, 1, qn, hd, mr);
+    rr_gemm_packed(ops, S, T, pq, pk, (size_t)hd * (size_t)nr, qn, T, hd, &plain);
     float scale = 1.0f / sqrtf((float)hd);
     for (int r = 0; r < qn; r++) {
         float *row = S + (size_t)r * (size_t)T;
         int nj = s->causal ? q0 + r + 1 : T;
         for (int c = nj; c < T; c++) row[c] = -INFINITY;
-        j->ops->softmax(row, T, scale);
+        ops->softmax(row, T, scale);
     }
-    /* out[qn, hd] = P V */
+    /* out[qn, hd] = P V, accumulated over blocks of PKC keys */
     pack_b(pv, vh, (size_t)s->ld_kv, true, 0, T, 0, hd, nr);
-    j->ops->block(oh, s->ld_out, S, T, pv, (size_t)T * (size_t)nr, qn, T, hd, &plain);
+    for (int k0 = 0; k0 < T; k0 += PKC) {
+        int kc = T - k0 < PKC ? T - k0 : PKC;
+        rr_uepi e = {NULL, NULL, 0, RR_ACT_NONE, k0 == 0, k0 + kc == T, 1.0f, 0.0f};
+        rr_pack_a(pp, S + k0, (size_t)T, 1, qn, kc, mr);
+        rr_gemm_packed(ops, oh, s->ld_out, pp, pv + (size_t)k0 * (size_t)nr, (size_t)T * (size_t)nr, qn, hd, kc, &e);
+    }
 }
 
 void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,

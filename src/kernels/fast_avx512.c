@@ -1,5 +1,6 @@
-/* fast_avx512.c - AVX-512 GEMM block (8 rows x 32 columns of fp32 accumulators, B from packed panels,
- * x broadcast from its rows) with the fused bias/GELU/residual epilogue, and a vectorised softmax row. */
+/* fast_avx512.c - AVX-512 kernels: the packed-GEMM micro-kernel (14 x 32 fp32 tile) with the fused
+ * bias/GELU/residual epilogue, a vectorised softmax row, and the bf16 / int8 blocks (AVX512_BF16 / VNNI,
+ * and AMX tiles where present). */
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
@@ -54,54 +55,6 @@ static inline __m512 epilogue(__m512 v, float *y, __mmask16 m, const rr_epi *e, 
         if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + col));
     }
     return v;
-}
-
-/* mr x 32 tile; mr is a constant after inlining, so acc stays in registers. */
-static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const float *x, int ldx,
-                                                       const float *p, int kc, int ncr, const rr_epi *e, int col,
-                                                       int row) {
-    /* scalar: acc[r][c] = sum_k x[r*ldx + k] * p[k*32 + c] */
-    __m512 acc[MR][2];
-    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(p + (size_t)k * NR), b1 = _mm512_load_ps(p + (size_t)k * NR + 16);
-        for (int r = 0; r < mr; r++) {
-            __m512 a = _mm512_set1_ps(x[(size_t)r * (size_t)ldx + (size_t)k]);
-            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
-        }
-    }
-    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
-    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
-    for (int r = 0; r < mr; r++) {
-        float *yr = y + (size_t)r * (size_t)ldy;
-        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
-        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
-        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
-    }
-}
-
-void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                     int nc, const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += MR) {
-        int mr = m - r0 < MR ? m - r0 : MR;
-        const float *xr = x + (size_t)r0 * (size_t)ldx;
-        for (int c0 = 0; c0 < nc; c0 += NR) {
-            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
-            const float *p = pb + (size_t)(c0 / NR) * pstride;
-            int ncr = nc - c0 < NR ? nc - c0 : NR;
-            switch (mr) {
-            case 8: tile(8, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 7: tile(7, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 6: tile(6, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 5: tile(5, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 4: tile(4, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 3: tile(3, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 2: tile(2, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            default: tile(1, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            }
-        }
-    }
 }
 
 /* ---- packed-GEMM micro-kernel: 14 rows x 32 columns = 28 zmm accumulators, 2 for the B row; the A value

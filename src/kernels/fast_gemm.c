@@ -57,25 +57,29 @@ static void pack_b_task(void *ctx, int p, int thread) {
         for (int k = 0; k < kc; k++) d[(size_t)k * (size_t)nr + (size_t)c] = 0.0f;
 }
 
-/* Rows [r0, r0+m) of A, K block of the job, as MR-row micro-panels [k * MR + r], zero rows past m. */
-static void pack_a(float *dst, const gemm_job *j, int r0, int m) {
-    const rr_gemm *g = j->g;
-    int mr = j->ops->umr, kc = j->kc;
+void rr_pack_a(float *dst, const float *a, size_t rs, size_t cs, int m, int kc, int mr) {
     for (int t = 0; t * mr < m; t++, dst += (size_t)kc * (size_t)mr) {
-        int rows = min_i(mr, m - t * mr), i0 = r0 + t * mr;
-        if (g->a_cs == 1) {
-            for (int r = 0; r < rows; r++) {
-                const float *src = g->A + (size_t)(i0 + r) * g->a_rs + (size_t)j->pc;
-                for (int k = 0; k < kc; k++) dst[(size_t)k * (size_t)mr + (size_t)r] = src[k];
-            }
+        int rows = min_i(mr, m - t * mr);
+        const float *at = a + (size_t)t * (size_t)mr * rs;
+        if (cs == 1) {
+            for (int r = 0; r < rows; r++)
+                for (int k = 0; k < kc; k++) dst[(size_t)k * (size_t)mr + (size_t)r] = at[(size_t)r * rs + (size_t)k];
         } else {
-            for (int k = 0; k < kc; k++)
-                memcpy(dst + (size_t)k * (size_t)mr, g->A + (size_t)(j->pc + k) * g->a_cs + (size_t)i0,
-                       (size_t)rows * sizeof *dst);
+            for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * (size_t)mr, at + (size_t)k * cs, (size_t)rows * sizeof *dst);
         }
         for (int r = rows; r < mr; r++)
             for (int k = 0; k < kc; k++) dst[(size_t)k * (size_t)mr + (size_t)r] = 0.0f;
     }
+}
+
+void rr_gemm_packed(const rr_isa_ops *ops, float *c, int ldc, const float *pa, const float *pb, size_t pstride, int m,
+                    int n, int kc, const rr_uepi *e) {
+    int mr = ops->umr, nr = ops->unr;
+    for (int p = 0; p * nr < n; p++)
+        for (int t = 0; t * mr < m; t++)
+            ops->ukernel(c + (size_t)t * (size_t)mr * (size_t)ldc + (size_t)p * (size_t)nr, ldc,
+                         pa + (size_t)t * (size_t)kc * (size_t)mr, pb + (size_t)p * pstride, kc, min_i(mr, m - t * mr),
+                         min_i(nr, n - p * nr), e);
 }
 
 /* One task: a row block of A against a group of B micro-panels. */
@@ -86,7 +90,7 @@ static void compute_task(void *ctx, int task, int thread) {
     int rb = task / j->cgroups, cg = task % j->cgroups, r0 = rb * j->mb, m = min_i(j->mb, g->M - r0);
     int np = (j->nb + nr - 1) / nr, p0 = cg * j->gpanels, p1 = min_i(np, p0 + j->gpanels);
     float *pa = j->pa + (size_t)thread * per_thread();
-    pack_a(pa, j, r0, m);
+    rr_pack_a(pa, g->A + (size_t)r0 * g->a_rs + (size_t)j->pc * g->a_cs, g->a_rs, g->a_cs, m, kc, mr);
     rr_uepi e = {NULL, NULL, g->ldr, g->act, j->pc == 0, j->pc + kc == g->K, g->alpha, g->beta};
     for (int p = p0; p < p1; p++) {
         const float *pbp = j->pb + (size_t)p * (size_t)kc * (size_t)nr;

@@ -51,8 +51,7 @@ typedef void (*rr_ukernel_fn)(float *c, int ldc, const float *pa, const float *p
                               const rr_uepi *e);
 
 typedef struct rr_isa_ops {
-    int nr; /* panel width */
-    rr_block_fn block;
+    int nr; /* panel width of pack_b (fast.c), = unr */
     rr_softmax_fn softmax;
     int umr, unr; /* the micro-kernel's tile */
     rr_ukernel_fn ukernel;
@@ -80,10 +79,15 @@ size_t rr_gemm_scratch(int n_threads);
 size_t rr_gemm_scratch_for(const rr_gemm *g, int n_threads);
 /* K must be >= 1. */
 void rr_gemm_run(rr_pool *pool, float *scratch, const rr_gemm *g);
+/* m rows of A (element (i, k) at a[i*rs + k*cs], k < kc) as mr-row micro-panels [k*mr + r], zero rows past m:
+ * ceil(m / mr) * mr * kc floats. */
+void rr_pack_a(float *dst, const float *a, size_t rs, size_t cs, int m, int kc, int mr);
+/* In the calling thread: C[m, n] = epilogue(A · B) (e's bias and res must be NULL) from A packed by rr_pack_a
+ * with ops->umr and B in panels of ops->unr columns at pb + p * pstride ([k*unr + j], 64-byte aligned). */
+void rr_gemm_packed(const rr_isa_ops *ops, float *c, int ldc, const float *pa, const float *pb, size_t pstride, int m,
+                    int n, int kc, const rr_uepi *e);
 
 #ifndef RR_NO_ISA
-void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                     int nc, const rr_epi *e);
 void rr_softmax_avx512(float *x, int n, float scale);
 void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
                           int kc, int nc, const rr_epi *e);
@@ -91,8 +95,6 @@ bool rr_amx_usable(void); /* AMX-BF16 present and granted by the kernel; $RERANK
 void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                           const rr_epi *e);
-void rr_block_avx2(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                   int nc, const rr_epi *e);
 void rr_softmax_avx2(float *x, int n, float scale);
 void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
