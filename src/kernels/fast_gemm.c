@@ -49,9 +49,15 @@ static void pack_b_task(void *ctx, int p, int thread) {
         }
         return;
     }
-    for (int c = 0; c < cols; c++) { /* columns are rows of W: read each contiguously */
-        const float *src = g->B + (size_t)(c0 + c) * g->b_cs + (size_t)j->pc;
-        for (int k = 0; k < kc; k++) d[(size_t)k * (size_t)nr + (size_t)c] = src[k];
+    /* columns are rows of W: read each contiguously, 16 steps of k at a time so the lines written (16 x NR
+     * floats) stay in L1 (a whole column at once spread its stores over kc lines and missed L1) */
+    for (int k0 = 0; k0 < kc; k0 += 16) {
+        int kn = min_i(16, kc - k0);
+        for (int c = 0; c < cols; c++) {
+            const float *src = g->B + (size_t)(c0 + c) * g->b_cs + (size_t)(j->pc + k0);
+            float *dc = d + (size_t)k0 * (size_t)nr + (size_t)c;
+            for (int k = 0; k < kn; k++) dc[(size_t)k * (size_t)nr] = src[k];
+        }
     }
     for (int c = cols; c < nr; c++)
         for (int k = 0; k < kc; k++) d[(size_t)k * (size_t)nr + (size_t)c] = 0.0f;
@@ -61,9 +67,15 @@ void rr_pack_a(float *dst, const float *a, size_t rs, size_t cs, int m, int kc, 
     for (int t = 0; t * mr < m; t++, dst += (size_t)kc * (size_t)mr) {
         int rows = min_i(mr, m - t * mr);
         const float *at = a + (size_t)t * (size_t)mr * rs;
-        if (cs == 1) {
-            for (int r = 0; r < rows; r++)
-                for (int k = 0; k < kc; k++) dst[(size_t)k * (size_t)mr + (size_t)r] = at[(size_t)r * rs + (size_t)k];
+        if (cs == 1) { /* 16 steps of k at a time, as in pack_b_task */
+            for (int k0 = 0; k0 < kc; k0 += 16) {
+                int kn = min_i(16, kc - k0);
+                for (int r = 0; r < rows; r++) {
+                    const float *src = at + (size_t)r * rs + (size_t)k0;
+                    float *dr = dst + (size_t)k0 * (size_t)mr + (size_t)r;
+                    for (int k = 0; k < kn; k++) dr[(size_t)k * (size_t)mr] = src[k];
+                }
+            }
         } else {
             for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * (size_t)mr, at + (size_t)k * cs, (size_t)rows * sizeof *dst);
         }
