@@ -171,7 +171,7 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *er
  * FFN down-projection stays bf16 (fp32 without AVX512_BF16): its input, the GELU output, has the outliers
  * that per-token int8 rounds worst (on the golden XLM-R rows, all-int8 gives Spearman 0.9949 vs fp32, this
  * 0.9965). bf16/int8 need the CPU's AVX512_BF16 / AVX512_VNNI: the portable fallback exists for tests only. */
-static rerank_status prepare_weights(rr_encoder *e, rerank_dtype dtype, rerank_error *err) {
+static rerank_status prepare_weights(rr_encoder *e, rr_weights *weights, rerank_dtype dtype, rerank_error *err) {
     rr_wtype t = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
     if (!rr_wtype_native(t))
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s compute needs a CPU with %s", t == RR_W_BF16 ? "bf16" : "int8",
@@ -185,6 +185,12 @@ static rerank_status prepare_weights(rr_encoder *e, rerank_dtype dtype, rerank_e
             !rr_wmat_init(&L->up, t, L->up_w, I, H) || !rr_wmat_init(&L->down, down, L->down_w, H, I))
             return rr_fail(err, RERANK_ERR_NOMEM, "out of memory converting layer %d to %s", l,
                            t == RR_W_BF16 ? "bf16" : "int8");
+        if (t == RR_W_F32 || !weights) continue;
+        /* the fp32 source of a converted matrix is not read again: drop its pages from the resident set */
+        const float *src[] = {L->q_w, L->k_w, L->v_w, L->o_w, L->up_w, L->down_w};
+        const rr_wmat *conv[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof src / sizeof *src; i++)
+            if (conv[i]->type != RR_W_F32) rr_weights_release(weights, src[i], (size_t)conv[i]->out * (size_t)conv[i]->in);
     }
     return RERANK_OK;
 }
@@ -204,7 +210,7 @@ static rerank_status encoder_load(rr_model *m, const json_t *config, const void 
     m->desc.pad_token_id = e->pad_id;
     if (!m->weights) return RERANK_OK;
     if ((st = bind_weights(e, m->weights, err))) return st;
-    return prepare_weights(e, m->dtype, err);
+    return prepare_weights(e, m->weights, m->dtype, err);
 }
 
 /* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */
