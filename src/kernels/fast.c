@@ -49,10 +49,10 @@ static void softmax_c(float *x, int n, float scale) {
 /* ---- dispatch ---- */
 
 static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
-    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c},
+    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c, NULL, NULL},
 #ifndef RR_NO_ISA
-    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2},
-    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512},
+    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2, NULL, NULL},
+    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512, rr_pack_a_avx512, rr_pack_bt_avx512},
 #endif
 };
 
@@ -184,7 +184,7 @@ static void att_task(void *ctx, int task, int thread) {
         task -= per_seq;
     }
     const rr_isa_ops *ops = j->ops;
-    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = ops->nr, mr = ops->umr;
+    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = ops->nr;
     int T = (int)(j->offsets[seq + 1] - j->offsets[seq]), hd = s->head_dim, kvh = h / (s->n_heads / s->n_kv_heads);
     int q0 = qb * QB, qn = j->first_only ? 1 : (T - q0 < QB ? T - q0 : QB), tp = round_up(T, MAX_NR);
     size_t first = j->offsets[seq];
@@ -198,8 +198,13 @@ static void att_task(void *ctx, int task, int thread) {
     float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
     rr_uepi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true, 1.0f, 0.0f};
     /* S[qn, T] = Q K^T, then softmax(S / sqrt(hd)) per row */
-    pack_b(pk, kh, (size_t)s->ld_kv, false, 0, hd, 0, T, nr);
-    rr_pack_a(pq, qh, (size_t)s->ld_q, 1, qn, hd, mr);
+    if (ops->pack_bt)
+        for (int p = 0; p * nr < T; p++)
+            ops->pack_bt(pk + (size_t)p * (size_t)hd * (size_t)nr, kh + (size_t)p * (size_t)nr * (size_t)s->ld_kv,
+                         (size_t)s->ld_kv, hd, T - p * nr < nr ? T - p * nr : nr);
+    else
+        pack_b(pk, kh, (size_t)s->ld_kv, false, 0, hd, 0, T, nr);
+    rr_pack_a(ops, pq, qh, (size_t)s->ld_q, 1, qn, hd);
     rr_gemm_packed(ops, S, T, pq, pk, (size_t)hd * (size_t)nr, qn, T, hd, &plain);
     float scale = 1.0f / sqrtf((float)hd);
     for (int r = 0; r < qn; r++) {
@@ -213,7 +218,7 @@ static void att_task(void *ctx, int task, int thread) {
     for (int k0 = 0; k0 < T; k0 += PKC) {
         int kc = T - k0 < PKC ? T - k0 : PKC;
         rr_uepi e = {NULL, NULL, 0, RR_ACT_NONE, k0 == 0, k0 + kc == T, 1.0f, 0.0f};
-        rr_pack_a(pp, S + k0, (size_t)T, 1, qn, kc, mr);
+        rr_pack_a(ops, pp, S + k0, (size_t)T, 1, qn, kc);
         rr_gemm_packed(ops, oh, s->ld_out, pp, pv + (size_t)k0 * (size_t)nr, (size_t)T * (size_t)nr, qn, hd, kc, &e);
     }
 }

@@ -104,6 +104,63 @@ void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int 
     }
 }
 
+/* In place 16 x 16 transpose of r[i] = row i: 8 unpacks, 8 shuffles within 128-bit lanes, 16 lane shuffles. */
+static inline __attribute__((always_inline)) void tr16(__m512 r[16]) {
+    __m512 a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        b[4 * i + 0] = _mm512_shuffle_ps(a[4 * i + 0], a[4 * i + 2], 0x44);
+        b[4 * i + 1] = _mm512_shuffle_ps(a[4 * i + 0], a[4 * i + 2], 0xEE);
+        b[4 * i + 2] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
+        b[4 * i + 3] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
+    }
+    /* now lane L of b[4i+j] holds rows 4i..4i+3 of column 4L+j: gather the four lanes of each column */
+    for (int j = 0; j < 4; j++) {
+        __m512 c0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88);
+        __m512 c1 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD);
+        __m512 c2 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
+        __m512 c3 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(c0, c2, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(c0, c2, 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(c1, c3, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(c1, c3, 0xDD);
+    }
+}
+/* rr_pack_a for cs == 1 and MR = 14: 16 steps of k of the 14 rows at a time, transposed in registers. */
+void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc) {
+    for (int t = 0; t * UMR < m; t++, dst += (size_t)kc * UMR) {
+        int rows = m - t * UMR < UMR ? m - t * UMR : UMR;
+        const float *at = a + (size_t)t * UMR * rs;
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int kn = kc - k0 < 16 ? kc - k0 : 16;
+            __mmask16 km = (__mmask16)((1u << kn) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(km, at + (size_t)i * rs + (size_t)k0) : _mm512_setzero_ps();
+            tr16(r);
+            for (int i = 0; i < kn; i++) _mm512_mask_storeu_ps(dst + (size_t)(k0 + i) * UMR, 0x3fff, r[i]);
+        }
+    }
+}
+
+/* pack_b of W[col, k] rows (ld) into one 32-column panel [k*32 + c], cols <= 32 of them, zero past cols. */
+void rr_pack_bt_avx512(float *dst, const float *w, size_t ld, int kc, int cols) {
+    for (int h = 0; h < 2; h++)
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int kn = kc - k0 < 16 ? kc - k0 : 16;
+            __mmask16 km = (__mmask16)((1u << kn) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = h * 16 + i < cols ? _mm512_maskz_loadu_ps(km, w + (size_t)(h * 16 + i) * ld + (size_t)k0)
+                                         : _mm512_setzero_ps();
+            tr16(r);
+            for (int i = 0; i < kn; i++) _mm512_store_ps(dst + (size_t)(k0 + i) * UNR + h * 16, r[i]);
+        }
+}
+
 void rr_softmax_avx512(float *x, int n, float scale) {
     /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
     __m512 mx = _mm512_set1_ps(-INFINITY);

@@ -49,6 +49,10 @@ static void pack_b_task(void *ctx, int p, int thread) {
         }
         return;
     }
+    if (j->ops->pack_bt) {
+        j->ops->pack_bt(d, g->B + (size_t)c0 * g->b_cs + (size_t)j->pc, g->b_cs, kc, cols);
+        return;
+    }
     /* columns are rows of W: read each contiguously, 16 steps of k at a time so the lines written (16 x NR
      * floats) stay in L1 (a whole column at once spread its stores over kc lines and missed L1) */
     for (int k0 = 0; k0 < kc; k0 += 16) {
@@ -63,7 +67,12 @@ static void pack_b_task(void *ctx, int p, int thread) {
         for (int k = 0; k < kc; k++) d[(size_t)k * (size_t)nr + (size_t)c] = 0.0f;
 }
 
-void rr_pack_a(float *dst, const float *a, size_t rs, size_t cs, int m, int kc, int mr) {
+void rr_pack_a(const rr_isa_ops *ops, float *dst, const float *a, size_t rs, size_t cs, int m, int kc) {
+    int mr = ops->umr;
+    if (cs == 1 && ops->pack_a_rows) {
+        ops->pack_a_rows(dst, a, rs, m, kc);
+        return;
+    }
     for (int t = 0; t * mr < m; t++, dst += (size_t)kc * (size_t)mr) {
         int rows = min_i(mr, m - t * mr);
         const float *at = a + (size_t)t * (size_t)mr * rs;
@@ -102,7 +111,7 @@ static void compute_task(void *ctx, int task, int thread) {
     int rb = task / j->cgroups, cg = task % j->cgroups, r0 = rb * j->mb, m = min_i(j->mb, g->M - r0);
     int np = (j->nb + nr - 1) / nr, p0 = cg * j->gpanels, p1 = min_i(np, p0 + j->gpanels);
     float *pa = j->pa + (size_t)thread * per_thread();
-    rr_pack_a(pa, g->A + (size_t)r0 * g->a_rs + (size_t)j->pc * g->a_cs, g->a_rs, g->a_cs, m, kc, mr);
+    rr_pack_a(j->ops, pa, g->A + (size_t)r0 * g->a_rs + (size_t)j->pc * g->a_cs, g->a_rs, g->a_cs, m, kc);
     rr_uepi e = {NULL, NULL, g->ldr, g->act, j->pc == 0, j->pc + kc == g->K, g->alpha, g->beta};
     for (int p = p0; p < p1; p++) {
         const float *pbp = j->pb + (size_t)p * (size_t)kc * (size_t)nr;

@@ -55,6 +55,9 @@ typedef struct rr_isa_ops {
     rr_softmax_fn softmax;
     int umr, unr; /* the micro-kernel's tile */
     rr_ukernel_fn ukernel;
+    /* optional (NULL: plain C): rr_pack_a of rows with cs == 1; one B panel of unr columns from W[col, k] */
+    void (*pack_a_rows)(float *dst, const float *a, size_t rs, int m, int kc);
+    void (*pack_bt)(float *dst, const float *w, size_t ld, int kc, int cols);
 } rr_isa_ops;
 
 const rr_isa_ops *rr_ops_get(void); /* the active instruction set's (fast.c) */
@@ -81,9 +84,9 @@ size_t rr_gemm_scratch_for(const rr_gemm *g, int n_threads);
 void rr_gemm_run(rr_pool *pool, float *scratch, const rr_gemm *g);
 /* m rows of A (element (i, k) at a[i*rs + k*cs], k < kc) as mr-row micro-panels [k*mr + r], zero rows past m:
  * ceil(m / mr) * mr * kc floats. */
-void rr_pack_a(float *dst, const float *a, size_t rs, size_t cs, int m, int kc, int mr);
+void rr_pack_a(const rr_isa_ops *ops, float *dst, const float *a, size_t rs, size_t cs, int m, int kc);
 /* In the calling thread: C[m, n] = epilogue(A · B) (e's bias and res must be NULL) from A packed by rr_pack_a
- * with ops->umr and B in panels of ops->unr columns at pb + p * pstride ([k*unr + j], 64-byte aligned). */
+ * with ops and B in panels of ops->unr columns at pb + p * pstride ([k*unr + j], 64-byte aligned). */
 void rr_gemm_packed(const rr_isa_ops *ops, float *c, int ldc, const float *pa, const float *pb, size_t pstride, int m,
                     int n, int kc, const rr_uepi *e);
 
@@ -97,6 +100,8 @@ void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const fl
                           const rr_epi *e);
 void rr_softmax_avx2(float *x, int n, float scale);
 void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
+void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc);
+void rr_pack_bt_avx512(float *dst, const float *w, size_t ld, int kc, int cols);
 void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 #endif
 
