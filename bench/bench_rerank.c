@@ -3,7 +3,9 @@
  *   bench_rerank synth --shape base|m3 --out DIR   write a checkpoint of that shape with random weights
  *   bench_rerank run --model DIR --workload W [--threads N] [--ids FILE] [--scores FILE] [--raw 1]
  *                    [--dtype f32|bf16|int8]       time one workload; print one line "key=value ..."
- *   bench_rerank peak [--threads N]                GFLOP/s of our best matmul on encoder-sized products
+ *   bench_rerank peak [--threads N] [--m M --k K --n N]
+ *                    GFLOP/s of our fp32 dense layer (rr_linear_fwd, best of 5) on M tokens x K -> N
+ *                    (default 512 x 768 -> 3072, an encoder FFN up-projection)
  *
  * --raw 1 skips the tokenizer: each pair becomes random token ids of the length the workload gives it (same
  * seeded lengths), run through the model as rerank_score batches them (longest first, 32 sequences, token
@@ -441,9 +443,7 @@ static int cmd_run(const char *model_dir, const char *wl_name, int threads, cons
     return 0;
 }
 
-static int cmd_peak(int threads) {
-    /* encoder-sized products: 512 tokens x 768 -> 3072 and back */
-    const int n = 512, in = 768, out = 3072;
+static int cmd_peak(int threads, int n, int in, int out) {
     float *x = random_tensor((size_t)n * in, 1, 0), *wt = random_tensor((size_t)out * in, 0.02f, 0),
           *y = malloc((size_t)n * out * sizeof *y);
     rr_pool *pool = threads == 1 ? NULL : rr_pool_new(threads);
@@ -465,7 +465,7 @@ static int cmd_peak(int threads) {
 
 int main(int argc, char **argv) {
     const char *shape_name = "base", *out = NULL, *model = NULL, *wl = "W1", *ids = NULL, *scores = NULL;
-    int threads = 0, raw = 0;
+    int threads = 0, raw = 0, pm = 512, pk = 768, pn = 3072;
     rerank_dtype dtype = RERANK_DTYPE_AUTO;
     if (argc < 2) {
         fprintf(stderr, "usage: bench_rerank synth|run|peak [options]; see the comment on top of bench_rerank.c\n");
@@ -481,6 +481,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--scores")) scores = argv[i + 1];
         else if (!strcmp(argv[i], "--raw")) raw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--dtype")) dtype = parse_dtype(argv[i + 1]);
+        else if (!strcmp(argv[i], "--m")) pm = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--k")) pk = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--n")) pn = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     if (!strcmp(argv[1], "synth")) {
@@ -493,6 +496,9 @@ int main(int argc, char **argv) {
         if (raw) return cmd_run_raw(model, wl, threads, ids, scores, dtype);
         return cmd_run(model, wl, threads, ids, scores, dtype);
     }
-    if (!strcmp(argv[1], "peak")) return cmd_peak(threads);
+    if (!strcmp(argv[1], "peak")) {
+        if (pm < 1 || pk < 1 || pn < 1) return fprintf(stderr, "bench: peak needs positive --m --k --n\n"), 2;
+        return cmd_peak(threads, pm, pk, pn);
+    }
     return fprintf(stderr, "bench: unknown command %s\n", argv[1]), 2;
 }
