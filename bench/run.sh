@@ -7,7 +7,8 @@
 # Environment: DTYPE=f32|bf16|int8 (weights' compute precision, default f32); RAW=1 runs the model on random
 # ids of the workload's lengths without the tokenizer (see bench_rerank.c); BENCH_BIN=path uses a prebuilt
 # bench_rerank instead of building one; SKIP1=1 skips the 1-thread run; TORCH_SAMPLE=K runs the baseline on K
-# pairs spread over the workload (see torch_baseline.py); TORCH_REUSE=1 reuses the last baseline of a workload.
+# pairs spread over the workload (see torch_baseline.py); TORCH_REUSE=1 reuses the last baseline of a workload;
+# PREFIX=0 skips the decoder prefix-reuse bench at the end.
 # Needs: make, and for the baseline Debian's python3-torch (scripts/install-deps.sh --bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,4 +79,5 @@ for shape in $shapes; do
       "$t" "$sp" "$(val "$r2" load_s)" "$(val "$r2" peak_rss_mib)"
   done
 done
-echo; build/bench_prefix   # query-prefix reuse on a Qwen3-shaped decoder (with vs without)
+# query-prefix reuse on a Qwen3-shaped decoder (with vs without; several minutes): PREFIX=0 skips it
+[ "${PREFIX:-1}" = 0 ] || { echo; build/bench_prefix; }
