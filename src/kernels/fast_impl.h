@@ -55,7 +55,8 @@ typedef struct rr_isa_ops {
     rr_softmax_fn softmax;
     int umr, unr; /* the micro-kernel's tile */
     rr_ukernel_fn ukernel;
-    /* optional (NULL: plain C): rr_pack_a of rows with cs == 1; one B panel of unr columns from W[col, k] */
+    /* optional (NULL: plain C): rr_pack_a of rows with cs == 1; one B panel of unr columns from W[col, k]
+     * (row stride ld, cols <= unr of them) into dst [k*unr + c], 64-byte aligned, zero past cols */
     void (*pack_a_rows)(float *dst, const float *a, size_t rs, int m, int kc);
     void (*pack_bt)(float *dst, const float *w, size_t ld, int kc, int cols);
 } rr_isa_ops;
