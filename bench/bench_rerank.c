@@ -3,7 +3,9 @@
  *   bench_rerank synth --shape base|m3 --out DIR   write a checkpoint of that shape with random weights
  *   bench_rerank run --model DIR --workload W [--threads N] [--ids FILE] [--scores FILE] [--raw 1]
  *                    [--dtype f32|bf16|int8]       time one workload; print one line "key=value ..."
- *   bench_rerank peak [--threads N]                GFLOP/s of our best matmul on encoder-sized products
+ *   bench_rerank peak [--threads N] [--m M --k K --n N]
+ *                    GFLOP/s of our fp32 dense layer (rr_linear_fwd, best of 5) on M tokens x K -> N
+ *                    (default 512 x 768 -> 3072, an encoder FFN up-projection)
  *
  * --raw 1 skips the tokenizer: each pair becomes random token ids of the length the workload gives it (same
  * seeded lengths), run through the model as rerank_score batches them (longest first, 32 sequences, token
@@ -178,31 +180,54 @@ typedef struct workload {
     int max_length;
 } workload;
 
-/* Appends random words to buf until the pair (query, buf) tokenizes to at least target tokens. */
+/* Tokens of the pair (query, the first `len` bytes of buf); -1 on error. */
+static int pair_tokens(const rerank_model *m, const rerank_score_params *sp, const char *query, char *buf, size_t len) {
+    char keep = buf[len];
+    buf[len] = '\0';
+    rerank_encoding enc;
+    rerank_pair pr = RERANK_PAIR(query, buf);
+    int got = rerank_tokenize(m, sp, &pr, &enc, NULL) ? -1 : (int)enc.n_tokens;
+    if (got >= 0) rerank_encoding_free(&enc);
+    buf[len] = keep;
+    return got;
+}
+
+/* Random words such that the pair (query, passage) tokenizes to target tokens or just over: words are
+ * appended, doubling their count, until the target is reached, then the shortest prefix of words that
+ * reaches it is found by bisection (a tokenizer splits a word into a varying number of pieces, so stepping
+ * by a guessed count overshot: W1 came out at ~365-400 tokens per pair instead of ~250). */
 static char *make_passage(const rerank_model *m, const char *query, int target, int max_length) {
-    size_t cap = 1 << 16, len = 0;
+    size_t cap = 1 << 16, len = 0, n_words = 0, ends_cap = 1024;
     char *buf = malloc(cap);
+    size_t *ends = malloc(ends_cap * sizeof *ends); /* ends[i]: bytes of the first i + 1 words */
     buf[0] = '\0';
     rerank_score_params sp = rerank_score_default_params();
     sp.max_length = max_length;
     sp.query_max_length = max_length;
-    for (int step = 64;; ) {
-        for (int w = 0; w < step; w++) {
+    for (size_t want = 1;; want *= 2) {
+        for (; n_words < want; n_words++) {
             const char *word = words[rng_next() % (sizeof words / sizeof *words)];
             size_t wl = strlen(word);
             if (len + wl + 2 >= cap) buf = realloc(buf, cap *= 2);
+            if (n_words == ends_cap) ends = realloc(ends, (ends_cap *= 2) * sizeof *ends);
             if (len) buf[len++] = ' ';
             memcpy(buf + len, word, wl + 1);
             len += wl;
+            ends[n_words] = len;
         }
-        rerank_encoding enc;
-        rerank_pair pr = RERANK_PAIR(query, buf);
-        if (rerank_tokenize(m, &sp, &pr, &enc, NULL)) return buf;
-        size_t got = enc.n_tokens;
-        rerank_encoding_free(&enc);
-        if ((int)got >= target) return buf;
-        step = (target - (int)got) / 2 + 1;
+        int got = pair_tokens(m, &sp, query, buf, len);
+        if (got < 0 || got >= target || got >= max_length) break;
     }
+    size_t lo = 0, hi = n_words - 1; /* hi words + 1 reach the target (or all there is) */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int got = pair_tokens(m, &sp, query, buf, ends[mid]);
+        if (got < 0 || got >= target) hi = mid;
+        else lo = mid + 1;
+    }
+    buf[ends[hi]] = '\0';
+    free(ends);
+    return buf;
 }
 
 static int build_workload(const rerank_model *m, const char *name, workload *w) {
@@ -418,9 +443,7 @@ static int cmd_run(const char *model_dir, const char *wl_name, int threads, cons
     return 0;
 }
 
-static int cmd_peak(int threads) {
-    /* encoder-sized products: 512 tokens x 768 -> 3072 and back */
-    const int n = 512, in = 768, out = 3072;
+static int cmd_peak(int threads, int n, int in, int out) {
     float *x = random_tensor((size_t)n * in, 1, 0), *wt = random_tensor((size_t)out * in, 0.02f, 0),
           *y = malloc((size_t)n * out * sizeof *y);
     rr_pool *pool = threads == 1 ? NULL : rr_pool_new(threads);
@@ -442,7 +465,7 @@ static int cmd_peak(int threads) {
 
 int main(int argc, char **argv) {
     const char *shape_name = "base", *out = NULL, *model = NULL, *wl = "W1", *ids = NULL, *scores = NULL;
-    int threads = 0, raw = 0;
+    int threads = 0, raw = 0, pm = 512, pk = 768, pn = 3072;
     rerank_dtype dtype = RERANK_DTYPE_AUTO;
     if (argc < 2) {
         fprintf(stderr, "usage: bench_rerank synth|run|peak [options]; see the comment on top of bench_rerank.c\n");
@@ -458,6 +481,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--scores")) scores = argv[i + 1];
         else if (!strcmp(argv[i], "--raw")) raw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--dtype")) dtype = parse_dtype(argv[i + 1]);
+        else if (!strcmp(argv[i], "--m")) pm = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--k")) pk = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--n")) pn = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     if (!strcmp(argv[1], "synth")) {
@@ -470,6 +496,9 @@ int main(int argc, char **argv) {
         if (raw) return cmd_run_raw(model, wl, threads, ids, scores, dtype);
         return cmd_run(model, wl, threads, ids, scores, dtype);
     }
-    if (!strcmp(argv[1], "peak")) return cmd_peak(threads);
+    if (!strcmp(argv[1], "peak")) {
+        if (pm < 1 || pk < 1 || pn < 1) return fprintf(stderr, "bench: peak needs positive --m --k --n\n"), 2;
+        return cmd_peak(threads, pm, pk, pn);
+    }
     return fprintf(stderr, "bench: unknown command %s\n", argv[1]), 2;
 }

@@ -5,9 +5,9 @@ an attention mask, RoBERTa position ids), on the token ids written by `bench_rer
 
 usage: torch_baseline.py MODEL_DIR IDS_JSONL THREADS [SCORES_OUT]
 prints: seconds=... pairs_per_s=... tokens_per_s=... sampled=K/N
-TORCH_SAMPLE=K runs every (N/K)-th pair only (a sample spread over the lengths) and reports its rates: with
-Debian's default reference BLAS (libblas3, ~1 GFLOP/s) a full W1 takes over an hour. SCORES_OUT then has
-"nan" for the pairs not run.
+TORCH_SAMPLE=K runs every (N/K)-th pair only (a sample spread over the lengths) and reports its rates (for W2 /
+W4, or on Debian's reference BLAS, ~1 GFLOP/s: scripts/install-deps.sh --bench installs OpenBLAS, which takes
+over the libblas.so.3 alternative that python3-torch uses). SCORES_OUT then has "nan" for the pairs not run.
 """
 import json, math, mmap, os, struct, sys, time
 

@@ -10,8 +10,10 @@ PKGS=(
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
 )
-# bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench
-if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy); fi
+# bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench. Debian's
+# python3-torch multiplies through libblas.so.3 (Debian alternatives); with only the reference BLAS there it
+# runs at ~1 GFLOP/s, so OpenBLAS (which takes over the alternative, priority 100) is part of the baseline.
+if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy libopenblas0-pthread); fi
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -42,9 +42,12 @@ static void check_linear(rr_pool *pool, int n, int in, int out, rr_act act, int 
     free(x), free(w), free(b), free(res), free(want), free(got), free(scratch);
 }
 
-static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, bool causal, bool first_only) {
-    size_t offs[] = {0, 1, 40, 333, 350};
-    size_t n_seqs = 4, N = offs[n_seqs];
+static const size_t default_offs[] = {0, 1, 40, 333, 350};
+
+static void check_attention_seqs(rr_pool *pool, int n_heads, int n_kv, int hd, bool causal, bool first_only,
+                                 const size_t *offs, size_t n_seqs) {
+    size_t N = offs[n_seqs], longest = 0;
+    for (size_t s = 0; s < n_seqs; s++) longest = offs[s + 1] - offs[s] > longest ? offs[s + 1] - offs[s] : longest;
     int ldq = n_heads * hd, ldkv = n_kv * hd;
     float *q = rand_vec(N * (size_t)ldq, 1), *k = rand_vec(N * (size_t)ldkv, 1), *v = rand_vec(N * (size_t)ldkv, 1);
     float *want = calloc(N * (size_t)ldq, sizeof *want), *got = calloc(N * (size_t)ldq, sizeof *got);
@@ -60,7 +63,7 @@ static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, bool c
         for (size_t s = 0; s < n_seqs; s++) memcpy(qc + s * ldq, q + offs[s] * ldq, ldq * sizeof *qc);
     }
     rr_attn_shape sh = {0, n_heads, n_kv, hd, ldq, ldkv, ldq, causal};
-    float *scratch = malloc(rr_attention_scratch(rr_pool_size(pool), 333 - 40, hd) * sizeof *scratch);
+    float *scratch = malloc(rr_attention_scratch(rr_pool_size(pool), (int)longest, hd) * sizeof *scratch);
     rr_attention_seqs_fwd(pool, scratch, gc, qc, k, v, offs, n_seqs, &sh, first_only);
     double d = 0;
     if (first_only) {
@@ -75,6 +78,10 @@ static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, bool c
     CHECK(d < 1e-5, "isa %s attention heads %d/%d hd %d causal %d first %d: diff %g", rr_isa_name(rr_isa_get()),
           n_heads, n_kv, hd, causal, first_only, d);
     free(q), free(k), free(v), free(want), free(got), free(scores), free(scratch);
+}
+
+static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, bool causal, bool first_only) {
+    check_attention_seqs(pool, n_heads, n_kv, hd, causal, first_only, default_offs, 4);
 }
 
 TEST(fast_kernels_match_reference_on_every_isa) {
@@ -96,6 +103,13 @@ TEST(fast_kernels_match_reference_on_every_isa) {
             check_attention(pools[p], 4, 4, 16, false, false);
             check_attention(pools[p], 3, 3, 40, false, true);
             check_attention(pools[p], 4, 2, 32, true, false);
+            /* several row blocks of the packed GEMM; more columns than one shared B block */
+            check_linear(pools[p], 700, 70, 45, RR_ACT_GELU, 1);
+            check_linear(pools[p], 3, 33, 4160, RR_ACT_NONE, 1);
+            /* more keys than one packed block of P, more queries than one query block */
+            static const size_t long_offs[] = {0, 7, 1100};
+            check_attention_seqs(pools[p], 2, 2, 24, false, false, long_offs, 2);
+            check_attention_seqs(pools[p], 2, 1, 16, true, false, long_offs, 2);
         }
     }
     fprintf(stderr, "    fast kernels checked on %d instruction sets (best here: %s)\n", n_isas, rr_isa_name(before));

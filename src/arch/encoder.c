@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "arch/arch.h"
 #include "base/error.h"
@@ -171,7 +172,7 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *er
  * FFN down-projection stays bf16 (fp32 without AVX512_BF16): its input, the GELU output, has the outliers
  * that per-token int8 rounds worst (on the golden XLM-R rows, all-int8 gives Spearman 0.9949 vs fp32, this
  * 0.9965). bf16/int8 need the CPU's AVX512_BF16 / AVX512_VNNI: the portable fallback exists for tests only. */
-static rerank_status prepare_weights(rr_encoder *e, rerank_dtype dtype, rerank_error *err) {
+static rerank_status prepare_weights(rr_encoder *e, rr_weights *weights, rerank_dtype dtype, rerank_error *err) {
     rr_wtype t = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
     if (!rr_wtype_native(t))
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s compute needs a CPU with %s", t == RR_W_BF16 ? "bf16" : "int8",
@@ -185,6 +186,12 @@ static rerank_status prepare_weights(rr_encoder *e, rerank_dtype dtype, rerank_e
             !rr_wmat_init(&L->up, t, L->up_w, I, H) || !rr_wmat_init(&L->down, down, L->down_w, H, I))
             return rr_fail(err, RERANK_ERR_NOMEM, "out of memory converting layer %d to %s", l,
                            t == RR_W_BF16 ? "bf16" : "int8");
+        if (t == RR_W_F32 || !weights) continue;
+        /* the fp32 source of a converted matrix is not read again: drop its pages from the resident set */
+        const float *src[] = {L->q_w, L->k_w, L->v_w, L->o_w, L->up_w, L->down_w};
+        const rr_wmat *conv[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof src / sizeof *src; i++)
+            if (conv[i]->type != RR_W_F32) rr_weights_release(weights, src[i], (size_t)conv[i]->out * (size_t)conv[i]->in);
     }
     return RERANK_OK;
 }
@@ -204,7 +211,7 @@ static rerank_status encoder_load(rr_model *m, const json_t *config, const void 
     m->desc.pad_token_id = e->pad_id;
     if (!m->weights) return RERANK_OK;
     if ((st = bind_weights(e, m->weights, err))) return st;
-    return prepare_weights(e, m->dtype, err);
+    return prepare_weights(e, m->weights, m->dtype, err);
 }
 
 /* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */
@@ -264,6 +271,16 @@ static size_t lin_scratch(const rr_encoder *e, int threads, int n) {
 
 enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD };
 
+/* Asks for transparent huge pages on the 2 MiB-aligned interior of an activation buffer (a no-op where THP
+ * is off, and on pages already there). The GEMMs walk tiles of C and A whose rows lie pages apart; in this
+ * VM a TLB miss is a nested page walk, and a 4096 x 768 -> 3072 product ran at ~55 GFLOP/s with 4 KiB pages
+ * against ~107 with huge ones (1 thread). Not the GEMM scratch: small products touch only part of it. */
+static void want_huge_pages(float *p, size_t n) {
+    uintptr_t lo = ((uintptr_t)p + ((uintptr_t)1 << 21) - 1) & ~(((uintptr_t)1 << 21) - 1);
+    uintptr_t hi = (uintptr_t)(p + n) & ~(((uintptr_t)1 << 21) - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_workspace *ws, float *out,
                                      rerank_error *err) {
     const rr_encoder *e = m->impl;
@@ -283,6 +300,9 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->head_dim), &att, err)) ||
         (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->hidden, &hs, err)))
         return st;
+    float *acts[] = {x, q, k, v, ctx, tmp, ffn};
+    size_t sizes[] = {nh, nh, nh, nh, nh, nh, nf};
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) want_huge_pages(acts[i], sizes[i]);
     rr_pool *pool = ws->pool;
     int n = (int)N, H = e->hidden, S = (int)b->n_seqs;
     rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false};

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/file.h"
@@ -214,4 +216,13 @@ rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t 
     if (st) return st;
     *out = p;
     return RERANK_OK;
+}
+
+void rr_weights_release(rr_weights *w, const float *p, size_t n) {
+    (void)w;
+    long page = sysconf(_SC_PAGESIZE);
+    if (!p || n == 0 || page <= 0) return;
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t hi = (uintptr_t)(p + n) & ~((uintptr_t)page - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice only: failure leaves RSS as it was */
 }

@@ -29,6 +29,12 @@ rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t 
     rr_weights_require((w), (name), (const int64_t[]){__VA_ARGS__},                                      \
                        (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (out), (err))
 
+/* Gives back the memory of a view from rr_weights_require that the caller no longer reads (it converted the
+ * tensor to another precision): the whole pages inside [p, p + n floats) are dropped (madvise DONTNEED:
+ * mapped file pages leave the resident set, a converted copy's pages read back as zeros), pages shared with
+ * neighbouring tensors are kept. The view must not be read afterwards. */
+void rr_weights_release(rr_weights *w, const float *p, size_t n);
+
 /* Exact conversions of one element to fp32 (subnormals, infinities and NaNs included). */
 float rr_f16_to_f32(uint16_t h);
 float rr_bf16_to_f32(uint16_t h);

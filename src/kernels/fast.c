@@ -1,5 +1,5 @@
-/* fast.c - run-time choice of the instruction set, B-panel packing, the portable GEMM block, and the
- * threaded drivers of the dense layers (rr_linear_fwd) and attention (rr_attention_seqs_fwd). The SIMD
+/* fast.c - run-time choice of the instruction set, B-panel packing, the portable micro-kernel, and the
+ * threaded drivers of the dense layers (rr_linear_fwd, on fast_gemm.c) and attention (rr_attention_seqs_fwd). The SIMD
  * blocks live in fast_avx2.c / fast_avx512.c; a build with -DRR_NO_ISA has the portable path only. */
 #include <math.h>
 #include <stdatomic.h>
@@ -16,31 +16,24 @@ enum { C_NR = 16, C_MR = 4 };
 
 static float gelu1(float x) { return x * 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)); }
 
-static void block_c(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                    int nc, const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += C_MR) {
-        int mr = m - r0 < C_MR ? m - r0 : C_MR;
-        for (int c0 = 0; c0 < nc; c0 += C_NR) {
-            int ncr = nc - c0 < C_NR ? nc - c0 : C_NR;
-            const float *p = pb + (size_t)(c0 / C_NR) * pstride;
-            float acc[C_MR][C_NR] = {{0}};
-            for (int k = 0; k < kc; k++)
-                for (int r = 0; r < mr; r++) {
-                    float a = x[(size_t)(r0 + r) * (size_t)ldx + (size_t)k];
-                    for (int c = 0; c < C_NR; c++) acc[r][c] += a * p[(size_t)k * C_NR + (size_t)c];
-                }
-            for (int r = 0; r < mr; r++) {
-                float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
-                for (int c = 0; c < ncr; c++) {
-                    float v = acc[r][c] + (e->first ? 0.0f : yr[c]);
-                    if (e->last) {
-                        if (e->bias) v += e->bias[c0 + c];
-                        if (e->act == RR_ACT_GELU) v = gelu1(v);
-                        if (e->res) v += e->res[(size_t)(r0 + r) * (size_t)e->ldr + (size_t)(c0 + c)];
-                    }
-                    yr[c] = v;
-                }
+/* C_MR x C_NR micro-tile from packed panels (see rr_ukernel_fn); the compiler vectorises the column loop. */
+static void ukernel_c(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    float acc[C_MR][C_NR] = {{0}};
+    for (int k = 0; k < kc; k++, pa += C_MR, pb += C_NR)
+        for (int r = 0; r < C_MR; r++)
+            for (int j = 0; j < C_NR; j++) acc[r][j] += pa[r] * pb[j];
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + (size_t)r * (size_t)ldc;
+        for (int j = 0; j < nr; j++) {
+            float v = e->alpha * acc[r][j];
+            if (!e->first) v += cr[j];
+            else if (e->beta != 0.0f) v += e->beta * cr[j];
+            if (e->last) {
+                if (e->bias) v += e->bias[j];
+                if (e->act == RR_ACT_GELU) v = gelu1(v);
+                if (e->res) v += e->res[(size_t)r * (size_t)e->ldr + (size_t)j];
             }
+            cr[j] = v;
         }
     }
 }
@@ -56,10 +49,10 @@ static void softmax_c(float *x, int n, float scale) {
 /* ---- dispatch ---- */
 
 static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
-    [RR_ISA_SCALAR] = {C_NR, block_c, softmax_c},
+    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c, NULL, NULL},
 #ifndef RR_NO_ISA
-    [RR_ISA_AVX2] = {16, rr_block_avx2, rr_softmax_avx2},
-    [RR_ISA_AVX512] = {32, rr_block_avx512, rr_softmax_avx512},
+    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2, NULL, NULL},
+    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512, rr_pack_a_avx512, rr_pack_bt_avx512},
 #endif
 };
 
@@ -68,7 +61,7 @@ static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512"};
 const char *rr_isa_name(rr_isa isa) { return isa >= 0 && isa < RR_ISA_COUNT ? isa_names[isa] : "?"; }
 
 bool rr_isa_supported(rr_isa isa) {
-    if (isa < 0 || isa >= RR_ISA_COUNT || !ops_table[isa].block) return false;
+    if (isa < 0 || isa >= RR_ISA_COUNT || !ops_table[isa].ukernel) return false;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (isa == RR_ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -107,6 +100,7 @@ bool rr_isa_set(rr_isa isa) {
 }
 
 static const rr_isa_ops *ops_get(void) { return &ops_table[rr_isa_get()]; }
+const rr_isa_ops *rr_ops_get(void) { return ops_get(); }
 
 /* ---- packing ---- */
 
@@ -138,52 +132,25 @@ static int round_up(int a, int m) { return (a + m - 1) / m * m; }
 
 /* ---- dense layers ---- */
 
-enum { KC = 256, NC_MAX = 256, MAX_NR = 32, PAD = 16 };
+enum { NC_MAX = 256, MAX_NR = 32, PAD = 16 };
 
-size_t rr_linear_scratch(int n_threads) {
-    return (size_t)(n_threads > 0 ? n_threads : 1) * ((size_t)KC * NC_MAX + PAD);
-}
-
-typedef struct lin_job {
-    const rr_isa_ops *ops;
-    float *y, *scratch;
-    const float *x, *w, *b, *res;
-    int n, in, out, nc;
-    rr_act act;
-} lin_job;
-
-/* One task: output columns [task*nc, +nc) for all rows, K in blocks of KC packed into the thread's scratch. */
-static void lin_task(void *ctx, int task, int thread) {
-    const lin_job *j = ctx;
-    int c0 = task * j->nc, nc = j->out - c0 < j->nc ? j->out - c0 : j->nc;
-    float *pb = align64(j->scratch + (size_t)thread * ((size_t)KC * NC_MAX + PAD));
-    for (int k0 = 0; k0 < j->in; k0 += KC) {
-        int kc = j->in - k0 < KC ? j->in - k0 : KC;
-        pack_b(pb, j->w, (size_t)j->in, false, k0, kc, c0, nc, j->ops->nr);
-        rr_epi e = {j->b ? j->b + c0 : NULL, j->res ? j->res + c0 : NULL, j->out, j->act, k0 == 0, k0 + kc == j->in};
-        j->ops->block(j->y + c0, j->out, j->x + k0, j->in, pb, (size_t)kc * (size_t)j->ops->nr, j->n, kc, nc, &e);
-    }
-}
+size_t rr_linear_scratch(int n_threads) { return rr_gemm_scratch(n_threads); }
 
 void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const float *w, const float *b,
                    const float *res, int n, int in, int out, rr_act act) {
     if (n <= 0 || out <= 0) return;
-    const rr_isa_ops *ops = ops_get();
-    int threads = rr_pool_size(pool), nr = ops->nr;
-    /* about three column blocks per thread, each a multiple of the panel width */
-    int nc = round_up((out + 3 * threads - 1) / (3 * threads), nr);
-    if (nc > NC_MAX) nc = NC_MAX;
-    lin_job j = {ops, y, scratch, x, w, b, res, n, in, out, nc, act};
-    rr_pool_run(pool, lin_task, &j, (out + nc - 1) / nc);
+    /* B(k, j) = W[j, k]: the packed GEMM reads W's rows contiguously */
+    rr_gemm g = {n, out, in, x, w, (size_t)in, 1, 1, (size_t)in, y, out, 1.0f, 0.0f, b, res, out, act};
+    rr_gemm_run(pool, scratch, &g);
 }
 
 /* ---- attention ---- */
 
-enum { QB = 256 }; /* query rows per task */
+enum { QB = 256, PKC = 512, MR_PAD = 16 }; /* query rows per task; keys per packed block of P; MR <= 16 */
 
 static size_t att_per_thread(int longest, int hd) {
     size_t t = (size_t)round_up(longest, MAX_NR);
-    return (size_t)QB * t + t * (size_t)round_up(hd, MAX_NR) * 2 + 3 * PAD;
+    return (size_t)QB * t + t * (size_t)round_up(hd, MAX_NR) * 2 + (size_t)(QB + MR_PAD) * ((size_t)hd + PKC) + 5 * PAD;
 }
 
 size_t rr_attention_scratch(int n_threads, int longest, int head_dim) {
@@ -204,7 +171,8 @@ static int n_qblocks(const att_job *j, size_t seq) {
     return j->first_only ? 1 : (int)((j->offsets[seq + 1] - j->offsets[seq] + QB - 1) / QB);
 }
 
-/* One task: one query block of one head of one sequence; K and V of that head packed as B panels. */
+/* One task: one query block of one head of one sequence, as two products on the packed micro-kernel: K and V
+ * of that head packed as B panels, Q and then P (in blocks of PKC keys) packed as A micro-panels. */
 static void att_task(void *ctx, int task, int thread) {
     const att_job *j = ctx;
     const rr_attn_shape *s = j->s;
@@ -215,31 +183,44 @@ static void att_task(void *ctx, int task, int thread) {
         if (task < per_seq) break;
         task -= per_seq;
     }
-    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = j->ops->nr;
+    const rr_isa_ops *ops = j->ops;
+    int nqb = n_qblocks(j, seq), h = task / nqb, qb = task % nqb, nr = ops->nr;
     int T = (int)(j->offsets[seq + 1] - j->offsets[seq]), hd = s->head_dim, kvh = h / (s->n_heads / s->n_kv_heads);
     int q0 = qb * QB, qn = j->first_only ? 1 : (T - q0 < QB ? T - q0 : QB), tp = round_up(T, MAX_NR);
     size_t first = j->offsets[seq];
     float *S = align64(j->scratch + (size_t)thread * j->per_thread);
     float *pk = align64(S + (size_t)QB * (size_t)tp), *pv = align64(pk + (size_t)tp * (size_t)round_up(hd, MAX_NR));
+    float *pq = align64(pv + (size_t)tp * (size_t)round_up(hd, MAX_NR)), *pp = align64(pq + (size_t)(QB + MR_PAD) * (size_t)hd);
     const float *kh = j->k + first * (size_t)s->ld_kv + (size_t)kvh * (size_t)hd;
     const float *vh = j->v + first * (size_t)s->ld_kv + (size_t)kvh * (size_t)hd;
     size_t qrow = j->first_only ? seq : first + (size_t)q0;
     const float *qh = j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd;
     float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
-    rr_epi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true};
+    rr_uepi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true, 1.0f, 0.0f};
     /* S[qn, T] = Q K^T, then softmax(S / sqrt(hd)) per row */
-    pack_b(pk, kh, (size_t)s->ld_kv, false, 0, hd, 0, T, nr);
-    j->ops->block(S, T, qh, s->ld_q, pk, (size_t)hd * (size_t)nr, qn, hd, T, &plain);
+    if (ops->pack_bt)
+        for (int p = 0; p * nr < T; p++)
+            ops->pack_bt(pk + (size_t)p * (size_t)hd * (size_t)nr, kh + (size_t)p * (size_t)nr * (size_t)s->ld_kv,
+                         (size_t)s->ld_kv, hd, T - p * nr < nr ? T - p * nr : nr);
+    else
+        pack_b(pk, kh, (size_t)s->ld_kv, false, 0, hd, 0, T, nr);
+    rr_pack_a(ops, pq, qh, (size_t)s->ld_q, 1, qn, hd);
+    rr_gemm_packed(ops, S, T, pq, pk, (size_t)hd * (size_t)nr, qn, T, hd, &plain);
     float scale = 1.0f / sqrtf((float)hd);
     for (int r = 0; r < qn; r++) {
         float *row = S + (size_t)r * (size_t)T;
         int nj = s->causal ? q0 + r + 1 : T;
         for (int c = nj; c < T; c++) row[c] = -INFINITY;
-        j->ops->softmax(row, T, scale);
+        ops->softmax(row, T, scale);
     }
-    /* out[qn, hd] = P V */
+    /* out[qn, hd] = P V, accumulated over blocks of PKC keys */
     pack_b(pv, vh, (size_t)s->ld_kv, true, 0, T, 0, hd, nr);
-    j->ops->block(oh, s->ld_out, S, T, pv, (size_t)T * (size_t)nr, qn, T, hd, &plain);
+    for (int k0 = 0; k0 < T; k0 += PKC) {
+        int kc = T - k0 < PKC ? T - k0 : PKC;
+        rr_uepi e = {NULL, NULL, 0, RR_ACT_NONE, k0 == 0, k0 + kc == T, 1.0f, 0.0f};
+        rr_pack_a(ops, pp, S + k0, (size_t)T, 1, qn, kc);
+        rr_gemm_packed(ops, oh, s->ld_out, pp, pv + (size_t)k0 * (size_t)nr, (size_t)T * (size_t)nr, qn, hd, kc, &e);
+    }
 }
 
 void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,

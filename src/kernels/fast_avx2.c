@@ -1,5 +1,5 @@
-/* fast_avx2.c - AVX2+FMA GEMM block (6 rows x 16 columns of fp32 accumulators, B from packed panels) with
- * the fused bias/GELU/residual epilogue, and a vectorised softmax row. Same structure as fast_avx512.c. */
+/* fast_avx2.c - AVX2+FMA packed-GEMM micro-kernel (6 x 16 fp32 tile, 12 ymm accumulators) with the fused
+ * bias/GELU/residual epilogue, and a vectorised softmax row. Same structure as fast_avx512.c. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -45,8 +45,14 @@ static inline __m256i mask8(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static inline __m256 epilogue(__m256 v, float *y, __m256i m, const rr_epi *e, int col, const float *res) {
-    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(y, m));
+/* ---- packed-GEMM micro-kernel: 6 rows x 16 columns = 12 ymm accumulators ---- */
+
+enum { UMR = 6, UNR = 16 };
+
+static inline __m256 uepilogue(__m256 acc, float *c, __m256i m, const rr_uepi *e, int col, const float *res) {
+    __m256 v = e->alpha == 1.0f ? acc : _mm256_mul_ps(acc, _mm256_set1_ps(e->alpha));
+    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+    else if (e->beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(e->beta), _mm256_maskload_ps(c, m), v);
     if (e->last) {
         if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
         if (e->act == RR_ACT_GELU) v = gelu8(v);
@@ -55,47 +61,28 @@ static inline __m256 epilogue(__m256 v, float *y, __m256i m, const rr_epi *e, in
     return v;
 }
 
-static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const float *x, int ldx,
-                                                       const float *p, int kc, int ncr, const rr_epi *e, int col,
-                                                       int row) {
-    /* scalar: acc[r][c] = sum_k x[r*ldx + k] * p[k*16 + c] */
-    __m256 acc[MR][2];
-    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(p + (size_t)k * NR), b1 = _mm256_load_ps(p + (size_t)k * NR + 8);
-        for (int r = 0; r < mr; r++) {
-            __m256 a = _mm256_broadcast_ss(x + (size_t)r * (size_t)ldx + (size_t)k);
+void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    /* scalar: acc[r][j] = sum_k pa[k*6 + r] * pb[k*16 + j] */
+    __m256 acc[UMR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++, pa += UMR, pb += UNR) {
+        __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < UMR; r++) {
+            __m256 a = _mm256_broadcast_ss(pa + r);
             acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
         }
     }
-    __m256i m0 = mask8(ncr), m1 = mask8(ncr - 8);
-    for (int r = 0; r < mr; r++) {
-        float *yr = y + (size_t)r * (size_t)ldy;
-        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
-        _mm256_maskstore_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
-        if (ncr > 8) _mm256_maskstore_ps(yr + 8, m1, epilogue(acc[r][1], yr + 8, m1, e, col + 8, res));
-    }
-}
-
-void rr_block_avx2(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                   int nc, const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += MR) {
-        int mr = m - r0 < MR ? m - r0 : MR;
-        const float *xr = x + (size_t)r0 * (size_t)ldx;
-        for (int c0 = 0; c0 < nc; c0 += NR) {
-            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
-            const float *p = pb + (size_t)(c0 / NR) * pstride;
-            int ncr = nc - c0 < NR ? nc - c0 : NR;
-            switch (mr) {
-            case 6: tile(6, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 5: tile(5, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 4: tile(4, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 3: tile(3, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 2: tile(2, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            default: tile(1, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            }
-        }
+    __m256i m0 = mask8(nr), m1 = mask8(nr - 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) {
+        if (r >= mr) break;
+        float *cr = c + (size_t)r * (size_t)ldc;
+        const float *res = e->res ? e->res + (size_t)r * (size_t)e->ldr : NULL;
+        _mm256_maskstore_ps(cr, m0, uepilogue(acc[r][0], cr, m0, e, 0, res));
+        if (nr > 8) _mm256_maskstore_ps(cr + 8, m1, uepilogue(acc[r][1], cr + 8, m1, e, 8, res));
     }
 }
 

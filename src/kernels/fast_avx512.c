@@ -1,5 +1,6 @@
-/* fast_avx512.c - AVX-512 GEMM block (8 rows x 32 columns of fp32 accumulators, B from packed panels,
- * x broadcast from its rows) with the fused bias/GELU/residual epilogue, and a vectorised softmax row. */
+/* fast_avx512.c - AVX-512 kernels: the packed-GEMM micro-kernel (14 x 32 fp32 tile) with the fused
+ * bias/GELU/residual epilogue, a vectorised softmax row, and the bf16 / int8 blocks (AVX512_BF16 / VNNI,
+ * and AMX tiles where present). */
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
@@ -56,52 +57,108 @@ static inline __m512 epilogue(__m512 v, float *y, __mmask16 m, const rr_epi *e, 
     return v;
 }
 
-/* mr x 32 tile; mr is a constant after inlining, so acc stays in registers. */
-static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const float *x, int ldx,
-                                                       const float *p, int kc, int ncr, const rr_epi *e, int col,
-                                                       int row) {
-    /* scalar: acc[r][c] = sum_k x[r*ldx + k] * p[k*32 + c] */
-    __m512 acc[MR][2];
-    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(p + (size_t)k * NR), b1 = _mm512_load_ps(p + (size_t)k * NR + 16);
-        for (int r = 0; r < mr; r++) {
-            __m512 a = _mm512_set1_ps(x[(size_t)r * (size_t)ldx + (size_t)k]);
+/* ---- packed-GEMM micro-kernel: 14 rows x 32 columns = 28 zmm accumulators, 2 for the B row; the A value
+ * is a broadcast memory operand of each FMA ---- */
+
+enum { UMR = 14, UNR = 32 };
+
+static inline __m512 uepilogue(__m512 acc, float *c, __mmask16 m, const rr_uepi *e, int col, const float *res) {
+    __m512 v = e->alpha == 1.0f ? acc : _mm512_mul_ps(acc, _mm512_set1_ps(e->alpha));
+    if (!e->first) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+    else if (e->beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(e->beta), _mm512_maskz_loadu_ps(m, c), v);
+    if (e->last) {
+        if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
+        if (e->act == RR_ACT_GELU) v = gelu16(v);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + col));
+    }
+    return v;
+}
+
+void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    /* scalar: acc[r][j] = sum_k pa[k*14 + r] * pb[k*32 + j] */
+    __m512 acc[UMR][2];
+#pragma GCC unroll 14
+    for (int r = 0; r < UMR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < mr; r++) { /* the tile of C the epilogue reads: its lines arrive during the k loop */
+        _mm_prefetch((const char *)(c + (size_t)r * (size_t)ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)r * (size_t)ldc + 16), _MM_HINT_T0);
+    }
+    for (int k = 0; k < kc; k++, pa += UMR, pb += UNR) {
+        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+#pragma GCC unroll 14
+        for (int r = 0; r < UMR; r++) {
+            __m512 a = _mm512_set1_ps(pa[r]);
             acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
         }
     }
-    __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
-    __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
-    for (int r = 0; r < mr; r++) {
-        float *yr = y + (size_t)r * (size_t)ldy;
-        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
-        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
-        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
+    __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+#pragma GCC unroll 14
+    for (int r = 0; r < UMR; r++) {
+        if (r >= mr) break;
+        float *cr = c + (size_t)r * (size_t)ldc;
+        const float *res = e->res ? e->res + (size_t)r * (size_t)e->ldr : NULL;
+        _mm512_mask_storeu_ps(cr, m0, uepilogue(acc[r][0], cr, m0, e, 0, res));
+        if (m1) _mm512_mask_storeu_ps(cr + 16, m1, uepilogue(acc[r][1], cr + 16, m1, e, 16, res));
     }
 }
 
-void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                     int nc, const rr_epi *e) {
-    for (int r0 = 0; r0 < m; r0 += MR) {
-        int mr = m - r0 < MR ? m - r0 : MR;
-        const float *xr = x + (size_t)r0 * (size_t)ldx;
-        for (int c0 = 0; c0 < nc; c0 += NR) {
-            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
-            const float *p = pb + (size_t)(c0 / NR) * pstride;
-            int ncr = nc - c0 < NR ? nc - c0 : NR;
-            switch (mr) {
-            case 8: tile(8, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 7: tile(7, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 6: tile(6, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 5: tile(5, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 4: tile(4, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 3: tile(3, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            case 2: tile(2, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            default: tile(1, yt, ldy, xr, ldx, p, kc, ncr, e, c0, r0); break;
-            }
+/* In place 16 x 16 transpose of r[i] = row i: 8 unpacks, 8 shuffles within 128-bit lanes, 16 lane shuffles. */
+static inline __attribute__((always_inline)) void tr16(__m512 r[16]) {
+    __m512 a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        b[4 * i + 0] = _mm512_shuffle_ps(a[4 * i + 0], a[4 * i + 2], 0x44);
+        b[4 * i + 1] = _mm512_shuffle_ps(a[4 * i + 0], a[4 * i + 2], 0xEE);
+        b[4 * i + 2] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
+        b[4 * i + 3] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
+    }
+    /* now lane L of b[4i+j] holds rows 4i..4i+3 of column 4L+j: gather the four lanes of each column */
+    for (int j = 0; j < 4; j++) {
+        __m512 c0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88);
+        __m512 c1 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD);
+        __m512 c2 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
+        __m512 c3 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(c0, c2, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(c0, c2, 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(c1, c3, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(c1, c3, 0xDD);
+    }
+}
+/* rr_pack_a for cs == 1 and MR = 14: 16 steps of k of the 14 rows at a time, transposed in registers. */
+void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc) {
+    for (int t = 0; t * UMR < m; t++, dst += (size_t)kc * UMR) {
+        int rows = m - t * UMR < UMR ? m - t * UMR : UMR;
+        const float *at = a + (size_t)t * UMR * rs;
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int kn = kc - k0 < 16 ? kc - k0 : 16;
+            __mmask16 km = (__mmask16)((1u << kn) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(km, at + (size_t)i * rs + (size_t)k0) : _mm512_setzero_ps();
+            tr16(r);
+            for (int i = 0; i < kn; i++) _mm512_mask_storeu_ps(dst + (size_t)(k0 + i) * UMR, 0x3fff, r[i]);
         }
     }
+}
+
+/* pack_b of W[col, k] rows (ld) into one 32-column panel [k*32 + c], cols <= 32 of them, zero past cols. */
+void rr_pack_bt_avx512(float *dst, const float *w, size_t ld, int kc, int cols) {
+    for (int h = 0; h < 2; h++)
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int kn = kc - k0 < 16 ? kc - k0 : 16;
+            __mmask16 km = (__mmask16)((1u << kn) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = h * 16 + i < cols ? _mm512_maskz_loadu_ps(km, w + (size_t)(h * 16 + i) * ld + (size_t)k0)
+                                         : _mm512_setzero_ps();
+            tr16(r);
+            for (int i = 0; i < kn; i++) _mm512_store_ps(dst + (size_t)(k0 + i) * UNR + h * 16, r[i]);
+        }
 }
 
 void rr_softmax_avx512(float *x, int n, float scale) {

@@ -34,15 +34,64 @@ typedef void (*rr_block_int8_fn)(float *y, int ldy, const uint8_t *x, int ldx, c
                                  const int8_t *pb, size_t pstride, const float *wscale, const int32_t *colsum, int m,
                                  int kc, int nc, const rr_epi *e);
 
+/* Epilogue of a GEMM micro-tile: first: v = alpha * acc + beta * c (beta == 0 ignores c, NaN included),
+ * else v = alpha * acc + c; last: then v = act(v + bias) + res. bias and res point at the tile's first
+ * column (res at its first row, row stride ldr). */
+typedef struct rr_uepi {
+    const float *bias, *res;
+    int ldr;
+    rr_act act;
+    bool first, last;
+    float alpha, beta;
+} rr_uepi;
+
+/* C[r, c] for r < mr <= MR, c < nr <= NR, from kc steps of a packed A micro-panel (pa[k*MR + r]) and a packed B
+ * micro-panel (pb[k*NR + c]), both 64-byte aligned and zero-padded to MR / NR; then the epilogue. */
+typedef void (*rr_ukernel_fn)(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr,
+                              const rr_uepi *e);
+
 typedef struct rr_isa_ops {
-    int nr; /* panel width */
-    rr_block_fn block;
+    int nr; /* panel width of pack_b (fast.c), = unr */
     rr_softmax_fn softmax;
+    int umr, unr; /* the micro-kernel's tile */
+    rr_ukernel_fn ukernel;
+    /* optional (NULL: plain C): rr_pack_a of rows with cs == 1; one B panel of unr columns from W[col, k]
+     * (row stride ld, cols <= unr of them) into dst [k*unr + c], 64-byte aligned, zero past cols */
+    void (*pack_a_rows)(float *dst, const float *a, size_t rs, int m, int kc);
+    void (*pack_bt)(float *dst, const float *w, size_t ld, int kc, int cols);
 } rr_isa_ops;
 
+const rr_isa_ops *rr_ops_get(void); /* the active instruction set's (fast.c) */
+
+/* The packed GEMM (fast_gemm.c): C[M,N] = epilogue(A[M,K] · B[K,N]) with A(i,k) = A[i*a_rs + k*a_cs] and
+ * B(k,j) = B[k*b_rs + j*b_cs]; one of each operand's strides must be 1. K blocks of a shared packed B, row
+ * blocks of A packed by each thread. */
+typedef struct rr_gemm {
+    int M, N, K;
+    const float *A, *B;
+    size_t a_rs, a_cs, b_rs, b_cs;
+    float *C;
+    int ldc;
+    float alpha, beta;
+    const float *bias, *res; /* bias[N], res[M, ldr] */
+    int ldr;
+    rr_act act;
+} rr_gemm;
+/* Scratch floats rr_gemm_run needs for any product (n_threads threads). */
+size_t rr_gemm_scratch(int n_threads);
+/* Scratch floats for this product (smaller when N or M is small). */
+size_t rr_gemm_scratch_for(const rr_gemm *g, int n_threads);
+/* K must be >= 1. */
+void rr_gemm_run(rr_pool *pool, float *scratch, const rr_gemm *g);
+/* m rows of A (element (i, k) at a[i*rs + k*cs], k < kc) as mr-row micro-panels [k*mr + r], zero rows past m:
+ * ceil(m / mr) * mr * kc floats. */
+void rr_pack_a(const rr_isa_ops *ops, float *dst, const float *a, size_t rs, size_t cs, int m, int kc);
+/* In the calling thread: C[m, n] = epilogue(A · B) (e's bias and res must be NULL) from A packed by rr_pack_a
+ * with ops and B in panels of ops->unr columns at pb + p * pstride ([k*unr + j], 64-byte aligned). */
+void rr_gemm_packed(const rr_isa_ops *ops, float *c, int ldc, const float *pa, const float *pb, size_t pstride, int m,
+                    int n, int kc, const rr_uepi *e);
+
 #ifndef RR_NO_ISA
-void rr_block_avx512(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                     int nc, const rr_epi *e);
 void rr_softmax_avx512(float *x, int n, float scale);
 void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
                           int kc, int nc, const rr_epi *e);
@@ -50,9 +99,11 @@ bool rr_amx_usable(void); /* AMX-BF16 present and granted by the kernel; $RERANK
 void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                           const rr_epi *e);
-void rr_block_avx2(float *y, int ldy, const float *x, int ldx, const float *pb, size_t pstride, int m, int kc,
-                   int nc, const rr_epi *e);
 void rr_softmax_avx2(float *x, int n, float scale);
+void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
+void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc);
+void rr_pack_bt_avx512(float *dst, const float *w, size_t ld, int kc, int cols);
+void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 #endif
 
 #endif

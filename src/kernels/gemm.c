@@ -1,57 +1,28 @@
-/* gemm.c - rr_sgemm: the general matrix product the training passes need (x·W^T, dy·W, dy^T·x). Rows of C
- * are split across the pool; each task walks K in blocks so a row block of A and a panel of B stay in
- * cache. Plain C that the compiler vectorises; the inference GEMMs (fast*.c) are the tuned path. */
+/* gemm.c - rr_sgemm: the general matrix product the training passes need (x·W^T, dy·W, dy^T·x), on the
+ * packed GEMM of fast_gemm.c (every transpose is a pair of strides there, so all four layouts run the same
+ * micro-kernels). Its scratch is allocated per call, sized to the product. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/threadpool.h"
-#include "kernels/kernels.h"
-
-typedef struct gemm_job {
-    bool ta, tb;
-    int M, N, K, lda, ldb, ldc, rows_per_task;
-    float alpha, beta;
-    const float *A, *B;
-    float *C;
-} gemm_job;
-
-enum { KB = 256 };
-
-static void gemm_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const gemm_job *j = ctx;
-    int r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->M ? r0 + j->rows_per_task : j->M;
-    for (int r = r0; r < r1; r++) {
-        float *c = j->C + (size_t)r * (size_t)j->ldc;
-        if (j->beta == 0.0f) memset(c, 0, (size_t)j->N * sizeof *c);
-        else if (j->beta != 1.0f)
-            for (int n = 0; n < j->N; n++) c[n] *= j->beta;
-    }
-    for (int k0 = 0; k0 < j->K; k0 += KB) {
-        int k1 = k0 + KB < j->K ? k0 + KB : j->K;
-        for (int r = r0; r < r1; r++) {
-            float *c = j->C + (size_t)r * (size_t)j->ldc;
-            for (int k = k0; k < k1; k++) {
-                float a = j->alpha * (j->ta ? j->A[(size_t)k * (size_t)j->lda + (size_t)r]
-                                            : j->A[(size_t)r * (size_t)j->lda + (size_t)k]);
-                if (a == 0.0f) continue;
-                if (!j->tb) {
-                    const float *b = j->B + (size_t)k * (size_t)j->ldb;
-                    for (int n = 0; n < j->N; n++) c[n] += a * b[n];
-                } else {
-                    const float *b = j->B + (size_t)k;
-                    for (int n = 0; n < j->N; n++) c[n] += a * b[(size_t)n * (size_t)j->ldb];
-                }
-            }
-        }
-    }
-}
+#include "kernels/fast_impl.h"
 
 void rr_sgemm(rr_pool *pool, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    int threads = rr_pool_size(pool), rows = (M + 4 * threads - 1) / (4 * threads);
-    if (rows < 1) rows = 1;
-    gemm_job j = {trans_a, trans_b, M, N, K < 0 ? 0 : K, lda, ldb, ldc, rows, alpha, beta, A, B, C};
-    rr_pool_run(pool, gemm_task, &j, (M + rows - 1) / rows);
+    if (K <= 0 || alpha == 0.0f) { /* C = beta * C, with beta == 0 clearing NaN too */
+        for (int r = 0; r < M; r++) {
+            float *c = C + (size_t)r * (size_t)ldc;
+            if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof *c);
+            else if (beta != 1.0f)
+                for (int n = 0; n < N; n++) c[n] *= beta;
+        }
+        return;
+    }
+    rr_gemm g = {M, N, K, A, B, trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1, trans_b ? 1 : (size_t)ldb,
+                 trans_b ? (size_t)ldb : 1, C, ldc, alpha, beta, NULL, NULL, 0, RR_ACT_NONE};
+    float *scratch = malloc(rr_gemm_scratch_for(&g, rr_pool_size(pool)) * sizeof *scratch);
+    if (!scratch) abort(); /* the contract has no error path; a few MiB at most */
+    rr_gemm_run(pool, scratch, &g);
+    free(scratch);
 }
