@@ -189,8 +189,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size) {
             if (!append(c, upload_data, *upload_data_size)) return MHD_NO;
             *upload_data_size = 0;
-            /* a client still sending after the request timeout is cut off */
-            if (s->cfg.timeout_ms > 0 && rr_server_now_ns() - c->t0 > (int64_t)s->cfg.timeout_ms * 1000000) return MHD_NO;
+            /* a client still sending 2 s past the request timeout is cut off (a slow upload is not the
+             * server's delay to report as 504; a stalled one must not hold the connection) */
+            if (s->cfg.timeout_ms > 0 && rr_server_now_ns() - c->t0 > ((int64_t)s->cfg.timeout_ms + 2000) * 1000000)
+                return MHD_NO;
             return MHD_YES;
         }
         enum MHD_Result ret;
