@@ -44,6 +44,12 @@ typedef struct rr_train_model {
      * dropout_seed and (sequence, token, element), so a micro-batch gives the same masks on any rank. */
     bool dropout;
     unsigned long long dropout_seed;
+    /* Threads of the pass (set before the first step): 0 = one per online core. The pool is created at the
+     * first rr_train_step. Results do not depend on the thread count. */
+    int n_threads;
+    struct rr_pool *pool;
+    /* Run the scalar reference kernels instead of the fast ones (tests, the benchmark's baseline). */
+    bool reference;
 } rr_train_model;
 
 /* Loads config.json and the weights of `dir` (XLMRobertaForSequenceClassification or

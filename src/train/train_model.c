@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "base/threadpool.h"
 #include "io/weights.h"
 #include "train/train_internal.h"
 
@@ -154,6 +155,7 @@ done:
 
 void rr_train_model_free(rr_train_model *m) {
     if (!m) return;
+    rr_pool_free(m->pool);
     free(m->params);
     free(m->w);
     free(m->grad);
