@@ -71,6 +71,8 @@ $(BUILD)/bench_rerank: $(BUILD)/bench/bench_rerank.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_prefix: $(BUILD)/bench/bench_prefix.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
@@ -110,4 +112,4 @@ check:
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/tests/mpi/test_dist_mpi.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/tests/mpi/test_dist_mpi.d $(BUILD)/bench/bench_train.d
