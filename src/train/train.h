@@ -50,6 +50,8 @@ typedef struct rr_train_model {
     struct rr_pool *pool;
     /* Run the scalar reference kernels instead of the fast ones (tests, the benchmark's baseline). */
     bool reference;
+    float *work;      /* the pass's activations, kept between steps (fresh pages each step cost page faults) */
+    size_t work_cap;  /* floats */
 } rr_train_model;
 
 /* Loads config.json and the weights of `dir` (XLMRobertaForSequenceClassification or

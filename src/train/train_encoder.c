@@ -36,16 +36,16 @@ typedef struct acts {
     void *ptrs;
 } acts;
 
-static void acts_free(acts *a) {
-    free(a->mem);
+static void acts_free(acts *a) { /* a->mem is the model's work buffer */
     free(a->ptrs);
     free(a->pos);
 }
 
 /* Carves every buffer out of one allocation; sizes are checked for overflow. */
-static rerank_status acts_alloc(acts *a, const rr_train_dims *d, size_t N, size_t S, size_t longest, int threads,
+static rerank_status acts_alloc(acts *a, rr_train_model *m, size_t N, size_t S, size_t longest, int threads,
                                 rerank_error *err) {
     memset(a, 0, sizeof *a);
+    const rr_train_dims *d = &m->d;
     size_t L = (size_t)d->n_layers, H = (size_t)d->hidden, I = (size_t)d->ffn, nh, ni, sh, total = 0;
     size_t att = rr_attention_bwd_scratch((int)longest), att_fast = rr_attention_train_scratch(threads, (int)longest);
     size_t ln = rr_layernorm_bwd_fast_scratch(d->hidden);
@@ -65,10 +65,17 @@ static rerank_status acts_alloc(acts *a, const rr_train_dims *d, size_t N, size_
     if (total + att < total || total + att > SIZE_MAX / sizeof(float))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch too large");
     total += att;
-    a->mem = malloc(total * sizeof(float));
+    if (total > m->work_cap) {
+        free(m->work);
+        m->work_cap = 0;
+        if (!(m->work = malloc(total * sizeof(float))))
+            return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for the activations of %zu tokens", N);
+        m->work_cap = total;
+    }
+    a->mem = m->work;
     a->ptrs = malloc((L + 1) * sizeof(float *) + L * sizeof(layer_acts));
     a->pos = malloc(2 * N * sizeof(int32_t));
-    if (!a->mem || !a->ptrs || !a->pos) {
+    if (!a->ptrs || !a->pos) {
         acts_free(a);
         return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for the activations of %zu tokens", N);
     }
@@ -381,7 +388,7 @@ rerank_status rr_train_step(rr_train_model *m, const rr_batch *batch, size_t gro
     if (!m->pool && !(m->pool = rr_pool_new(m->n_threads)))
         return rr_fail(err, RERANK_ERR_NOMEM, "cannot start %d training threads", m->n_threads);
     acts a;
-    if ((st = acts_alloc(&a, &m->d, N, batch->n_seqs, longest, rr_pool_size(m->pool), err))) return st;
+    if ((st = acts_alloc(&a, m, N, batch->n_seqs, longest, rr_pool_size(m->pool), err))) return st;
     pass p = {m, batch, &a, m->pool, m->reference, m->dropout, (int)N, m->d.hidden, m->d.ffn, (int)batch->n_seqs};
     forward(&p);
     st = rr_train_group_loss(a.logits, teacher, batch->n_seqs / group_size, group_size, a.dlogits, loss, err);

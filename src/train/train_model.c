@@ -156,6 +156,7 @@ done:
 void rr_train_model_free(rr_train_model *m) {
     if (!m) return;
     rr_pool_free(m->pool);
+    free(m->work);
     free(m->params);
     free(m->w);
     free(m->grad);
