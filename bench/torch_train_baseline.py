@@ -41,7 +41,7 @@ class Model(nn.Module):
         super().__init__()
         self.word = nn.Embedding(VOCAB, HIDDEN, padding_idx=PAD)
         self.pos = nn.Embedding(POSITIONS, HIDDEN, padding_idx=PAD)
-        self.type = nn.Embedding(1, HIDDEN)
+        self.types = nn.Embedding(1, HIDDEN)
         self.ln, self.drop = nn.LayerNorm(HIDDEN, eps=1e-5), nn.Dropout(p)
         self.layers = nn.ModuleList(Layer(p) for _ in range(layers))
         self.dense, self.out = nn.Linear(HIDDEN, HIDDEN), nn.Linear(HIDDEN, 1)
@@ -49,7 +49,7 @@ class Model(nn.Module):
     def forward(self, ids):
         mask = (ids != PAD).long()
         pos = torch.cumsum(mask, dim=1) * mask + PAD  # RoBERTa's position ids
-        x = self.drop(self.ln(self.word(ids) + self.type(torch.zeros_like(ids)) + self.pos(pos)))
+        x = self.drop(self.ln(self.word(ids) + self.types(torch.zeros_like(ids)) + self.pos(pos)))
         for layer in self.layers:
             x = layer(x)
         x = torch.tanh(self.dense(self.drop(x[:, 0])))

@@ -75,7 +75,7 @@ typedef struct rr_train_loss {
 rerank_status rr_train_group_loss(const float *logits, const float *teacher, size_t n_groups, size_t group_size,
                                   float *dlogits, rr_train_loss *loss, rerank_error *err);
 
-/* One training step without the update: forward over the packed batch (train mode, dropout off), the loss
+/* One training step without the update: forward over the packed batch (train mode; dropout as m->dropout), the loss
  * of rr_train_group_loss (batch->n_seqs = n_groups * group_size), and m->grad = d loss / d parameters
  * (overwritten). logits (may be NULL) receives the n_seqs logits. */
 rerank_status rr_train_step(rr_train_model *m, const rr_batch *batch, size_t group_size, const float *teacher,
