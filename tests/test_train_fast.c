@@ -153,3 +153,31 @@ static void fd_model(const char *model) {
 
 TEST(train_dropout_fd_xlmr) { fd_model("xlmr-seqcls-tiny"); }
 TEST(train_dropout_fd_bert) { fd_model("bert-seqcls-tiny"); }
+
+/* A shard of a batch with dropout_seq0 = its first sequence draws the batch's masks: its logits are the
+ * batch's (what lets processes and micro-batches reproduce one process's dropout). */
+TEST(train_dropout_shard) {
+    rr_train_model *m = load("xlmr-seqcls-tiny");
+    REQUIRE(m);
+    m->dropout = true, m->dropout_seed = 9;
+    rr_batch b = batch();
+    rr_train_loss loss;
+    rerank_error err;
+    float all[N_SEQS], part[GROUP], other[GROUP];
+    REQUIRE(rr_train_step(m, &b, GROUP, NULL, all, &loss, &err) == RERANK_OK, "%s", err.message);
+    size_t off[GROUP + 1];
+    for (int i = 0; i <= GROUP; i++) off[i] = offsets[GROUP + i] - offsets[GROUP];
+    rr_batch second = {.ids = ids + offsets[GROUP], .offsets = off, .n_seqs = GROUP};
+    m->dropout_seq0 = GROUP;
+    REQUIRE(rr_train_step(m, &second, GROUP, NULL, part, &loss, &err) == RERANK_OK, "%s", err.message);
+    m->dropout_seq0 = 0;
+    REQUIRE(rr_train_step(m, &second, GROUP, NULL, other, &loss, &err) == RERANK_OK, "%s", err.message);
+    double same = 0.0, differ = 0.0;
+    for (int i = 0; i < GROUP; i++) {
+        same = fmax(same, fabs((double)part[i] - all[GROUP + i]));
+        differ = fmax(differ, fabs((double)other[i] - all[GROUP + i]));
+    }
+    CHECK(same <= 1e-5, "shard logits differ from the batch's by %.3g", same);
+    CHECK(differ > 1e-4, "without the offset the shard should draw other masks (%.3g)", differ);
+    rr_train_model_free(m);
+}

@@ -247,8 +247,8 @@ TEST(train_fast_attention) {
         rr_attention_fwd(o0 + o, q + o, k + o, v + o, ref_scratch, &si);
         rr_attention_bwd(d0[0] + o, d0[1] + o, d0[2] + o, dout + o, q + o, k + o, v + o, ref_scratch, &si);
     }
-    rr_attention_train_fwd(pool, scratch, o1, q, k, v, at_off, AT_SEQS, &s, 0.0f, 0, 0);
-    rr_attention_train_bwd(pool, scratch, d1[0], d1[1], d1[2], dout, q, k, v, at_off, AT_SEQS, &s, 0.0f, 0, 0);
+    rr_attention_train_fwd(pool, scratch, o1, q, k, v, at_off, AT_SEQS, &s, NULL);
+    rr_attention_train_bwd(pool, scratch, d1[0], d1[1], d1[2], dout, q, k, v, at_off, AT_SEQS, &s, NULL);
     CHECK(max_rel(o1, o0, nf) < 1e-5);
     for (int i = 0; i < 3; i++) CHECK(max_rel(d1[i], d0[i], nf) < 1e-5, "d%c", "qkv"[i]);
     for (int i = 0; i < 3; i++) free(d0[i]), free(d1[i]);
@@ -257,26 +257,31 @@ TEST(train_fast_attention) {
 }
 
 /* With dropout on the probabilities: the backward against finite differences of the same masked forward. */
-typedef struct { float *q, *k, *v, *out, *scratch, *r; rr_attn_shape s; float p; } atd_ctx;
+typedef struct { float *q, *k, *v, *out, *scratch, *r; rr_attn_shape s; rr_dropout_at drop; } atd_ctx;
 static double atd_f(void *c) {
     atd_ctx *m = c;
-    rr_attention_train_fwd(NULL, m->scratch, m->out, m->q, m->k, m->v, at_off, AT_SEQS, &m->s, m->p, 42, 7);
+    rr_attention_train_fwd(NULL, m->scratch, m->out, m->q, m->k, m->v, at_off, AT_SEQS, &m->s, &m->drop);
     return dotd(m->out, m->r, at_off[AT_SEQS] * AT_LD);
 }
 TEST(train_fast_attention_dropout_fd) {
     size_t nf = at_off[AT_SEQS] * AT_LD;
-    atd_ctx m = {.s = {0, AT_HEADS, AT_HEADS, AT_HD, AT_LD, AT_LD, AT_LD, false}, .p = 0.3f};
+    atd_ctx m = {.s = {0, AT_HEADS, AT_HEADS, AT_HD, AT_LD, AT_LD, AT_LD, false}, .drop = {0.3f, 42, 7, 0}};
     m.q = rand_vec(nf, 1.5f), m.k = rand_vec(nf, 1.5f), m.v = rand_vec(nf, 1), m.out = calloc(nf, 4);
     m.r = rand_vec(nf, 1), m.scratch = malloc(rr_attention_train_scratch(1, 9) * 4);
     float *dq = calloc(nf, 4), *dk = calloc(nf, 4), *dv = calloc(nf, 4), *o_nodrop = calloc(nf, 4);
-    rr_attention_train_bwd(NULL, m.scratch, dq, dk, dv, m.r, m.q, m.k, m.v, at_off, AT_SEQS, &m.s, m.p, 42, 7);
+    rr_attention_train_bwd(NULL, m.scratch, dq, dk, dv, m.r, m.q, m.k, m.v, at_off, AT_SEQS, &m.s, &m.drop);
     CHECK(fd_check(atd_f, &m, m.q, dq, nf, 1e-2f) < 2e-3);
     CHECK(fd_check(atd_f, &m, m.k, dk, nf, 1e-2f) < 2e-3);
     CHECK(fd_check(atd_f, &m, m.v, dv, nf, 1e-2f) < 2e-3);
     /* The masks change the output: it differs from the undropped attention. */
     atd_f(&m);
-    rr_attention_train_fwd(NULL, m.scratch, o_nodrop, m.q, m.k, m.v, at_off, AT_SEQS, &m.s, 0.0f, 42, 7);
+    rr_attention_train_fwd(NULL, m.scratch, o_nodrop, m.q, m.k, m.v, at_off, AT_SEQS, &m.s, NULL);
     CHECK(max_rel(m.out, o_nodrop, nf) > 1e-3);
+    /* seq0 shifts the masks: the last two sequences alone, cut from the batch, draw the batch's masks. */
+    size_t sub_off[3] = {0, at_off[2] - at_off[1], at_off[3] - at_off[1]}, o1 = at_off[1] * AT_LD;
+    rr_dropout_at shifted = {0.3f, 42, 7, 1};
+    rr_attention_train_fwd(NULL, m.scratch, o_nodrop, m.q + o1, m.k + o1, m.v + o1, sub_off, 2, &m.s, &shifted);
+    CHECK(memcmp(o_nodrop, m.out + o1, (nf - o1) * sizeof(float)) == 0);
     free(m.q), free(m.k), free(m.v), free(m.out), free(m.r), free(m.scratch), free(dq), free(dk), free(dv), free(o_nodrop);
 }
 

@@ -173,9 +173,7 @@ typedef struct attn_job {
     const size_t *offsets;
     const rr_attn_shape *s;
     size_t per_thread;
-    float p;
-    unsigned long long seed;
-    unsigned site;
+    rr_dropout_at drop; /* p == 0: none */
 } attn_job;
 
 /* P = softmax(q_h · k_h^T / sqrt(hd)) for one (sequence, head), into p [T,T]. */
@@ -191,13 +189,25 @@ static void attn_probs(const attn_job *j, size_t seq, int h, float *p, int T) {
 
 /* x[T,T] *= mask / (1 - p) of (sequence, head). */
 static void attn_dropout(const attn_job *j, size_t seq, int h, float *x, int T) {
-    uint64_t key = rr_dropout_key(j->seed, j->site, seq);
-    float scale = 1.0f / (1.0f - j->p);
+    uint64_t key = rr_dropout_key(j->drop.seed, j->drop.site, j->drop.seq0 + seq);
+    float p_drop = j->drop.p, scale = 1.0f / (1.0f - p_drop);
     for (int i = 0; i < T; i++)
         for (int c = 0; c < T; c++) {
             float *e = x + (size_t)i * (size_t)T + (size_t)c;
-            *e = rr_dropout_keep(key, (uint32_t)i, (uint32_t)(h * T + c), j->p) ? *e * scale : 0.0f;
+            *e = rr_dropout_keep(key, (uint32_t)i, (uint32_t)(h * T + c), p_drop) ? *e * scale : 0.0f;
         }
+}
+
+/* Scratch floats of one thread: 2 x longest^2 (rr_attention_train_scratch). */
+static size_t per_thread(const size_t *offsets, size_t n_seqs) {
+    size_t longest = 0;
+    for (size_t i = 0; i < n_seqs; i++) longest = offsets[i + 1] - offsets[i] > longest ? offsets[i + 1] - offsets[i] : longest;
+    return 2 * longest * longest;
+}
+
+static rr_dropout_at no_drop(const rr_dropout_at *d) {
+    rr_dropout_at none = {0.0f, 0, 0, 0};
+    return d && d->p > 0.0f ? *d : none;
 }
 
 static void attn_fwd_task(void *ctx, int task, int thread) {
@@ -207,7 +217,7 @@ static void attn_fwd_task(void *ctx, int task, int thread) {
     int h = task % s->n_heads, T = (int)(j->offsets[seq + 1] - r0), kvh = h / (s->n_heads / s->n_kv_heads);
     float *p = j->scratch + (size_t)thread * j->per_thread;
     attn_probs(j, seq, h, p, T);
-    if (j->p > 0.0f) attn_dropout(j, seq, h, p, T);
+    if (j->drop.p > 0.0f) attn_dropout(j, seq, h, p, T);
     const float *v = j->v + r0 * (size_t)s->ld_kv + (size_t)kvh * (size_t)s->head_dim;
     float *o = j->out + r0 * (size_t)s->ld_out + (size_t)h * (size_t)s->head_dim;
     rr_sgemm(NULL, false, false, T, s->head_dim, T, 1.0f, p, T, v, s->ld_kv, 0.0f, o, s->ld_out);
@@ -215,11 +225,8 @@ static void attn_fwd_task(void *ctx, int task, int thread) {
 
 void rr_attention_train_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,
                             const float *v, const size_t *offsets, size_t n_seqs, const rr_attn_shape *s,
-                            float p_drop, unsigned long long drop_seed, unsigned drop_site) {
-    size_t longest = 0;
-    for (size_t i = 0; i < n_seqs; i++) longest = offsets[i + 1] - offsets[i] > longest ? offsets[i + 1] - offsets[i] : longest;
-    attn_job j = {scratch, out, NULL, NULL, NULL, q, k, v, NULL, offsets, s, 2 * longest * longest, p_drop, drop_seed,
-                  drop_site};
+                            const rr_dropout_at *drop) {
+    attn_job j = {scratch, out, NULL, NULL, NULL, q, k, v, NULL, offsets, s, per_thread(offsets, n_seqs), no_drop(drop)};
     rr_pool_run(pool, attn_fwd_task, &j, (int)(n_seqs * (size_t)s->n_heads));
 }
 
@@ -235,13 +242,13 @@ static void attn_bwd_task(void *ctx, int task, int thread) {
     const float *dout = j->dout + oo;
     attn_probs(j, seq, h, p, T);
     /* dV += P_dropped^T · dout; g = dout · V^T is d loss / d P_dropped, then (mask) d loss / d P. */
-    if (j->p > 0.0f) {
+    if (j->drop.p > 0.0f) {
         memcpy(g, p, TT * sizeof *g);
         attn_dropout(j, seq, h, g, T);
         rr_sgemm(NULL, true, false, T, hd, T, 1.0f, g, T, dout, s->ld_out, 1.0f, j->dv + kvo, s->ld_kv);
     } else rr_sgemm(NULL, true, false, T, hd, T, 1.0f, p, T, dout, s->ld_out, 1.0f, j->dv + kvo, s->ld_kv);
     rr_sgemm(NULL, false, true, T, T, hd, 1.0f, dout, s->ld_out, j->v + kvo, s->ld_kv, 0.0f, g, T);
-    if (j->p > 0.0f) attn_dropout(j, seq, h, g, T);
+    if (j->drop.p > 0.0f) attn_dropout(j, seq, h, g, T);
     /* Softmax backward per row: dS = P * (dP - sum(dP * P)). */
     for (int i = 0; i < T; i++) {
         float *gi = g + (size_t)i * (size_t)T;
@@ -258,11 +265,8 @@ static void attn_bwd_task(void *ctx, int task, int thread) {
 
 void rr_attention_train_bwd(rr_pool *pool, float *scratch, float *dq, float *dk, float *dv, const float *dout,
                             const float *q, const float *k, const float *v, const size_t *offsets, size_t n_seqs,
-                            const rr_attn_shape *s, float p_drop, unsigned long long drop_seed, unsigned drop_site) {
-    size_t longest = 0;
-    for (size_t i = 0; i < n_seqs; i++) longest = offsets[i + 1] - offsets[i] > longest ? offsets[i + 1] - offsets[i] : longest;
-    attn_job j = {scratch, NULL, dq, dk, dv, q, k, v, dout, offsets, s, 2 * longest * longest, p_drop, drop_seed,
-                  drop_site};
+                            const rr_attn_shape *s, const rr_dropout_at *drop) {
+    attn_job j = {scratch, NULL, dq, dk, dv, q, k, v, dout, offsets, s, per_thread(offsets, n_seqs), no_drop(drop)};
     /* With grouped key/value heads, query heads of one group write the same dk/dv slice: run them in one task. */
     if (s->n_kv_heads != s->n_heads) {
         for (int t = 0; t < (int)(n_seqs * (size_t)s->n_heads); t++) attn_bwd_task(&j, t, 0);

@@ -77,18 +77,26 @@ static inline bool rr_dropout_keep(uint64_t key, uint32_t token, uint32_t elemen
  * so the same call with the same key is its backward. */
 void rr_dropout_rows(float *x, int n_tokens, int dim, int ld, uint64_t key, float p);
 
+/* Where one dropout draws its masks: sequence i of a call uses rr_dropout_key(seed, site, seq0 + i), so a
+ * batch cut out of a larger one (seq0 = its first sequence there) draws that batch's masks. */
+typedef struct rr_dropout_at {
+    float p;
+    unsigned long long seed;
+    unsigned site;
+    size_t seq0;
+} rr_dropout_at;
+
 /* Attention for training over a packed batch (sequence i is rows [offsets[i], offsets[i+1])), threaded over
  * (sequence, head), through rr_sgemm. Bidirectional only (s->causal must be false; s->n_tokens is ignored).
- * With p_drop > 0 the probabilities of sequence i go through dropout with key rr_dropout_key(drop_seed,
- * drop_site, i), token = query, element = head * n_tokens + key position. The backward recomputes the
- * probabilities (and masks) rather than storing them. */
+ * With drop (NULL or p == 0: none) the probabilities go through dropout: token = query, element = head *
+ * n_tokens + key position. The backward recomputes the probabilities (and masks) rather than storing them. */
 size_t rr_attention_train_scratch(int n_threads, int longest);
 void rr_attention_train_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,
                             const float *v, const size_t *offsets, size_t n_seqs, const rr_attn_shape *s,
-                            float p_drop, unsigned long long drop_seed, unsigned drop_site);
+                            const rr_dropout_at *drop);
 /* dq, dk, dv += the gradients given dout. */
 void rr_attention_train_bwd(rr_pool *pool, float *scratch, float *dq, float *dk, float *dv, const float *dout,
                             const float *q, const float *k, const float *v, const size_t *offsets, size_t n_seqs,
-                            const rr_attn_shape *s, float p_drop, unsigned long long drop_seed, unsigned drop_site);
+                            const rr_attn_shape *s, const rr_dropout_at *drop);
 
 #endif

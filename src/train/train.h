@@ -44,6 +44,10 @@ typedef struct rr_train_model {
      * dropout_seed and (sequence, token, element), so a micro-batch gives the same masks on any rank. */
     bool dropout;
     unsigned long long dropout_seed;
+    /* Index of the batch's first sequence in a larger batch it was cut from (0 if none): sequence s draws the
+     * masks of sequence dropout_seq0 + s, so shards of a global batch (processes, micro-batches) given the
+     * same seed and their offsets draw exactly the global batch's masks. */
+    size_t dropout_seq0;
     /* Threads of the pass (set before the first step): 0 = one per online core. The pool is created at the
      * first rr_train_step. Results do not depend on the thread count. */
     int n_threads;

@@ -163,7 +163,7 @@ static void drop_hidden(const pass *p, float *x, unsigned site) {
     for (size_t s = 0; s < p->b->n_seqs; s++) {
         size_t o = p->b->offsets[s];
         rr_dropout_rows(x + o * (size_t)p->H, (int)(p->b->offsets[s + 1] - o), p->H, p->H,
-                        rr_dropout_key(p->m->dropout_seed, site, s), p->m->d.p_hidden);
+                        rr_dropout_key(p->m->dropout_seed, site, p->m->dropout_seq0 + s), p->m->d.p_hidden);
     }
 }
 
@@ -171,8 +171,8 @@ static void drop_hidden(const pass *p, float *x, unsigned site) {
 static void drop_head(const pass *p, float *x, unsigned site) {
     if (!p->drop || p->m->d.p_hidden <= 0.0f) return;
     for (int s = 0; s < p->S; s++)
-        rr_dropout_rows(x + (size_t)s * (size_t)p->H, 1, p->H, p->H, rr_dropout_key(p->m->dropout_seed, site, (size_t)s),
-                        p->m->d.p_hidden);
+        rr_dropout_rows(x + (size_t)s * (size_t)p->H, 1, p->H, p->H,
+                        rr_dropout_key(p->m->dropout_seed, site, p->m->dropout_seq0 + (size_t)s), p->m->d.p_hidden);
 }
 
 static void dense_fwd(const pass *p, float *y, const float *x, const float *w, const float *bias, const float *res, int n,
@@ -227,6 +227,12 @@ static void gelu_fwd(const pass *p, float *y, const float *x) {
     rows_run(p, &j);
 }
 
+static rr_dropout_at attn_drop(const pass *p, int l) {
+    rr_dropout_at d = {p->drop ? p->m->d.p_attn : 0.0f, p->m->dropout_seed, layer_site(l, SITE_ATTN_PROBS),
+                       p->m->dropout_seq0};
+    return d;
+}
+
 static void attention_fwd(const pass *p, float *ctx, const float *q, const float *k, const float *v, int l) {
     const rr_train_dims *d = &p->m->d;
     if (p->ref && !p->drop) { /* the reference kernel has no dropout */
@@ -238,8 +244,8 @@ static void attention_fwd(const pass *p, float *ctx, const float *q, const float
         return;
     }
     rr_attn_shape sh = seq_shape(d, p->b, 0);
-    rr_attention_train_fwd(p->pool, p->a->att, ctx, q, k, v, p->b->offsets, p->b->n_seqs, &sh, p->drop ? d->p_attn : 0.0f,
-                           p->m->dropout_seed, layer_site(l, SITE_ATTN_PROBS));
+    rr_dropout_at drop = attn_drop(p, l);
+    rr_attention_train_fwd(p->pool, p->a->att, ctx, q, k, v, p->b->offsets, p->b->n_seqs, &sh, &drop);
 }
 
 static void attention_bwd(const pass *p, const layer_acts *la, int l) {
@@ -254,9 +260,9 @@ static void attention_bwd(const pass *p, const layer_acts *la, int l) {
         return;
     }
     rr_attn_shape sh = seq_shape(d, p->b, 0);
+    rr_dropout_at drop = attn_drop(p, l);
     rr_attention_train_bwd(p->pool, a->att, a->dq, a->dk, a->dv, a->dctx, la->q, la->k, la->v, p->b->offsets,
-                           p->b->n_seqs, &sh, p->drop ? d->p_attn : 0.0f, p->m->dropout_seed,
-                           layer_site(l, SITE_ATTN_PROBS));
+                           p->b->n_seqs, &sh, &drop);
 }
 
 /* y = dropout(x·W^T + b) + res: the residual joins after the dropout, so it is fused only without one. */
