@@ -45,6 +45,18 @@ TEST(dist_single_process) {
     rr_dist_close(d);
     rr_dist_close(NULL);
     CHECK(rr_dist_rank(NULL) == 0 && rr_dist_size(NULL) == 1);
+    /* Processes on this machine: from mpirun's environment, else 1. */
+    const char *old = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    char *keep = old ? strdup(old) : NULL;
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    CHECK(rr_dist_local_procs() == 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "3", 1);
+    CHECK(rr_dist_local_procs() == 3);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "junk", 1);
+    CHECK(rr_dist_local_procs() == 1);
+    if (keep) setenv("OMPI_COMM_WORLD_LOCAL_SIZE", keep, 1);
+    else unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    free(keep);
 }
 
 /* Under mpirun with no transport to load: an error naming the cause, on one line, and no half-open group. */

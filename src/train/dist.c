@@ -99,6 +99,12 @@ void rr_dist_close(rr_dist *d) {
     free(d);
 }
 
+int rr_dist_local_procs(void) {
+    const char *v = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long n = v ? strtol(v, NULL, 10) : 1;
+    return n >= 1 && n <= 1 << 20 ? (int)n : 1;
+}
+
 int rr_dist_rank(const rr_dist *d) { return d ? d->rank : 0; }
 int rr_dist_size(const rr_dist *d) { return d ? d->size : 1; }
 

@@ -48,8 +48,9 @@ typedef struct rr_train_model {
      * masks of sequence dropout_seq0 + s, so shards of a global batch (processes, micro-batches) given the
      * same seed and their offsets draw exactly the global batch's masks. */
     size_t dropout_seq0;
-    /* Threads of the pass (set before the first step): 0 = one per online core. The pool is created at the
-     * first rr_train_step. Results do not depend on the thread count. */
+    /* Threads of the pass (set before the first step): 0 = one per online core, divided among the processes
+     * of an mpirun job on this machine. The pool is created at the first rr_train_step. Results do not depend
+     * on the thread count. */
     int n_threads;
     struct rr_pool *pool;
     /* Run the scalar reference kernels instead of the fast ones (tests, the benchmark's baseline). */

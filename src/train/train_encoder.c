@@ -10,6 +10,7 @@
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_bwd.h"
+#include "train/dist.h"
 #include "train/train_internal.h"
 
 /* Activations of one layer: its input is acts.xs[l], its output acts.xs[l+1]. */
@@ -391,8 +392,11 @@ rerank_status rr_train_step(rr_train_model *m, const rr_batch *batch, size_t gro
     if (st) return st;
     if (m->d.pad_id >= m->d.vocab || (m->spec->positions == RR_POS_ROBERTA && m->d.pad_id >= m->d.max_pos))
         return rr_fail(err, RERANK_ERR_FORMAT, "config.json: pad_token_id %d is outside the embedding tables", m->d.pad_id);
-    if (!m->pool && !(m->pool = rr_pool_new(m->n_threads)))
-        return rr_fail(err, RERANK_ERR_NOMEM, "cannot start %d training threads", m->n_threads);
+    if (!m->pool) { /* by default the cores, shared with the other processes of an mpirun job on this machine */
+        int threads = m->n_threads > 0 ? m->n_threads : rr_cpu_count() / rr_dist_local_procs();
+        if (!(m->pool = rr_pool_new(threads > 0 ? threads : 1)))
+            return rr_fail(err, RERANK_ERR_NOMEM, "cannot start %d training threads", threads);
+    }
     acts a;
     if ((st = acts_alloc(&a, m, N, batch->n_seqs, longest, rr_pool_size(m->pool), err))) return st;
     pass p = {m, batch, &a, m->pool, m->reference, m->dropout, (int)N, m->d.hidden, m->d.ffn, (int)batch->n_seqs};

@@ -30,6 +30,7 @@ int main(void) {
     EXPECT(rank >= 0 && rank < size, "rank %d of %d", rank, size);
     if (env) EXPECT(size == atoi(env), "size %d, OMPI_COMM_WORLD_SIZE %s", size, env);
     if (env_rank) EXPECT(rank == atoi(env_rank), "rank %d, OMPI_COMM_WORLD_RANK %s", rank, env_rank);
+    if (env) EXPECT(rr_dist_local_procs() == size, "%d local processes of %d (all on this machine)", rr_dist_local_procs(), size);
     /* Every rank is a different one: one-hot rows sum to all ones. */
     double *hot = calloc((size_t)size, sizeof *hot);
     hot[rank] = 1.0;
