@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_train.h"
 #include "rerank.h"
 
 static const char *const usage_text =
@@ -21,6 +22,8 @@ static const char *const usage_text =
     "            by score: {\"index\": <input index>, \"score\": <float>, \"passage\": ...}\n"
     "  tokenize  show the exact model input of each pair: {\"input_ids\": [...], \"token_type_ids\": [...]}\n"
     "  serve     run the HTTP server (Cohere/Jina/TEI rerank APIs); see rerank serve --help\n"
+    "  train     fine-tune a reranker on JSONL query/pos/neg data; see rerank train --help\n"
+    "  eval      MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data; see rerank eval --help\n"
     "\n"
     "Options (score, rank, tokenize):\n"
     "  --model DIR             Hugging Face model directory (config.json, *.safetensors, tokenizer) [required]\n"
@@ -568,6 +571,10 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             if (!strcmp(cmd, "serve") && rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
+            if (!strcmp(cmd, "train") || !strcmp(cmd, "eval")) {
+                fputs(!strcmp(cmd, "train") ? rr_cli_train_usage : rr_cli_eval_usage, stdout);
+                return 0;
+            }
             fputs(usage_text, stdout);
             return 0;
         }
@@ -582,6 +589,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "score")) return cmd_score(argc - 2, argv + 2);
     if (!strcmp(cmd, "rank")) return cmd_rank(argc - 2, argv + 2);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return rr_cli_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return rr_cli_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) {
         if (rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
         return runtime_error("this build has no HTTP server");

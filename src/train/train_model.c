@@ -1,6 +1,7 @@
 /* train_model.c - the trainable encoder's parameter table (one layout for weights, gradients and AdamW
  * moments), loading fp32 master weights from a model directory, the group-wise CE/KD loss, gradient-norm
- * clipping and AdamW. The forward/backward pass is in train_encoder.c. */
+ * clipping and AdamW (both through optim.c, which the training loop uses too). The forward/backward pass is
+ * in train_encoder.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "base/json.h"
 #include "base/threadpool.h"
 #include "io/weights.h"
+#include "train/optim.h"
 #include "train/train_internal.h"
 
 /* Suffixes of one layer's tensors under <prefix>encoder.layer.<i>., in RR_TL_* order; 'H' hidden, 'I' ffn. */
@@ -204,38 +206,16 @@ rerank_status rr_train_group_loss(const float *logits, const float *teacher, siz
 }
 
 double rr_train_clip_grad_norm(rr_train_model *m, double max_norm) {
-    double sq = 0.0;
-    for (size_t i = 0; i < m->n_floats; i++) sq += (double)m->grad[i] * m->grad[i];
-    double norm = sqrt(sq);
-    if (max_norm > 0.0) {
-        double c = max_norm / (norm + 1e-6);
-        if (c < 1.0)
-            for (size_t i = 0; i < m->n_floats; i++) m->grad[i] = (float)(m->grad[i] * c);
-    }
-    return norm;
+    return rr_clip_grad_norm(m->grad, m->n_floats, max_norm);
 }
 
 rerank_status rr_train_adamw(rr_train_model *m, const rr_train_adamw_opts *o, rerank_error *err) {
-    if (!(o->lr >= 0.0) || !(o->beta1 >= 0.0 && o->beta1 < 1.0) || !(o->beta2 >= 0.0 && o->beta2 < 1.0) ||
-        !(o->eps >= 0.0) || !(o->weight_decay >= 0.0))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "AdamW: lr, eps, weight_decay must be >= 0, betas in [0, 1)");
+    rerank_status st = rr_adamw_check(o, err);
+    if (st) return st;
     if (!m->m) m->m = calloc(m->n_floats, sizeof *m->m);
     if (!m->v) m->v = calloc(m->n_floats, sizeof *m->v);
     if (!m->m || !m->v) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for AdamW state");
     m->step++;
-    double bc1 = 1.0 - pow(o->beta1, (double)m->step), bc2 = 1.0 - pow(o->beta2, (double)m->step);
-    double step_size = o->lr / bc1, sqrt_bc2 = sqrt(bc2);
-    for (size_t k = 0; k < m->n_params; k++) {
-        const rr_train_param *p = &m->params[k];
-        double decay = (o->decay_all || !p->no_decay) ? 1.0 - o->lr * o->weight_decay : 1.0;
-        float *w = m->w + p->offset, *g = m->grad + p->offset, *mm = m->m + p->offset, *vv = m->v + p->offset;
-        for (size_t i = 0; i < p->size; i++) {
-            double gi = g[i], mi = o->beta1 * mm[i] + (1.0 - o->beta1) * gi;
-            double vi = o->beta2 * vv[i] + (1.0 - o->beta2) * gi * gi;
-            mm[i] = (float)mi;
-            vv[i] = (float)vi;
-            w[i] = (float)(w[i] * decay - step_size * mi / (sqrt(vi) / sqrt_bc2 + o->eps));
-        }
-    }
+    rr_adamw_apply(m->params, m->n_params, m->w, m->grad, m->m, m->v, m->step, o);
     return RERANK_OK;
 }

@@ -1,0 +1,33 @@
+/* trainer.c - rr_trainer_open: picks the trainer by config.json's architecture (trainer.h). */
+#include "train/trainer.h"
+
+#include <stdlib.h>
+
+#include "base/error.h"
+#include "base/file.h"
+#include "base/json.h"
+
+rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_trainer **out, rerank_error *err) {
+    *out = NULL;
+    char path[4096];
+    if (!rr_path_join(path, sizeof path, dir, "config.json"))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
+    json_t *cfg;
+    rerank_status st = rr_json_load_file(path, 1 << 20, &cfg, err);
+    if (st) return st;
+    rr_model_desc desc;
+    st = rr_model_check_config(cfg, &desc, err);
+    json_decref(cfg);
+    if (st) {
+        rr_error_prefix(err, "%s", dir);
+        return st;
+    }
+    st = desc.kind == RERANK_KIND_CROSS_ENCODER ? rr_encoder_trainer_open(dir, opts, out, err)
+                                                : rr_decoder_trainer_open(dir, opts, out, err);
+    if (!st && *out) (*out)->kind = desc.kind;
+    return st;
+}
+
+void rr_trainer_free(rr_trainer *t) {
+    if (t && t->ops && t->ops->free) t->ops->free(t);
+}
