@@ -27,6 +27,8 @@ ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 
 LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
+# src/mpi/ is the MPI shim (its own shared library, below), never part of librerank.
+LIB_SRC   := $(filter-out src/mpi/%,$(LIB_SRC))
 ifeq ($(NOISA),1)
   LIB_SRC  := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC))
   CPPFLAGS += -DRR_NO_ISA
@@ -71,12 +73,28 @@ $(BUILD)/bench_prefix: $(BUILD)/bench/bench_prefix.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_llm: $(BUILD)/bench/bench_llm.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
 test: $(BUILD)/test_rerank $(BUILD)/rerank $(BUILD)/make_example_model
 	RERANK_CLI=$(BUILD)/rerank RERANK_MAKE_EXAMPLE=$(BUILD)/make_example_model ./$(BUILD)/test_rerank $(T)
+
+# Data parallelism: librerank_mpi.so is the only binary that links libmpi; rr_dist_open dlopen()s it (found
+# next to the executable) when mpirun started the process. Built only where Open MPI's dev files are
+# (libopenmpi-dev); tests/mpi/test_dist_mpi is what tests/test_dist.c runs under mpirun.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+MPI_SHIM   := $(if $(MPI_LIBS),$(BUILD)/librerank_mpi.so)
+all: $(MPI_SHIM)
+test: $(MPI_SHIM) $(BUILD)/test_dist_mpi
+$(BUILD)/librerank_mpi.so: src/mpi/mpi_shim.c src/mpi/mpi_shim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(CFLAGS) $(WARN) $(MPI_CFLAGS) -fPIC -shared -o $@ $< $(MPI_LIBS)
+$(BUILD)/test_dist_mpi: $(BUILD)/tests/mpi/test_dist_mpi.o $(BUILD)/librerank.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -96,4 +114,4 @@ check:
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/bench/bench_llm.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/bench/bench_llm.d $(BUILD)/tests/mpi/test_dist_mpi.d $(BUILD)/bench/bench_train.d

@@ -17,6 +17,9 @@ void rr_dist_close(rr_dist *d);
 
 int rr_dist_rank(const rr_dist *d); /* 0-based */
 int rr_dist_size(const rr_dist *d); /* processes in the job */
+/* Processes of the job on this machine, from the launcher's environment (OMPI_COMM_WORLD_LOCAL_SIZE); 1 when
+ * not launched by mpirun. Needs no rr_dist: thread pools divide the cores by it. */
+int rr_dist_local_procs(void);
 
 /* In place: x[i] = sum over all processes of their x[i]. Every process must call with the same n. */
 rerank_status rr_dist_allreduce_sum_f32(rr_dist *d, float *x, size_t n, rerank_error *err);

@@ -44,6 +44,19 @@ typedef struct rr_train_model {
      * dropout_seed and (sequence, token, element), so a micro-batch gives the same masks on any rank. */
     bool dropout;
     unsigned long long dropout_seed;
+    /* Index of the batch's first sequence in a larger batch it was cut from (0 if none): sequence s draws the
+     * masks of sequence dropout_seq0 + s, so shards of a global batch (processes, micro-batches) given the
+     * same seed and their offsets draw exactly the global batch's masks. */
+    size_t dropout_seq0;
+    /* Threads of the pass (set before the first step): 0 = one per online core, divided among the processes
+     * of an mpirun job on this machine. The pool is created at the first rr_train_step. Results do not depend
+     * on the thread count. */
+    int n_threads;
+    struct rr_pool *pool;
+    /* Run the scalar reference kernels instead of the fast ones (tests, the benchmark's baseline). */
+    bool reference;
+    float *work;      /* the pass's activations, kept between steps (fresh pages each step cost page faults) */
+    size_t work_cap;  /* floats */
 } rr_train_model;
 
 /* Loads config.json and the weights of `dir` (XLMRobertaForSequenceClassification or
@@ -67,7 +80,7 @@ typedef struct rr_train_loss {
 rerank_status rr_train_group_loss(const float *logits, const float *teacher, size_t n_groups, size_t group_size,
                                   float *dlogits, rr_train_loss *loss, rerank_error *err);
 
-/* One training step without the update: forward over the packed batch (train mode, dropout off), the loss
+/* One training step without the update: forward over the packed batch (train mode; dropout as m->dropout), the loss
  * of rr_train_group_loss (batch->n_seqs = n_groups * group_size), and m->grad = d loss / d parameters
  * (overwritten). logits (may be NULL) receives the n_seqs logits. */
 rerank_status rr_train_step(rr_train_model *m, const rr_batch *batch, size_t group_size, const float *teacher,

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "base/threadpool.h"
 #include "io/weights.h"
 #include "train/optim.h"
 #include "train/train_internal.h"
@@ -156,6 +157,8 @@ done:
 
 void rr_train_model_free(rr_train_model *m) {
     if (!m) return;
+    rr_pool_free(m->pool);
+    free(m->work);
     free(m->params);
     free(m->w);
     free(m->grad);
