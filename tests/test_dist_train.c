@@ -37,21 +37,26 @@ static int parse_losses(const char *err, double *loss, double *norm) {
     return n;
 }
 
-/* Runs `prefix rerank train ... --batch-size B --output-dir DIR`; fills the per-step losses. */
-static bool train(const char *prefix, int batch, const char *dir, double *loss, double *norm) {
+/* Runs `prefix rerank train ... --batch-size B --grad-accum A --output-dir DIR`, with or without dropout; fills
+ * the per-step losses. */
+static bool train_ex(const char *prefix, int batch, int accum, bool dropout, const char *dir, double *loss,
+                     double *norm) {
     const char *cli = getenv("RERANK_CLI");
     char cmd[4096], *out = NULL, *err = NULL;
     snprintf(cmd, sizeof cmd,
              "%s%s train --model %s --train-data %s --output-dir %s --batch-size %d --train-group-size 4 "
              "--max-steps %d --query-max-len 16 --passage-max-len 32 --learning-rate 1e-3 --warmup-ratio 0 "
-             "--save-steps 0 --no-dropout --seed 7",
+             "--save-steps 0 --grad-accum %d %s --seed 7",
              prefix, cli && *cli ? cli : "build/rerank", rr_shared_path("testdata/xlmr-seqcls-tiny"),
-             rr_shared_path(TOY), dir, batch, STEPS);
+             rr_shared_path(TOY), dir, batch, STEPS, accum, dropout ? "" : "--no-dropout");
     int rc = run_command(cmd, NULL, &out, &err);
     int n = parse_losses(err, loss, norm);
     CHECK(rc == 0 && n == STEPS, "%s: exit %d, %d steps: %s", cmd, rc, n, err);
     free(out), free(err);
     return rc == 0 && n == STEPS;
+}
+static bool train(const char *prefix, int batch, const char *dir, double *loss, double *norm) {
+    return train_ex(prefix, batch, 1, false, dir, loss, norm);
 }
 
 /* Largest |a - b| over the tensors of two model.safetensors; *n_far counts elements more than 1e-5 apart. */
@@ -119,5 +124,40 @@ TEST(dist_train_matches_single_process) {
         }
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", one, two);
+    CHECK(system(cmd) == 0);
+}
+
+/* With dropout on, the masks are keyed by a sequence's place in the step's global batch: one process with
+ * batch 2, one with batch 1 x 2 micro-batches and (with Open MPI) two processes with batch 1 draw the same
+ * masks and follow the same loss curve. */
+TEST(dist_train_dropout_independent_of_split) {
+    char one[] = "/tmp/rr_dist_drop1XXXXXX", acc[] = "/tmp/rr_dist_drop2XXXXXX", two[] = "/tmp/rr_dist_drop3XXXXXX";
+    char cmd[256];
+    REQUIRE(mkdtemp(one) && mkdtemp(acc) && mkdtemp(two));
+    double l1[STEPS], g1[STEPS], la[STEPS], ga[STEPS], l2[STEPS], g2[STEPS], l0[STEPS], g0[STEPS];
+    if (train_ex("", 2, 1, true, one, l1, g1) && train_ex("", 1, 2, true, acc, la, ga) &&
+        train_ex("", 2, 1, false, two, l0, g0)) {
+        CHECK(fabs(l1[0] - l0[0]) > 1e-4, "dropout did not change the loss (%.6f vs %.6f)", l1[0], l0[0]);
+        for (int s = 0; s < STEPS; s++)
+            CHECK(fabs(la[s] - l1[s]) <= 2e-6 + 1e-5 * fabs(l1[s]), "step %d: loss %.6f with 2 micro-batches, %.6f with one",
+                  s + 1, la[s], l1[s]);
+        char shim[1024];
+        const char *cli = getenv("RERANK_CLI"), *slash = cli ? strrchr(cli, '/') : NULL;
+        snprintf(shim, sizeof shim, "%.*s/librerank_mpi.so", slash ? (int)(slash - cli) : 5, slash ? cli : "build");
+        if (on_path("mpirun") && access(shim, F_OK) == 0) {
+            char prefix[512];
+            snprintf(prefix, sizeof prefix,
+                     "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_btl_vader_single_copy_mechanism=none timeout 300 "
+                     "mpirun %s--oversubscribe -np 2 -x ASAN_OPTIONS ",
+                     getuid() == 0 ? "--allow-run-as-root " : "");
+            if (train_ex(prefix, 1, 1, true, two, l2, g2))
+                for (int s = 0; s < STEPS; s++)
+                    CHECK(fabs(l2[s] - l1[s]) <= 2e-6 + 1e-5 * fabs(l1[s]),
+                          "step %d: loss %.6f on 2 processes, %.6f on one (dropout on)", s + 1, l2[s], l1[s]);
+            printf("     dropout on: loss %.6f -> %.6f on 1 process, %.6f -> %.6f on 2\n", l1[0], l1[STEPS - 1], l2[0],
+                   l2[STEPS - 1]);
+        } else printf("     (mpirun or %s missing: the 2-process run is skipped)\n", shim);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", one, acc, two);
     CHECK(system(cmd) == 0);
 }

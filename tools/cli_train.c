@@ -200,6 +200,7 @@ int rr_cli_train(int argc, char **argv) {
     rr_train_result res;
     rerank_error err;
     if (rr_train_run(&a, &res, &err)) return runtime_error("%s", err.message);
+    if (res.rank != 0) return 0; /* one summary line per job */
     json_t *out = json_pack("{s:I, s:f, s:f, s:f, s:I, s:I}", "steps", (json_int_t)res.steps_run, "first_loss",
                             res.first_loss, "last_loss", res.last_loss, "seconds", res.seconds, "rows",
                             (json_int_t)res.n_rows, "skipped", (json_int_t)res.n_skipped);

@@ -133,8 +133,8 @@ static rerank_status build_micro(loop *L, long step, int micro, rr_train_micro *
     mb->batch.n_seqs = b * G;
     mb->group_size = G;
     mb->teacher = a->knowledge_distillation ? L->teacher : NULL;
-    mb->sample_seed = rr_train_hash(rr_train_hash(a->seed ^ 0xd50u, (uint64_t)step),
-                                    (uint64_t)micro * (uint64_t)L->n_procs + (uint64_t)L->rank);
+    mb->sample_seed = rr_train_hash(a->seed ^ 0xd50u, (uint64_t)step);
+    mb->seq0 = rr_train_shard_offset(micro, L->n_procs, L->rank, a->batch_size) * G;
     return RERANK_OK;
 }
 
@@ -375,6 +375,7 @@ static rerank_status run(loop *L, rr_train_result *res, rerank_error *err) {
     rerank_status st;
     if ((st = setup(L, res, err))) return st;
     res->total_steps = L->total;
+    res->rank = L->rank;
     if (L->rank == 0 && (st = rr_train_mkdirs(a->output_dir, err))) return st;
     long start = 0;
     if (a->resume && (st = resume(L, &start, err))) return st;

@@ -51,6 +51,7 @@ typedef struct rr_train_result {
     double seconds;        /* wall time of the steps */
     double tokens;         /* tokens trained on in this call, all processes */
     size_t n_rows, n_skipped;
+    int rank;              /* this process's rank in a data-parallel job (0 when alone) */
 } rr_train_result;
 
 void rr_train_args_default(rr_train_args *a);

@@ -211,6 +211,16 @@ static rerank_status check_opts(const rr_dec_trainer *d, const rr_trainer_opts *
     return RERANK_OK;
 }
 
+/* The LoRA dropout stream of a micro-batch: its masks are keyed by position in the packed micro-batch, so each
+ * micro-batch of a step (same sample_seed) gets its own stream through seq0. Unlike the encoder's, these masks
+ * depend on how a global batch is split over processes. */
+static unsigned long long lora_stream(const rr_train_micro *mb) {
+    if (!mb->seq0) return mb->sample_seed; /* the first micro-batch: sample_seed as it is (rr_dt_pass callers) */
+    unsigned long long z = mb->sample_seed ^ ((unsigned long long)mb->seq0 * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    return z ^ (z >> 27);
+}
+
 static rerank_status accumulate(rr_trainer *t, const rr_train_micro *mb, float scale, rr_train_loss *loss,
                                 float *logits, rerank_error *err) {
     rr_dec_trainer *d = t->impl;
@@ -218,7 +228,7 @@ static rerank_status accumulate(rr_trainer *t, const rr_train_micro *mb, float s
     float *scores = NULL;
     if (logits && n_out > 1 && !(scores = malloc(mb->batch.n_seqs * (size_t)n_out * sizeof *scores)))
         return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
-    rerank_status st = rr_dt_pass(d, &mb->batch, mb->group_size, mb->teacher, true, true, mb->sample_seed, scale,
+    rerank_status st = rr_dt_pass(d, &mb->batch, mb->group_size, mb->teacher, true, true, lora_stream(mb), scale,
                                   n_out > 1 ? scores : logits, loss, err);
     if (!st && scores) /* the layerwise model reports its last layer */
         for (size_t s = 0; s < mb->batch.n_seqs; s++) logits[s] = scores[s * (size_t)n_out + (size_t)n_out - 1];

@@ -21,6 +21,7 @@ static rerank_status enc_accumulate(rr_trainer *t, const rr_train_micro *mb, flo
     rr_train_model *m = e->m;
     m->dropout = e->dropout;
     m->dropout_seed = mb->sample_seed;
+    m->dropout_seq0 = mb->seq0;
     rerank_status st = rr_train_step(m, &mb->batch, mb->group_size, mb->teacher, logits, loss, err);
     if (st) return st;
     for (size_t i = 0; i < t->n_floats; i++) t->grad[i] += scale * m->grad[i];
@@ -96,6 +97,7 @@ rerank_status rr_encoder_trainer_open(const char *dir, const rr_trainer_opts *op
     t->kind = RERANK_KIND_CROSS_ENCODER;
     e->dropout = opts && opts->dropout;
     rerank_status st = rr_train_model_load(dir, &e->m, err);
+    if (!st && opts && opts->threads > 0) e->m->n_threads = opts->threads;
     if (!st) {
         t->params = e->m->params;
         t->n_params = e->m->n_params;

@@ -37,7 +37,10 @@ typedef struct rr_train_micro {
     rr_batch batch;          /* packed token ids (+ type ids for encoders); decoders score at the last token */
     size_t group_size;
     const float *teacher;    /* [batch.n_seqs] teacher scores, or NULL (no distillation) */
-    unsigned long long sample_seed; /* dropout stream of this micro-batch (same on every rank for the same rows) */
+    unsigned long long sample_seed; /* dropout stream of the optimizer step (the same on every rank) */
+    size_t seq0;             /* the micro-batch's first sequence within the step's global batch: encoder dropout
+                              * masks are keyed by (sample_seed, seq0 + i), so any split of a global batch over
+                              * processes and micro-batches draws the same masks */
 } rr_train_micro;
 
 typedef struct rr_trainer_ops {
