@@ -282,6 +282,7 @@ enum { N_DENSE = 7 };
 
 typedef struct convert_job {
     rr_decoder *d;
+    rr_weights *w; /* the source views' owner: converted sources are released from it */
     rr_wtype t, down;
     atomic_bool failed;
 } convert_job;
@@ -291,24 +292,28 @@ static void convert_task(void *ctx, int task, int thread) {
     dec_layer *L = &j->d->layers[task / N_DENSE];
     int H = j->d->hidden, QD = (int)dim_of(j->d, 'Q'), KD = (int)dim_of(j->d, 'K'), F = j->d->ffn;
     bool ok = true;
+    rr_wmat *m;
+    const float *src;
     switch (task % N_DENSE) {
-    case 0: ok = rr_wmat_init(&L->q, j->t, L->q_w, QD, H); break;
-    case 1: ok = rr_wmat_init(&L->k, j->t, L->k_w, KD, H); break;
-    case 2: ok = rr_wmat_init(&L->v, j->t, L->v_w, KD, H); break;
-    case 3: ok = rr_wmat_init(&L->o, j->t, L->o_w, H, QD); break;
-    case 4: ok = rr_wmat_init(&L->gate, j->t, L->gate_w, F, H); break;
-    case 5: ok = rr_wmat_init(&L->up, j->t, L->up_w, F, H); break;
-    default: ok = rr_wmat_init(&L->down, j->down, L->down_w, H, F); break;
+    case 0: ok = rr_wmat_init(m = &L->q, j->t, src = L->q_w, QD, H); break;
+    case 1: ok = rr_wmat_init(m = &L->k, j->t, src = L->k_w, KD, H); break;
+    case 2: ok = rr_wmat_init(m = &L->v, j->t, src = L->v_w, KD, H); break;
+    case 3: ok = rr_wmat_init(m = &L->o, j->t, src = L->o_w, H, QD); break;
+    case 4: ok = rr_wmat_init(m = &L->gate, j->t, src = L->gate_w, F, H); break;
+    case 5: ok = rr_wmat_init(m = &L->up, j->t, src = L->up_w, F, H); break;
+    default: ok = rr_wmat_init(m = &L->down, j->down, src = L->down_w, H, F); break;
     }
     if (!ok) atomic_store(&j->failed, true);
+    /* the fp32 source of a converted matrix is not read again: drop its pages from the resident set */
+    else if (m->type != RR_W_F32 && j->w) rr_weights_release(j->w, src, (size_t)m->out * (size_t)m->in);
 }
 
-static rerank_status prepare_weights(rr_decoder *d, rerank_dtype dtype, rerank_error *err) {
+static rerank_status prepare_weights(rr_decoder *d, rr_weights *w, rerank_dtype dtype, rerank_error *err) {
     rr_wtype t = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
     if (!rr_wtype_native(t))
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s compute needs a CPU with %s", t == RR_W_BF16 ? "bf16" : "int8",
                        t == RR_W_BF16 ? "AVX512_BF16" : "AVX512_VNNI");
-    convert_job j = {d, t, t != RR_W_INT8 ? t : rr_wtype_native(RR_W_BF16) ? RR_W_BF16 : RR_W_F32, false};
+    convert_job j = {d, w, t, t != RR_W_INT8 ? t : rr_wtype_native(RR_W_BF16) ? RR_W_BF16 : RR_W_F32, false};
     rr_pool *pool = t == RR_W_F32 ? NULL : rr_pool_new(0); /* NULL (no threads) still converts, in the caller */
     rr_pool_run(pool, convert_task, &j, d->n_layers * N_DENSE);
     rr_pool_free(pool);
@@ -335,7 +340,7 @@ static rerank_status decoder_load(rr_model *m, const json_t *config, const void 
     m->desc.start_layer = d->start_layer;
     if (!m->weights) return RERANK_OK;
     if ((st = bind_weights(d, m->weights, err))) return st;
-    return prepare_weights(d, m->dtype, err);
+    return prepare_weights(d, m->weights, m->dtype, err);
 }
 
 size_t rr_model_n_outputs(const rr_model *m, const rr_batch *b) {
