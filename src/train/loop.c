@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "base/threadpool.h"
 #include "io/safetensors.h"
 #include "train/data.h"
 #include "train/dist.h"
@@ -48,6 +49,7 @@ typedef struct loop {
     rr_trainer *t;
     rr_train_tok *tok;
     rr_adamw opt;
+    rr_pool *pool;           /* the optimizer's and clipping's threads */
     size_t *perm, *neg, *scratch, *offsets;
     long perm_epoch;
     float *teacher;
@@ -305,6 +307,10 @@ static rerank_status setup(loop *L, rr_train_result *res, rerank_error *err) {
                                 err)) ||
         (st = rr_adamw_init(&L->opt, L->t->n_floats, err)))
         return st;
+    /* the optimizer's threads: as many as the step's (the cores, shared among an mpirun job's processes here);
+     * without them the update runs in the caller */
+    int threads = a->threads > 0 ? a->threads : rr_cpu_count() / rr_dist_local_procs();
+    L->pool = threads > 1 ? rr_pool_new(threads) : NULL;
     size_t pair_len = (size_t)a->query_max_len + (size_t)a->passage_max_len;
     if (L->tok->max_tokens && pair_len > L->tok->max_tokens)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
@@ -363,10 +369,10 @@ static rerank_status train_step(loop *L, long step, double *loss, double *tokens
     if ((st = rr_dist_allreduce_sum_f64(L->dist, sums, 2, err))) return st;
     *loss = sums[0] / L->n_procs;
     *tokens = sums[1];
-    *grad_norm = rr_clip_grad_norm(t->grad, t->n_floats, a->max_grad_norm);
+    *grad_norm = rr_clip_grad_norm(L->pool, t->grad, t->n_floats, a->max_grad_norm);
     *lr = rr_lr_at(a->learning_rate, step, L->warmup, L->total);
     rr_train_adamw_opts o = {*lr, a->adam_beta1, a->adam_beta2, a->adam_eps, a->weight_decay, false};
-    rr_adamw_step(&L->opt, t->params, t->n_params, t->w, t->grad, &o);
+    rr_adamw_step(L->pool, &L->opt, t->params, t->n_params, t->w, t->grad, &o);
     return RERANK_OK;
 }
 
@@ -424,6 +430,7 @@ rerank_status rr_train_run(const rr_train_args *a, rr_train_result *res, rerank_
     L.n_procs = rr_dist_size(L.dist);
     st = run(&L, res, err);
     rr_adamw_free(&L.opt);
+    rr_pool_free(L.pool);
     rr_train_tok_free(L.tok);
     rr_trainer_free(L.t);
     rr_train_data_free(L.data);

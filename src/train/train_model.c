@@ -206,7 +206,7 @@ rerank_status rr_train_group_loss(const float *logits, const float *teacher, siz
 }
 
 double rr_train_clip_grad_norm(rr_train_model *m, double max_norm) {
-    return rr_clip_grad_norm(m->grad, m->n_floats, max_norm);
+    return rr_clip_grad_norm(m->pool, m->grad, m->n_floats, max_norm);
 }
 
 rerank_status rr_train_adamw(rr_train_model *m, const rr_train_adamw_opts *o, rerank_error *err) {
@@ -216,6 +216,6 @@ rerank_status rr_train_adamw(rr_train_model *m, const rr_train_adamw_opts *o, re
     if (!m->v) m->v = calloc(m->n_floats, sizeof *m->v);
     if (!m->m || !m->v) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for AdamW state");
     m->step++;
-    rr_adamw_apply(m->params, m->n_params, m->w, m->grad, m->m, m->v, m->step, o);
+    rr_adamw_apply(m->pool, m->params, m->n_params, m->w, m->grad, m->m, m->v, m->step, o);
     return RERANK_OK;
 }
