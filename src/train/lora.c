@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/kernels_bwd.h" /* rr_dropout_mix: splitmix64 */
 #include "base/error.h"
 #include "train/lora.h"
 
@@ -37,21 +38,16 @@ rerank_status rr_lora_parse_targets(const char *targets, bool on[RR_LORA_N_MODUL
     return RERANK_OK;
 }
 
-/* splitmix64: a well-mixed 64-bit hash of a counter. */
-static unsigned long long mix(unsigned long long x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 /* Uniform in [0, 1) from 53 bits. */
-static double unit(unsigned long long seed, unsigned long long i) { return (double)(mix(seed ^ mix(i)) >> 11) * 0x1p-53; }
+static double unit(unsigned long long seed, unsigned long long i) {
+    return (double)(rr_dropout_mix(seed ^ rr_dropout_mix(i)) >> 11) * 0x1p-53;
+}
 
 void rr_lora_init_a(float *a, int r, int in, unsigned long long seed, unsigned long long stream) {
     /* kaiming_uniform_(a=sqrt(5)): gain sqrt(2/(1+5)), bound = gain * sqrt(3 / fan_in) = 1 / sqrt(in) */
     double bound = 1.0 / sqrt((double)in);
-    unsigned long long s = mix(seed ^ mix(stream + 0x51ed270b27ull));
+    unsigned long long s = rr_dropout_mix(seed ^ rr_dropout_mix(stream + 0x51ed270b27ull));
     size_t n = (size_t)r * (size_t)in;
     for (size_t i = 0; i < n; i++) a[i] = (float)((2.0 * unit(s, i) - 1.0) * bound);
 }

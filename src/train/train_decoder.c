@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels_bwd.h"
 #include "base/error.h"
 #include "base/json.h"
 #include "tok/tokenizer.h"
@@ -216,9 +217,7 @@ static rerank_status check_opts(const rr_dec_trainer *d, const rr_trainer_opts *
  * depend on how a global batch is split over processes. */
 static unsigned long long lora_stream(const rr_train_micro *mb) {
     if (!mb->seq0) return mb->sample_seed; /* the first micro-batch: sample_seed as it is (rr_dt_pass callers) */
-    unsigned long long z = mb->sample_seed ^ ((unsigned long long)mb->seq0 * 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    return z ^ (z >> 27);
+    return rr_dropout_mix(mb->sample_seed ^ rr_dropout_mix(mb->seq0));
 }
 
 static rerank_status accumulate(rr_trainer *t, const rr_train_micro *mb, float scale, rr_train_loss *loss,

@@ -127,13 +127,6 @@ static rerank_status check_batch(const rr_dec_trainer *d, const rr_batch *b, siz
     return RERANK_OK;
 }
 
-/* splitmix64 */
-static unsigned long long mix(unsigned long long x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 /* Projection m of layer l with its adapter (if targeted) bound to the current trainable weights. */
 static rr_lora_linear linear(const rr_dec_trainer *d, int l, int m, bool train, unsigned long long sample_seed) {
@@ -149,7 +142,8 @@ static rr_lora_linear linear(const rr_dec_trainer *d, int l, int m, bool train, 
     lin.r = d->rank;
     lin.scale = (float)(d->alpha / d->rank);
     lin.p = train ? (float)d->dropout : 0.0f;
-    lin.mask_seed = mix(mix(sample_seed ^ mix(d->seed)) + (unsigned long long)l * RR_LORA_N_MODULES + (unsigned)m);
+    lin.mask_seed = rr_dropout_mix(rr_dropout_mix(sample_seed ^ rr_dropout_mix(d->seed)) +
+                                   (unsigned long long)l * RR_LORA_N_MODULES + (unsigned)m);
     return lin;
 }
 
