@@ -1,6 +1,6 @@
 /* test_kernels_fast.c - every instruction-set path of the fast kernels (forced in turn) against the scalar
  * reference: dense layers with bias/GELU/residual on awkward shapes, attention (full, first-token-only,
- * causal, grouped), 1 and 2 threads; and the thread pool itself. */
+ * causal, grouped), LayerNorm, 1 and 2 threads; and the thread pool itself. */
 #include <stdatomic.h>
 
 #include "base/threadpool.h"
@@ -40,6 +40,19 @@ static void check_linear(rr_pool *pool, int n, int in, int out, rr_act act, int 
     CHECK(d < 2e-5, "isa %s threads %d linear %dx%d->%d act %d res %d: diff %g", rr_isa_name(rr_isa_get()),
           rr_pool_size(pool), n, in, out, (int)act, with_res, d);
     free(x), free(w), free(b), free(res), free(want), free(got), free(scratch);
+}
+
+static void check_layernorm(rr_pool *pool, int n, int dim) {
+    float *x = rand_vec((size_t)n * dim, 3), *w = rand_vec((size_t)dim, 1), *b = rand_vec((size_t)dim, 1);
+    for (int i = 0; i < n * dim; i++) x[i] += 5.0f; /* an offset the mean must remove */
+    float *want = malloc((size_t)n * dim * sizeof *want), *got = malloc((size_t)n * dim * sizeof *got);
+    rr_layernorm_fwd(want, x, w, b, n, dim, 1e-5f);
+    rr_layernorm_fast(pool, got, x, w, b, n, dim, 1e-5f);
+    double d = max_rel_diff(got, want, (size_t)n * dim);
+    CHECK(d < 2e-6, "isa %s layernorm %d x %d: diff %g", rr_isa_name(rr_isa_get()), n, dim, d);
+    rr_layernorm_fast(pool, x, x, w, b, n, dim, 1e-5f); /* in place */
+    CHECK(max_rel_diff(x, got, (size_t)n * dim) == 0, "isa %s layernorm in place", rr_isa_name(rr_isa_get()));
+    free(x), free(w), free(b), free(want), free(got);
 }
 
 static const size_t default_offs[] = {0, 1, 40, 333, 350};
@@ -100,6 +113,9 @@ TEST(fast_kernels_match_reference_on_every_isa) {
             check_linear(pools[p], 1, 64, 33, RR_ACT_GELU, 0);
             check_linear(pools[p], 37, 520, 96, RR_ACT_GELU, 0);
             check_linear(pools[p], 9, 256, 1000, RR_ACT_NONE, 1);
+            check_layernorm(pools[p], 50, 768);
+            check_layernorm(pools[p], 3, 13);
+            check_layernorm(pools[p], 11, 1030);
             check_attention(pools[p], 4, 4, 16, false, false);
             check_attention(pools[p], 3, 3, 40, false, true);
             check_attention(pools[p], 4, 2, 32, true, false);

@@ -243,7 +243,7 @@ static rerank_status check_batch(const rr_encoder *e, const rr_batch *b, size_t 
 }
 
 /* x[N,H] = LayerNorm(word[id] + type[type_id] + pos[position]), positions per sequence. */
-static void embed(const rr_encoder *e, const rr_batch *b, float *x) {
+static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x) {
     size_t H = (size_t)e->hidden;
     for (size_t s = 0; s < b->n_seqs; s++) {
         int nonpad = 0;
@@ -259,7 +259,7 @@ static void embed(const rr_encoder *e, const rr_batch *b, float *x) {
             for (size_t d = 0; d < H; d++) xi[d] = (we[d] + te[d]) + pe[d];
         }
     }
-    rr_layernorm_fwd(x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
+    rr_layernorm_fast(pool, x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
 }
 
 /* Scratch of the dense layers for n rows: the largest of the layer's weights (all layers alike). */
@@ -306,7 +306,7 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     rr_pool *pool = ws->pool;
     int n = (int)N, H = e->hidden, S = (int)b->n_seqs;
     rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false};
-    embed(e, b, x);
+    embed(pool, e, b, x);
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
         rr_linear_w_fwd(pool, lin, k, x, &L->k, L->k_b, NULL, n, RR_ACT_NONE);
@@ -315,10 +315,10 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
             rr_linear_w_fwd(pool, lin, q, x, &L->q, L->q_b, NULL, n, RR_ACT_NONE);
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
             rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
-            rr_layernorm_fwd(x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
+            rr_layernorm_fast(pool, x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
             rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, n, RR_ACT_GELU);
             rr_linear_w_fwd(pool, lin, tmp, ffn, &L->down, L->down_b, x, n, RR_ACT_NONE);
-            rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+            rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
             continue;
         }
         /* Last layer: the head reads token 0 only, and every row after attention depends on its own token
@@ -328,10 +328,10 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         rr_linear_w_fwd(pool, lin, q, tmp, &L->q, L->q_b, NULL, S, RR_ACT_NONE);
         rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
         rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
-        rr_layernorm_fwd(x, x, L->ln1_w, L->ln1_b, S, H, e->eps);
+        rr_layernorm_fast(pool, x, x, L->ln1_w, L->ln1_b, S, H, e->eps);
         rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, S, RR_ACT_GELU);
         rr_linear_w_fwd(pool, lin, tmp, ffn, &L->down, L->down_b, x, S, RR_ACT_NONE);
-        rr_layernorm_fwd(x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
+        rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
     }
     for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);
     return RERANK_OK;

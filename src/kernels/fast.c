@@ -46,13 +46,18 @@ static void softmax_c(float *x, int n, float scale) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+static void layernorm_c(float *y, const float *x, const float *w, const float *b, int dim, float eps) {
+    rr_layernorm_fwd(y, x, w, b, 1, dim, eps);
+}
+
 /* ---- dispatch ---- */
 
 static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
-    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c, NULL, NULL},
+    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c, NULL, NULL, layernorm_c},
 #ifndef RR_NO_ISA
-    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2, NULL, NULL},
-    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512, rr_pack_a_avx512, rr_pack_bt_avx512},
+    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2, NULL, NULL, rr_layernorm_row_avx2},
+    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512, rr_pack_a_avx512, rr_pack_bt_avx512,
+                       rr_layernorm_row_avx512},
 #endif
 };
 
@@ -142,6 +147,31 @@ void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, cons
     /* B(k, j) = W[j, k]: the packed GEMM reads W's rows contiguously */
     rr_gemm g = {n, out, in, x, w, (size_t)in, 1, 1, (size_t)in, y, out, 1.0f, 0.0f, b, res, out, act};
     rr_gemm_run(pool, scratch, &g);
+}
+
+/* ---- LayerNorm: rows in tasks of ~8k floats ---- */
+
+typedef struct ln_job {
+    const rr_isa_ops *ops;
+    float *y;
+    const float *x, *w, *b;
+    float eps;
+    int n, dim, per;
+} ln_job;
+
+static void ln_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const ln_job *j = ctx;
+    int r0 = task * j->per, r1 = r0 + j->per < j->n ? r0 + j->per : j->n;
+    for (int r = r0; r < r1; r++)
+        j->ops->layernorm(j->y + (size_t)r * (size_t)j->dim, j->x + (size_t)r * (size_t)j->dim, j->w, j->b, j->dim, j->eps);
+}
+
+void rr_layernorm_fast(rr_pool *pool, float *y, const float *x, const float *w, const float *b, int n, int dim,
+                       float eps) {
+    if (n <= 0 || dim <= 0) return;
+    ln_job j = {ops_get(), y, x, w, b, eps, n, dim, dim >= 8192 ? 1 : 8192 / dim};
+    rr_pool_run(pool, ln_task, &j, (n + j.per - 1) / j.per);
 }
 
 /* ---- attention ---- */
@@ -394,10 +424,19 @@ static void lp_convert_task(void *ctx, int task, int thread) {
         const float *xr = j->x + (size_t)r * (size_t)in;
         if (j->w->type == RR_W_BF16) {
             uint16_t *d = (uint16_t *)j->xq + (size_t)r * (size_t)j->ldq;
-            for (int k = 0; k < in; k++) d[k] = bf16_of(xr[k]);
+#ifndef RR_NO_ISA
+            if (j->native) rr_to_bf16_avx512(d, xr, in);
+            else
+#endif
+                for (int k = 0; k < in; k++) d[k] = bf16_of(xr[k]);
             if (in < j->ldq) d[in] = 0;
         } else {
-            j->xscale[r] = quant_row((uint8_t *)j->xq + (size_t)r * (size_t)j->ldq, xr, in, j->ldq);
+            uint8_t *d = (uint8_t *)j->xq + (size_t)r * (size_t)j->ldq;
+#ifndef RR_NO_ISA
+            if (j->native) j->xscale[r] = rr_quant_row_avx512(d, xr, in, j->ldq);
+            else
+#endif
+                j->xscale[r] = quant_row(d, xr, in, j->ldq);
         }
     }
 }

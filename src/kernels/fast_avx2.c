@@ -107,3 +107,30 @@ void rr_softmax_avx2(float *x, int n, float scale) {
         _mm256_maskstore_ps(x + i, k, _mm256_mul_ps(_mm256_maskload_ps(x + i, k), inv));
     }
 }
+
+void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps) {
+    /* scalar: as rr_layernorm_row_avx512, in 8 lanes; the tail (dim % 8) in plain C */
+    int v = dim / 8 * 8;
+    __m256 s = _mm256_setzero_ps();
+    for (int i = 0; i < v; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
+    float lanes[8], sum = 0.0f, sq = 0.0f;
+    _mm256_storeu_ps(lanes, s);
+    for (int i = 0; i < 8; i++) sum += lanes[i];
+    for (int i = v; i < dim; i++) sum += x[i];
+    float mean = sum / (float)dim;
+    __m256 vm = _mm256_set1_ps(mean), q = _mm256_setzero_ps();
+    for (int i = 0; i < v; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        q = _mm256_fmadd_ps(d, d, q);
+    }
+    _mm256_storeu_ps(lanes, q);
+    for (int i = 0; i < 8; i++) sq += lanes[i];
+    for (int i = v; i < dim; i++) sq += (x[i] - mean) * (x[i] - mean);
+    float r = 1.0f / sqrtf(sq / (float)dim + eps);
+    __m256 rstd = _mm256_set1_ps(r);
+    for (int i = 0; i < v; i += 8) {
+        __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), rstd);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+    for (int i = v; i < dim; i++) y[i] = (x[i] - mean) * r * w[i] + b[i];
+}

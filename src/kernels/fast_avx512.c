@@ -453,3 +453,57 @@ void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const fl
         }
     }
 }
+
+/* ---- row conversions for the low-precision blocks, and LayerNorm ---- */
+
+void rr_to_bf16_avx512(uint16_t *dst, const float *x, int n) {
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        _mm512_storeu_si512(dst + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i)));
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(dst + i, k, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, x + i)));
+    }
+}
+
+float rr_quant_row_avx512(uint8_t *dst, const float *x, int n, int kq) {
+    __m512 mx = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(k, x + i)));
+    }
+    float amax = _mm512_reduce_max_ps(mx);
+    float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 127.0f / (amax > 0 ? amax : 127.0f);
+    __m512 vinv = _mm512_set1_ps(inv);
+    __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    for (int i = 0; i < n; i += 16) { /* cvtps rounds to nearest even, as nearbyintf */
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vinv));
+        q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
+        _mm_mask_storeu_epi8(dst + i, k, _mm512_cvtepi32_epi8(q));
+    }
+    for (int i = n; i < kq; i++) dst[i] = 128;
+    return sc;
+}
+
+void rr_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int dim, float eps) {
+    /* scalar: mean, then the centred sum of squares (two passes, as the reference), in 16 fp32 lanes */
+    __m512 s = _mm512_setzero_ps();
+    for (int i = 0; i < dim; i += 16) {
+        __mmask16 k = dim - i >= 16 ? 0xffff : (__mmask16)((1u << (dim - i)) - 1);
+        s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(k, x + i));
+    }
+    float mean = _mm512_reduce_add_ps(s) / (float)dim;
+    __m512 vm = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
+    for (int i = 0; i < dim; i += 16) {
+        __mmask16 k = dim - i >= 16 ? 0xffff : (__mmask16)((1u << (dim - i)) - 1);
+        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), vm);
+        q = _mm512_fmadd_ps(d, d, q);
+    }
+    __m512 rstd = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)dim + eps));
+    for (int i = 0; i < dim; i += 16) {
+        __mmask16 k = dim - i >= 16 ? 0xffff : (__mmask16)((1u << (dim - i)) - 1);
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), rstd);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i)));
+    }
+}

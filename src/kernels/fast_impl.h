@@ -59,6 +59,8 @@ typedef struct rr_isa_ops {
      * (row stride ld, cols <= unr of them) into dst [k*unr + c], 64-byte aligned, zero past cols */
     void (*pack_a_rows)(float *dst, const float *a, size_t rs, int m, int kc);
     void (*pack_bt)(float *dst, const float *w, size_t ld, int kc, int cols);
+    /* one LayerNorm row: y = (x - mean) / sqrt(var + eps) * w + b (y may be x) */
+    void (*layernorm)(float *y, const float *x, const float *w, const float *b, int dim, float eps);
 } rr_isa_ops;
 
 const rr_isa_ops *rr_ops_get(void); /* the active instruction set's (fast.c) */
@@ -99,6 +101,12 @@ bool rr_amx_usable(void); /* AMX-BF16 present and granted by the kernel; $RERANK
 void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                           const rr_epi *e);
+/* x[0, n) as bf16, rounded to nearest even (fast.c's bf16_of) */
+void rr_to_bf16_avx512(uint16_t *dst, const float *x, int n);
+/* fast.c's quant_row: dst[k] = round(x[k] * 127 / max|x|) + 128 for k < n, 128 up to kq; returns the scale */
+float rr_quant_row_avx512(uint8_t *dst, const float *x, int n, int kq);
+void rr_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int dim, float eps);
+void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps);
 void rr_softmax_avx2(float *x, int n, float scale);
 void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc);

@@ -144,6 +144,10 @@ void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, co
  * above threaded over an rr_pool (NULL = the caller only) and vectorised for the run-time instruction set.
  * Results agree with the scalar reference to float rounding (sums are reassociated). ---- */
 
+/* rr_layernorm_fwd on the pool, in the active instruction set (fp32 sums in SIMD lanes). y may be x. */
+void rr_layernorm_fast(rr_pool *pool, float *y, const float *x, const float *w, const float *b, int n, int dim,
+                       float eps);
+
 /* rr_rmsnorm_fwd on every row. y may be x. */
 void rr_rmsnorm_fast(rr_pool *pool, float *y, const float *x, const float *w, float w_offset, int n, int dim,
                      float eps);
