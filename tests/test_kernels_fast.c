@@ -55,6 +55,23 @@ static void check_layernorm(rr_pool *pool, int n, int dim) {
     free(x), free(w), free(b), free(want), free(got);
 }
 
+/* GELU far into both tails (y = x through a 1 x 1 weight): the reference's values, and never a subnormal,
+ * which would make every later product on it crawl. */
+static void check_gelu_tails(rr_pool *pool) {
+    enum { N = 241 };
+    float x[N], want[N], got[N], one = 1.0f;
+    for (int i = 0; i < N; i++) x[i] = -60.0f + 0.5f * (float)i;
+    memcpy(want, x, sizeof x);
+    rr_gelu_fwd(want, want, N);
+    float *scratch = malloc(rr_linear_scratch(rr_pool_size(pool)) * sizeof *scratch);
+    rr_linear_fwd(pool, scratch, got, x, &one, NULL, NULL, N, 1, 1, RR_ACT_GELU);
+    int subnormal = 0;
+    for (int i = 0; i < N; i++) subnormal += fpclassify(got[i]) == FP_SUBNORMAL;
+    CHECK(subnormal == 0 && max_rel_diff(got, want, N) < 2e-6, "isa %s gelu tails: %d subnormal, diff %g",
+          rr_isa_name(rr_isa_get()), subnormal, max_rel_diff(got, want, N));
+    free(scratch);
+}
+
 static const size_t default_offs[] = {0, 1, 40, 333, 350};
 
 static void check_attention_seqs(rr_pool *pool, int n_heads, int n_kv, int hd, bool causal, bool first_only,
@@ -114,6 +131,7 @@ TEST(fast_kernels_match_reference_on_every_isa) {
             check_linear(pools[p], 37, 520, 96, RR_ACT_GELU, 0);
             check_linear(pools[p], 9, 256, 1000, RR_ACT_NONE, 1);
             check_layernorm(pools[p], 50, 768);
+            check_gelu_tails(pools[p]);
             check_layernorm(pools[p], 3, 13);
             check_layernorm(pools[p], 11, 1030);
             check_attention(pools[p], 4, 4, 16, false, false);
