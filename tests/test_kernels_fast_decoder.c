@@ -93,7 +93,7 @@ static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, int n_
     float *kp = rand_vec((size_t)n_past * ldkv, 1), *vp = rand_vec((size_t)n_past * ldkv, 1);
     float *want = calloc(N * ldq, sizeof *want), *scores = malloc((N + n_past) * sizeof *scores);
     for (size_t s = 0; s < n_seqs; s++) {
-        rr_attn_shape sh = {(int)(offs[s + 1] - offs[s]), n_heads, n_kv, hd, ldq, ldkv, ldq, causal};
+        rr_attn_shape sh = {(int)(offs[s + 1] - offs[s]), n_heads, n_kv, hd, ldq, ldkv, ldq, causal, false};
         rr_attention_past_fwd(want + offs[s] * ldq, q + offs[s] * ldq, kp, vp, n_past, k + offs[s] * ldkv,
                               v + offs[s] * ldkv, scores, &sh);
     }
@@ -103,7 +103,7 @@ static void check_attention(rr_pool *pool, int n_heads, int n_kv, int hd, int n_
         qc = malloc(n_seqs * ldq * sizeof *qc);
         for (size_t s = 0; s < n_seqs; s++) memcpy(qc + s * ldq, q + (offs[s + 1] - 1) * ldq, ldq * sizeof *qc);
     }
-    rr_attn_shape sh = {0, n_heads, n_kv, hd, ldq, ldkv, ldq, causal};
+    rr_attn_shape sh = {0, n_heads, n_kv, hd, ldq, ldkv, ldq, causal, false};
     float *scratch = malloc(rr_attention_past_scratch(rr_pool_size(pool), n_past + 130, hd) * sizeof *scratch);
     rr_attention_past_seqs_fwd(pool, scratch, got, qc, kp, vp, n_past, k, v, offs, n_seqs, &sh, last_only);
     double d = 0;

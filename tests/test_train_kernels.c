@@ -234,7 +234,7 @@ static const size_t at_off[AT_SEQS + 1] = {0, 5, 14, 15};
 TEST(train_fast_attention) {
     rr_pool *pool = rr_pool_new(3);
     size_t N = at_off[AT_SEQS], nf = N * AT_LD;
-    rr_attn_shape s = {0, AT_HEADS, AT_HEADS, AT_HD, AT_LD, AT_LD, AT_LD, false};
+    rr_attn_shape s = {0, AT_HEADS, AT_HEADS, AT_HD, AT_LD, AT_LD, AT_LD, false, false};
     float *q = rand_vec(nf, 1.5f), *k = rand_vec(nf, 1.5f), *v = rand_vec(nf, 1), *dout = rand_vec(nf, 1);
     float *o0 = calloc(nf, 4), *o1 = calloc(nf, 4), *ref_scratch = malloc(rr_attention_bwd_scratch(9) * 4);
     float *scratch = malloc(rr_attention_train_scratch(rr_pool_size(pool), 9) * 4);

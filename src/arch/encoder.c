@@ -305,7 +305,9 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) want_huge_pages(acts[i], sizes[i]);
     rr_pool *pool = ws->pool;
     int n = (int)N, H = e->hidden, S = (int)b->n_seqs;
-    rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false};
+    /* with bf16/int8 weights the attention products run in bf16 too (where AMX is): on W1 of the bench the ranking
+     * against fp32 moved no more than the dense layers' rounding already moves it */
+    rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false, e->layers[0].q.type != RR_W_F32};
     embed(pool, e, b, x);
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];

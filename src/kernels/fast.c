@@ -194,7 +194,7 @@ typedef struct att_job {
     const size_t *offsets;
     size_t n_seqs, per_thread;
     const rr_attn_shape *s;
-    bool first_only;
+    bool first_only, amx;
 } att_job;
 
 static int n_qblocks(const att_job *j, size_t seq) {
@@ -226,6 +226,12 @@ static void att_task(void *ctx, int task, int thread) {
     size_t qrow = j->first_only ? seq : first + (size_t)q0;
     const float *qh = j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd;
     float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
+#ifndef RR_NO_ISA
+    if (j->amx) {
+        rr_att_block_amx(oh, (size_t)s->ld_out, qh, (size_t)s->ld_q, kh, vh, (size_t)s->ld_kv, T, qn, q0, s->causal, hd, S);
+        return;
+    }
+#endif
     rr_uepi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true, 1.0f, 0.0f};
     /* S[qn, T] = Q K^T, then softmax(S / sqrt(hd)) per row */
     if (ops->pack_bt)
@@ -260,7 +266,11 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
     for (size_t i = 0; i < n_seqs; i++)
         if ((int)(offsets[i + 1] - offsets[i]) > longest) longest = (int)(offsets[i + 1] - offsets[i]);
     att_job j = {ops_get(), out, scratch, q, k, v, offsets, n_seqs, att_per_thread(longest, s->head_dim), s,
-                 first_only};
+                 first_only, false};
+#ifndef RR_NO_ISA
+    /* its scratch (scores, packed K and V, Q, one output block) fits in att_per_thread's */
+    j.amx = s->bf16 && s->head_dim % 32 == 0 && rr_isa_get() == RR_ISA_AVX512 && rr_amx_usable();
+#endif
     int n_tasks = 0;
     for (size_t i = 0; i < n_seqs; i++) n_tasks += s->n_heads * n_qblocks(&j, i);
     rr_pool_run(pool, att_task, &j, n_tasks);

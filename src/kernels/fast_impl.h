@@ -107,6 +107,11 @@ void rr_to_bf16_avx512(uint16_t *dst, const float *x, int n);
 float rr_quant_row_avx512(uint8_t *dst, const float *x, int n, int kq);
 void rr_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int dim, float eps);
 void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps);
+/* Attention of qn query rows (query r at absolute position q0 + r when causal) of one head against T keys, with
+ * q, k, v, and the softmax weights rounded to bf16 and fp32 sums (AMX-BF16; rr_amx_usable, hd % 32 == 0).
+ * scratch: rr_att_amx_scratch floats, 64-byte aligned. */
+void rr_att_block_amx(float *out, size_t ld_out, const float *q, size_t ld_q, const float *k, const float *v,
+                      size_t ld_kv, int T, int qn, int q0, bool causal, int hd, float *scratch);
 void rr_softmax_avx2(float *x, int n, float scale);
 void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc);

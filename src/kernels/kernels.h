@@ -32,6 +32,7 @@ typedef struct rr_attn_shape {
     int n_tokens, n_heads, n_kv_heads, head_dim;
     int ld_q, ld_kv, ld_out; /* row strides (floats) of q, of k and v, of out */
     bool causal;             /* token i sees tokens 0..i only */
+    bool bf16;               /* fast path only: products in bf16 with fp32 sums where the CPU has AMX-BF16 */
 } rr_attn_shape;
 
 /* out[t, h*hd:(h+1)*hd] = softmax_j(q[t,h]·k[j,kvh] / sqrt(hd)) · v[j,kvh] for one sequence.

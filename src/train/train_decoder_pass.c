@@ -161,7 +161,7 @@ static void act_bwd(const rr_dec_trainer *d, float *dx, const float *dy, const f
 
 static rr_attn_shape seq_shape(const rr_dec_trainer *d, const rr_batch *b, size_t s, const dims *z) {
     rr_attn_shape sh = {(int)(b->offsets[s + 1] - b->offsets[s]), d->n_heads, d->n_kv_heads, d->head_dim,
-                        (int)z->QD, (int)z->KD, (int)z->QD, true};
+                        (int)z->QD, (int)z->KD, (int)z->QD, true, false};
     return sh;
 }
 

@@ -139,7 +139,7 @@ static rerank_status check_batch(const rr_train_model *m, const rr_batch *b, siz
 
 static rr_attn_shape seq_shape(const rr_train_dims *d, const rr_batch *b, size_t s) {
     rr_attn_shape sh = {(int)(b->offsets[s + 1] - b->offsets[s]), d->n_heads, d->n_heads, d->head_dim,
-                        d->hidden, d->hidden, d->hidden, false};
+                        d->hidden, d->hidden, d->hidden, false, false};
     return sh;
 }
 
