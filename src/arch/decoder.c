@@ -531,7 +531,7 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
         memcpy(kv->save_v, bf->v, (size_t)n * (size_t)KD * sizeof *bf->v);
     }
     if (kv->kv_only) return;
-    rr_attn_shape shape = {0, d->n_heads, d->n_kv_heads, hd, QD, KD, QD, true, false};
+    rr_attn_shape shape = {0, d->n_heads, d->n_kv_heads, hd, QD, KD, QD, true, L->q.type != RR_W_F32};
     if (kv->last_only) {
         last_queries(d, L, b, bf, kv->n_past);
         rr_attention_past_seqs_fwd(pool, bf->att_s, bf->att, bf->q, kv->past_k, kv->past_v, (int)kv->n_past, bf->k,

@@ -228,7 +228,8 @@ static void att_task(void *ctx, int task, int thread) {
     float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
 #ifndef RR_NO_ISA
     if (j->amx) {
-        rr_att_block_amx(oh, (size_t)s->ld_out, qh, (size_t)s->ld_q, kh, vh, (size_t)s->ld_kv, T, qn, q0, s->causal, hd, S);
+        rr_att_amx_pack(S, NULL, NULL, 0, kh, vh, (size_t)s->ld_kv, T, hd);
+        rr_att_amx_block(oh, (size_t)s->ld_out, qh, (size_t)s->ld_q, qn, s->causal ? q0 : -1, T, hd, S);
         return;
     }
 #endif
@@ -268,7 +269,7 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
     att_job j = {ops_get(), out, scratch, q, k, v, offsets, n_seqs, att_per_thread(longest, s->head_dim), s,
                  first_only, false};
 #ifndef RR_NO_ISA
-    /* its scratch (scores, packed K and V, Q, one output block) fits in att_per_thread's */
+    /* its scratch fits in att_per_thread's: tp * hd + QB * tp + QB * hd / 2 + 16 * hd + 64 (first-only: qn = 1) */
     j.amx = s->bf16 && s->head_dim % 32 == 0 && rr_isa_get() == RR_ISA_AVX512 && rr_amx_usable();
 #endif
     int n_tasks = 0;

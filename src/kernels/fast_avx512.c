@@ -505,28 +505,29 @@ __attribute__((target("amx-tile"))) static void amx_config16(void) {
     _tile_loadconfig(&cfg);
 }
 
-/* rows rows of x (row stride ld floats, hd floats each) as bf16 rows of hd at dst; zero rows up to pad. */
-static void rows_to_bf16(uint16_t *dst, const float *x, size_t ld, int rows, int pad, int hd) {
-    for (int r = 0; r < pad; r++) {
-        uint16_t *d = dst + (size_t)r * (size_t)hd;
-        if (r < rows) rr_to_bf16_avx512(d, x + (size_t)r * ld, hd);
-        else memset(d, 0, (size_t)hd * sizeof *d);
-    }
+/* Scratch of the AMX attention (floats from a 64-byte aligned start): packed K and V of tp keys, then per block
+ * the scores [qp, tp], Q [qp, hd] in bf16 and one 16-row output block. */
+size_t rr_att_amx_scratch(int n_keys, int max_q, int hd) {
+    size_t tp = (size_t)(n_keys + 31) / 32 * 32, qp = (size_t)(max_q + 15) / 16 * 16;
+    return tp * (size_t)hd + qp * tp + qp * (size_t)hd / 2 + 16 * (size_t)hd + 64;
 }
 
-__attribute__((target("amx-tile,amx-bf16"))) void rr_att_block_amx(float *out, size_t ld_out, const float *q, size_t ld_q,
-                                                                     const float *k, const float *v, size_t ld_kv,
-                                                                     int T, int qn, int q0, bool causal, int hd,
-                                                                     float *scratch) {
-    /* scalar: out[r] = sum_j softmax_j(bf16(q[r]) . bf16(k[j]) / sqrt(hd)) rounded to bf16 * bf16(v[j]) */
-    int tp = (T + 31) / 32 * 32, qp = (qn + 15) / 16 * 16, pairs = hd / 2;
-    float *S = scratch;                                        /* [qp, tp] scores; row r's P in bf16 in place */
-    uint16_t *kp = (uint16_t *)(S + (size_t)qp * (size_t)tp);  /* K^T: 16-key panels of [pairs][16 keys][2] */
-    uint16_t *vp = kp + (size_t)tp * (size_t)hd;               /* V: [tp / 2 key pairs][hd][2] */
-    uint16_t *qb = vp + (size_t)tp * (size_t)hd;               /* Q: [qp, hd] */
-    float *ob = (float *)(qb + (size_t)qp * (size_t)hd);       /* one 16-row block of the output */
+/* Key j of the two segments: the cached prefix's rows first, then the sequence's own. */
+static inline const float *key_row(const float *past, int n_past, const float *own, size_t ld, int j) {
+    return j < n_past ? past + (size_t)j * ld : own + (size_t)(j - n_past) * ld;
+}
+
+void rr_att_amx_pack(float *scratch, const float *k_past, const float *v_past, int n_past, const float *k,
+                     const float *v, size_t ld_kv, int nk, int hd) {
+    int tp = (nk + 31) / 32 * 32, pairs = hd / 2;
+    uint16_t *kp = (uint16_t *)scratch;                /* K^T: 16-key panels of [pairs][16 keys][2] */
+    uint16_t *vp = kp + (size_t)tp * (size_t)hd;       /* V: [tp / 2 key pairs][hd][2] */
     /* K rows in bf16 (in vp for now), then each 16 keys x 16 pairs block transposed into its panel */
-    rows_to_bf16(vp, k, ld_kv, T, tp, hd);
+    for (int j = 0; j < tp; j++) {
+        uint16_t *d = vp + (size_t)j * (size_t)hd;
+        if (j < nk) rr_to_bf16_avx512(d, key_row(k_past, n_past, k, ld_kv, j), hd);
+        else memset(d, 0, (size_t)hd * sizeof *d);
+    }
     for (int p = 0; p < tp / 16; p++)
         for (int g = 0; g < pairs / 16; g++) {
             __m512 r[16];
@@ -535,25 +536,42 @@ __attribute__((target("amx-tile,amx-bf16"))) void rr_att_block_amx(float *out, s
             float *panel = (float *)(kp + (size_t)p * 16 * (size_t)hd);
             for (int i = 0; i < 16; i++) _mm512_store_ps(panel + (size_t)(g * 16 + i) * 16, r[i]);
         }
-    /* V: key pairs interleaved per column */
+    /* V: the two keys of a pair interleaved per column */
     const __m512i inter = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6, 37,
                                            5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
     for (int kq = 0; kq < tp / 2; kq++) {
         int j0 = 2 * kq, j1 = 2 * kq + 1;
+        const float *a0 = j0 < nk ? key_row(v_past, n_past, v, ld_kv, j0) : NULL;
+        const float *b0 = j1 < nk ? key_row(v_past, n_past, v, ld_kv, j1) : NULL;
         uint16_t *d = vp + (size_t)kq * (size_t)hd * 2;
         for (int c = 0; c < hd; c += 16) {
-            __m512 a = j0 < T ? _mm512_loadu_ps(v + (size_t)j0 * ld_kv + (size_t)c) : _mm512_setzero_ps();
-            __m512 b = j1 < T ? _mm512_loadu_ps(v + (size_t)j1 * ld_kv + (size_t)c) : _mm512_setzero_ps();
+            __m512 a = a0 ? _mm512_loadu_ps(a0 + c) : _mm512_setzero_ps();
+            __m512 b = b0 ? _mm512_loadu_ps(b0 + c) : _mm512_setzero_ps();
             __m512i ab = _mm512_permutex2var_epi16(_mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(a)), inter,
                                                    _mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(b)));
             _mm512_storeu_si512(d + (size_t)c * 2, ab);
         }
     }
-    rows_to_bf16(qb, q, ld_q, qn, qp, hd);
+}
+
+__attribute__((target("amx-tile,amx-bf16"))) void rr_att_amx_block(float *out, size_t ld_out, const float *q, size_t ld_q,
+                                                                     int qn, int q_pos, int nk, int hd, float *scratch) {
+    /* scalar: out[r] = sum_j softmax_j(bf16(q[r]) . bf16(k[j]) / sqrt(hd)) rounded to bf16 * bf16(v[j]) */
+    int tp = (nk + 31) / 32 * 32, qp = (qn + 15) / 16 * 16;
+    const uint16_t *kp = (const uint16_t *)scratch, *vp = kp + (size_t)tp * (size_t)hd;
+    float *S = scratch + (size_t)tp * (size_t)hd;       /* [qp, tp] scores; row r's P in bf16 in place */
+    uint16_t *qb = (uint16_t *)(S + (size_t)qp * (size_t)tp);
+    float *ob = (float *)(qb + (size_t)qp * (size_t)hd);
+    for (int r = 0; r < qp; r++) {
+        uint16_t *d = qb + (size_t)r * (size_t)hd;
+        if (r < qn) rr_to_bf16_avx512(d, q + (size_t)r * ld_q, hd);
+        else memset(d, 0, (size_t)hd * sizeof *d);
+    }
     amx_config16();
     /* S = Q K^T: 16 query rows x 32 keys per block (tiles 0-1), 32 dims per step */
-    for (int r0 = 0; r0 < qp; r0 += 16)
-        for (int j0 = 0; j0 < tp; j0 += 32) {
+    for (int r0 = 0; r0 < qp; r0 += 16) {
+        int kend = q_pos < 0 ? tp : (q_pos + r0 + 16 + 31) / 32 * 32; /* causal: keys past the block's last row unused */
+        for (int j0 = 0; j0 < tp && j0 < kend; j0 += 32) {
             _tile_zero(0);
             _tile_zero(1);
             const uint16_t *p0 = kp + (size_t)j0 * (size_t)hd, *p1 = p0 + (size_t)16 * (size_t)hd;
@@ -567,12 +585,13 @@ __attribute__((target("amx-tile,amx-bf16"))) void rr_att_block_amx(float *out, s
             _tile_stored(0, S + (size_t)r0 * (size_t)tp + (size_t)j0, tp * 4);
             _tile_stored(1, S + (size_t)r0 * (size_t)tp + (size_t)j0 + 16, tp * 4);
         }
-    /* softmax over each row's visible keys, then the row as bf16 in place (zeros past them and past T) */
+    }
+    /* softmax over each row's visible keys, then the row as bf16 in place (zeros past them and past nk) */
     float scale = 1.0f / sqrtf((float)hd);
     for (int r = 0; r < qp; r++) {
         float *row = S + (size_t)r * (size_t)tp;
         uint16_t *prow = (uint16_t *)row;
-        int n = r >= qn ? 0 : causal && q0 + r + 1 < T ? q0 + r + 1 : T;
+        int n = r >= qn ? 0 : q_pos >= 0 && q_pos + r + 1 < nk ? q_pos + r + 1 : nk;
         if (n > 0) rr_softmax_avx512(row, n, scale);
         /* in place: the bf16 store of elements [c, c+32) covers bytes of fp32 elements below c only */
         for (int c = 0; c < tp; c += 32) {
@@ -584,13 +603,14 @@ __attribute__((target("amx-tile,amx-bf16"))) void rr_att_block_amx(float *out, s
     }
     /* out = P V: 16 rows x up to 64 columns per pass (tiles 0-3), 32 keys per step */
     for (int r0 = 0; r0 < qp; r0 += 16) {
+        int kend = q_pos < 0 ? tp : (q_pos + r0 + 16 + 31) / 32 * 32;
         for (int c0 = 0; c0 < hd; c0 += 64) {
             int nt = hd - c0 >= 64 ? 4 : (hd - c0) / 16;
             _tile_zero(0); /* tile numbers must be constants: nt <= 4 tiles by hand */
             if (nt > 1) _tile_zero(1);
             if (nt > 2) _tile_zero(2);
             if (nt > 3) _tile_zero(3);
-            for (int j0 = 0; j0 < tp; j0 += 32) {
+            for (int j0 = 0; j0 < tp && j0 < kend; j0 += 32) {
                 _tile_loadd(4, (const uint16_t *)(S + (size_t)r0 * (size_t)tp) + j0, tp * 4);
                 const uint16_t *vb = vp + (size_t)(j0 / 2) * (size_t)hd * 2 + (size_t)c0 * 2;
                 _tile_loadd(5, vb, hd * 4);

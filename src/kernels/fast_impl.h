@@ -107,11 +107,15 @@ void rr_to_bf16_avx512(uint16_t *dst, const float *x, int n);
 float rr_quant_row_avx512(uint8_t *dst, const float *x, int n, int kq);
 void rr_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int dim, float eps);
 void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps);
-/* Attention of qn query rows (query r at absolute position q0 + r when causal) of one head against T keys, with
- * q, k, v, and the softmax weights rounded to bf16 and fp32 sums (AMX-BF16; rr_amx_usable, hd % 32 == 0).
- * scratch: rr_att_amx_scratch floats, 64-byte aligned. */
-void rr_att_block_amx(float *out, size_t ld_out, const float *q, size_t ld_q, const float *k, const float *v,
-                      size_t ld_kv, int T, int qn, int q0, bool causal, int hd, float *scratch);
+/* Attention on AMX-BF16 (rr_amx_usable; hd % 32 == 0), q, k, v and the softmax weights rounded to bf16, fp32
+ * sums. rr_att_amx_pack packs the keys and values of one head, nk of them: the n_past rows of k_past / v_past,
+ * then the sequence's own; rr_att_amx_block then computes qn query rows against them (query r sees keys up to
+ * q_pos + r; all nk when q_pos < 0). scratch: rr_att_amx_scratch(nk, qn) floats, 64-byte aligned, shared. */
+size_t rr_att_amx_scratch(int n_keys, int max_q, int hd);
+void rr_att_amx_pack(float *scratch, const float *k_past, const float *v_past, int n_past, const float *k,
+                     const float *v, size_t ld_kv, int nk, int hd);
+void rr_att_amx_block(float *out, size_t ld_out, const float *q, size_t ld_q, int qn, int q_pos, int nk, int hd,
+                      float *scratch);
 void rr_softmax_avx2(float *x, int n, float scale);
 void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc);
