@@ -184,6 +184,44 @@ TEST(bf16_attention_is_close_to_reference) {
     rr_pool_free(pool2);
 }
 
+/* Several weights on one input (q, k, v): each output equals its own rr_linear_w_fwd exactly, for every weight
+ * type, and a mix of types falls back to one at a time. */
+TEST(linear_multi_equals_single_outputs) {
+    rr_pool *pool2 = rr_pool_new(2);
+    REQUIRE(pool2);
+    int n = 45, in = 96, outs_n[] = {64, 33, 100};
+    float *x = rand_vec((size_t)n * in, 1), *res = rand_vec((size_t)n * 100, 1);
+    for (int t = RR_W_F32; t <= RR_W_INT8 + 1; t++) { /* the last round mixes bf16 and int8 */
+        rr_wmat m[3];
+        float *w[3], *b[3], *y[3], *want[3];
+        rr_linear_out outs[3];
+        for (int i = 0; i < 3; i++) {
+            rr_wtype type = t <= RR_W_INT8 ? (rr_wtype)t : i == 1 ? RR_W_INT8 : RR_W_BF16;
+            if (!rr_wtype_native(type) && type != RR_W_F32) type = RR_W_F32;
+            w[i] = rand_vec((size_t)outs_n[i] * in, 0.1f), b[i] = rand_vec((size_t)outs_n[i], 1);
+            y[i] = malloc((size_t)n * outs_n[i] * sizeof *y[i]), want[i] = malloc((size_t)n * outs_n[i] * sizeof *want[i]);
+            REQUIRE(rr_wmat_init(&m[i], type, w[i], outs_n[i], in));
+            outs[i] = (rr_linear_out){y[i], &m[i], b[i], i == 2 ? res : NULL, i == 1 ? RR_ACT_GELU : RR_ACT_NONE};
+        }
+        size_t sc = 0;
+        for (int i = 0; i < 3; i++) {
+            size_t si = rr_linear_w_scratch(&m[i], 2, n);
+            sc = si > sc ? si : sc;
+        }
+        float *scratch = malloc(sc * sizeof *scratch);
+        for (int i = 0; i < 3; i++)
+            rr_linear_w_fwd(pool2, scratch, want[i], x, &m[i], b[i], outs[i].res, n, outs[i].act);
+        rr_linear_w_multi(pool2, scratch, x, n, outs, 3);
+        for (int i = 0; i < 3; i++)
+            CHECK(max_rel_diff(y[i], want[i], (size_t)n * outs_n[i]) == 0, "round %d output %d", t, i);
+        CHECK(rr_linear_outs_share(outs, 3) == (t <= RR_W_INT8 || !rr_wtype_native(RR_W_BF16)), "round %d share", t);
+        for (int i = 0; i < 3; i++) rr_wmat_free(&m[i]), free(w[i]), free(b[i]), free(y[i]), free(want[i]);
+        free(scratch);
+    }
+    free(x), free(res);
+    rr_pool_free(pool2);
+}
+
 static void count_task(void *ctx, int task, int thread) {
     atomic_int *hits = ctx;
     atomic_fetch_add(&hits[task], 1);

@@ -311,10 +311,11 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     embed(pool, e, b, x);
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
-        rr_linear_w_fwd(pool, lin, k, x, &L->k, L->k_b, NULL, n, RR_ACT_NONE);
-        rr_linear_w_fwd(pool, lin, v, x, &L->v, L->v_b, NULL, n, RR_ACT_NONE);
+        /* q, k, v from one rounding of x (the last layer needs q of token 0 only: below) */
+        rr_linear_out qkv[] = {{k, &L->k, L->k_b, NULL, RR_ACT_NONE}, {v, &L->v, L->v_b, NULL, RR_ACT_NONE},
+                               {q, &L->q, L->q_b, NULL, RR_ACT_NONE}};
+        rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->n_layers ? 3 : 2);
         if (l + 1 < e->n_layers) {
-            rr_linear_w_fwd(pool, lin, q, x, &L->q, L->q_b, NULL, n, RR_ACT_NONE);
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
             rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
             rr_layernorm_fast(pool, x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);

@@ -417,12 +417,14 @@ size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n) {
 }
 
 typedef struct lp_job {
-    const rr_wmat *w;
-    float *y, *xscale;
-    const float *x, *b, *res;
+    const rr_linear_out *outs; /* every output shares x (its weights' type and `in`) */
+    int n_outs;
+    float *xscale;
+    const float *x;
     void *xq;
-    int n, ldq, nc;
-    rr_act act;
+    int n, ldq, nc, in;
+    rr_wtype type;
+    int chunks[RR_LINEAR_MAX_OUTS + 1]; /* first task of each output; the last entry is the total */
     bool native;
 } lp_job;
 
@@ -430,10 +432,10 @@ enum { CONV_ROWS = 32 };
 
 static void lp_convert_task(void *ctx, int task, int thread) {
     const lp_job *j = ctx;
-    int r0 = task * CONV_ROWS, r1 = r0 + CONV_ROWS < j->n ? r0 + CONV_ROWS : j->n, in = j->w->in;
+    int r0 = task * CONV_ROWS, r1 = r0 + CONV_ROWS < j->n ? r0 + CONV_ROWS : j->n, in = j->in;
     for (int r = r0; r < r1; r++) {
         const float *xr = j->x + (size_t)r * (size_t)in;
-        if (j->w->type == RR_W_BF16) {
+        if (j->type == RR_W_BF16) {
             uint16_t *d = (uint16_t *)j->xq + (size_t)r * (size_t)j->ldq;
 #ifndef RR_NO_ISA
             if (j->native) rr_to_bf16_avx512(d, xr, in);
@@ -454,11 +456,14 @@ static void lp_convert_task(void *ctx, int task, int thread) {
 
 static void lp_task(void *ctx, int task, int thread) {
     const lp_job *j = ctx;
-    const rr_wmat *w = j->w;
-    int c0 = task * j->nc, nc = w->out - c0 < j->nc ? w->out - c0 : j->nc;
-    rr_epi e = {j->b ? j->b + c0 : NULL, j->res ? j->res + c0 : NULL, w->out, j->act, true, true};
+    int o = 0;
+    while (task >= j->chunks[o + 1]) o++;
+    const rr_linear_out *out = &j->outs[o];
+    const rr_wmat *w = out->w;
+    int c0 = (task - j->chunks[o]) * j->nc, nc = w->out - c0 < j->nc ? w->out - c0 : j->nc;
+    rr_epi e = {out->b ? out->b + c0 : NULL, out->res ? out->res + c0 : NULL, w->out, out->act, true, true};
     size_t pstride = (size_t)j->ldq * LP_NR;
-    float *y = j->y + c0;
+    float *y = out->y + c0;
     if (w->type == RR_W_BF16) {
         const uint16_t *pb = (const uint16_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
         rr_block_bf16_fn fn = block_bf16_c;
@@ -478,17 +483,39 @@ static void lp_task(void *ctx, int task, int thread) {
 
 void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
                      const float *res, int n, rr_act act) {
-    if (w->type == RR_W_F32) {
-        rr_linear_fwd(pool, scratch, y, x, w->f32, b, res, n, w->in, w->out, act);
+    rr_linear_out out = {y, w, b, res, act};
+    rr_linear_w_multi(pool, scratch, x, n, &out, 1);
+}
+
+bool rr_linear_outs_share(const rr_linear_out *outs, int count) {
+    for (int i = 1; i < count; i++)
+        if (outs[i].w->type != outs[0].w->type || outs[i].w->in != outs[0].w->in) return false;
+    return count >= 1 && count <= RR_LINEAR_MAX_OUTS;
+}
+
+void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, const rr_linear_out *outs, int count) {
+    if (!rr_linear_outs_share(outs, count)) { /* nothing to share: one at a time */
+        for (int i = 0; i < count; i++) rr_linear_w_fwd(pool, scratch, outs[i].y, x, outs[i].w, outs[i].b, outs[i].res, n, outs[i].act);
         return;
     }
-    if (n <= 0 || w->out <= 0) return;
-    int threads = rr_pool_size(pool);
-    lp_job j = {w, y, NULL, x, b, res, align64(scratch), n, round_up(w->in, w->type == RR_W_BF16 ? 2 : 4), 0, act,
-                rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(w->type)};
-    if (w->type == RR_W_INT8) j.xscale = align64(scratch + (size_t)n * (size_t)j.ldq / 4 + PAD);
+    const rr_wmat *w0 = outs[0].w;
+    if (w0->type == RR_W_F32) {
+        for (int i = 0; i < count; i++)
+            rr_linear_fwd(pool, scratch, outs[i].y, x, outs[i].w->f32, outs[i].b, outs[i].res, n, w0->in, outs[i].w->out,
+                          outs[i].act);
+        return;
+    }
+    if (n <= 0) return;
+    int threads = rr_pool_size(pool), total_out = 0;
+    for (int i = 0; i < count; i++) total_out += outs[i].w->out;
+    if (total_out <= 0) return;
+    lp_job j = {outs, count, NULL, x, align64(scratch), n, round_up(w0->in, w0->type == RR_W_BF16 ? 2 : 4), 0, w0->in,
+                w0->type, {0}, rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(w0->type)};
+    if (w0->type == RR_W_INT8) j.xscale = align64(scratch + (size_t)n * (size_t)j.ldq / 4 + PAD);
+    /* the input once in the weights' precision, for every output */
     rr_pool_run(pool, lp_convert_task, &j, (n + CONV_ROWS - 1) / CONV_ROWS);
-    int nc = round_up((w->out + 3 * threads - 1) / (3 * threads), LP_NR);
+    int nc = round_up((total_out + 3 * threads - 1) / (3 * threads), LP_NR);
     j.nc = nc > NC_MAX ? NC_MAX : nc;
-    rr_pool_run(pool, lp_task, &j, (w->out + j.nc - 1) / j.nc);
+    for (int i = 0; i < count; i++) j.chunks[i + 1] = j.chunks[i] + (outs[i].w->out + j.nc - 1) / j.nc;
+    rr_pool_run(pool, lp_task, &j, j.chunks[count]);
 }

@@ -141,6 +141,21 @@ size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n);
 void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
                      const float *res, int n, rr_act act);
 
+/* One output of rr_linear_w_multi: y[n, w->out] = act(x W^T + b) + res. */
+typedef struct rr_linear_out {
+    float *y;
+    const rr_wmat *w;
+    const float *b, *res;
+    rr_act act;
+} rr_linear_out;
+enum { RR_LINEAR_MAX_OUTS = 4 };
+/* Whether the outputs can share one rounding of x: same weight type and input size, 1..RR_LINEAR_MAX_OUTS. */
+bool rr_linear_outs_share(const rr_linear_out *outs, int count);
+/* rr_linear_w_fwd for several weights on the same x (attention's q, k, v; a gated FFN's gate and up): x is
+ * rounded to bf16 / int8 once and the column chunks of all outputs share one pass over the pool. Scratch as
+ * rr_linear_w_scratch of any of the weights. */
+void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, const rr_linear_out *outs, int count);
+
 /* ---- decoder fast paths (fast_decoder.c, fast_decoder_avx2.c, fast_decoder_avx512.c): the decoder kernels
  * above threaded over an rr_pool (NULL = the caller only) and vectorised for the run-time instruction set.
  * Results agree with the scalar reference to float rounding (sums are reassociated). ---- */
