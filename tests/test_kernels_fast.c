@@ -201,7 +201,7 @@ TEST(linear_multi_equals_single_outputs) {
             w[i] = rand_vec((size_t)outs_n[i] * in, 0.1f), b[i] = rand_vec((size_t)outs_n[i], 1);
             y[i] = malloc((size_t)n * outs_n[i] * sizeof *y[i]), want[i] = malloc((size_t)n * outs_n[i] * sizeof *want[i]);
             REQUIRE(rr_wmat_init(&m[i], type, w[i], outs_n[i], in));
-            outs[i] = (rr_linear_out){y[i], &m[i], b[i], i == 2 ? res : NULL, i == 1 ? RR_ACT_GELU : RR_ACT_NONE};
+            outs[i] = (rr_linear_out){y[i], &m[i], b[i], i == 2 ? res : NULL, i == 1 ? RR_ACT_GELU : RR_ACT_NONE, NULL};
         }
         size_t sc = 0;
         for (int i = 0; i < 3; i++) {
@@ -219,6 +219,40 @@ TEST(linear_multi_equals_single_outputs) {
         free(scratch);
     }
     free(x), free(res);
+    rr_pool_free(pool2);
+}
+
+/* An up-projection writing bf16 straight into the next layer's input gives, through rr_linear_w_bf16_input,
+ * exactly what the fp32 output rounded by rr_linear_w_fwd gives (every path: AMX rows, the tail, portable). */
+TEST(bf16_output_feeds_bf16_input_exactly) {
+    rr_isa before = rr_isa_get();
+    rr_pool *pool2 = rr_pool_new(2);
+    REQUIRE(pool2);
+    int n = 77, in = 64, mid = 96, out = 40; /* 77 rows: two AMX groups and a tail */
+    float *x = rand_vec((size_t)n * in, 1), *w1 = rand_vec((size_t)mid * in, 0.2f), *b1 = rand_vec((size_t)mid, 1);
+    float *w2 = rand_vec((size_t)out * mid, 0.1f), *b2 = rand_vec((size_t)out, 1), *res = rand_vec((size_t)n * out, 1);
+    for (int t = RR_W_BF16; t <= RR_W_INT8; t++) {
+        rr_wmat up, down;
+        REQUIRE(rr_wmat_init(&up, (rr_wtype)t, w1, mid, in) && rr_wmat_init(&down, RR_W_BF16, w2, out, mid));
+        for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
+            if (!rr_isa_set((rr_isa)isa)) continue;
+            size_t sc = rr_linear_w_scratch(&up, 2, n) + rr_linear_w_scratch(&down, 2, n);
+            float *scratch = malloc(sc * sizeof *scratch), *h = malloc((size_t)n * mid * sizeof *h);
+            float *want = malloc((size_t)n * out * sizeof *want), *got = malloc((size_t)n * out * sizeof *got);
+            uint16_t *hb = malloc((size_t)n * mid * sizeof *hb);
+            rr_linear_w_fwd(pool2, scratch, h, x, &up, b1, NULL, n, RR_ACT_GELU);
+            rr_linear_w_fwd(pool2, scratch, want, h, &down, b2, res, n, RR_ACT_NONE);
+            rr_linear_out o1 = {NULL, &up, b1, NULL, RR_ACT_GELU, hb}, o2 = {got, &down, b2, res, RR_ACT_NONE, NULL};
+            rr_linear_w_multi(pool2, scratch, x, n, &o1, 1);
+            rr_linear_w_bf16_input(pool2, hb, n, &o2);
+            CHECK(max_rel_diff(got, want, (size_t)n * out) == 0, "wtype %d isa %s: diff %g", t, rr_isa_name((rr_isa)isa),
+                  max_rel_diff(got, want, (size_t)n * out));
+            free(scratch), free(h), free(want), free(got), free(hb);
+        }
+        rr_wmat_free(&up), rr_wmat_free(&down);
+    }
+    free(x), free(w1), free(b1), free(w2), free(b2), free(res);
+    rr_isa_set(before);
     rr_pool_free(pool2);
 }
 

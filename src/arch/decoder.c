@@ -524,8 +524,8 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     rr_rmsnorm_fast(pool, bf->xn, bf->x, L->ln1, off, n, H, d->eps);
     /* k, v (and q for every row when all of them go on) from one rounding of xn */
     bool q_all = !kv->kv_only && !kv->last_only;
-    rr_linear_out kvq[] = {{bf->k, &L->k, L->k_b, NULL, RR_ACT_NONE}, {bf->v, &L->v, L->v_b, NULL, RR_ACT_NONE},
-                           {bf->q, &L->q, L->q_b, NULL, RR_ACT_NONE}};
+    rr_linear_out kvq[] = {{bf->k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {bf->v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
+                           {bf->q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
     rr_linear_w_multi(pool, bf->lin, bf->xn, n, kvq, q_all ? 3 : 2);
     if (L->k_norm) rr_rmsnorm_fast(pool, bf->k, bf->k, L->k_norm, off, n * d->n_kv_heads, hd, d->eps);
     rr_rope_seqs_fast(pool, bf->k, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->n_kv_heads, hd, KD);
@@ -550,7 +550,7 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     }
     residual_linear(d, bf, bf->att, &L->o, L->o_b, n);
     rr_rmsnorm_fast(pool, bf->xn, bf->x, L->ln2, off, n, H, d->eps);
-    rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE}, {bf->up, &L->up, NULL, NULL, RR_ACT_NONE}};
+    rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE, NULL}, {bf->up, &L->up, NULL, NULL, RR_ACT_NONE, NULL}};
     rr_linear_w_multi(pool, bf->lin, bf->xn, n, gate_up, 2);
     rr_glu act = d->act == ACT_SILU ? RR_GLU_SILU : d->act == ACT_GELU_TANH ? RR_GLU_GELU_TANH : RR_GLU_GELU;
     rr_glu_fast(pool, bf->gate, bf->gate, bf->up, (size_t)n * (size_t)d->ffn, act);

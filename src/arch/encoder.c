@@ -262,6 +262,21 @@ static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *
     rr_layernorm_fast(pool, x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
 }
 
+/* out = down(GELU(up(x))) + x. With a bf16 down-projection the up-projection writes its GELU output straight
+ * in bf16 (into ffn's memory), so the down-projection needs no rounding pass over it. */
+static void ffn_fwd(rr_pool *pool, float *lin, const enc_layer *L, const float *x, float *ffn, float *out, int n) {
+    if (L->up.type != RR_W_F32 && L->down.type == RR_W_BF16 && L->up.out % 2 == 0) {
+        uint16_t *h = (uint16_t *)(void *)ffn;
+        rr_linear_out up = {NULL, &L->up, L->up_b, NULL, RR_ACT_GELU, h};
+        rr_linear_w_multi(pool, lin, x, n, &up, 1);
+        rr_linear_out down = {out, &L->down, L->down_b, x, RR_ACT_NONE, NULL};
+        rr_linear_w_bf16_input(pool, h, n, &down);
+        return;
+    }
+    rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, n, RR_ACT_GELU);
+    rr_linear_w_fwd(pool, lin, out, ffn, &L->down, L->down_b, x, n, RR_ACT_NONE);
+}
+
 /* Scratch of the dense layers for n rows: the largest of the layer's weights (all layers alike). */
 static size_t lin_scratch(const rr_encoder *e, int threads, int n) {
     const enc_layer *L = &e->layers[0];
@@ -312,15 +327,14 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
         /* q, k, v from one rounding of x (the last layer needs q of token 0 only: below) */
-        rr_linear_out qkv[] = {{k, &L->k, L->k_b, NULL, RR_ACT_NONE}, {v, &L->v, L->v_b, NULL, RR_ACT_NONE},
-                               {q, &L->q, L->q_b, NULL, RR_ACT_NONE}};
+        rr_linear_out qkv[] = {{k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
+                               {q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
         rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->n_layers ? 3 : 2);
         if (l + 1 < e->n_layers) {
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
             rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
             rr_layernorm_fast(pool, x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
-            rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, n, RR_ACT_GELU);
-            rr_linear_w_fwd(pool, lin, tmp, ffn, &L->down, L->down_b, x, n, RR_ACT_NONE);
+            ffn_fwd(pool, lin, L, x, ffn, tmp, n);
             rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
             continue;
         }
@@ -332,8 +346,7 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
         rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
         rr_layernorm_fast(pool, x, x, L->ln1_w, L->ln1_b, S, H, e->eps);
-        rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, S, RR_ACT_GELU);
-        rr_linear_w_fwd(pool, lin, tmp, ffn, &L->down, L->down_b, x, S, RR_ACT_NONE);
+        ffn_fwd(pool, lin, L, x, ffn, tmp, S);
         rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
     }
     for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);

@@ -365,7 +365,8 @@ static void epi_c(float *yr, int c, float v, const rr_epi *e, int row) {
     if (e->bias) v += e->bias[c];
     if (e->act == RR_ACT_GELU) v = gelu1(v);
     if (e->res) v += e->res[(size_t)row * (size_t)e->ldr + (size_t)c];
-    yr[c] = v;
+    if (e->ybf) e->ybf[(size_t)row * (size_t)e->ldbf + (size_t)c] = bf16_of(v);
+    else yr[c] = v;
 }
 
 static void block_bf16_c(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
@@ -461,7 +462,8 @@ static void lp_task(void *ctx, int task, int thread) {
     const rr_linear_out *out = &j->outs[o];
     const rr_wmat *w = out->w;
     int c0 = (task - j->chunks[o]) * j->nc, nc = w->out - c0 < j->nc ? w->out - c0 : j->nc;
-    rr_epi e = {out->b ? out->b + c0 : NULL, out->res ? out->res + c0 : NULL, w->out, out->act, true, true};
+    rr_epi e = {out->b ? out->b + c0 : NULL, out->res ? out->res + c0 : NULL, w->out, out->act, true, true,
+                out->y_bf16 ? out->y_bf16 + c0 : NULL, round_up(w->out, 2)};
     size_t pstride = (size_t)j->ldq * LP_NR;
     float *y = out->y + c0;
     if (w->type == RR_W_BF16) {
@@ -483,7 +485,7 @@ static void lp_task(void *ctx, int task, int thread) {
 
 void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
                      const float *res, int n, rr_act act) {
-    rr_linear_out out = {y, w, b, res, act};
+    rr_linear_out out = {y, w, b, res, act, NULL};
     rr_linear_w_multi(pool, scratch, x, n, &out, 1);
 }
 
@@ -518,4 +520,16 @@ void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, con
     j.nc = nc > NC_MAX ? NC_MAX : nc;
     for (int i = 0; i < count; i++) j.chunks[i + 1] = j.chunks[i] + (outs[i].w->out + j.nc - 1) / j.nc;
     rr_pool_run(pool, lp_task, &j, j.chunks[count]);
+}
+
+void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *out) {
+    const rr_wmat *w = out->w;
+    if (n <= 0 || w->out <= 0) return;
+    int threads = rr_pool_size(pool);
+    lp_job j = {out, 1, NULL, NULL, (void *)(uintptr_t)xq, n, round_up(w->in, 2), 0, w->in, RR_W_BF16, {0},
+                rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)};
+    int nc = round_up((w->out + 3 * threads - 1) / (3 * threads), LP_NR);
+    j.nc = nc > NC_MAX ? NC_MAX : nc;
+    j.chunks[1] = (w->out + j.nc - 1) / j.nc;
+    rr_pool_run(pool, lp_task, &j, j.chunks[1]);
 }

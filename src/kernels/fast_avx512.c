@@ -43,6 +43,12 @@ static inline __m512 epilogue(__m512 v, float *y, __mmask16 m, const rr_epi *e, 
     return v;
 }
 
+/* One row's 16 results: fp32 to yr, or bf16 to br when the epilogue asks for bf16 output. */
+static inline void put16(float *yr, uint16_t *br, __mmask16 m, __m512 v) {
+    if (br) _mm256_mask_storeu_epi16(br, m, (__m256i)_mm512_cvtneps_pbh(v));
+    else _mm512_mask_storeu_ps(yr, m, v);
+}
+
 /* ---- packed-GEMM micro-kernel: 14 rows x 32 columns = 28 zmm accumulators, 2 for the B row; the A value
  * is a broadcast memory operand of each FMA ---- */
 
@@ -191,9 +197,10 @@ static inline __attribute__((always_inline)) void tile_bf16(int mr, float *y, in
     __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
     for (int r = 0; r < mr; r++) {
         float *yr = y + (size_t)r * (size_t)ldy;
+        uint16_t *br = e->ybf ? e->ybf + (size_t)r * (size_t)e->ldbf : NULL;
         const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
-        _mm512_mask_storeu_ps(yr, m0, epilogue(acc[r][0], yr, m0, e, col, res));
-        if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
+        put16(yr, br, m0, epilogue(acc[r][0], yr, m0, e, col, res));
+        if (m1) put16(yr + 16, br ? br + 16 : NULL, m1, epilogue(acc[r][1], yr + 16, m1, e, col + 16, res));
     }
 }
 
@@ -264,9 +271,10 @@ __attribute__((target("amx-tile,amx-bf16"))) static void amx_rows(float *y, int 
             ee.bias = e->bias ? e->bias + c0 : NULL;
             for (int r = 0; r < 32; r++) {
                 float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                uint16_t *br = e->ybf ? e->ybf + (size_t)(r0 + r) * (size_t)e->ldbf + c0 : NULL;
                 const float *res = e->res ? e->res + (size_t)(r0 + r) * (size_t)e->ldr + c0 : NULL;
-                _mm512_mask_storeu_ps(yr, m0, epilogue(_mm512_load_ps(buf + r * 32), yr, m0, &ee, 0, res));
-                if (m1) _mm512_mask_storeu_ps(yr + 16, m1, epilogue(_mm512_load_ps(buf + r * 32 + 16), yr + 16, m1, &ee, 16, res));
+                put16(yr, br, m0, epilogue(_mm512_load_ps(buf + r * 32), yr, m0, &ee, 0, res));
+                if (m1) put16(yr + 16, br ? br + 16 : NULL, m1, epilogue(_mm512_load_ps(buf + r * 32 + 16), yr + 16, m1, &ee, 16, res));
             }
         }
     }
@@ -293,6 +301,7 @@ void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const u
             rr_epi shifted = *e; /* bias/res columns relative to this panel */
             shifted.bias = e->bias ? e->bias + c0 : NULL;
             shifted.res = e->res ? e->res + c0 : NULL;
+            shifted.ybf = e->ybf ? e->ybf + (size_t)r0 * (size_t)e->ldbf + c0 : NULL;
             ee = &shifted;
             switch (mr) {
             case 8: tile_bf16(8, yt, ldy, xr, ldx, p, kc, ncr, ee, 0, r0); break;
@@ -332,13 +341,14 @@ static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, in
     __m512 ws0 = _mm512_maskz_loadu_ps(m0, wscale), ws1 = _mm512_maskz_loadu_ps(m1, wscale + 16);
     for (int r = 0; r < mr; r++) {
         float *yr = y + (size_t)r * (size_t)ldy;
+        uint16_t *br = e->ybf ? e->ybf + (size_t)r * (size_t)e->ldbf : NULL;
         const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
         __m512 xs = _mm512_set1_ps(xscale[r]);
         __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][0], c128_0)), _mm512_mul_ps(ws0, xs));
-        _mm512_mask_storeu_ps(yr, m0, epilogue(v0, yr, m0, e, 0, res));
+        put16(yr, br, m0, epilogue(v0, yr, m0, e, 0, res));
         if (m1) {
             __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][1], c128_1)), _mm512_mul_ps(ws1, xs));
-            _mm512_mask_storeu_ps(yr + 16, m1, epilogue(v1, yr + 16, m1, e, 16, res));
+            put16(yr + 16, br ? br + 16 : NULL, m1, epilogue(v1, yr + 16, m1, e, 16, res));
         }
     }
 }
@@ -389,16 +399,17 @@ __attribute__((target("amx-tile,amx-int8"))) static void amx_rows_int8(float *y,
             ee.bias = e->bias ? e->bias + c0 : NULL;
             for (int r = 0; r < 32; r++) {
                 float *yr = y + (size_t)(r0 + r) * (size_t)ldy + c0;
+                uint16_t *br = e->ybf ? e->ybf + (size_t)(r0 + r) * (size_t)e->ldbf + c0 : NULL;
                 const float *res = e->res ? e->res + (size_t)(r0 + r) * (size_t)e->ldr + c0 : NULL;
                 __m512 xs = _mm512_set1_ps(xscale[r0 + r]);
                 __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(buf + r * 32), c128_0)),
                                           _mm512_mul_ps(ws0, xs));
-                _mm512_mask_storeu_ps(yr, m0, epilogue(v0, yr, m0, &ee, 0, res));
+                put16(yr, br, m0, epilogue(v0, yr, m0, &ee, 0, res));
                 if (m1) {
                     __m512 v1 = _mm512_mul_ps(
                         _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(buf + r * 32 + 16), c128_1)),
                         _mm512_mul_ps(ws1, xs));
-                    _mm512_mask_storeu_ps(yr + 16, m1, epilogue(v1, yr + 16, m1, &ee, 16, res));
+                    put16(yr + 16, br ? br + 16 : NULL, m1, epilogue(v1, yr + 16, m1, &ee, 16, res));
                 }
             }
         }
@@ -424,6 +435,7 @@ void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const fl
             rr_epi ee = *e;
             ee.bias = e->bias ? e->bias + c0 : NULL;
             ee.res = e->res ? e->res + c0 : NULL;
+            ee.ybf = e->ybf ? e->ybf + (size_t)r0 * (size_t)e->ldbf + c0 : NULL;
             const float *xs = xscale + r0, *ws = wscale + c0;
             const int32_t *cs = colsum + c0;
             switch (mr) {

@@ -9,12 +9,16 @@
 #include "kernels/kernels.h"
 
 /* What happens to an output tile: first: start from 0 (else add to y); last: then y = act(y + bias) + res.
- * bias and res point at the block's first column (res at its first row, row stride ldr). */
+ * bias and res point at the block's first column (res at its first row, row stride ldr). With ybf (low-
+ * precision blocks only, first and last) the result goes there in bf16 instead of to y: the block's first
+ * row and column, row stride ldbf. */
 typedef struct rr_epi {
     const float *bias, *res;
     int ldr;
     rr_act act;
     bool first, last;
+    uint16_t *ybf;
+    int ldbf;
 } rr_epi;
 
 /* y[r, c] (+)= sum_k x[r*ldx + k] * B[k, c] for r < m, c < nc, where column c lives in packed panel c / NR

@@ -141,12 +141,15 @@ size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n);
 void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
                      const float *res, int n, rr_act act);
 
-/* One output of rr_linear_w_multi: y[n, w->out] = act(x W^T + b) + res. */
+/* One output of rr_linear_w_multi: y[n, w->out] = act(x W^T + b) + res. With y_bf16 (bf16 / int8 weights
+ * only, w->out even) the result goes there instead, rounded to bf16, rows of w->out: the input of a following
+ * rr_linear_w_bf16_input, which then skips the rounding pass. */
 typedef struct rr_linear_out {
     float *y;
     const rr_wmat *w;
     const float *b, *res;
     rr_act act;
+    uint16_t *y_bf16;
 } rr_linear_out;
 enum { RR_LINEAR_MAX_OUTS = 4 };
 /* Whether the outputs can share one rounding of x: same weight type and input size, 1..RR_LINEAR_MAX_OUTS. */
@@ -155,6 +158,8 @@ bool rr_linear_outs_share(const rr_linear_out *outs, int count);
  * rounded to bf16 / int8 once and the column chunks of all outputs share one pass over the pool. Scratch as
  * rr_linear_w_scratch of any of the weights. */
 void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, const rr_linear_out *outs, int count);
+/* One output from bf16 weights (out->w->type RR_W_BF16) and an input already in bf16: rows of w->in (even). */
+void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *out);
 
 /* ---- decoder fast paths (fast_decoder.c, fast_decoder_avx2.c, fast_decoder_avx512.c): the decoder kernels
  * above threaded over an rr_pool (NULL = the caller only) and vectorised for the run-time instruction set.
