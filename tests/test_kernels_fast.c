@@ -244,7 +244,7 @@ TEST(bf16_output_feeds_bf16_input_exactly) {
             rr_linear_w_fwd(pool2, scratch, want, h, &down, b2, res, n, RR_ACT_NONE);
             rr_linear_out o1 = {NULL, &up, b1, NULL, RR_ACT_GELU, hb}, o2 = {got, &down, b2, res, RR_ACT_NONE, NULL};
             rr_linear_w_multi(pool2, scratch, x, n, &o1, 1);
-            rr_linear_w_bf16_input(pool2, hb, n, &o2);
+            rr_linear_w_bf16_input(pool2, hb, n, &o2, 1);
             CHECK(max_rel_diff(got, want, (size_t)n * out) == 0, "wtype %d isa %s: diff %g", t, rr_isa_name((rr_isa)isa),
                   max_rel_diff(got, want, (size_t)n * out));
             free(scratch), free(h), free(want), free(got), free(hb);

@@ -243,7 +243,7 @@ static rerank_status check_batch(const rr_encoder *e, const rr_batch *b, size_t 
 }
 
 /* x[N,H] = LayerNorm(word[id] + type[type_id] + pos[position]), positions per sequence. */
-static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x) {
+static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x, uint16_t *xb) {
     size_t H = (size_t)e->hidden;
     for (size_t s = 0; s < b->n_seqs; s++) {
         int nonpad = 0;
@@ -259,18 +259,21 @@ static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *
             for (size_t d = 0; d < H; d++) xi[d] = (we[d] + te[d]) + pe[d];
         }
     }
-    rr_layernorm_fast(pool, x, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
+    rr_layernorm_fast_bf16(pool, x, xb, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
 }
 
 /* out = down(GELU(up(x))) + x. With a bf16 down-projection the up-projection writes its GELU output straight
- * in bf16 (into ffn's memory), so the down-projection needs no rounding pass over it. */
-static void ffn_fwd(rr_pool *pool, float *lin, const enc_layer *L, const float *x, float *ffn, float *out, int n) {
+ * in bf16 (into ffn's memory), so the down-projection needs no rounding pass over it; xb, when given, is x
+ * already in bf16 (all-bf16 models). */
+static void ffn_fwd(rr_pool *pool, float *lin, const enc_layer *L, const float *x, const uint16_t *xb, float *ffn,
+                    float *out, int n) {
     if (L->up.type != RR_W_F32 && L->down.type == RR_W_BF16 && L->up.out % 2 == 0) {
         uint16_t *h = (uint16_t *)(void *)ffn;
         rr_linear_out up = {NULL, &L->up, L->up_b, NULL, RR_ACT_GELU, h};
-        rr_linear_w_multi(pool, lin, x, n, &up, 1);
+        if (xb) rr_linear_w_bf16_input(pool, xb, n, &up, 1);
+        else rr_linear_w_multi(pool, lin, x, n, &up, 1);
         rr_linear_out down = {out, &L->down, L->down_b, x, RR_ACT_NONE, NULL};
-        rr_linear_w_bf16_input(pool, h, n, &down);
+        rr_linear_w_bf16_input(pool, h, n, &down, 1);
         return;
     }
     rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, n, RR_ACT_GELU);
@@ -284,7 +287,17 @@ static size_t lin_scratch(const rr_encoder *e, int threads, int n) {
     return a > b ? a : b;
 }
 
-enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD };
+enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD, WS_XB };
+
+/* Every dense weight in bf16 (and even widths): the LayerNorms then also write their rows in bf16, the input
+ * of the next products, which skip their own rounding pass (the same values: rounding is rounding). */
+static bool all_bf16(const rr_encoder *e) {
+    const enc_layer *L = &e->layers[0];
+    const rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+        if (ms[i]->type != RR_W_BF16) return false;
+    return e->hidden % 2 == 0 && e->ffn % 2 == 0;
+}
 
 /* Asks for transparent huge pages on the 2 MiB-aligned interior of an activation buffer (a no-op where THP
  * is off, and on pages already there). The GEMMs walk tiles of C and A whose rows lie pages apart; in this
@@ -315,6 +328,12 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->head_dim), &att, err)) ||
         (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->hidden, &hs, err)))
         return st;
+    uint16_t *xb = NULL; /* x in bf16, rows of hidden (all-bf16 models) */
+    if (all_bf16(e)) {
+        float *p;
+        if ((st = rr_workspace_get(ws, WS_XB, nh / 2 + 1, &p, err))) return st;
+        xb = (uint16_t *)(void *)p;
+    }
     float *acts[] = {x, q, k, v, ctx, tmp, ffn};
     size_t sizes[] = {nh, nh, nh, nh, nh, nh, nf};
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) want_huge_pages(acts[i], sizes[i]);
@@ -323,19 +342,20 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     /* with bf16/int8 weights the attention products run in bf16 too (where AMX is): on W1 of the bench the ranking
      * against fp32 moved no more than the dense layers' rounding already moves it */
     rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false, e->layers[0].q.type != RR_W_F32};
-    embed(pool, e, b, x);
+    embed(pool, e, b, x, xb);
     for (int l = 0; l < e->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
         /* q, k, v from one rounding of x (the last layer needs q of token 0 only: below) */
         rr_linear_out qkv[] = {{k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
                                {q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
-        rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->n_layers ? 3 : 2);
+        if (xb) rr_linear_w_bf16_input(pool, xb, n, qkv, l + 1 < e->n_layers ? 3 : 2);
+        else rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->n_layers ? 3 : 2);
         if (l + 1 < e->n_layers) {
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
             rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
-            rr_layernorm_fast(pool, x, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
-            ffn_fwd(pool, lin, L, x, ffn, tmp, n);
-            rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
+            ffn_fwd(pool, lin, L, x, xb, ffn, tmp, n);
+            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
             continue;
         }
         /* Last layer: the head reads token 0 only, and every row after attention depends on its own token
@@ -345,8 +365,8 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         rr_linear_w_fwd(pool, lin, q, tmp, &L->q, L->q_b, NULL, S, RR_ACT_NONE);
         rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
         rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
-        rr_layernorm_fast(pool, x, x, L->ln1_w, L->ln1_b, S, H, e->eps);
-        ffn_fwd(pool, lin, L, x, ffn, tmp, S);
+        rr_layernorm_fast_bf16(pool, x, xb, x, L->ln1_w, L->ln1_b, S, H, e->eps);
+        ffn_fwd(pool, lin, L, x, xb, ffn, tmp, S);
         rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
     }
     for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);

@@ -154,23 +154,34 @@ void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, cons
 typedef struct ln_job {
     const rr_isa_ops *ops;
     float *y;
+    uint16_t *ybf;
     const float *x, *w, *b;
     float eps;
     int n, dim, per;
 } ln_job;
 
+static void to_bf16_row(uint16_t *dst, const float *x, int n);
+
 static void ln_task(void *ctx, int task, int thread) {
     (void)thread;
     const ln_job *j = ctx;
     int r0 = task * j->per, r1 = r0 + j->per < j->n ? r0 + j->per : j->n;
-    for (int r = r0; r < r1; r++)
-        j->ops->layernorm(j->y + (size_t)r * (size_t)j->dim, j->x + (size_t)r * (size_t)j->dim, j->w, j->b, j->dim, j->eps);
+    for (int r = r0; r < r1; r++) {
+        float *yr = j->y + (size_t)r * (size_t)j->dim;
+        j->ops->layernorm(yr, j->x + (size_t)r * (size_t)j->dim, j->w, j->b, j->dim, j->eps);
+        if (j->ybf) to_bf16_row(j->ybf + (size_t)r * (size_t)j->dim, yr, j->dim); /* the row is still in L1 */
+    }
 }
 
 void rr_layernorm_fast(rr_pool *pool, float *y, const float *x, const float *w, const float *b, int n, int dim,
                        float eps) {
+    rr_layernorm_fast_bf16(pool, y, NULL, x, w, b, n, dim, eps);
+}
+
+void rr_layernorm_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *x, const float *w, const float *b,
+                            int n, int dim, float eps) {
     if (n <= 0 || dim <= 0) return;
-    ln_job j = {ops_get(), y, x, w, b, eps, n, dim, dim >= 8192 ? 1 : 8192 / dim};
+    ln_job j = {ops_get(), y, ybf, x, w, b, eps, n, dim, dim >= 8192 ? 1 : 8192 / dim};
     rr_pool_run(pool, ln_task, &j, (n + j.per - 1) / j.per);
 }
 
@@ -288,6 +299,17 @@ static uint16_t bf16_of(float f) { /* round to nearest even, as vcvtneps2bf16 */
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
+/* A row in bf16 (nearest even), with AVX512_BF16 where the CPU has it. */
+static void to_bf16_row(uint16_t *dst, const float *x, int n) {
+#ifndef RR_NO_ISA
+    if (rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)) {
+        rr_to_bf16_avx512(dst, x, n);
+        return;
+    }
+#endif
+    for (int k = 0; k < n; k++) dst[k] = bf16_of(x[k]);
+}
+
 static float f32_of_bf16(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -522,14 +544,14 @@ void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, con
     rr_pool_run(pool, lp_task, &j, j.chunks[count]);
 }
 
-void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *out) {
-    const rr_wmat *w = out->w;
-    if (n <= 0 || w->out <= 0) return;
-    int threads = rr_pool_size(pool);
-    lp_job j = {out, 1, NULL, NULL, (void *)(uintptr_t)xq, n, round_up(w->in, 2), 0, w->in, RR_W_BF16, {0},
-                rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)};
-    int nc = round_up((w->out + 3 * threads - 1) / (3 * threads), LP_NR);
+void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *outs, int count) {
+    if (n <= 0 || count <= 0 || count > RR_LINEAR_MAX_OUTS) return;
+    int threads = rr_pool_size(pool), total_out = 0;
+    for (int i = 0; i < count; i++) total_out += outs[i].w->out;
+    lp_job j = {outs, count, NULL, NULL, (void *)(uintptr_t)xq, n, round_up(outs[0].w->in, 2), 0, outs[0].w->in,
+                RR_W_BF16, {0}, rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)};
+    int nc = round_up((total_out + 3 * threads - 1) / (3 * threads), LP_NR);
     j.nc = nc > NC_MAX ? NC_MAX : nc;
-    j.chunks[1] = (w->out + j.nc - 1) / j.nc;
-    rr_pool_run(pool, lp_task, &j, j.chunks[1]);
+    for (int i = 0; i < count; i++) j.chunks[i + 1] = j.chunks[i] + (outs[i].w->out + j.nc - 1) / j.nc;
+    if (total_out > 0) rr_pool_run(pool, lp_task, &j, j.chunks[count]);
 }

@@ -158,8 +158,9 @@ bool rr_linear_outs_share(const rr_linear_out *outs, int count);
  * rounded to bf16 / int8 once and the column chunks of all outputs share one pass over the pool. Scratch as
  * rr_linear_w_scratch of any of the weights. */
 void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, const rr_linear_out *outs, int count);
-/* One output from bf16 weights (out->w->type RR_W_BF16) and an input already in bf16: rows of w->in (even). */
-void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *out);
+/* rr_linear_w_multi from an input already in bf16 (rows of `in`, even) for bf16 weights (RR_W_BF16, all of
+ * the same `in`): no rounding pass. */
+void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *outs, int count);
 
 /* ---- decoder fast paths (fast_decoder.c, fast_decoder_avx2.c, fast_decoder_avx512.c): the decoder kernels
  * above threaded over an rr_pool (NULL = the caller only) and vectorised for the run-time instruction set.
@@ -168,6 +169,9 @@ void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_l
 /* rr_layernorm_fwd on the pool, in the active instruction set (fp32 sums in SIMD lanes). y may be x. */
 void rr_layernorm_fast(rr_pool *pool, float *y, const float *x, const float *w, const float *b, int n, int dim,
                        float eps);
+/* rr_layernorm_fast that also writes each row rounded to bf16 (rows of dim) to ybf when ybf is not NULL. */
+void rr_layernorm_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *x, const float *w, const float *b,
+                            int n, int dim, float eps);
 
 /* rr_rmsnorm_fwd on every row. y may be x. */
 void rr_rmsnorm_fast(rr_pool *pool, float *y, const float *x, const float *w, float w_offset, int n, int dim,
