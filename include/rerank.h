@@ -81,7 +81,7 @@ typedef enum rerank_model_kind {
 
 /* Weight precision used for computation. */
 typedef enum rerank_dtype {
-    RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype */
+    RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype (a converted model: its own) */
     RERANK_DTYPE_F32,
     RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load, fp32 accumulation; needs
                         * AVX512_BF16 (uses AMX tiles where present), else RERANK_ERR_UNSUPPORTED */
@@ -105,6 +105,15 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
 
 /* Frees a model; NULL is a no-op. All sessions of the model must be freed first. */
 void rerank_model_free(rerank_model *model);
+
+/* Converts the dense weights of the model directory `dir` to `dtype` (RERANK_DTYPE_BF16 or RERANK_DTYPE_INT8;
+ * the CPU must support it, as for loading) once and writes a new model directory `out_dir` (created; it must be
+ * absent or empty): config.json with a "rerank_packed" key, model.safetensors with those weights packed as the
+ * kernels read them and every other tensor unchanged, and the tokenizer and other files copied. Loading
+ * out_dir then memory-maps the packed weights instead of converting them, and scores exactly as loading `dir`
+ * with `dtype` does. The converted model loads with dtype AUTO or `dtype` only (another dtype is
+ * RERANK_ERR_UNSUPPORTED), and is no longer a transformers checkpoint. */
+rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_dtype dtype, rerank_error *err);
 
 typedef struct rerank_model_info {
     rerank_model_kind kind;

@@ -58,6 +58,12 @@ rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype 
                             rerank_error *err);
 void rr_model_free(rr_model *model);
 
+/* Writes `model`, loaded from src_dir (config: its parsed config.json) with dtype bf16 or int8, as a converted
+ * model directory out_dir (created; must be absent or empty) whose dense weights load without conversion
+ * (arch/packed.h has the format). */
+rerank_status rr_model_save_converted(rr_model *model, const json_t *config, const char *src_dir, const char *out_dir,
+                                      rerank_error *err);
+
 /* Checks config.json alone (architecture and hyper-parameters, no weights) and fills *desc (may be NULL);
  * desc->architecture then points to static storage. The same checks rr_model_load makes first. */
 rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, rerank_error *err);
