@@ -83,14 +83,15 @@ typedef enum rerank_model_kind {
 typedef enum rerank_dtype {
     RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype (a converted model: its own) */
     RERANK_DTYPE_F32,
-    RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load, fp32 accumulation; needs
-                        * AVX512_BF16 (uses AMX tiles where present), else RERANK_ERR_UNSUPPORTED */
+    RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load (or stored so by
+                        * rerank_model_convert), fp32 accumulation; needs AVX512_BF16 (uses AMX tiles where
+                        * present), else RERANK_ERR_UNSUPPORTED */
     RERANK_DTYPE_INT8, /* int8 weights (scale per output channel) x int8 activations (scale per token), FFN /
                         * MLP down-projection kept bf16 (fp32 without AVX512_BF16); needs AVX512_VNNI */
 } rerank_dtype;
 
 typedef struct rerank_model_params {
-    rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 */
+    rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 (a converted model: its own) */
     const char *recipe; /* decoder LLMs: "flag-llm" (FlagLLMReranker) or "qwen3" (Qwen3-Reranker); NULL = by
                            architecture (Qwen3ForCausalLM: qwen3, other decoders: flag-llm) */
 } rerank_model_params;
