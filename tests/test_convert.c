@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "rerank.h"
 #include "test.h"
+#include "train/trainer.h"
 
 static const char *const models[] = {"xlmr-seqcls-tiny", "xlmr-seqcls-tiny-f16", "bert-seqcls-tiny",
                                      "gemma-causal-tiny-bf16", "qwen3-causal-tiny", "qwen2-causal-tiny",
@@ -223,7 +224,8 @@ TEST(convert_copies_files_and_is_idempotent) {
     free(tmp);
 }
 
-/* A converted model loads with dtype auto or its own only; another dtype is refused naming the stored one. */
+/* A converted model loads with dtype auto or its own only; another dtype is refused naming the stored one, and
+ * training refuses it. */
 TEST(convert_refuses_another_dtype) {
     rerank_dtype dt = native(RERANK_DTYPE_INT8) ? RERANK_DTYPE_INT8 : RERANK_DTYPE_BF16;
     if (!native(dt)) {
@@ -247,6 +249,12 @@ TEST(convert_refuses_another_dtype) {
         snprintf(want, sizeof want, "the model is converted to %s", name);
         CHECK(strstr(err.message, want) && strstr(err.message, out) && !strchr(err.message, '\n'), "%s", err.message);
     }
+    /* nor can it be trained (its fp32 dense weights are gone) */
+    rr_trainer *tr = NULL;
+    rr_trainer_opts topts = {0};
+    CHECK(rr_trainer_open(out, &topts, &tr, &err) == RERANK_ERR_UNSUPPORTED && !tr);
+    CHECK(strstr(err.message, "converted model") && strstr(err.message, "train the original"), "%s", err.message);
+    rr_trainer_free(tr);
     rm_tree(tmp);
     free(tmp);
 }

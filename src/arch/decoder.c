@@ -11,9 +11,10 @@
  * keys and values cover every token but queries, o_proj and the MLP only each sequence's last token.
  *
  * Speed: dense layers go through rr_linear_w_fwd with rr_wmat weights (fp32 views, or bf16 / int8 converted
- * at load for --dtype or stored converted; dense.c), everything else through the threaded, vectorised decoder kernels (fast_decoder*.c) on
- * the workspace's pool. The same attention kernel serves batches with and without a prefix and visits keys in
- * the same order, so prefix reuse differs from whole sequences at most by how the dense layers round. */
+ * at load for --dtype or stored converted; dense.c), everything else through the threaded, vectorised decoder
+ * kernels (fast_decoder*.c) on the workspace's pool. The same attention kernel serves batches with and without a
+ * prefix and visits keys in the same order, so prefix reuse differs from whole sequences at most by how the dense
+ * layers round. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>

@@ -49,6 +49,7 @@ typedef struct rr_model_desc {
     /* Decoder LLMs (-1 when config.json has no such id; 0 for encoders): */
     int bos_token_id, eos_token_id;
     int start_layer; /* RERANK_KIND_LAYERWISE: lowest cutoff layer with a head; 0 for other kinds */
+    bool converted;  /* config.json has "rerank_packed": dense weights stored bf16/int8-packed (rerank convert) */
 } rr_model_desc;
 
 /* Builds the model from a parsed config.json (`config`, borrowed) and the safetensors weights of `dir`.

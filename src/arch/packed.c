@@ -220,7 +220,8 @@ done:
 rerank_status rr_model_save_converted(rr_model *m, const json_t *config, const char *src_dir, const char *out_dir,
                                       rerank_error *err) {
     if (!m || !m->weights || (m->dtype != RERANK_DTYPE_BF16 && m->dtype != RERANK_DTYPE_INT8))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_save_converted: a model loaded as bf16 or int8 is needed");
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
+                       "rr_model_save_converted: a model loaded as bf16 or int8 is needed");
     char path[4096];
     if (!rr_path_join(path, sizeof path, out_dir, "model.safetensors"))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", out_dir);

@@ -71,6 +71,7 @@ rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, r
     if (st || (st = model_new(config, &m, err))) return st;
     st = m->row->family->load(m, config, m->row->spec, err);
     if (!st && desc) {
+        m->desc.converted = stored != RERANK_DTYPE_AUTO;
         *desc = m->desc;
         desc->architecture = m->row->architecture; /* static storage */
     }
@@ -98,7 +99,7 @@ rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype 
     rr_model *m;
     if ((st = model_new(config, &m, err))) return st;
     m->dtype = stored != RERANK_DTYPE_AUTO ? stored : dtype;
-    m->packed = stored != RERANK_DTYPE_AUTO;
+    m->packed = m->desc.converted = stored != RERANK_DTYPE_AUTO;
     if (!(st = rr_weights_open(dir, &m->weights, err))) st = m->row->family->load(m, config, m->row->spec, err);
     if (st) {
         rr_model_free(m);
