@@ -81,16 +81,17 @@ typedef enum rerank_model_kind {
 
 /* Weight precision used for computation. */
 typedef enum rerank_dtype {
-    RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype */
+    RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype (a converted model: its own) */
     RERANK_DTYPE_F32,
-    RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load, fp32 accumulation; needs
-                        * AVX512_BF16 (uses AMX tiles where present), else RERANK_ERR_UNSUPPORTED */
+    RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load (or stored so by
+                        * rerank_model_convert), fp32 accumulation; needs AVX512_BF16 (uses AMX tiles where
+                        * present), else RERANK_ERR_UNSUPPORTED */
     RERANK_DTYPE_INT8, /* int8 weights (scale per output channel) x int8 activations (scale per token), FFN /
                         * MLP down-projection kept bf16 (fp32 without AVX512_BF16); needs AVX512_VNNI */
 } rerank_dtype;
 
 typedef struct rerank_model_params {
-    rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 */
+    rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 (a converted model: its own) */
     const char *recipe; /* decoder LLMs: "flag-llm" (FlagLLMReranker) or "qwen3" (Qwen3-Reranker); NULL = by
                            architecture (Qwen3ForCausalLM: qwen3, other decoders: flag-llm) */
 } rerank_model_params;
@@ -105,6 +106,15 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
 
 /* Frees a model; NULL is a no-op. All sessions of the model must be freed first. */
 void rerank_model_free(rerank_model *model);
+
+/* Converts the dense weights of the model directory `dir` to `dtype` (RERANK_DTYPE_BF16 or RERANK_DTYPE_INT8;
+ * the CPU must support it, as for loading) once and writes a new model directory `out_dir` (created; it must be
+ * absent or empty): config.json with a "rerank_packed" key, model.safetensors with those weights packed as the
+ * kernels read them and every other tensor unchanged, and the tokenizer and other files copied. Loading
+ * out_dir then memory-maps the packed weights instead of converting them, and scores exactly as loading `dir`
+ * with `dtype` does. The converted model loads with dtype AUTO or `dtype` only (another dtype is
+ * RERANK_ERR_UNSUPPORTED), and is no longer a transformers checkpoint. */
+rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_dtype dtype, rerank_error *err);
 
 typedef struct rerank_model_info {
     rerank_model_kind kind;

@@ -2,7 +2,10 @@
  * one-line errors naming the input line and field, and nothing valid lost before a bad line. */
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include "golden.h"
+#include "kernels/kernels.h"
 #include "rerank.h"
 #include "test.h"
 
@@ -97,6 +100,55 @@ TEST(cli_usage_errors) {
     free(out), free(err);
     CHECK(run_cli("--help", "", &out, &err) == 0 && strstr(out, "Commands:") && strstr(out, "--model DIR"));
     free(out), free(err);
+}
+
+/* rerank convert: --help, usage errors, and a converted model scoring exactly as --dtype on the original. */
+TEST(cli_convert_then_score) {
+    char *out, *err;
+    CHECK(run_cli("convert --help", "", &out, &err) == 0 && strstr(out, "usage: rerank convert") && strstr(out, "--out DIR"));
+    free(out), free(err);
+    CHECK(run_cli("--help", "", &out, &err) == 0 && strstr(out, "convert "), "%s", out);
+    free(out), free(err);
+    CHECK(run_cli("convert --model x --dtype int8", "", &out, &err) == 2 && strstr(err, "--out DIR is required"), "%s", err);
+    free(out), free(err);
+    CHECK(run_cli("convert --model x --out y --dtype f32", "", &out, &err) == 2 && strstr(err, "bf16 or int8"), "%s", err);
+    free(out), free(err);
+    CHECK(run_cli("convert --model x --out y", "", &out, &err) == 2 && strstr(err, "--dtype"), "%s", err);
+    free(out), free(err);
+    const char *dt = rr_wtype_native(RR_W_INT8) ? "int8" : rr_wtype_native(RR_W_BF16) ? "bf16" : NULL;
+    if (!dt) {
+        fprintf(stderr, "    conversion not run: the CPU lacks AVX512_VNNI and AVX512_BF16\n");
+        return;
+    }
+    char tmp[] = "/tmp/rerank-cli-convert-XXXXXX";
+    REQUIRE(mkdtemp(tmp));
+    const char *model = rr_shared_path("testdata/gemma-causal-tiny-bf16");
+    char args[2048], dir[256];
+    snprintf(dir, sizeof dir, "%s/m", tmp);
+    snprintf(args, sizeof args, "convert --model %s --dtype %s --out %s", model, dt, dir);
+    int rc = run_cli(args, "", &out, &err);
+    CHECK(rc == 0 && strstr(err, "converted model written to"), "exit %d: %s", rc, err);
+    free(out), free(err);
+    rc = run_cli(args, "", &out, &err); /* again: the directory is no longer empty */
+    CHECK(rc == 1 && strstr(err, "exists and is not empty") && count_lines(err) == 1, "exit %d: %s", rc, err);
+    free(out), free(err);
+    const char *input = "{\"query\": \"what is panda?\", \"passage\": \"hi\"}\n"
+                        "{\"query\": \"what is panda?\", \"passage\": \"The giant panda is a bear species.\"}\n";
+    char *want, *got;
+    snprintf(args, sizeof args, "score --model %s --dtype %s", model, dt);
+    CHECK(run_cli(args, input, &want, &err) == 0, "%s", err);
+    free(err);
+    snprintf(args, sizeof args, "score --model %s", dir);
+    CHECK(run_cli(args, input, &got, &err) == 0, "%s", err);
+    free(err);
+    CHECK(count_lines(got) == 2 && strcmp(got, want) == 0, "converted: %s original: %s", got, want);
+    free(want), free(got);
+    snprintf(args, sizeof args, "score --model %s --dtype f32", dir);
+    rc = run_cli(args, input, &out, &err);
+    CHECK(rc == 1 && strstr(err, "the model is converted to") && count_lines(err) == 1, "exit %d: %s", rc, err);
+    free(out), free(err);
+    snprintf(args, sizeof args, "rm -rf '%s'", tmp);
+    CHECK(system(args) == 0);
 }
 
 TEST(cli_rank_sorts_and_cuts) {

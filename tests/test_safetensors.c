@@ -203,6 +203,94 @@ TEST(safetensors_rejects_malformed_headers) {
                        "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 16, &err) == RERANK_ERR_FORMAT);
 }
 
+static int by_offset(const void *a, const void *b) {
+    const rr_st_tensor *x = *(const rr_st_tensor *const *)a, *y = *(const rr_st_tensor *const *)b;
+    if (x->file_offset != y->file_offset) return x->file_offset < y->file_offset ? -1 : 1;
+    return x->n_bytes < y->n_bytes ? -1 : x->n_bytes > y->n_bytes; /* an empty tensor before its neighbour */
+}
+
+/* The aligned writer starts every tensor at a multiple of 64 bytes and fills the gaps with U8 tensors, so that the
+ * data area stays covered without holes (what the reference reader checks) and the data is unchanged. */
+TEST(safetensors_write_aligned_pads_to_64) {
+    char *dir = make_tmpdir();
+    REQUIRE(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/a.safetensors", dir);
+    float f[7] = {1, 2, 3, 4, 5, 6, 7};
+    uint16_t h[3] = {0x3c00, 0x4000, 0x4200};
+    int8_t q[64];
+    for (int i = 0; i < 64; i++) q[i] = (int8_t)(i - 32);
+    rr_st_write_tensor ts[] = {{"q", RR_ST_I8, 2, {2, 32}, q}, {"f", RR_ST_F32, 1, {7}, f}, {"h", RR_ST_F16, 1, {3}, h},
+                               {"empty", RR_ST_F32, 1, {0}, NULL}, {"last", RR_ST_F32, 0, {0}, f}};
+    rerank_error err;
+    REQUIRE(rr_safetensors_write_aligned(path, ts, 5, 64, &err) == RERANK_OK, "%s", err.message);
+    rr_safetensors *st;
+    REQUIRE(rr_safetensors_open(path, &st, &err) == RERANK_OK, "%s", err.message);
+    size_t n = rr_safetensors_count(st), pads = 0;
+    const rr_st_tensor *all[16];
+    REQUIRE(n <= 16);
+    for (size_t i = 0; i < n; i++) all[i] = rr_safetensors_at(st, i);
+    qsort(all, n, sizeof *all, by_offset);
+    size_t end = all[0]->file_offset;
+    CHECK(end % 64 == 0, "data area starts at %zu", end);
+    for (size_t i = 0; i < n; i++) {
+        bool pad = strncmp(all[i]->name, RR_ST_PAD_PREFIX, strlen(RR_ST_PAD_PREFIX)) == 0;
+        pads += pad;
+        CHECK(all[i]->file_offset == end, "'%s' leaves a hole", all[i]->name);
+        CHECK(pad || all[i]->file_offset % 64 == 0, "'%s' at %zu", all[i]->name, all[i]->file_offset);
+        CHECK(!pad || (all[i]->dtype == RR_ST_U8 && all[i]->n_bytes < 64), "'%s'", all[i]->name);
+        end = all[i]->file_offset + all[i]->n_bytes;
+    }
+    CHECK(pads == 2 && n == 7, "%zu pads of %zu tensors", pads, n); /* after f (28 bytes) and h (6); q is 64 */
+    const rr_st_tensor *t = rr_safetensors_find(st, "f");
+    CHECK(t && memcmp(t->data, f, sizeof f) == 0 && (uintptr_t)t->data % 64 == 0);
+    t = rr_safetensors_find(st, "h");
+    CHECK(t && memcmp(t->data, h, sizeof h) == 0);
+    t = rr_safetensors_find(st, "q");
+    CHECK(t && memcmp(t->data, q, sizeof q) == 0);
+    rr_safetensors_free(st);
+    /* the filler prefix is reserved; the alignment must be a power of two */
+    rr_st_write_tensor bad[] = {{RR_ST_PAD_PREFIX "0", RR_ST_U8, 1, {1}, q}};
+    CHECK(rr_safetensors_write_aligned(path, bad, 1, 64, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "reserved") != NULL, "%s", err.message);
+    CHECK(rr_safetensors_write_aligned(path, ts, 1, 48, &err) == RERANK_ERR_INVALID_ARGUMENT);
+    rm_tree(dir);
+    free(dir);
+}
+
+/* rr_weights_require_raw: the tensor as stored, after checking its dtype, shape and alignment. */
+TEST(weights_require_raw_checks_dtype_shape_alignment) {
+    char *dir = make_tmpdir();
+    REQUIRE(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    int8_t q[8] = {1, -2, 3, -4, 5, -6, 7, -8};
+    float s[2] = {0.5f, 0.25f};
+    rr_st_write_tensor ts[] = {{"s", RR_ST_F32, 1, {1}, s}, {"q", RR_ST_I8, 2, {2, 4}, q}};
+    rerank_error err;
+    REQUIRE(rr_safetensors_write(path, ts, 2, &err) == RERANK_OK, "%s", err.message); /* q right after 4 bytes */
+    rr_weights *w;
+    REQUIRE(rr_weights_open(dir, &w, &err) == RERANK_OK, "%s", err.message);
+    const rr_st_tensor *t;
+    CHECK(rr_weights_require_raw(w, "q", RR_ST_I8, (const int64_t[]){2, 4}, 2, 1, &t, &err) == RERANK_OK && t &&
+          memcmp(t->data, q, 8) == 0);
+    CHECK(rr_weights_require_raw(w, "q", RR_ST_I8, (const int64_t[]){2, 4}, 2, 64, &t, &err) == RERANK_ERR_FORMAT && !t);
+    CHECK(strstr(err.message, "model.safetensors: tensor 'q' starts at byte ") && strstr(err.message, "not a multiple of 64"),
+          "%s", err.message);
+    CHECK(rr_weights_require_raw(w, "q", RR_ST_BF16, (const int64_t[]){2, 4}, 2, 1, &t, &err) == RERANK_ERR_FORMAT);
+    CHECK(strcmp(err.message, "model.safetensors: tensor 'q' has dtype I8, expected BF16") == 0, "%s", err.message);
+    CHECK(rr_weights_require_raw(w, "q", RR_ST_I8, (const int64_t[]){8}, 1, 1, &t, &err) == RERANK_ERR_FORMAT);
+    CHECK(strcmp(err.message, "model.safetensors: tensor 'q' is [2,4], expected [8]") == 0, "%s", err.message);
+    CHECK(rr_weights_require_raw(w, "r", RR_ST_I8, (const int64_t[]){8}, 1, 1, &t, &err) == RERANK_ERR_FORMAT);
+    CHECK(strcmp(err.message, "model.safetensors: missing tensor 'r'") == 0, "%s", err.message);
+    const char *file;
+    CHECK(rr_weights_count(w) == 2 && rr_weights_at(w, 2, NULL) == NULL);
+    CHECK(rr_weights_at(w, 0, &file) == rr_weights_find(w, "q", NULL) && strcmp(file, "model.safetensors") == 0);
+    rr_weights_free(w);
+    rm_tree(dir);
+    free(dir);
+}
+
 TEST(weights_views_are_fp32_in_place_or_converted) {
     char *dir = make_tmpdir();
     REQUIRE(dir);

@@ -1,4 +1,4 @@
-/* rerank.c - the command-line interface: score, rank, tokenize (and serve). A client of rerank.h only.
+/* rerank.c - the command-line interface: score, rank, tokenize, convert (and serve). A client of rerank.h only.
  * Exit codes: 0 success, 1 a runtime or input error, 2 a usage error. Every error is one line on stderr,
  * "rerank: error: ...". Results already written stay written when a later input line is bad. */
 #include <errno.h>
@@ -25,6 +25,8 @@ static const char *const usage_text =
     "  train     fine-tune a reranker on JSONL query/pos/neg data; see rerank train --help\n"
     "  eval      MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data; see rerank eval --help\n"
     "  merge-lora  merge a LoRA adapter into its decoder base model; see rerank merge-lora --help\n"
+    "  convert   save a model with its weights converted to bf16 or int8, so that loads need no conversion;\n"
+    "            see rerank convert --help\n"
     "\n"
     "Options (score, rank, tokenize):\n"
     "  --model DIR             Hugging Face model directory (config.json, *.safetensors, tokenizer) [required]\n"
@@ -38,7 +40,8 @@ static const char *const usage_text =
     "  --long-doc MODE         truncate (default, as FlagEmbedding) or chunk: score overlapping windows of a\n"
     "                          long passage and keep the best (MaxP)\n"
     "  --chunk-overlap N       tokens shared by consecutive windows with --long-doc chunk (default 32)\n"
-    "  --dtype T               compute precision: auto (default, fp32), f32, bf16 or int8\n"
+    "  --dtype T               compute precision: auto (default: fp32, or a converted model's), f32, bf16 or\n"
+    "                          int8\n"
     "  --split-special-tokens  treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by\n"
     "                          default it is matched as that token, as FlagEmbedding does\n"
     "  rank only: --query TEXT [required], --top-k K (default: all)\n"
@@ -58,6 +61,21 @@ static const char *const usage_text =
     "line and field), 2 usage error.\n"
     "\n"
     "  rerank --version       print the version\n";
+
+static const char *const convert_usage_text =
+    "usage: rerank convert --model DIR --dtype bf16|int8 --out DIR\n"
+    "\n"
+    "Converts the dense weights of a model to bf16 or int8 once and saves them, packed as the kernels read them,\n"
+    "in a new model directory: model.safetensors (every other tensor unchanged), config.json with a\n"
+    "\"rerank_packed\" key, and the tokenizer and other files copied. rerank score/rank/serve --model on it map\n"
+    "the packed weights instead of converting at every start, with exactly the scores of --dtype on the\n"
+    "original. It loads with --dtype auto (the default) or the same dtype; it is no longer a transformers\n"
+    "checkpoint (keep the original for training). The CPU needs AVX512_BF16 (bf16) or AVX512_VNNI (int8), as\n"
+    "for --dtype.\n"
+    "\n"
+    "  --model DIR    the model directory to convert [required]\n"
+    "  --dtype T      bf16 or int8 [required]\n"
+    "  --out DIR      the new model directory: created, must not exist or be empty [required]\n";
 
 static int usage_error(const char *fmt, ...) {
     va_list ap;
@@ -561,6 +579,30 @@ static int cmd_tokenize(int argc, char **argv) {
     return rc;
 }
 
+static int cmd_convert(int argc, char **argv) {
+    const char *model = NULL, *out = NULL;
+    rerank_dtype dtype = RERANK_DTYPE_AUTO;
+    for (int i = 0; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(a, "--", 2) != 0) return usage_error("unexpected argument '%s'", a);
+        if (!v) return usage_error("option %s needs a value", a);
+        if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--dtype")) {
+            if (!strcmp(v, "bf16")) dtype = RERANK_DTYPE_BF16;
+            else if (!strcmp(v, "int8")) dtype = RERANK_DTYPE_INT8;
+            else return usage_error("convert --dtype expects bf16 or int8, got '%s'", v);
+        } else return usage_error("unknown option '%s'", a);
+    }
+    if (!model) return usage_error("--model DIR is required");
+    if (!out) return usage_error("--out DIR is required");
+    if (dtype == RERANK_DTYPE_AUTO) return usage_error("--dtype bf16|int8 is required");
+    rerank_error err;
+    if (rerank_model_convert(model, out, dtype, &err)) return runtime_error("%s", err.message);
+    fprintf(stderr, "converted model written to %s\n", out);
+    return 0;
+}
+
 int rr_serve_main(int argc, char **argv) __attribute__((weak));
 
 int main(int argc, char **argv) {
@@ -572,6 +614,10 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             if (!strcmp(cmd, "serve") && rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
+            if (!strcmp(cmd, "convert")) {
+                fputs(convert_usage_text, stdout);
+                return 0;
+            }
             if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "merge-lora")) {
                 fputs(!strcmp(cmd, "train") ? rr_cli_train_usage
                       : !strcmp(cmd, "eval") ? rr_cli_eval_usage
@@ -596,6 +642,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return rr_cli_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return rr_cli_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "merge-lora")) return rr_cli_merge_lora(argc - 2, argv + 2);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) {
         if (rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
         return runtime_error("this build has no HTTP server");

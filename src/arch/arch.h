@@ -11,8 +11,10 @@
 #include <jansson.h>
 #include "arch/model.h"
 #include "io/weights.h"
+#include "kernels/kernels.h"
 
 typedef struct rr_family rr_family;
+typedef struct rr_dense rr_dense;
 
 /* One row of the registry. */
 typedef struct rr_arch_row {
@@ -28,7 +30,8 @@ struct rr_model {
     char architecture[128];
     rr_weights *weights; /* NULL when only the config was parsed */
     void *impl;          /* the family's state (hyper-parameters + tensor views) */
-    rerank_dtype dtype;  /* compute precision asked for at load (the encoder converts its dense weights) */
+    rerank_dtype dtype;  /* compute precision of the dense weights: asked for at load, or a converted model's */
+    bool packed;         /* a converted model (packed.h): the dense weights are stored packed in `dtype` */
 };
 
 /* Keys/values of a shared prompt prefix (model.h). Filled by a family's prefix_forward. */
@@ -53,7 +56,24 @@ struct rr_family {
     rerank_status (*prefix_forward)(const rr_model *m, const int32_t *ids, size_t n, int n_layers, rr_workspace *ws,
                                     rr_prefix *p, rerank_error *err);
     size_t (*prefix_max_tokens)(const rr_model *m);
+    /* The dense matrices of a bound model (rr_dense): fills out[0..n) when out is not NULL, returns n. */
+    size_t (*dense)(rr_model *m, rr_dense *out);
 };
+
+/* ---- dense matrices (dense.c) ----
+ * A family binds every tensor except, in a converted model, its dense weights, lists its dense matrices, and
+ * hands them to rr_dense_prepare, which makes each the rr_wmat the kernels read in one place for all families:
+ * converted at load, or borrowed from a converted model's file. rerank convert writes the same list (packed.c). */
+struct rr_dense {
+    char name[160];   /* checkpoint tensor name of W[out,in], e.g. "model.layers.0.mlp.down_proj.weight" */
+    const float *src; /* its fp32 view; NULL in a converted model */
+    rr_wmat *mat;     /* filled by rr_dense_prepare */
+    int out, in;
+    bool down;        /* an FFN/MLP down-projection: kept bf16 under int8 (see dense.c) */
+};
+
+/* Fills every dense matrix of m in m->dtype. */
+rerank_status rr_dense_prepare(rr_model *m, rerank_error *err);
 
 /* Scratch buffers of a workspace, by slot; each grows to the largest request. */
 enum { RR_WS_SLOTS = 16 };

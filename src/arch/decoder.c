@@ -11,12 +11,12 @@
  * keys and values cover every token but queries, o_proj and the MLP only each sequence's last token.
  *
  * Speed: dense layers go through rr_linear_w_fwd with rr_wmat weights (fp32 views, or bf16 / int8 converted
- * at load for --dtype), everything else through the threaded, vectorised decoder kernels (fast_decoder*.c) on
- * the workspace's pool. The same attention kernel serves batches with and without a prefix and visits keys in
- * the same order, so prefix reuse differs from whole sequences at most by how the dense layers round. */
+ * at load for --dtype or stored converted; dense.c), everything else through the threaded, vectorised decoder
+ * kernels (fast_decoder*.c) on the workspace's pool. The same attention kernel serves batches with and without a
+ * prefix and visits keys in the same order, so prefix reuse differs from whole sequences at most by how the dense
+ * layers round. */
 #include <limits.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,28 +63,31 @@ typedef struct rr_decoder {
 } rr_decoder;
 
 /* Dimension codes: H hidden, Q heads*hd, K kv_heads*hd, F ffn, D head_dim, 0 none. Condition codes:
- * 0 always, 'b' q/k/v bias, 'o' o_proj bias, 'n' q/k norm. */
+ * 0 always, 'b' q/k/v bias, 'o' o_proj bias, 'n' q/k norm. `mat`: where the dense weights' rr_wmat is (NO_MAT
+ * for the other tensors). */
+#define NO_MAT SIZE_MAX
 static const struct {
     const char *suffix;
-    size_t field;
+    size_t field, mat;
     char d0, d1, cond;
 } layer_tensors[] = {
-    {"input_layernorm.weight", offsetof(dec_layer, ln1), 'H', 0, 0},
-    {"self_attn.q_proj.weight", offsetof(dec_layer, q_w), 'Q', 'H', 0},
-    {"self_attn.q_proj.bias", offsetof(dec_layer, q_b), 'Q', 0, 'b'},
-    {"self_attn.k_proj.weight", offsetof(dec_layer, k_w), 'K', 'H', 0},
-    {"self_attn.k_proj.bias", offsetof(dec_layer, k_b), 'K', 0, 'b'},
-    {"self_attn.v_proj.weight", offsetof(dec_layer, v_w), 'K', 'H', 0},
-    {"self_attn.v_proj.bias", offsetof(dec_layer, v_b), 'K', 0, 'b'},
-    {"self_attn.o_proj.weight", offsetof(dec_layer, o_w), 'H', 'Q', 0},
-    {"self_attn.o_proj.bias", offsetof(dec_layer, o_b), 'H', 0, 'o'},
-    {"self_attn.q_norm.weight", offsetof(dec_layer, q_norm), 'D', 0, 'n'},
-    {"self_attn.k_norm.weight", offsetof(dec_layer, k_norm), 'D', 0, 'n'},
-    {"post_attention_layernorm.weight", offsetof(dec_layer, ln2), 'H', 0, 0},
-    {"mlp.gate_proj.weight", offsetof(dec_layer, gate_w), 'F', 'H', 0},
-    {"mlp.up_proj.weight", offsetof(dec_layer, up_w), 'F', 'H', 0},
-    {"mlp.down_proj.weight", offsetof(dec_layer, down_w), 'H', 'F', 0},
+    {"input_layernorm.weight", offsetof(dec_layer, ln1), NO_MAT, 'H', 0, 0},
+    {"self_attn.q_proj.weight", offsetof(dec_layer, q_w), offsetof(dec_layer, q), 'Q', 'H', 0},
+    {"self_attn.q_proj.bias", offsetof(dec_layer, q_b), NO_MAT, 'Q', 0, 'b'},
+    {"self_attn.k_proj.weight", offsetof(dec_layer, k_w), offsetof(dec_layer, k), 'K', 'H', 0},
+    {"self_attn.k_proj.bias", offsetof(dec_layer, k_b), NO_MAT, 'K', 0, 'b'},
+    {"self_attn.v_proj.weight", offsetof(dec_layer, v_w), offsetof(dec_layer, v), 'K', 'H', 0},
+    {"self_attn.v_proj.bias", offsetof(dec_layer, v_b), NO_MAT, 'K', 0, 'b'},
+    {"self_attn.o_proj.weight", offsetof(dec_layer, o_w), offsetof(dec_layer, o), 'H', 'Q', 0},
+    {"self_attn.o_proj.bias", offsetof(dec_layer, o_b), NO_MAT, 'H', 0, 'o'},
+    {"self_attn.q_norm.weight", offsetof(dec_layer, q_norm), NO_MAT, 'D', 0, 'n'},
+    {"self_attn.k_norm.weight", offsetof(dec_layer, k_norm), NO_MAT, 'D', 0, 'n'},
+    {"post_attention_layernorm.weight", offsetof(dec_layer, ln2), NO_MAT, 'H', 0, 0},
+    {"mlp.gate_proj.weight", offsetof(dec_layer, gate_w), offsetof(dec_layer, gate), 'F', 'H', 0},
+    {"mlp.up_proj.weight", offsetof(dec_layer, up_w), offsetof(dec_layer, up), 'F', 'H', 0},
+    {"mlp.down_proj.weight", offsetof(dec_layer, down_w), offsetof(dec_layer, down), 'H', 'F', 0},
 };
+enum { N_LAYER_TENSORS = sizeof layer_tensors / sizeof layer_tensors[0] };
 
 static void decoder_free(void *impl) {
     rr_decoder *d = impl;
@@ -240,7 +243,8 @@ static bool wanted(const rr_decoder *d, char cond) {
     }
 }
 
-static rerank_status bind_weights(rr_decoder *d, rr_weights *w, rerank_error *err) {
+/* Binds every tensor; a converted model's dense weights are left to rr_dense_prepare. */
+static rerank_status bind_weights(rr_decoder *d, rr_weights *w, bool packed, rerank_error *err) {
     char name[256];
     rerank_status st;
     if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &d->embed, err, d->vocab, d->hidden)) ||
@@ -249,8 +253,8 @@ static rerank_status bind_weights(rr_decoder *d, rr_weights *w, rerank_error *er
     d->layers = calloc((size_t)d->n_layers, sizeof *d->layers);
     if (!d->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->n_layers);
     for (int l = 0; l < d->n_layers; l++) {
-        for (size_t t = 0; t < sizeof layer_tensors / sizeof layer_tensors[0]; t++) {
-            if (!wanted(d, layer_tensors[t].cond)) continue;
+        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
+            if (!wanted(d, layer_tensors[t].cond) || (packed && layer_tensors[t].mat != NO_MAT)) continue;
             snprintf(name, sizeof name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
             const float **slot = (const float **)(void *)((char *)&d->layers[l] + layer_tensors[t].field);
             int64_t shape[2] = {dim_of(d, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(d, layer_tensors[t].d1) : 0};
@@ -273,53 +277,26 @@ static rerank_status bind_weights(rr_decoder *d, rr_weights *w, rerank_error *er
     return RERANK_OK;
 }
 
-/* The dense weights in the compute precision, as the encoder does it (encoder.c, prepare_weights): fp32 views
- * of the mapped (or load-converted) tensors for AUTO/F32; bf16 or int8 converted once, the MLP
- * down-projection kept bf16 under int8 (its input, the gated activation, has the outliers per-token int8
- * rounds worst). bf16/int8 need the CPU's AVX512_BF16 / AVX512_VNNI. Conversions run on every core (a
- * Gemma-2b layer is 110M weights). */
-enum { N_DENSE = 7 };
-
-typedef struct convert_job {
-    rr_decoder *d;
-    rr_weights *w; /* the source views' owner: converted sources are released from it */
-    rr_wtype t, down;
-    atomic_bool failed;
-} convert_job;
-
-static void convert_task(void *ctx, int task, int thread) {
-    convert_job *j = ctx;
-    dec_layer *L = &j->d->layers[task / N_DENSE];
-    int H = j->d->hidden, QD = (int)dim_of(j->d, 'Q'), KD = (int)dim_of(j->d, 'K'), F = j->d->ffn;
-    bool ok = true;
-    rr_wmat *m;
-    const float *src;
-    switch (task % N_DENSE) {
-    case 0: ok = rr_wmat_init(m = &L->q, j->t, src = L->q_w, QD, H); break;
-    case 1: ok = rr_wmat_init(m = &L->k, j->t, src = L->k_w, KD, H); break;
-    case 2: ok = rr_wmat_init(m = &L->v, j->t, src = L->v_w, KD, H); break;
-    case 3: ok = rr_wmat_init(m = &L->o, j->t, src = L->o_w, H, QD); break;
-    case 4: ok = rr_wmat_init(m = &L->gate, j->t, src = L->gate_w, F, H); break;
-    case 5: ok = rr_wmat_init(m = &L->up, j->t, src = L->up_w, F, H); break;
-    default: ok = rr_wmat_init(m = &L->down, j->down, src = L->down_w, H, F); break;
-    }
-    if (!ok) atomic_store(&j->failed, true);
-    /* the fp32 source of a converted matrix is not read again: drop its pages from the resident set */
-    else if (m->type != RR_W_F32 && j->w) rr_weights_release(j->w, src, (size_t)m->out * (size_t)m->in);
-}
-
-static rerank_status prepare_weights(rr_decoder *d, rr_weights *w, rerank_dtype dtype, rerank_error *err) {
-    rr_wtype t = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
-    if (!rr_wtype_native(t))
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s compute needs a CPU with %s", t == RR_W_BF16 ? "bf16" : "int8",
-                       t == RR_W_BF16 ? "AVX512_BF16" : "AVX512_VNNI");
-    convert_job j = {d, w, t, t != RR_W_INT8 ? t : rr_wtype_native(RR_W_BF16) ? RR_W_BF16 : RR_W_F32, false};
-    rr_pool *pool = t == RR_W_F32 ? NULL : rr_pool_new(0); /* NULL (no threads) still converts, in the caller */
-    rr_pool_run(pool, convert_task, &j, d->n_layers * N_DENSE);
-    rr_pool_free(pool);
-    if (atomic_load(&j.failed))
-        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory converting the weights to %s", t == RR_W_BF16 ? "bf16" : "int8");
-    return RERANK_OK;
+/* rr_family.dense: the seven dense weights of every layer (mlp.down_proj the down-projection). */
+static size_t decoder_dense(rr_model *m, rr_dense *out) {
+    rr_decoder *d = m->impl;
+    size_t n = 0;
+    for (int l = 0; l < d->n_layers; l++)
+        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
+            if (layer_tensors[t].mat == NO_MAT) continue;
+            if (out) {
+                rr_dense *x = &out[n];
+                char *L = (char *)&d->layers[l];
+                snprintf(x->name, sizeof x->name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
+                x->src = *(const float **)(void *)(L + layer_tensors[t].field);
+                x->mat = (rr_wmat *)(void *)(L + layer_tensors[t].mat);
+                x->out = (int)dim_of(d, layer_tensors[t].d0);
+                x->in = (int)dim_of(d, layer_tensors[t].d1);
+                x->down = layer_tensors[t].mat == offsetof(dec_layer, down);
+            }
+            n++;
+        }
+    return n;
 }
 
 static rerank_status decoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
@@ -339,8 +316,8 @@ static rerank_status decoder_load(rr_model *m, const json_t *config, const void 
     m->desc.eos_token_id = d->eos_id;
     m->desc.start_layer = d->start_layer;
     if (!m->weights) return RERANK_OK;
-    if ((st = bind_weights(d, m->weights, err))) return st;
-    return prepare_weights(d, m->weights, m->dtype, err);
+    if ((st = bind_weights(d, m->weights, m->packed, err))) return st;
+    return rr_dense_prepare(m, err);
 }
 
 size_t rr_model_n_outputs(const rr_model *m, const rr_batch *b) {
@@ -685,4 +662,5 @@ const rr_family rr_decoder_family = {
     .free_impl = decoder_free,
     .prefix_forward = decoder_prefix_forward,
     .prefix_max_tokens = decoder_prefix_max_tokens,
+    .dense = decoder_dense,
 };

@@ -41,29 +41,32 @@ typedef struct rr_encoder {
     rr_cls_head head;
 } rr_encoder;
 
-/* Dimension codes for the shape table: H hidden, I intermediate, 0 = absent. */
+/* Dimension codes for the shape table: H hidden, I intermediate, 0 = absent. `mat`: where the dense weights'
+ * rr_wmat is (NO_MAT for the other tensors). */
+#define NO_MAT SIZE_MAX
 static const struct {
     const char *suffix;
-    size_t field;
+    size_t field, mat;
     char d0, d1;
 } layer_tensors[] = {
-    {"attention.self.query.weight", offsetof(enc_layer, q_w), 'H', 'H'},
-    {"attention.self.query.bias", offsetof(enc_layer, q_b), 'H', 0},
-    {"attention.self.key.weight", offsetof(enc_layer, k_w), 'H', 'H'},
-    {"attention.self.key.bias", offsetof(enc_layer, k_b), 'H', 0},
-    {"attention.self.value.weight", offsetof(enc_layer, v_w), 'H', 'H'},
-    {"attention.self.value.bias", offsetof(enc_layer, v_b), 'H', 0},
-    {"attention.output.dense.weight", offsetof(enc_layer, o_w), 'H', 'H'},
-    {"attention.output.dense.bias", offsetof(enc_layer, o_b), 'H', 0},
-    {"attention.output.LayerNorm.weight", offsetof(enc_layer, ln1_w), 'H', 0},
-    {"attention.output.LayerNorm.bias", offsetof(enc_layer, ln1_b), 'H', 0},
-    {"intermediate.dense.weight", offsetof(enc_layer, up_w), 'I', 'H'},
-    {"intermediate.dense.bias", offsetof(enc_layer, up_b), 'I', 0},
-    {"output.dense.weight", offsetof(enc_layer, down_w), 'H', 'I'},
-    {"output.dense.bias", offsetof(enc_layer, down_b), 'H', 0},
-    {"output.LayerNorm.weight", offsetof(enc_layer, ln2_w), 'H', 0},
-    {"output.LayerNorm.bias", offsetof(enc_layer, ln2_b), 'H', 0},
+    {"attention.self.query.weight", offsetof(enc_layer, q_w), offsetof(enc_layer, q), 'H', 'H'},
+    {"attention.self.query.bias", offsetof(enc_layer, q_b), NO_MAT, 'H', 0},
+    {"attention.self.key.weight", offsetof(enc_layer, k_w), offsetof(enc_layer, k), 'H', 'H'},
+    {"attention.self.key.bias", offsetof(enc_layer, k_b), NO_MAT, 'H', 0},
+    {"attention.self.value.weight", offsetof(enc_layer, v_w), offsetof(enc_layer, v), 'H', 'H'},
+    {"attention.self.value.bias", offsetof(enc_layer, v_b), NO_MAT, 'H', 0},
+    {"attention.output.dense.weight", offsetof(enc_layer, o_w), offsetof(enc_layer, o), 'H', 'H'},
+    {"attention.output.dense.bias", offsetof(enc_layer, o_b), NO_MAT, 'H', 0},
+    {"attention.output.LayerNorm.weight", offsetof(enc_layer, ln1_w), NO_MAT, 'H', 0},
+    {"attention.output.LayerNorm.bias", offsetof(enc_layer, ln1_b), NO_MAT, 'H', 0},
+    {"intermediate.dense.weight", offsetof(enc_layer, up_w), offsetof(enc_layer, up), 'I', 'H'},
+    {"intermediate.dense.bias", offsetof(enc_layer, up_b), NO_MAT, 'I', 0},
+    {"output.dense.weight", offsetof(enc_layer, down_w), offsetof(enc_layer, down), 'H', 'I'},
+    {"output.dense.bias", offsetof(enc_layer, down_b), NO_MAT, 'H', 0},
+    {"output.LayerNorm.weight", offsetof(enc_layer, ln2_w), NO_MAT, 'H', 0},
+    {"output.LayerNorm.bias", offsetof(enc_layer, ln2_b), NO_MAT, 'H', 0},
 };
+enum { N_LAYER_TENSORS = sizeof layer_tensors / sizeof layer_tensors[0] };
 
 static void encoder_free(void *impl) {
     rr_encoder *e = impl;
@@ -140,7 +143,8 @@ static rerank_status parse_config(rr_encoder *e, const json_t *c, rerank_error *
 
 static int64_t dim_of(const rr_encoder *e, char code) { return code == 'H' ? e->hidden : e->ffn; }
 
-static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *err) {
+/* Binds every tensor; a converted model's dense weights are left to rr_dense_prepare. */
+static rerank_status bind_weights(rr_encoder *e, rr_weights *w, bool packed, rerank_error *err) {
     const char *p = e->spec->prefix;
     char name[512];
     rerank_status st;
@@ -158,7 +162,8 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *er
     e->layers = calloc((size_t)e->n_layers, sizeof *e->layers);
     if (!e->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", e->n_layers);
     for (int l = 0; l < e->n_layers; l++) {
-        for (size_t t = 0; t < sizeof layer_tensors / sizeof layer_tensors[0]; t++) {
+        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
+            if (packed && layer_tensors[t].mat != NO_MAT) continue;
             snprintf(name, sizeof name, "%sencoder.layer.%d.%s", p, l, layer_tensors[t].suffix);
             const float **slot = (const float **)(void *)((char *)&e->layers[l] + layer_tensors[t].field);
             int64_t shape[2] = {dim_of(e, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(e, layer_tensors[t].d1) : 0};
@@ -168,32 +173,26 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, rerank_error *er
     return rr_cls_head_load(w, e->spec->head_dense, e->spec->head_out, e->hidden, &e->head, err);
 }
 
-/* The dense weights in the compute precision: fp32 views as they are, bf16/int8 converted once. With int8 the
- * FFN down-projection stays bf16 (fp32 without AVX512_BF16): its input, the GELU output, has the outliers
- * that per-token int8 rounds worst (on the golden XLM-R rows, all-int8 gives Spearman 0.9949 vs fp32, this
- * 0.9965). bf16/int8 need the CPU's AVX512_BF16 / AVX512_VNNI: the portable fallback exists for tests only. */
-static rerank_status prepare_weights(rr_encoder *e, rr_weights *weights, rerank_dtype dtype, rerank_error *err) {
-    rr_wtype t = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
-    if (!rr_wtype_native(t))
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s compute needs a CPU with %s", t == RR_W_BF16 ? "bf16" : "int8",
-                       t == RR_W_BF16 ? "AVX512_BF16" : "AVX512_VNNI");
-    rr_wtype down = t != RR_W_INT8 ? t : rr_wtype_native(RR_W_BF16) ? RR_W_BF16 : RR_W_F32;
-    int H = e->hidden, I = e->ffn;
-    for (int l = 0; l < e->n_layers; l++) {
-        enc_layer *L = &e->layers[l];
-        if (!rr_wmat_init(&L->q, t, L->q_w, H, H) || !rr_wmat_init(&L->k, t, L->k_w, H, H) ||
-            !rr_wmat_init(&L->v, t, L->v_w, H, H) || !rr_wmat_init(&L->o, t, L->o_w, H, H) ||
-            !rr_wmat_init(&L->up, t, L->up_w, I, H) || !rr_wmat_init(&L->down, down, L->down_w, H, I))
-            return rr_fail(err, RERANK_ERR_NOMEM, "out of memory converting layer %d to %s", l,
-                           t == RR_W_BF16 ? "bf16" : "int8");
-        if (t == RR_W_F32 || !weights) continue;
-        /* the fp32 source of a converted matrix is not read again: drop its pages from the resident set */
-        const float *src[] = {L->q_w, L->k_w, L->v_w, L->o_w, L->up_w, L->down_w};
-        const rr_wmat *conv[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
-        for (size_t i = 0; i < sizeof src / sizeof *src; i++)
-            if (conv[i]->type != RR_W_F32) rr_weights_release(weights, src[i], (size_t)conv[i]->out * (size_t)conv[i]->in);
-    }
-    return RERANK_OK;
+/* rr_family.dense: the six dense weights of every layer; the FFN output.dense is the down-projection. */
+static size_t encoder_dense(rr_model *m, rr_dense *out) {
+    rr_encoder *e = m->impl;
+    size_t n = 0;
+    for (int l = 0; l < e->n_layers; l++)
+        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
+            if (layer_tensors[t].mat == NO_MAT) continue;
+            if (out) {
+                rr_dense *d = &out[n];
+                char *L = (char *)&e->layers[l];
+                snprintf(d->name, sizeof d->name, "%sencoder.layer.%d.%s", e->spec->prefix, l, layer_tensors[t].suffix);
+                d->src = *(const float **)(void *)(L + layer_tensors[t].field);
+                d->mat = (rr_wmat *)(void *)(L + layer_tensors[t].mat);
+                d->out = (int)dim_of(e, layer_tensors[t].d0);
+                d->in = (int)dim_of(e, layer_tensors[t].d1);
+                d->down = layer_tensors[t].mat == offsetof(enc_layer, down);
+            }
+            n++;
+        }
+    return n;
 }
 
 static rerank_status encoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
@@ -210,8 +209,8 @@ static rerank_status encoder_load(rr_model *m, const json_t *config, const void 
     m->desc.max_tokens = e->max_tokens;
     m->desc.pad_token_id = e->pad_id;
     if (!m->weights) return RERANK_OK;
-    if ((st = bind_weights(e, m->weights, err))) return st;
-    return prepare_weights(e, m->weights, m->dtype, err);
+    if ((st = bind_weights(e, m->weights, m->packed, err))) return st;
+    return rr_dense_prepare(m, err);
 }
 
 /* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */
@@ -377,4 +376,5 @@ const rr_family rr_encoder_family = {
     .load = encoder_load,
     .forward = encoder_forward,
     .free_impl = encoder_free,
+    .dense = encoder_dense,
 };

@@ -49,6 +49,7 @@ typedef struct rr_model_desc {
     /* Decoder LLMs (-1 when config.json has no such id; 0 for encoders): */
     int bos_token_id, eos_token_id;
     int start_layer; /* RERANK_KIND_LAYERWISE: lowest cutoff layer with a head; 0 for other kinds */
+    bool converted;  /* config.json has "rerank_packed": dense weights stored bf16/int8-packed (rerank convert) */
 } rr_model_desc;
 
 /* Builds the model from a parsed config.json (`config`, borrowed) and the safetensors weights of `dir`.
@@ -57,6 +58,12 @@ typedef struct rr_model_desc {
 rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype dtype, rr_model **out,
                             rerank_error *err);
 void rr_model_free(rr_model *model);
+
+/* Writes `model`, loaded from src_dir (config: its parsed config.json) with dtype bf16 or int8, as a converted
+ * model directory out_dir (created; must be absent or empty) whose dense weights load without conversion
+ * (arch/packed.h has the format). */
+rerank_status rr_model_save_converted(rr_model *model, const json_t *config, const char *src_dir, const char *out_dir,
+                                      rerank_error *err);
 
 /* Checks config.json alone (architecture and hyper-parameters, no weights) and fills *desc (may be NULL);
  * desc->architecture then points to static storage. The same checks rr_model_load makes first. */

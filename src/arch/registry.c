@@ -6,6 +6,7 @@
 
 #include "arch/arch.h"
 #include "arch/decoder.h"
+#include "arch/packed.h"
 #include "base/error.h"
 #include "base/threadpool.h"
 
@@ -65,10 +66,12 @@ static rerank_status model_new(const json_t *config, rr_model **out, rerank_erro
 
 rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, rerank_error *err) {
     rr_model *m;
-    rerank_status st = model_new(config, &m, err);
-    if (st) return st;
+    rerank_dtype stored;
+    rerank_status st = rr_packed_read_config(config, &stored, err);
+    if (st || (st = model_new(config, &m, err))) return st;
     st = m->row->family->load(m, config, m->row->spec, err);
     if (!st && desc) {
+        m->desc.converted = stored != RERANK_DTYPE_AUTO;
         *desc = m->desc;
         desc->architecture = m->row->architecture; /* static storage */
     }
@@ -83,10 +86,20 @@ rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype 
     if (dtype != RERANK_DTYPE_AUTO && dtype != RERANK_DTYPE_F32 && dtype != RERANK_DTYPE_BF16 &&
         dtype != RERANK_DTYPE_INT8)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: unknown dtype %d", dir, (int)dtype);
-    rr_model *m;
-    rerank_status st = model_new(config, &m, err);
+    rerank_dtype stored;
+    rerank_status st = rr_packed_read_config(config, &stored, err);
     if (st) return st;
-    m->dtype = dtype;
+    /* a converted model computes in its stored precision (AUTO, or the same asked for explicitly) */
+    if (stored != RERANK_DTYPE_AUTO && dtype != RERANK_DTYPE_AUTO && dtype != stored)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
+                       "%s: the model is converted to %s (config.json '%s'); load it with dtype auto or %s, or use "
+                       "the original model for %s", dir, stored == RERANK_DTYPE_BF16 ? "bf16" : "int8", RR_PACKED_KEY,
+                       stored == RERANK_DTYPE_BF16 ? "bf16" : "int8",
+                       dtype == RERANK_DTYPE_F32 ? "f32" : dtype == RERANK_DTYPE_BF16 ? "bf16" : "int8");
+    rr_model *m;
+    if ((st = model_new(config, &m, err))) return st;
+    m->dtype = stored != RERANK_DTYPE_AUTO ? stored : dtype;
+    m->packed = m->desc.converted = stored != RERANK_DTYPE_AUTO;
     if (!(st = rr_weights_open(dir, &m->weights, err))) st = m->row->family->load(m, config, m->row->spec, err);
     if (st) {
         rr_model_free(m);

@@ -104,3 +104,34 @@ int rr_path_join(char *buf, size_t size, const char *dir, const char *name) {
     int n = snprintf(buf, size, "%s/%s", dir, name);
     return n > 0 && (size_t)n < size;
 }
+
+rerank_status rr_dir_make(const char *dir, rerank_error *err) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "bad directory name '%s'", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return rr_fail(err, RERANK_ERR_IO, "%s: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return rr_fail(err, RERANK_ERR_IO, "%s: not a directory", dir);
+    return RERANK_OK;
+}
+
+rerank_status rr_file_copy(const char *src, const char *dst, rerank_error *err) {
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    rerank_status st = RERANK_OK;
+    if (!in || !out) st = rr_fail(err, RERANK_ERR_IO, "%s: %s", in ? dst : src, strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while (!st && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) st = rr_fail(err, RERANK_ERR_IO, "%s: write failed", dst);
+    if (!st && ferror(in)) st = rr_fail(err, RERANK_ERR_IO, "%s: read failed", src);
+    if (in) fclose(in);
+    if (out && fclose(out) != 0 && !st) st = rr_fail(err, RERANK_ERR_IO, "%s: write failed", dst);
+    return st;
+}

@@ -25,4 +25,10 @@ int rr_file_exists(const char *path);
 /* Joins dir and name with '/' into buf; fails (returns 0) if it does not fit. */
 int rr_path_join(char *buf, size_t size, const char *dir, const char *name);
 
+/* mkdir -p. */
+rerank_status rr_dir_make(const char *dir, rerank_error *err);
+
+/* Copies the file src to dst (created or truncated), byte for byte. */
+rerank_status rr_file_copy(const char *src, const char *dst, rerank_error *err);
+
 #endif

@@ -121,6 +121,7 @@ static rerank_status parse_entry(const char *file, const char *key, const json_t
                        rr_st_shape_str(sh, sizeof sh, t->shape, t->n_dims), t->n_bytes);
     }
     t->data = data ? data + b : NULL;
+    t->file_offset = (size_t)b;
     return RERANK_OK;
 }
 
@@ -174,6 +175,7 @@ rerank_status rr_safetensors_parse(const void *data, size_t size, const char *na
         rr_st_tensor *t = &s->tensors[s->n_tensors];
         st = parse_entry(name, key, v, area_size ? area : NULL, area_size, t, err);
         if (st) goto fail;
+        t->file_offset += 8 + (size_t)hlen;
         if (!(t->name = strdup(key))) {
             st = rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", name);
             goto fail;
@@ -223,55 +225,84 @@ static rerank_status write_all(FILE *f, const void *p, size_t n, const char *pat
     return RERANK_OK;
 }
 
-rerank_status rr_safetensors_write(const char *path, const rr_st_write_tensor *tensors, size_t n_tensors,
-                                   rerank_error *err) {
+/* Bytes of a tensor to write, or SIZE_MAX when its dtype, rank or shape is bad. */
+static size_t write_size(const rr_st_write_tensor *t) {
+    if ((unsigned)t->dtype >= RR_ST_DTYPE_COUNT || t->n_dims < 0 || t->n_dims > RR_ST_MAX_DIMS) return SIZE_MAX;
+    size_t n = dtype_info[t->dtype].size;
+    for (int d = 0; d < t->n_dims; d++) {
+        if (t->shape[d] < 0 || (t->shape[d] && n > SIZE_MAX / (uint64_t)t->shape[d])) return SIZE_MAX;
+        n *= (size_t)t->shape[d];
+    }
+    return n;
+}
+
+/* One header entry: name -> {"dtype", "shape", "data_offsets": [begin, begin + n]}. */
+static rerank_status add_entry(json_t *root, const char *name, rr_st_dtype dtype, const int64_t *shape, int n_dims,
+                               size_t begin, size_t n, const char *path, rerank_error *err) {
+    if (json_object_get(root, name))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor '%s': duplicate or reserved name", path, name);
+    json_t *js = json_array();
+    for (int d = 0; js && d < n_dims; d++) json_array_append_new(js, json_integer(shape[d]));
+    json_t *e = js ? json_pack("{s:s,s:o,s:[I,I]}", "dtype", dtype_info[dtype].name, "shape", js, "data_offsets",
+                               (json_int_t)begin, (json_int_t)(begin + n))
+                   : NULL;
+    if (!e || json_object_set_new(root, name, e))
+        return rr_fail(err, RERANK_ERR_NOMEM, "%s: tensor '%s': cannot build header", path, name);
+    return RERANK_OK;
+}
+
+static size_t round_up_size(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* The writer: every tensor's data at a multiple of `align` from the start of the file (1: packed back to back),
+ * the header padded to a multiple of 8 (and of align). */
+static rerank_status write_file(const char *path, const rr_st_write_tensor *tensors, size_t n_tensors, size_t align,
+                                rerank_error *err) {
     rerank_status st = RERANK_OK;
     json_t *root = json_object(), *meta = json_pack("{s:s}", "format", "pt");
     char *hdr = NULL;
     FILE *f = NULL;
-    if (!root || !meta || json_object_set_new(root, "__metadata__", meta)) {
+    size_t *begin = calloc(n_tensors ? n_tensors : 1, sizeof *begin);
+    if (!root || !meta || !begin || json_object_set_new(root, "__metadata__", meta)) {
         if (!root) json_decref(meta);
         st = rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
+    /* data offsets (relative to the data area, which starts aligned): each tensor's rounded up to align, a
+     * filler tensor in every gap */
     size_t offset = 0;
     for (size_t i = 0; i < n_tensors; i++) {
         const rr_st_write_tensor *t = &tensors[i];
-        if ((unsigned)t->dtype >= RR_ST_DTYPE_COUNT || t->n_dims < 0 || t->n_dims > RR_ST_MAX_DIMS || !t->name) {
-            st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor %zu: bad dtype, rank or name", path, i);
+        size_t n = write_size(t);
+        if (n == SIZE_MAX || !t->name || (n && !t->data)) {
+            st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor %zu ('%s'): bad dtype, shape, name or data", path,
+                         i, t->name ? t->name : "");
             goto done;
         }
-        if (strcmp(t->name, "__metadata__") == 0 || json_object_get(root, t->name)) {
-            st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor '%s': duplicate or reserved name", path,
-                         t->name);
+        if (strcmp(t->name, "__metadata__") == 0 || strncmp(t->name, RR_ST_PAD_PREFIX, strlen(RR_ST_PAD_PREFIX)) == 0) {
+            st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor '%s': duplicate or reserved name", path, t->name);
             goto done;
         }
-        size_t n = dtype_info[t->dtype].size;
-        json_t *shape = json_array();
-        for (int d = 0; d < t->n_dims; d++) {
-            if (t->shape[d] < 0 || (t->shape[d] && n > SIZE_MAX / (uint64_t)t->shape[d])) n = SIZE_MAX;
-            else n *= (size_t)t->shape[d];
-            json_array_append_new(shape, json_integer(t->shape[d]));
-        }
-        if (n == SIZE_MAX || offset > SIZE_MAX - n) {
-            json_decref(shape);
+        size_t at = round_up_size(offset, align);
+        if (at < offset || at > SIZE_MAX - n) {
             st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor '%s': bad shape", path, t->name);
             goto done;
         }
-        json_t *e = json_pack("{s:s,s:o,s:[I,I]}", "dtype", dtype_info[t->dtype].name, "shape", shape,
-                              "data_offsets", (json_int_t)offset, (json_int_t)(offset + n));
-        if (!e || json_object_set_new(root, t->name, e)) {
-            st = rr_fail(err, RERANK_ERR_NOMEM, "%s: tensor '%s': cannot build header", path, t->name);
-            goto done;
+        if (at > offset) {
+            char pad[64];
+            int64_t len = (int64_t)(at - offset);
+            snprintf(pad, sizeof pad, "%s%zu", RR_ST_PAD_PREFIX, i);
+            if ((st = add_entry(root, pad, RR_ST_U8, &len, 1, offset, at - offset, path, err))) goto done;
         }
-        offset += n;
+        if ((st = add_entry(root, t->name, t->dtype, t->shape, t->n_dims, at, n, path, err))) goto done;
+        begin[i] = at;
+        offset = at + n;
     }
     hdr = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!hdr) {
         st = rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8;
+    size_t hlen = strlen(hdr), padded = round_up_size(8 + hlen, align > 8 ? align : 8) - 8;
     f = fopen(path, "wb");
     if (!f) {
         st = rr_fail(err, RERANK_ERR_IO, "%s: %s", path, strerror(errno));
@@ -279,23 +310,38 @@ rerank_status rr_safetensors_write(const char *path, const rr_st_write_tensor *t
     }
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    static const char spaces[8] = "        ";
-    if ((st = write_all(f, len8, 8, path, err)) || (st = write_all(f, hdr, hlen, path, err)) ||
-        (st = write_all(f, spaces, padded - hlen, path, err)))
-        goto done;
+    static const char spaces[64] = "                                                                ";
+    static const unsigned char zeros[4096];
+    if ((st = write_all(f, len8, 8, path, err)) || (st = write_all(f, hdr, hlen, path, err))) goto done;
+    for (size_t left = padded - hlen; left > 0;) {
+        size_t k = left < sizeof spaces ? left : sizeof spaces;
+        if ((st = write_all(f, spaces, k, path, err))) goto done;
+        left -= k;
+    }
+    offset = 0;
     for (size_t i = 0; i < n_tensors; i++) {
-        const rr_st_write_tensor *t = &tensors[i];
-        size_t n = dtype_info[t->dtype].size;
-        for (int d = 0; d < t->n_dims; d++) n *= (size_t)t->shape[d];
-        if (n && !t->data) {
-            st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: tensor '%s': no data", path, t->name);
+        if ((st = write_all(f, zeros, begin[i] - offset, path, err)) ||
+            (st = write_all(f, tensors[i].data, write_size(&tensors[i]), path, err)))
             goto done;
-        }
-        if ((st = write_all(f, t->data, n, path, err))) goto done;
+        offset = begin[i] + write_size(&tensors[i]);
     }
 done:
     if (f && fclose(f) != 0 && !st) st = rr_fail(err, RERANK_ERR_IO, "%s: close failed: %s", path, strerror(errno));
     free(hdr);
+    free(begin);
     json_decref(root);
     return st;
+}
+
+rerank_status rr_safetensors_write(const char *path, const rr_st_write_tensor *tensors, size_t n_tensors,
+                                   rerank_error *err) {
+    return write_file(path, tensors, n_tensors, 1, err);
+}
+
+rerank_status rr_safetensors_write_aligned(const char *path, const rr_st_write_tensor *tensors, size_t n_tensors,
+                                           size_t align, rerank_error *err) {
+    if (align == 0 || align > 4096 || (align & (align - 1)))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: alignment %zu is not a power of two up to 4096", path,
+                       align);
+    return write_file(path, tensors, n_tensors, align, err);
 }

@@ -39,6 +39,7 @@ typedef struct rr_st_tensor {
     size_t n_elems;                 /* product of shape (1 for a scalar) */
     size_t n_bytes;                 /* n_elems * element size */
     const unsigned char *data;
+    size_t file_offset;             /* of data from the start of the file (8 + header + data_offsets[0]) */
 } rr_st_tensor;
 
 typedef struct rr_safetensors rr_safetensors;
@@ -75,5 +76,15 @@ typedef struct rr_st_write_tensor {
 /* Writes the tensors in the given order, header padded to 8 bytes, "__metadata__": {"format": "pt"}. */
 rerank_status rr_safetensors_write(const char *path, const rr_st_write_tensor *tensors, size_t n_tensors,
                                    rerank_error *err);
+
+/* Name prefix of the filler tensors rr_safetensors_write_aligned adds; reserved (a tensor to write may not use it). */
+#define RR_ST_PAD_PREFIX "__pad__."
+
+/* rr_safetensors_write with the data of every tensor starting at a multiple of `align` bytes (a power of two up
+ * to 4096) from the start of the file, so that a memory map hands out aligned pointers: the header is padded
+ * with spaces, and the gap after a tensor whose size is not a multiple of `align` is filled by a zeroed U8
+ * tensor named RR_ST_PAD_PREFIX<n> (the reference reader refuses holes between tensors). */
+rerank_status rr_safetensors_write_aligned(const char *path, const rr_st_write_tensor *tensors, size_t n_tensors,
+                                           size_t align, rerank_error *err);
 
 #endif

@@ -174,11 +174,10 @@ static rerank_status keep(rr_weights *w, float *p, rerank_error *err) {
     return RERANK_OK;
 }
 
-rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t *shape, int n_dims,
-                                 const float **out, rerank_error *err) {
-    *out = NULL;
-    const char *file;
-    const rr_st_tensor *t = rr_weights_find(w, name, &file);
+/* The tensor `name` with exactly `shape`, and its file; errors name both. */
+static rerank_status find_shaped(const rr_weights *w, const char *name, const int64_t *shape, int n_dims,
+                                 const rr_st_tensor **out, const char **file, rerank_error *err) {
+    const rr_st_tensor *t = *out = rr_weights_find(w, name, file);
     char a[160], b[160];
     if (!t) {
         if (w->weight_map)
@@ -188,8 +187,53 @@ rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t 
     int same = t->n_dims == n_dims;
     for (int i = 0; same && i < n_dims; i++) same = t->shape[i] == shape[i];
     if (!same)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' is %s, expected %s", file, name,
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' is %s, expected %s", *file, name,
                        rr_st_shape_str(a, sizeof a, t->shape, t->n_dims), rr_st_shape_str(b, sizeof b, shape, n_dims));
+    return RERANK_OK;
+}
+
+rerank_status rr_weights_require_raw(const rr_weights *w, const char *name, rr_st_dtype dtype, const int64_t *shape,
+                                     int n_dims, size_t align, const rr_st_tensor **out, rerank_error *err) {
+    const char *file;
+    rerank_status st = find_shaped(w, name, shape, n_dims, out, &file, err);
+    if (st) return st;
+    const rr_st_tensor *t = *out;
+    *out = NULL;
+    if (t->dtype != dtype)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' has dtype %s, expected %s", file, name,
+                       rr_st_dtype_name(t->dtype), rr_st_dtype_name(dtype));
+    if (align > 1 && t->file_offset % align != 0)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' starts at byte %zu of the file, not a multiple of %zu",
+                       file, name, t->file_offset, align);
+    *out = t;
+    return RERANK_OK;
+}
+
+size_t rr_weights_count(const rr_weights *w) {
+    size_t n = 0;
+    for (size_t i = 0; w && i < w->n_shards; i++) n += rr_safetensors_count(w->shards[i].st);
+    return n;
+}
+
+const rr_st_tensor *rr_weights_at(const rr_weights *w, size_t i, const char **file) {
+    for (size_t s = 0; w && s < w->n_shards; s++) {
+        size_t n = rr_safetensors_count(w->shards[s].st);
+        if (i < n) {
+            if (file) *file = w->shards[s].file;
+            return rr_safetensors_at(w->shards[s].st, i);
+        }
+        i -= n;
+    }
+    return NULL;
+}
+
+rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t *shape, int n_dims,
+                                 const float **out, rerank_error *err) {
+    *out = NULL;
+    const char *file;
+    const rr_st_tensor *t;
+    rerank_status st = find_shaped(w, name, shape, n_dims, &t, &file, err);
+    if (st) return st;
     if (t->dtype != RR_ST_F32 && t->dtype != RR_ST_F16 && t->dtype != RR_ST_BF16)
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", file,
                        name, rr_st_dtype_name(t->dtype));
@@ -212,8 +256,7 @@ rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t 
             p[i] = t->dtype == RR_ST_F16 ? rr_f16_to_f32(h) : rr_bf16_to_f32(h);
         }
     }
-    rerank_status st = keep(w, p, err);
-    if (st) return st;
+    if ((st = keep(w, p, err))) return st;
     *out = p;
     return RERANK_OK;
 }

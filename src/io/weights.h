@@ -24,6 +24,17 @@ const rr_st_tensor *rr_weights_find(const rr_weights *w, const char *name, const
 rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t *shape, int n_dims,
                                  const float **out, rerank_error *err);
 
+/* Checks that `name` exists with exactly `dtype` and `shape` and that its data starts at a multiple of `align`
+ * bytes of its file, and returns the tensor as stored (no conversion; valid for the lifetime of w). Errors name
+ * the file and tensor. */
+rerank_status rr_weights_require_raw(const rr_weights *w, const char *name, rr_st_dtype dtype, const int64_t *shape,
+                                     int n_dims, size_t align, const rr_st_tensor **out, rerank_error *err);
+
+/* Every tensor of every file, i < rr_weights_count(w): file by file, each sorted by name. *file (may be NULL)
+ * gets the file's base name. */
+size_t rr_weights_count(const rr_weights *w);
+const rr_st_tensor *rr_weights_at(const rr_weights *w, size_t i, const char **file);
+
 /* rr_weights_require with the shape written inline: RR_WEIGHTS_REQUIRE(w, name, &ptr, err, 1024, 768). */
 #define RR_WEIGHTS_REQUIRE(w, name, out, err, ...)                                                        \
     rr_weights_require((w), (name), (const int64_t[]){__VA_ARGS__},                                      \

@@ -290,7 +290,7 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
 
 /* ---- low-precision weights: bf16 pairs and int8 quads in panels of LP_NR output columns ---- */
 
-enum { LP_NR = 32 };
+enum { LP_NR = RR_WMAT_PANEL };
 
 static uint16_t bf16_of(float f) { /* round to nearest even, as vcvtneps2bf16 */
     uint32_t u;
@@ -330,7 +330,7 @@ bool rr_wtype_native(rr_wtype type) {
 /* bf16: panel p, pair kk: [c*2 + j] = W[p*32 + c, 2*kk + j]. int8: panel p, quad kq: [c*4 + j] = q[p*32 + c,
  * 4*kq + j]. Past `in` and `out`: zeros. */
 bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
-    *m = (rr_wmat){type, out, in, NULL, NULL, NULL, NULL};
+    *m = (rr_wmat){type, out, in, NULL, NULL, NULL, NULL, false};
     if (type == RR_W_F32) {
         m->f32 = w;
         return true;
@@ -375,11 +375,19 @@ bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
     return true;
 }
 
+void rr_wmat_borrow(rr_wmat *m, rr_wtype type, int out, int in, const void *packed, const float *scale,
+                    const int32_t *colsum) {
+    /* the casts drop const only to share the struct with owned panels: the kernels never write them */
+    *m = (rr_wmat){type, out, in, NULL, (void *)packed, (float *)scale, (int32_t *)colsum, true};
+}
+
 void rr_wmat_free(rr_wmat *m) {
     if (!m) return;
-    free(m->packed);
-    free(m->scale);
-    free(m->colsum);
+    if (!m->borrowed) {
+        free(m->packed);
+        free(m->scale);
+        free(m->colsum);
+    }
     *m = (rr_wmat){0};
 }
 

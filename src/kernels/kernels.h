@@ -121,19 +121,28 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
  * load) to bf16 (AVX512_BF16 dot products, fp32 accumulation) or int8 with a scale per output channel
  * (activations then quantized per token at run time; AVX512_VNNI). Converted ones are packed in panels. */
 typedef enum rr_wtype { RR_W_F32, RR_W_BF16, RR_W_INT8 } rr_wtype;
+/* Packed layout, P = ceil(out / RR_WMAT_PANEL) panels of RR_WMAT_PANEL output columns, zeros past out and in:
+ * bf16 [P][ceil(in/2)][PANEL][2] = W[p*PANEL + c][2*kk + j]; int8 [P][ceil(in/4)][PANEL][4] = q[p*PANEL + c][4*kq + j],
+ * with scale and colsum [P*PANEL]. */
+enum { RR_WMAT_PANEL = 32 };
 typedef struct rr_wmat {
     rr_wtype type;
     int out, in;
     const float *f32; /* RR_W_F32: W[out,in], borrowed */
-    void *packed;     /* RR_W_BF16 / RR_W_INT8: owned panels */
+    void *packed;     /* RR_W_BF16 / RR_W_INT8: panels, owned unless `borrowed` */
     float *scale;     /* RR_W_INT8: per output channel, W ~ scale[o] * q[o,k] */
     int32_t *colsum;  /* RR_W_INT8: sum over k of q[o,k] (undoes the +128 of unsigned activations) */
+    bool borrowed;    /* packed/scale/colsum belong to someone else (a mapped converted model): not freed */
 } rr_wmat;
 
 /* Whether this CPU runs `type` with its SIMD instructions (a portable fallback always exists). */
 bool rr_wtype_native(rr_wtype type);
 /* Fills *m from W[out,in]: type RR_W_F32 borrows w; the others convert and pack it. false when out of memory. */
 bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in);
+/* Fills *m with panels already packed as rr_wmat_init packs them (type RR_W_BF16 or RR_W_INT8; scale and colsum
+ * for int8 only), borrowed: they must outlive m, are only read, and rr_wmat_free leaves them. */
+void rr_wmat_borrow(rr_wmat *m, rr_wtype type, int out, int in, const void *packed, const float *scale,
+                    const int32_t *colsum);
 void rr_wmat_free(rr_wmat *m);
 /* Scratch floats rr_linear_w_fwd needs for n rows on a pool of n_threads threads. */
 size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n);

@@ -28,13 +28,9 @@ rerank_score_params rerank_score_default_params(void) {
     return p;
 }
 
-rerank_status rerank_model_load(const char *dir, const rerank_model_params *params, rerank_model **out,
-                                rerank_error *err) {
-    if (!out) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_load: out is NULL");
-    *out = NULL;
-    if (!dir) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_load: dir is NULL");
-    rerank_model_params defaults = rerank_model_default_params();
-    if (!params) params = &defaults;
+/* dir/config.json as a JSON object (*config NULL on failure). */
+static rerank_status load_config(const char *dir, json_t **config, rerank_error *err) {
+    *config = NULL;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return rr_fail(err, RERANK_ERR_IO, "%s: not a model directory (expected config.json, *.safetensors and "
@@ -42,10 +38,25 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
     char path[4096];
     if (!rr_path_join(path, sizeof path, dir, "config.json"))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
+    rerank_status s = rr_json_load_file(path, 16u << 20, config, err);
+    if (!s && !json_is_object(*config)) s = rr_fail(err, RERANK_ERR_FORMAT, "%s: not a JSON object", path);
+    if (s) {
+        json_decref(*config);
+        *config = NULL;
+    }
+    return s;
+}
+
+rerank_status rerank_model_load(const char *dir, const rerank_model_params *params, rerank_model **out,
+                                rerank_error *err) {
+    if (!out) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_load: out is NULL");
+    *out = NULL;
+    if (!dir) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_load: dir is NULL");
+    rerank_model_params defaults = rerank_model_default_params();
+    if (!params) params = &defaults;
     rerank_model *m = calloc(1, sizeof *m);
     if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
-    rerank_status s = rr_json_load_file(path, 16u << 20, &m->config, err);
-    if (!s && !json_is_object(m->config)) s = rr_fail(err, RERANK_ERR_FORMAT, "%s: not a JSON object", path);
+    rerank_status s = load_config(dir, &m->config, err);
     if (!s) s = rr_model_load(dir, m->config, params->dtype, &m->net, err);
     if (!s) s = rr_tokenizer_load(dir, &m->tok, err);
     if (!s && !(m->dir = strdup(dir))) s = rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
@@ -56,6 +67,20 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
     }
     *out = m;
     return RERANK_OK;
+}
+
+rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_dtype dtype, rerank_error *err) {
+    if (!dir || !out_dir) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_convert: NULL directory");
+    if (dtype != RERANK_DTYPE_BF16 && dtype != RERANK_DTYPE_INT8)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_convert: dtype must be bf16 or int8");
+    json_t *config;
+    rr_model *net = NULL;
+    rerank_status s = load_config(dir, &config, err);
+    if (!s) s = rr_model_load(dir, config, dtype, &net, err); /* converts, exactly as for scoring */
+    if (!s) s = rr_model_save_converted(net, config, dir, out_dir, err);
+    rr_model_free(net);
+    json_decref(config);
+    return s;
 }
 
 void rerank_model_free(rerank_model *model) {

@@ -14,22 +14,7 @@
 #include "base/file.h"
 #include "base/json.h"
 
-rerank_status rr_train_mkdirs(const char *dir, rerank_error *err) {
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "bad directory name '%s'", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return rr_fail(err, RERANK_ERR_IO, "%s: %s", buf, strerror(errno));
-        buf[i] = c;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return rr_fail(err, RERANK_ERR_IO, "%s: not a directory", dir);
-    return RERANK_OK;
-}
+rerank_status rr_train_mkdirs(const char *dir, rerank_error *err) { return rr_dir_make(dir, err); }
 
 rerank_status rr_train_rmdir_flat(const char *dir, rerank_error *err) {
     DIR *d = opendir(dir);
@@ -51,17 +36,7 @@ rerank_status rr_train_copy_file(const char *src_dir, const char *out_dir, const
     if (!rr_path_join(src, sizeof src, src_dir, name) || !rr_path_join(dst, sizeof dst, out_dir, name))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", out_dir);
     if (!rr_file_exists(src)) return optional ? RERANK_OK : rr_fail(err, RERANK_ERR_IO, "%s: no such file", src);
-    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
-    rerank_status st = RERANK_OK;
-    if (!in || !out) st = rr_fail(err, RERANK_ERR_IO, "%s: %s", in ? dst : src, strerror(errno));
-    char buf[1 << 16];
-    size_t n;
-    while (!st && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) st = rr_fail(err, RERANK_ERR_IO, "%s: write failed", dst);
-    if (!st && ferror(in)) st = rr_fail(err, RERANK_ERR_IO, "%s: read failed", src);
-    if (in) fclose(in);
-    if (out && fclose(out) != 0 && !st) st = rr_fail(err, RERANK_ERR_IO, "%s: write failed", dst);
-    return st;
+    return rr_file_copy(src, dst, err);
 }
 
 rerank_status rr_train_copy_tokenizer(const char *src_dir, const char *out_dir, rerank_error *err) {

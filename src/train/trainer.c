@@ -22,6 +22,10 @@ rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_t
         rr_error_prefix(err, "%s", dir);
         return st;
     }
+    if (desc.converted)
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: a converted model (config.json 'rerank_packed', from rerank "
+                       "convert) holds its dense weights packed in bf16/int8 and cannot be trained; train the original",
+                       dir);
     st = desc.kind == RERANK_KIND_CROSS_ENCODER ? rr_encoder_trainer_open(dir, opts, out, err)
                                                 : rr_decoder_trainer_open(dir, opts, out, err);
     /* The encoder trainer takes the config's kind; the decoder trainer sets the layout it trains on (the
