@@ -83,7 +83,8 @@ struct rr_workspace {
     struct rr_pool *pool;    /* threads of the forward pass (rr_workspace_set_threads); NULL = the caller only */
 };
 
-/* Returns slot `slot` with room for n floats (a product a*b checked by the caller via rr_mul_size). */
+/* Returns slot `slot` with room for n floats (a product a*b checked by the caller via rr_mul_size), 64-byte
+ * aligned, its earlier contents kept when it grows. */
 rerank_status rr_workspace_get(rr_workspace *ws, int slot, size_t n, float **out, rerank_error *err);
 
 /* *out = a * b; 0 on overflow. */

@@ -331,6 +331,7 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     if (all_bf16(e)) {
         float *p;
         if ((st = rr_workspace_get(ws, WS_XB, nh / 2 + 1, &p, err))) return st;
+        want_huge_pages(p, nh / 2 + 1);
         xb = (uint16_t *)(void *)p;
     }
     float *acts[] = {x, q, k, v, ctx, tmp, ffn};

@@ -194,8 +194,13 @@ rerank_status rr_workspace_get(rr_workspace *ws, int slot, size_t n, float **out
     if (n == 0) n = 1;
     if (n > ws->cap[slot]) {
         if (n > SIZE_MAX / sizeof(float)) return rr_fail(err, RERANK_ERR_NOMEM, "workspace of %zu floats overflows", n);
-        float *p = realloc(ws->buf[slot], n * sizeof(float));
-        if (!p) return rr_fail(err, RERANK_ERR_NOMEM, "cannot allocate a workspace of %zu floats", n);
+        /* 64-byte aligned: rows of AMX tiles and vector stores then never straddle a cache line (a
+         * malloc'ed buffer sits 16 bytes past one, which cost bf16 reranking ~20%) */
+        void *p = NULL;
+        if (posix_memalign(&p, 64, n * sizeof(float)))
+            return rr_fail(err, RERANK_ERR_NOMEM, "cannot allocate a workspace of %zu floats", n);
+        if (ws->buf[slot]) memcpy(p, ws->buf[slot], ws->cap[slot] * sizeof(float));
+        free(ws->buf[slot]);
         ws->buf[slot] = p;
         ws->cap[slot] = n;
     }
