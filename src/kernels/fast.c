@@ -327,6 +327,13 @@ bool rr_wtype_native(rr_wtype type) {
 #endif
 }
 
+/* Zeroed, 64-byte aligned (AMX tile rows of a panel then never straddle cache lines); free() releases it. */
+static void *zalloc64(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 1)) return NULL;
+    return memset(p, 0, bytes);
+}
+
 /* bf16: panel p, pair kk: [c*2 + j] = W[p*32 + c, 2*kk + j]. int8: panel p, quad kq: [c*4 + j] = q[p*32 + c,
  * 4*kq + j]. Past `in` and `out`: zeros. */
 bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
@@ -338,7 +345,7 @@ bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
     size_t panels = (size_t)(out + LP_NR - 1) / LP_NR;
     if (type == RR_W_BF16) {
         size_t kp = (size_t)round_up(in, 2);
-        uint16_t *p = calloc(panels * kp * LP_NR, sizeof *p);
+        uint16_t *p = zalloc64(panels * kp * LP_NR * sizeof *p);
         if (!p) return false;
         for (int o = 0; o < out; o++)
             for (int k = 0; k < in; k++)
@@ -348,7 +355,7 @@ bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
         return true;
     }
     size_t kq = (size_t)round_up(in, 4);
-    int8_t *p = calloc(panels * kq * LP_NR, sizeof *p);
+    int8_t *p = zalloc64(panels * kq * LP_NR * sizeof *p);
     m->scale = calloc(panels * LP_NR, sizeof *m->scale);
     m->colsum = calloc(panels * LP_NR, sizeof *m->colsum);
     m->packed = p;
