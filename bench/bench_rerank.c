@@ -61,8 +61,14 @@ static const shape *find_shape(const char *name) {
 
 /* ---------------------------------------------------------------------------------------------- synth */
 
+/* 64-byte aligned, as the library's own workspaces (a row straddling cache lines costs the products ~20%) */
+static void *alloc64(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 1) ? NULL : p;
+}
+
 static float *random_tensor(size_t n, float sd, float mean) {
-    float *t = malloc(n * sizeof *t);
+    float *t = alloc64(n * sizeof *t);
     if (!t) return NULL;
     for (size_t i = 0; i < n; i += 2) { /* Box-Muller, two at a time */
         double r = sqrt(-2 * log(rng_uniform())), a = 6.283185307179586 * rng_uniform();
@@ -446,7 +452,7 @@ static int cmd_run(const char *model_dir, const char *wl_name, int threads, cons
 static int cmd_peak(int threads, int n, int in, int out, rerank_dtype dtype, rr_act act) {
     rng_state = 0x9eac0001u; /* unseeded, every value was the same */
     float *x = random_tensor((size_t)n * in, 1, 0), *wt = random_tensor((size_t)out * in, 0.02f, 0),
-          *y = malloc((size_t)n * out * sizeof *y);
+          *y = alloc64((size_t)n * out * sizeof *y);
     rr_pool *pool = threads == 1 ? NULL : rr_pool_new(threads);
     rr_wtype type = dtype == RERANK_DTYPE_BF16 ? RR_W_BF16 : dtype == RERANK_DTYPE_INT8 ? RR_W_INT8 : RR_W_F32;
     rr_wmat w;
