@@ -45,6 +45,14 @@ static void check_rows(rr_pool *pool, int n, int dim) {
         double d = max_rel_diff(got, want, (size_t)n * dim);
         CHECK(d < 2e-6, "isa %s threads %d rmsnorm %dx%d offset %d: diff %g", WHERE, n, dim, off, d);
     }
+    /* with a bf16 copy: the same rows, and the copy is exactly their rounding */
+    uint16_t *gb = malloc((size_t)n * dim * sizeof *gb), *wantb = malloc((size_t)n * dim * sizeof *wantb);
+    float *got2 = malloc((size_t)n * dim * sizeof *got2);
+    rr_rmsnorm_fast_bf16(pool, got2, gb, x, w, 1.0f, n, dim, 1e-6f);
+    rr_to_bf16_row(wantb, got2, n * dim);
+    CHECK(memcmp(got2, got, (size_t)n * dim * sizeof *got) == 0 && memcmp(gb, wantb, (size_t)n * dim * sizeof *gb) == 0,
+          "isa %s threads %d rmsnorm bf16 copy %dx%d", WHERE, n, dim);
+    free(gb), free(wantb), free(got2);
     free(x), free(w), free(want), free(got);
 }
 
@@ -60,7 +68,13 @@ static void check_elementwise(rr_pool *pool, size_t n) {
         rr_glu_fast(pool, y, g, y, n, (rr_glu)act); /* y aliases up */
         double d = max_rel_diff(y, want, n);
         CHECK(d < 2e-6, "isa %s threads %d glu %d n %zu: diff %g", WHERE, act, n, d);
-        free(y);
+        float *y2 = malloc(n * sizeof *y2);
+        uint16_t *yb = malloc(n * sizeof *yb), *wantb = malloc(n * sizeof *wantb);
+        rr_glu_fast_bf16(pool, y2, yb, g, u, n, (rr_glu)act);
+        rr_to_bf16_row(wantb, y2, (int)n);
+        CHECK(memcmp(y2, y, n * sizeof *y) == 0 && memcmp(yb, wantb, n * sizeof *yb) == 0, "isa %s threads %d glu %d bf16",
+              WHERE, act);
+        free(y), free(y2), free(yb), free(wantb);
     }
     rr_scale_fwd(want, u, 0.37f, n);
     rr_add_fwd(want, g, want, n);

@@ -384,7 +384,8 @@ static rerank_status check_batch(const rr_decoder *d, const rr_batch *b, size_t 
     return RERANK_OK;
 }
 
-enum { WS_X, WS_XN, WS_Q, WS_K, WS_V, WS_ATT, WS_TMP, WS_GATE, WS_UP, WS_COS, WS_SIN, WS_LAST, WS_LIN, WS_ATT_SCRATCH };
+enum { WS_X, WS_XN, WS_Q, WS_K, WS_V, WS_ATT, WS_TMP, WS_GATE, WS_UP, WS_COS, WS_SIN, WS_LAST, WS_LIN, WS_ATT_SCRATCH,
+       WS_XNB, WS_GB };
 
 /* Forward-pass scratch: views into workspace slots. */
 typedef struct dec_bufs {
@@ -395,6 +396,7 @@ typedef struct dec_bufs {
     float *cos_t, *sin_t;   /* [n_pos, hd/2] RoPE tables */
     float *last;            /* [H] normed last-token row */
     float *lin, *att_s;     /* scratch of the dense layers and of attention */
+    uint16_t *xnb, *gb;     /* xn and the gated FFN activation in bf16 when their products take bf16 (or NULL) */
     rr_pool *pool;
     bool compact;           /* after the last layer: row s of x is sequence s's last token */
 } dec_bufs;
@@ -438,6 +440,22 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
         (st = rr_workspace_get(ws, WS_LIN, lin_scratch(d, threads, (int)N), &bf->lin, err)) ||
         (st = rr_workspace_get(ws, WS_ATT_SCRATCH, att, &bf->att_s, err)))
         return st;
+    /* bf16 inputs straight from the RMSNorms (all-bf16 models) and from the gating (bf16 down-projections): the
+     * products then skip their rounding pass, with the same values */
+    const dec_layer *L0 = &d->layers[0];
+    const rr_wmat *in_h[] = {&L0->q, &L0->k, &L0->v, &L0->gate, &L0->up};
+    bool h_bf16 = d->hidden % 2 == 0;
+    for (size_t i = 0; i < sizeof in_h / sizeof *in_h; i++) h_bf16 = h_bf16 && in_h[i]->type == RR_W_BF16;
+    float *p;
+    bf->xnb = bf->gb = NULL;
+    if (h_bf16) {
+        if ((st = rr_workspace_get(ws, WS_XNB, nh / 2 + 1, &p, err))) return st;
+        bf->xnb = (uint16_t *)(void *)p;
+    }
+    if (L0->down.type == RR_W_BF16 && d->ffn % 2 == 0) {
+        if ((st = rr_workspace_get(ws, WS_GB, nf / 2 + 1, &p, err))) return st;
+        bf->gb = (uint16_t *)(void *)p;
+    }
     return RERANK_OK;
 }
 
@@ -457,16 +475,16 @@ static void swap_rows(float **a, float **b) {
     *b = t;
 }
 
-/* x += res_scale * y, where y = in · W (+ x folded into the product's epilogue when res_scale is 1). */
-static void residual_linear(const rr_decoder *d, dec_bufs *bf, const float *in, const rr_wmat *w, const float *bias,
-                            int n) {
-    if (d->res_scale == 1.0f) {
-        rr_linear_w_fwd(bf->pool, bf->lin, bf->tmp, in, w, bias, bf->x, n, RR_ACT_NONE);
-        swap_rows(&bf->x, &bf->tmp);
-    } else {
-        rr_linear_w_fwd(bf->pool, bf->lin, bf->tmp, in, w, bias, NULL, n, RR_ACT_NONE);
-        rr_add_scaled_fast(bf->pool, bf->x, bf->x, bf->tmp, d->res_scale, (size_t)n * (size_t)d->hidden);
-    }
+/* x += res_scale * y, where y = in · W (+ x folded into the product's epilogue when res_scale is 1); inb, when
+ * not NULL, is `in` already in bf16 (w is then bf16). */
+static void residual_linear(const rr_decoder *d, dec_bufs *bf, const float *in, const uint16_t *inb, const rr_wmat *w,
+                            const float *bias, int n) {
+    bool fold = d->res_scale == 1.0f;
+    rr_linear_out out = {bf->tmp, w, bias, fold ? bf->x : NULL, RR_ACT_NONE, NULL};
+    if (inb) rr_linear_w_bf16_input(bf->pool, inb, n, &out, 1);
+    else rr_linear_w_multi(bf->pool, bf->lin, in, n, &out, 1);
+    if (fold) swap_rows(&bf->x, &bf->tmp);
+    else rr_add_scaled_fast(bf->pool, bf->x, bf->x, bf->tmp, d->res_scale, (size_t)n * (size_t)d->hidden);
 }
 
 /* Queries of the last token of each sequence only: row s of q from sequence s's last row of xn (gathered into
@@ -498,12 +516,13 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     int H = d->hidden, hd = d->head_dim, QD = (int)dim_of(d, 'Q'), KD = (int)dim_of(d, 'K');
     float off = d->spec->norm_offset;
     rr_pool *pool = bf->pool;
-    rr_rmsnorm_fast(pool, bf->xn, bf->x, L->ln1, off, n, H, d->eps);
+    rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln1, off, n, H, d->eps);
     /* k, v (and q for every row when all of them go on) from one rounding of xn */
     bool q_all = !kv->kv_only && !kv->last_only;
     rr_linear_out kvq[] = {{bf->k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {bf->v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
                            {bf->q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
-    rr_linear_w_multi(pool, bf->lin, bf->xn, n, kvq, q_all ? 3 : 2);
+    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->xnb, n, kvq, q_all ? 3 : 2);
+    else rr_linear_w_multi(pool, bf->lin, bf->xn, n, kvq, q_all ? 3 : 2);
     if (L->k_norm) rr_rmsnorm_fast(pool, bf->k, bf->k, L->k_norm, off, n * d->n_kv_heads, hd, d->eps);
     rr_rope_seqs_fast(pool, bf->k, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->n_kv_heads, hd, KD);
     if (kv->save_k) {
@@ -525,13 +544,14 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
         rr_attention_past_seqs_fwd(pool, bf->att_s, bf->att, bf->q, kv->past_k, kv->past_v, (int)kv->n_past, bf->k,
                                    bf->v, b->offsets, b->n_seqs, &shape, false);
     }
-    residual_linear(d, bf, bf->att, &L->o, L->o_b, n);
-    rr_rmsnorm_fast(pool, bf->xn, bf->x, L->ln2, off, n, H, d->eps);
+    residual_linear(d, bf, bf->att, NULL, &L->o, L->o_b, n);
+    rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln2, off, n, H, d->eps);
     rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE, NULL}, {bf->up, &L->up, NULL, NULL, RR_ACT_NONE, NULL}};
-    rr_linear_w_multi(pool, bf->lin, bf->xn, n, gate_up, 2);
+    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->xnb, n, gate_up, 2);
+    else rr_linear_w_multi(pool, bf->lin, bf->xn, n, gate_up, 2);
     rr_glu act = d->act == ACT_SILU ? RR_GLU_SILU : d->act == ACT_GELU_TANH ? RR_GLU_GELU_TANH : RR_GLU_GELU;
-    rr_glu_fast(pool, bf->gate, bf->gate, bf->up, (size_t)n * (size_t)d->ffn, act);
-    residual_linear(d, bf, bf->gate, &L->down, NULL, n);
+    rr_glu_fast_bf16(pool, bf->gate, bf->gb, bf->gate, bf->up, (size_t)n * (size_t)d->ffn, act);
+    residual_linear(d, bf, bf->gate, bf->gb, &L->down, NULL, n);
 }
 
 /* The final RMSNorm of sequence s's last token into bf->last. */

@@ -160,7 +160,6 @@ typedef struct ln_job {
     int n, dim, per;
 } ln_job;
 
-static void to_bf16_row(uint16_t *dst, const float *x, int n);
 
 static void ln_task(void *ctx, int task, int thread) {
     (void)thread;
@@ -169,7 +168,7 @@ static void ln_task(void *ctx, int task, int thread) {
     for (int r = r0; r < r1; r++) {
         float *yr = j->y + (size_t)r * (size_t)j->dim;
         j->ops->layernorm(yr, j->x + (size_t)r * (size_t)j->dim, j->w, j->b, j->dim, j->eps);
-        if (j->ybf) to_bf16_row(j->ybf + (size_t)r * (size_t)j->dim, yr, j->dim); /* the row is still in L1 */
+        if (j->ybf) rr_to_bf16_row(j->ybf + (size_t)r * (size_t)j->dim, yr, j->dim); /* the row is still in L1 */
     }
 }
 
@@ -299,8 +298,7 @@ static uint16_t bf16_of(float f) { /* round to nearest even, as vcvtneps2bf16 */
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
-/* A row in bf16 (nearest even), with AVX512_BF16 where the CPU has it. */
-static void to_bf16_row(uint16_t *dst, const float *x, int n) {
+void rr_to_bf16_row(uint16_t *dst, const float *x, int n) {
 #ifndef RR_NO_ISA
     if (rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)) {
         rr_to_bf16_avx512(dst, x, n);

@@ -109,6 +109,7 @@ enum { CHUNK = 8192 }; /* floats per element-wise task: big enough to hide the p
 typedef struct row_job {
     const rr_dec_ops *ops;
     float *y;
+    uint16_t *ybf; /* also y in bf16 (RMSNorm, GLU) */
     const float *x, *w;
     const float *b;
     float off, eps, s;
@@ -123,16 +124,24 @@ static void rmsnorm_task(void *ctx, int task, int thread) {
     const row_job *j = ctx;
     size_t r0 = (size_t)task * (size_t)j->rows_per_task, r1 = r0 + (size_t)j->rows_per_task;
     if (r1 > j->n) r1 = j->n;
-    for (size_t r = r0; r < r1; r++)
-        j->ops->rmsnorm(j->y + r * (size_t)j->dim, j->x + r * (size_t)j->dim, j->w, j->off, j->dim, j->eps);
+    for (size_t r = r0; r < r1; r++) {
+        float *yr = j->y + r * (size_t)j->dim;
+        j->ops->rmsnorm(yr, j->x + r * (size_t)j->dim, j->w, j->off, j->dim, j->eps);
+        if (j->ybf) rr_to_bf16_row(j->ybf + r * (size_t)j->dim, yr, j->dim); /* the row is still in L1 */
+    }
 }
 
 void rr_rmsnorm_fast(rr_pool *pool, float *y, const float *x, const float *w, float w_offset, int n, int dim,
                      float eps) {
+    rr_rmsnorm_fast_bf16(pool, y, NULL, x, w, w_offset, n, dim, eps);
+}
+
+void rr_rmsnorm_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *x, const float *w, float w_offset,
+                          int n, int dim, float eps) {
     if (n <= 0) return;
     int per = dim >= CHUNK ? 1 : CHUNK / dim;
-    row_job j = {.ops = ops_get(), .y = y, .x = x, .w = w, .off = w_offset, .eps = eps, .n = (size_t)n, .dim = dim,
-                 .rows_per_task = per};
+    row_job j = {.ops = ops_get(), .y = y, .ybf = ybf, .x = x, .w = w, .off = w_offset, .eps = eps, .n = (size_t)n,
+                 .dim = dim, .rows_per_task = per};
     rr_pool_run(pool, rmsnorm_task, &j, ceil_div((size_t)n, (size_t)per));
 }
 
@@ -143,10 +152,15 @@ static void glu_task(void *ctx, int task, int thread) {
         glu_c(j->y + i0, j->x + i0, j->b + i0, n, j->act);
     else
         j->ops->glu(j->y + i0, j->x + i0, j->b + i0, n, j->act);
+    if (j->ybf) rr_to_bf16_row(j->ybf + i0, j->y + i0, (int)n);
 }
 
 void rr_glu_fast(rr_pool *pool, float *y, const float *gate, const float *up, size_t n, rr_glu act) {
-    row_job j = {.ops = ops_get(), .y = y, .x = gate, .b = up, .n = n, .act = act};
+    rr_glu_fast_bf16(pool, y, NULL, gate, up, n, act);
+}
+
+void rr_glu_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *gate, const float *up, size_t n, rr_glu act) {
+    row_job j = {.ops = ops_get(), .y = y, .ybf = ybf, .x = gate, .b = up, .n = n, .act = act};
     if (n) rr_pool_run(pool, glu_task, &j, ceil_div(n, CHUNK));
 }
 

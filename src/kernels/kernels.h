@@ -185,6 +185,12 @@ void rr_layernorm_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float 
 /* rr_rmsnorm_fwd on every row. y may be x. */
 void rr_rmsnorm_fast(rr_pool *pool, float *y, const float *x, const float *w, float w_offset, int n, int dim,
                      float eps);
+/* rr_rmsnorm_fast that also writes the rows rounded to bf16 (rows of dim) to ybf when it is not NULL. */
+void rr_rmsnorm_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *x, const float *w, float w_offset,
+                          int n, int dim, float eps);
+
+/* dst[k] = x[k] rounded to bf16 (nearest even), k < n; AVX512_BF16 where the CPU has it. */
+void rr_to_bf16_row(uint16_t *dst, const float *x, int n);
 
 /* rr_rope_fwd on the rows of a packed batch: row i of sequence s (rows [offsets[s], offsets[s+1]) of x, row
  * stride ld) has position pos0 + i; cos_t / sin_t cover every position reached. */
@@ -195,6 +201,8 @@ void rr_rope_seqs_fast(rr_pool *pool, float *x, const float *cos_t, const float 
 typedef enum rr_glu { RR_GLU_SILU, RR_GLU_GELU_TANH, RR_GLU_GELU } rr_glu;
 /* y[i] = act(gate[i]) * up[i] with act rr_silu_fwd, rr_gelu_tanh_fwd or rr_gelu_fwd. y may be gate or up. */
 void rr_glu_fast(rr_pool *pool, float *y, const float *gate, const float *up, size_t n, rr_glu act);
+/* rr_glu_fast that also writes y rounded to bf16 to ybf (same layout) when it is not NULL. */
+void rr_glu_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *gate, const float *up, size_t n, rr_glu act);
 
 /* y[i] = a[i] + b[i] * s (rr_scale_fwd then rr_add_fwd). y may be a or b. */
 void rr_add_scaled_fast(rr_pool *pool, float *y, const float *a, const float *b, float s, size_t n);
