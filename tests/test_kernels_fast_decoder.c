@@ -169,6 +169,7 @@ TEST(fast_decoder_kernels_match_reference_on_every_isa) {
             check_attention_p(pool, 8, 2, 128, 70, true, false, true);
             check_attention_p(pool, 3, 3, 32, 5, false, false, true);
             check_attention_p(pool, 4, 4, 64, 33, true, true, true);
+            check_attention_p(pool, 2, 1, 256, 9, true, false, true); /* Gemma's head size: 4 passes of 64 */
         }
     }
     fprintf(stderr, "    decoder fast kernels checked on %d instruction sets\n", n_isas);
