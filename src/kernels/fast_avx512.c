@@ -566,6 +566,37 @@ void rr_att_amx_pack(float *scratch, const float *k_past, const float *v_past, i
     }
 }
 
+/* softmax(scale * row[0, n)) rounded to bf16, written over the row's own memory as tp bf16 (zeros past n):
+ * max, then exp and sum (kept in place), then scale by 1 / sum while rounding (rr_softmax_avx512's arithmetic,
+ * one pass fewer). */
+static void softmax_row_bf16(float *row, int n, int tp, float scale) {
+    uint16_t *prow = (uint16_t *)row;
+    __m512 inv = _mm512_setzero_ps();
+    if (n > 0) {
+        __m512 mx = _mm512_set1_ps(-INFINITY);
+        for (int i = 0; i < n; i += 16) {
+            __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+            mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, row + i));
+        }
+        __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(scale * _mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
+        for (int i = 0; i < n; i += 16) {
+            __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+            __m512 v = _mm512_maskz_mov_ps(k, exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, row + i), vs, vm)));
+            sum = _mm512_add_ps(sum, v);
+            _mm512_mask_storeu_ps(row + i, k, v);
+        }
+        inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    }
+    /* in place: the bf16 store of elements [c, c+32) covers bytes of fp32 elements below c only */
+    for (int c = 0; c < tp; c += 32) {
+        __mmask16 m0 = n - c >= 16 ? 0xffff : n - c <= 0 ? 0 : (__mmask16)((1u << (n - c)) - 1);
+        __mmask16 m1 = n - c >= 32 ? 0xffff : n - c <= 16 ? 0 : (__mmask16)((1u << (n - c - 16)) - 1);
+        __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(m0, row + c), inv);
+        __m512 b = _mm512_mul_ps(_mm512_maskz_loadu_ps(m1, row + c + 16), inv);
+        _mm512_storeu_si512(prow + c, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+    }
+}
+
 __attribute__((target("amx-tile,amx-bf16"))) void rr_att_amx_block(float *out, size_t ld_out, const float *q, size_t ld_q,
                                                                      int qn, int q_pos, int nk, int hd, float *scratch) {
     /* scalar: out[r] = sum_j softmax_j(bf16(q[r]) . bf16(k[j]) / sqrt(hd)) rounded to bf16 * bf16(v[j]) */
@@ -602,16 +633,8 @@ __attribute__((target("amx-tile,amx-bf16"))) void rr_att_amx_block(float *out, s
     float scale = 1.0f / sqrtf((float)hd);
     for (int r = 0; r < qp; r++) {
         float *row = S + (size_t)r * (size_t)tp;
-        uint16_t *prow = (uint16_t *)row;
         int n = r >= qn ? 0 : q_pos >= 0 && q_pos + r + 1 < nk ? q_pos + r + 1 : nk;
-        if (n > 0) rr_softmax_avx512(row, n, scale);
-        /* in place: the bf16 store of elements [c, c+32) covers bytes of fp32 elements below c only */
-        for (int c = 0; c < tp; c += 32) {
-            __mmask16 m0 = n - c >= 16 ? 0xffff : n - c <= 0 ? 0 : (__mmask16)((1u << (n - c)) - 1);
-            __mmask16 m1 = n - c >= 32 ? 0xffff : n - c <= 16 ? 0 : (__mmask16)((1u << (n - c - 16)) - 1);
-            __m512 a = _mm512_maskz_loadu_ps(m0, row + c), b = _mm512_maskz_loadu_ps(m1, row + c + 16);
-            _mm512_storeu_si512(prow + c, (__m512i)_mm512_cvtne2ps_pbh(b, a));
-        }
+        softmax_row_bf16(row, n, tp, scale);
     }
     /* out = P V: 16 rows x up to 64 columns per pass (tiles 0-3), 32 keys per step */
     for (int r0 = 0; r0 < qp; r0 += 16) {
