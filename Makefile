@@ -106,9 +106,12 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
-# The whole suite, then again under AddressSanitizer + UBSan (what CI runs).
+# The whole suite, again with the fallbacks a CPU without AMX or without AVX-512 takes (chosen at run time),
+# then under AddressSanitizer + UBSan (what CI runs).
 check:
 	$(MAKE) test
+	RERANK_AMX=0 $(MAKE) test
+	RERANK_ISA=avx2 $(MAKE) test
 	$(MAKE) SAN=1 test
 
 clean:
