@@ -139,21 +139,31 @@ int rr_ts_exchange(int fd, const char *method, const char *path, const char *ext
     hn += snprintf(head + hn, sizeof head - (size_t)hn, "\r\n");
     if (send_all(fd, head, (size_t)hn) != 0) return -1;
     if (body && body_len && send_all(fd, body, body_len) != 0) return -1;
+    return rr_ts_read_response(fd, strcmp(method, "HEAD") == 0, r);
+}
+
+int rr_ts_read_response(int fd, int head_only, rr_ts_response *r) {
+    memset(r, 0, sizeof *r);
     size_t cap = 8192, n = 0;
     char *buf = malloc(cap);
     char *hend = NULL;
+    size_t hoff = 0; /* hend's offset: buf moves when it grows */
     long clen = -1;
     for (;;) {
-        if (n + 4096 > cap) buf = realloc(buf, cap *= 2);
+        if (n + 4096 > cap) {
+            buf = realloc(buf, cap *= 2);
+            if (hend) hend = buf + hoff;
+        }
         ssize_t k = recv(fd, buf + n, cap - n - 1, 0);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) break;
         n += (size_t)k;
         buf[n] = 0;
         if (!hend && (hend = strstr(buf, "\r\n\r\n")) != NULL) {
+            hoff = (size_t)(hend - buf);
             const char *cl = strcasestr(buf, "\r\nContent-Length:");
             if (cl && cl < hend) clen = atol(cl + 17);
-            if (strcmp(method, "HEAD") == 0) clen = 0;
+            if (head_only || strncmp(buf + 9, "204", 3) == 0) clen = 0;
         }
         if (hend && clen >= 0 && n >= (size_t)(hend - buf) + 4 + (size_t)clen) break;
     }
@@ -184,6 +194,15 @@ int rr_ts_request(int port, const char *method, const char *path, const char *ex
         return -1;
     }
     int rc = rr_ts_exchange(fd, method, path, extra_headers, body, body ? strlen(body) : 0, r);
+    close(fd);
+    return rc;
+}
+
+int rr_ts_raw(int port, const char *raw, size_t len, rr_ts_response *r) {
+    int fd = rr_ts_connect(port);
+    memset(r, 0, sizeof *r);
+    if (fd < 0) return -1;
+    int rc = send_all(fd, raw, len) == 0 ? rr_ts_read_response(fd, 0, r) : -1;
     close(fd);
     return rc;
 }

@@ -33,6 +33,10 @@ int rr_ts_exchange(int fd, const char *method, const char *path, const char *ext
 /* One request on a fresh connection. */
 int rr_ts_request(int port, const char *method, const char *path, const char *extra_headers, const char *body,
                   rr_ts_response *r);
+/* Reads one response from fd (head_only: no body, as for HEAD). */
+int rr_ts_read_response(int fd, int head_only, rr_ts_response *r);
+/* Sends raw bytes (a whole request, headers as given) on a fresh connection and reads one response. */
+int rr_ts_raw(int port, const char *raw, size_t len, rr_ts_response *r);
 /* Value of a response header (case-insensitive name) in a static buffer, or NULL. */
 const char *rr_ts_header(const rr_ts_response *r, const char *name);
 void rr_ts_response_free(rr_ts_response *r);

@@ -1,6 +1,9 @@
 /* api_tei.c - the text-embeddings-inference shape of POST /rerank: query, texts, raw_scores, return_text,
- * truncate, truncation_direction; the response is a bare array [{"index", "score"[, "text"]}]. */
+ * truncate, truncation_direction; the response is a bare array [{"index", "score"[, "text"]}], errors are
+ * TEI's {"error": message, "error_type": type}. As in TEI, a missing `truncate` means the server's
+ * --auto-truncate (default off), so a pair over the model's limit is a 413 unless truncation is asked. */
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "server/internal.h"
@@ -9,20 +12,21 @@ int rr_server_tei_parse(json_t *root, const rr_server_config *cfg, rr_server_req
     int st;
     if ((st = rr_server_field_string(root, "model", false, false, &out->model, NULL, e))) return st;
     if ((st = rr_server_field_string(root, "query", true, true, &out->query, &out->query_len, e))) return st;
-    if ((st = rr_server_field_texts(root, "texts", false, cfg, out, e))) return st;
+    if (!(out->query = rr_server_nul_free(out, json_object_get(root, "query"))))
+        return rr_server_fail(e, 500, "internal", "out of memory");
+    if ((st = rr_server_field_texts(root, "texts", false, NULL, cfg, out, e))) return st;
     out->top_n = out->n_docs;
     long long top_n = (long long)out->n_docs; /* not TEI, but llama.cpp's TEI mode accepts it */
     if ((st = rr_server_field_int(root, "top_n", 1, INT64_MAX, &top_n, e))) return st;
     out->top_n = top_n < (long long)out->n_docs ? (size_t)top_n : out->n_docs;
     if ((st = rr_server_field_bool(root, "return_text", &out->return_documents, e))) return st;
+    out->truncate = cfg->auto_truncate;
     if ((st = rr_server_field_bool(root, "truncate", &out->truncate, e))) return st;
     const char *dir = NULL;
     if ((st = rr_server_field_string(root, "truncation_direction", false, false, &dir, NULL, e))) return st;
     if (dir) {
-        if (strcasecmp(dir, "left") == 0)
-            return rr_server_fail(e, 422, "unprocessable_entity",
-                                  "truncation_direction \"Left\" is not supported: passages are cut at their end");
-        if (strcasecmp(dir, "right") != 0)
+        out->truncate_left = strcasecmp(dir, "left") == 0;
+        if (!out->truncate_left && strcasecmp(dir, "right") != 0)
             return rr_server_fail(e, 400, "invalid_request", "field 'truncation_direction' must be \"Right\" or \"Left\"");
     }
     return 0;
@@ -45,6 +49,19 @@ char *rr_server_tei_render(const rr_server_request *r, const rr_server_job *job)
 done:
     json_decref(arr);
     free(order);
+    return s;
+}
+
+char *rr_server_tei_error_json(const rr_server_error *e) {
+    const char *type = "validation";
+    if (e->status == 400 && strstr(e->message, "empty")) type = "empty";
+    else if (e->status == 422) type = "tokenizer";
+    else if (e->status == 503 || e->status == 429) type = strcmp(e->type ? e->type : "", "overloaded") == 0 ? "overloaded" : "unhealthy";
+    else if (e->status >= 500) type = "backend";
+    json_t *root = json_pack("{s:s, s:s}", "error", e->message, "error_type", type);
+    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (!s) s = strdup("{\"error\":\"out of memory\",\"error_type\":\"backend\"}");
     return s;
 }
 

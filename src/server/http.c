@@ -5,7 +5,15 @@
  * tokenized on the polling thread, then its connection is suspended and the job queued; the batcher's
  * worker that finishes the job resumes the connection and MHD calls the handler again to send the
  * answer. No thread blocks on a client, so slow clients only hold a connection slot (bounded by
- * --max-connections and the idle timeout). */
+ * --max-connections and the idle timeout).
+ *
+ * A body over --max-body-bytes is read and dropped (up to RR_SERVER_DISCARD_BYTES) before the 413 is
+ * sent: clients that write the whole body before reading (Node fetch, Python urllib, curl without
+ * Expect) would otherwise see a reset instead of the answer. A client that sent `Expect: 100-continue`
+ * gets the 413 from the headers alone, as does a body declared larger than the discard bound.
+ *
+ * CORS (--cors-allow-origin, off by default): an allowed Origin gets Access-Control-Allow-Origin on every
+ * answer, and OPTIONS preflights get 204 with the allowed methods and headers, without the API key. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -14,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/internal.h"
@@ -27,11 +37,32 @@ typedef struct conn_req {
     int64_t t0;
     char *body;
     size_t n, cap;
+    size_t received;            /* body bytes read, kept or dropped */
     bool too_large;
     _Atomic int state;
     int status;
     rr_server_pending pending;
+    char url[256];              /* the path, for /v1/models/{id} */
 } conn_req;
+
+/* The Origin header when CORS is on and the origin is allowed (or "*" for any), else NULL. */
+static const char *cors_origin(conn_req *c) {
+    const char *allowed = c->srv->cfg.cors_origins;
+    if (!allowed) return NULL;
+    const char *origin = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Origin");
+    if (!origin || !*origin) return NULL;
+    if (strcmp(allowed, "*") == 0) return "*";
+    size_t n = strlen(origin);
+    for (const char *p = allowed; *p;) {
+        size_t k = strcspn(p, ",");
+        while (k && p[k - 1] == ' ') k--;
+        if (k == n && strncmp(p, origin, n) == 0) return origin;
+        p += strcspn(p, ",");
+        if (*p == ',') p++;
+        while (*p == ' ') p++;
+    }
+    return NULL;
+}
 
 static enum MHD_Result send_response(conn_req *c, rr_server_response *r) {
     const char *body = r->body ? r->body : "";
@@ -49,9 +80,25 @@ static enum MHD_Result send_response(conn_req *c, rr_server_response *r) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
     if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (r->status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rr_server_route_is_post(c->route) ? "POST" : "GET, HEAD");
-    if (c->srv->draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->status == 405) {
+        const char *allow = rr_server_route_is_post(c->route) ? "POST" : "GET, HEAD";
+        if (c->srv->cfg.cors_origins) allow = rr_server_route_is_post(c->route) ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    const char *origin = cors_origin(c);
+    if (origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After");
+        if (strcmp(origin, "*") != 0) MHD_add_response_header(resp, "Vary", "Origin");
+        if (r->status == 204) {
+            const char *req_h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+            MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                    req_h && *req_h && strlen(req_h) < 512 ? req_h : "Authorization, Content-Type");
+            MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+        }
+    }
+    if (c->srv->draining || r->status == 413) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     c->status = r->status;
     enum MHD_Result ok = MHD_queue_response(c->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -60,8 +107,19 @@ static enum MHD_Result send_response(conn_req *c, rr_server_response *r) {
 
 static enum MHD_Result send_error(conn_req *c, const rr_server_error *e) {
     rr_server_response r = {0};
-    rr_server_error_response(e, &r);
+    rr_server_error_response_for(c->route, e, &r);
     return send_response(c, &r);
+}
+
+static enum MHD_Result send_body_too_large(conn_req *c, unsigned long long declared) {
+    rr_server_error e;
+    size_t max = c->srv->cfg.max_body_bytes;
+    if (declared)
+        rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)max,
+                             "request body of %llu bytes exceeds max_body_bytes (%zu)", declared, max);
+    else
+        rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)max, "request body exceeds max_body_bytes (%zu)", max);
+    return send_error(c, &e);
 }
 
 /* Constant-time comparison of the bearer token. */
@@ -83,8 +141,9 @@ static void job_done(rr_server_job *job, void *user) {
     MHD_resume_connection(c->conn);
 }
 
-/* Early check on the first call: a declared body over the limit is refused before it is read (MHD then
- * closes the connection). Returns true when a response has been queued. */
+/* Early check on the first call: a declared body over the limit is refused before it is read when the
+ * client waits for 100-continue or the body is past the discard bound (MHD then closes the connection);
+ * otherwise it is read and dropped, and refused once complete. Returns true when a response is queued. */
 static bool first_call(conn_req *c, enum MHD_Result *ret) {
     rr_server *s = c->srv;
     const char *cl = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -92,13 +151,36 @@ static bool first_call(conn_req *c, enum MHD_Result *ret) {
     char *end;
     unsigned long long n = strtoull(cl, &end, 10);
     if (n > s->cfg.max_body_bytes) {
-        rr_server_error e;
-        rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)s->cfg.max_body_bytes,
-                             "request body of %llu bytes exceeds max_body_bytes (%zu)", n, s->cfg.max_body_bytes);
-        return *ret = send_error(c, &e), true;
+        const char *expect = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if ((expect && strcasecmp(expect, "100-continue") == 0) || n > RR_SERVER_DISCARD_BYTES)
+            return *ret = send_body_too_large(c, n), true;
+        c->too_large = true;
+        return false;
     }
     if (n > 0 && rr_server_route_is_post(c->route) && (c->body = malloc(n + 1)) != NULL) c->cap = n + 1;
     return false;
+}
+
+/* 415 for a body the server cannot read as JSON: compressed, or declared as another media type. A missing
+ * Content-Type and curl's/urllib's default (x-www-form-urlencoded) are read as JSON. */
+static bool unsupported_media(conn_req *c, rr_server_error *e) {
+    const char *enc = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (enc && *enc && strcasecmp(enc, "identity") != 0) {
+        rr_server_fail(e, 415, "unsupported_media_type",
+                       "Content-Encoding '%.40s' is not supported; send the body uncompressed", enc);
+        return true;
+    }
+    const char *ct = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || !*ct) return false;
+    size_t k = strcspn(ct, ";");
+    while (k && ct[k - 1] == ' ') k--;
+    if ((k == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+        (k == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) ||
+        (k > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + k - 5, "+json", 5) == 0))
+        return false;
+    rr_server_fail(e, 415, "unsupported_media_type", "Content-Type '%.*s' is not supported; send application/json",
+                   (int)(k < 60 ? k : 60), ct);
+    return true;
 }
 
 /* The whole request has arrived: route, method, auth, readiness; GET routes answer here. Returns true when
@@ -109,13 +191,19 @@ static bool full_request(conn_req *c, const char *method, enum MHD_Result *ret) 
     bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool is_post = strcmp(method, "POST") == 0;
     *ret = MHD_YES;
-    if (s->cfg.api_key && c->route != RR_ROUTE_HEALTH && !authorized(s, c->conn)) {
+    if (c->too_large) return *ret = send_body_too_large(c, 0), true;
+    if (strcmp(method, "OPTIONS") == 0 && s->cfg.cors_origins && c->route != RR_ROUTE_OTHER) {
+        rr_server_response r = {.status = 204, .content_type = "text/plain"}; /* CORS preflight: no key */
+        return *ret = send_response(c, &r), true;
+    }
+    bool public_route = c->route == RR_ROUTE_HEALTH || c->route == RR_ROUTE_READY;
+    if (s->cfg.api_key && !public_route && !authorized(s, c->conn)) {
         rr_server_fail(&e, 401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'");
         return *ret = send_error(c, &e), true;
     }
     if (c->route == RR_ROUTE_OTHER) {
         rr_server_response r = {0};
-        rr_server_handle_get(s, c->route, &r);
+        rr_server_handle_get(s, c->route, c->url, &r);
         return *ret = send_response(c, &r), true;
     }
     if (rr_server_route_is_post(c->route) ? !is_post : !is_get) {
@@ -125,7 +213,7 @@ static bool full_request(conn_req *c, const char *method, enum MHD_Result *ret) 
     }
     if (!is_post) {
         rr_server_response r = {0};
-        rr_server_handle_get(s, c->route, &r);
+        rr_server_handle_get(s, c->route, c->url, &r);
         return *ret = send_response(c, &r), true;
     }
     if (s->draining) {
@@ -137,18 +225,18 @@ static bool full_request(conn_req *c, const char *method, enum MHD_Result *ret) 
         rr_server_fail(&e, 503, "unavailable", "model is loading");
         return *ret = send_error(c, &e), true;
     }
-    if (c->too_large) {
-        rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)s->cfg.max_body_bytes,
-                             "request body exceeds max_body_bytes (%zu)", s->cfg.max_body_bytes);
-        return *ret = send_error(c, &e), true;
-    }
+    if (unsupported_media(c, &e)) return *ret = send_error(c, &e), true;
     return false;
 }
 
 static bool append(conn_req *c, const char *data, size_t n) {
+    c->received += n;
     if (c->too_large) return true;
     if (c->n + n > c->srv->cfg.max_body_bytes) {
         c->too_large = true;
+        free(c->body);
+        c->body = NULL;
+        c->n = c->cap = 0;
         return true;
     }
     if (c->n + n + 1 > c->cap) {
@@ -177,6 +265,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         c->conn = conn;
         c->t0 = rr_server_now_ns();
         c->route = rr_server_route_of(url);
+        snprintf(c->url, sizeof c->url, "%s", url);
         atomic_store(&c->state, ST_RECEIVING);
         atomic_fetch_add(&s->active, 1);
         *con_cls = c;
@@ -189,6 +278,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size) {
             if (!append(c, upload_data, *upload_data_size)) return MHD_NO;
             *upload_data_size = 0;
+            if (c->too_large && c->received > RR_SERVER_DISCARD_BYTES) return send_body_too_large(c, 0);
             /* a client still sending 2 s past the request timeout is cut off (a slow upload is not the
              * server's delay to report as 504; a stalled one must not hold the connection) */
             if (s->cfg.timeout_ms > 0 && rr_server_now_ns() - c->t0 > ((int64_t)s->cfg.timeout_ms + 2000) * 1000000)
@@ -208,7 +298,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         c->pending.job.user = c;
         atomic_store(&c->state, ST_WAITING);
         MHD_suspend_connection(conn);
-        if (rr_server_batcher_submit(s->batcher, &c->pending.job) != 0) {
+        if (rr_server_batcher_submit(c->pending.model->batcher, &c->pending.job) != 0) {
             atomic_store(&c->state, ST_REJECTED);
             MHD_resume_connection(conn);
         }
@@ -269,29 +359,35 @@ int rr_server_http_run(rr_server *s) {
     fprintf(stdout, "rerank serve: listening on http://%s:%d\n", s->cfg.host, bound);
     fflush(stdout);
 
-    /* load the model while /health answers 503 */
+    /* load the models while /ready answers 503 */
     rerank_error err;
     rerank_model_params mp = rerank_model_default_params();
     int rc = 0;
     char msg[512];
-    if (rerank_model_load(s->cfg.model_dir, &mp, &s->model, &err) != RERANK_OK) {
-        fprintf(stderr, "rerank serve: %s\n", err.message);
-        rc = 1;
-    } else {
-        rerank_model_get_info(s->model, &s->info);
-        if (s->cfg.max_doc_tokens && s->info.max_tokens > 0 && s->cfg.max_doc_tokens >= (size_t)s->info.max_tokens) {
-            fprintf(stderr, "rerank serve: --max-doc-tokens must be below the model's max_tokens (%d)\n", s->info.max_tokens);
+    for (size_t i = 0; i < s->n_models && rc == 0; i++) {
+        rr_server_model *m = &s->models[i];
+        if (rerank_model_load(m->dir, &mp, &m->model, &err) != RERANK_OK) {
+            fprintf(stderr, "rerank serve: model '%s': %s\n", m->name, err.message);
+            rc = 1;
+            break;
+        }
+        rerank_model_get_info(m->model, &m->info);
+        if (s->cfg.max_doc_tokens && m->info.max_tokens > 0 && s->cfg.max_doc_tokens >= (size_t)m->info.max_tokens) {
+            fprintf(stderr, "rerank serve: --max-doc-tokens must be below model '%s''s max_tokens (%d)\n", m->name,
+                    m->info.max_tokens);
             rc = 2;
-        } else if (rr_server_batcher_start(s->model, &s->cfg, &s->batcher, msg, sizeof msg) != 0) {
+        } else if (rr_server_batcher_start(m->model, &s->cfg, &m->batcher, msg, sizeof msg) != 0) {
             fprintf(stderr, "rerank serve: %s\n", msg);
             rc = 1;
         }
     }
     if (rc == 0) {
         atomic_store(&s->ready, 1);
-        fprintf(stdout, "rerank serve: ready (model %s, %s, max_tokens %d, %d workers x %d threads)\n",
-                s->cfg.model_name, s->info.architecture ? s->info.architecture : "?", s->info.max_tokens,
-                s->cfg.workers, s->cfg.threads);
+        for (size_t i = 0; i < s->n_models; i++)
+            fprintf(stdout, "rerank serve: model %s from %s (%s, max_tokens %d)\n", s->models[i].name, s->models[i].dir,
+                    s->models[i].info.architecture ? s->models[i].info.architecture : "?", s->models[i].info.max_tokens);
+        fprintf(stdout, "rerank serve: ready (model %s, %zu model%s, %d workers x %d threads each)\n", s->models[0].name,
+                s->n_models, s->n_models == 1 ? "" : "s", s->cfg.workers, s->cfg.threads);
         fflush(stdout);
         sigset_t set;
         sigemptyset(&set);
@@ -299,22 +395,36 @@ int rr_server_http_run(rr_server *s) {
         sigaddset(&set, SIGINT);
         int sig = 0;
         sigwait(&set, &sig);
+        if (s->cfg.drain_delay_s > 0) {
+            /* Kubernetes removes a terminating pod from its Service only after a while: keep serving, with
+             * /ready at 503, so requests routed meanwhile are answered; a second signal ends the wait */
+            atomic_store(&s->stopping, 1);
+            fprintf(stdout, "rerank serve: %s received, /ready is 503; serving %d s more before draining\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM", s->cfg.drain_delay_s);
+            fflush(stdout);
+            struct timespec wait = {s->cfg.drain_delay_s, 0};
+            sigtimedwait(&set, NULL, &wait);
+        }
         fprintf(stdout, "rerank serve: %s received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
         fflush(stdout);
     }
     /* stop accepting, let in-flight requests finish (bounded), then stop */
+    atomic_store(&s->stopping, 1);
     atomic_store(&s->draining, 1);
     MHD_socket lfd = MHD_quiesce_daemon(d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     int64_t limit = rr_server_now_ns() + ((int64_t)(s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 30000) + 2000) * 1000000;
     while (atomic_load(&s->active) > 0 && rr_server_now_ns() < limit) usleep(5000);
-    if (s->batcher) rr_server_batcher_stop(s->batcher); /* answers anything still queued */
+    for (size_t i = 0; i < s->n_models; i++) /* answers anything still queued */
+        if (s->models[i].batcher) rr_server_batcher_stop(s->models[i].batcher);
     usleep(20000);
     MHD_stop_daemon(d);
-    rr_server_batcher_free(s->batcher);
-    s->batcher = NULL;
-    rerank_model_free(s->model);
-    s->model = NULL;
+    for (size_t i = 0; i < s->n_models; i++) {
+        rr_server_batcher_free(s->models[i].batcher);
+        s->models[i].batcher = NULL;
+        rerank_model_free(s->models[i].model);
+        s->models[i].model = NULL;
+    }
     if (rc == 0) {
         fprintf(stdout, "rerank serve: stopped\n");
         fflush(stdout);

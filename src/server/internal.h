@@ -11,9 +11,22 @@
 #include "rerank.h"
 
 /* ---- configuration (command line) ---------------------------------------------------------------- */
+#define RR_SERVER_MAX_MODELS 16
+/* Bytes of an over-limit body the server still reads (and drops) so that clients which send the whole
+ * body before reading the answer (Node fetch, Python urllib, curl without Expect) receive the 413
+ * instead of a reset; past it the 413 is sent at once and the connection closed. */
+#define RR_SERVER_DISCARD_BYTES (64u << 20)
+
 typedef struct rr_server_config {
-    const char *model_dir;
-    const char *model_name;     /* served name: --model-name, else the directory's base name */
+    const char *model_dir;      /* the first (default) model's directory */
+    const char *model_name;     /* its served name: --model-name, else the directory's base name */
+    /* every served model: --model DIR or --model NAME=DIR, repeatable; [0] is the default */
+    const char *model_dirs[RR_SERVER_MAX_MODELS];
+    const char *model_names[RR_SERVER_MAX_MODELS];
+    size_t n_models;
+    bool models_named;          /* names were given (--model-name, NAME=DIR): an unknown name is a 404 */
+    const char *cors_origins;   /* --cors-allow-origin: "*" or a comma-separated list; NULL = no CORS */
+    bool auto_truncate;         /* TEI route's default for a missing `truncate` (TEI: false = 413) */
     const char *host;           /* default 127.0.0.1 */
     int port;                   /* default 8080; 0 = ephemeral (the bound port is printed) */
     int workers;                /* scoring sessions sharing the model */
@@ -30,6 +43,7 @@ typedef struct rr_server_config {
     int max_connections;
     int idle_timeout_s;         /* keep-alive / slow-client timeout of a connection */
     const char *api_key;        /* Bearer token required when set */
+    int drain_delay_s;          /* after SIGTERM, serve this long with /ready 503 before draining */
 } rr_server_config;
 
 /* ---- errors ---------------------------------------------------------------------------------------- */
@@ -55,16 +69,19 @@ typedef enum rr_server_api { RR_API_COHERE_V1, RR_API_COHERE_V2, RR_API_TEI } rr
 typedef struct rr_server_request {
     rr_server_api api;
     json_t *root;               /* the parsed body; the strings below point into it */
-    const char *model;          /* echoed; NULL if absent */
+    const char *model;          /* picks the served model; echoed; NULL if absent */
     const char *query;
     size_t query_len;
     size_t n_docs;
-    const char **docs;
+    const char **docs;          /* the text ranked per document (rank_fields joined, NUL bytes as spaces) */
     size_t *doc_lens;
+    json_t *doc_items;          /* the request's document array (borrowed from root), echoed back */
+    json_t *owned;              /* strings built for docs/query (joined rank_fields, NUL-free copies) */
     size_t top_n;               /* <= n_docs */
     bool return_documents;
     bool raw_scores;
-    bool truncate;              /* false: a pair longer than max_length is a 422 (TEI truncate=false) */
+    bool truncate;              /* false: a pair longer than max_length is an error (TEI truncate=false) */
+    bool truncate_left;         /* TEI truncation_direction "Left": cut the passage's start, not its end */
     long long max_tokens_per_doc; /* 0 = unset */
     int long_doc;               /* -1 = server default, else rerank_long_doc */
     const char *instruction;    /* NULL = model default */
@@ -84,9 +101,13 @@ int rr_server_field_int(json_t *root, const char *key, long long min, long long 
                         rr_server_error *e);
 int rr_server_field_string(json_t *root, const char *key, bool required, bool nonempty, const char **out,
                            size_t *len, rr_server_error *e);
-/* The document list under key: strings, or (allow_objects) objects with a "text" string. */
-int rr_server_field_texts(json_t *root, const char *key, bool allow_objects, const rr_server_config *cfg,
-                          rr_server_request *out, rr_server_error *e);
+/* The document list under key: strings, or (allow_objects) objects ranked by their "text" string or by
+ * the fields named in rank_fields (Cohere; several are joined as "name: value" lines). */
+int rr_server_field_texts(json_t *root, const char *key, bool allow_objects, json_t *rank_fields,
+                          const rr_server_config *cfg, rr_server_request *out, rr_server_error *e);
+/* A string's bytes with any NUL replaced by a space (JSON "\u0000"); the copy, if needed, is kept in
+ * r->owned. */
+const char *rr_server_nul_free(rr_server_request *r, json_t *str);
 /* Extensions every route accepts: raw_scores, long_doc, instruction, cutoff_layers. */
 int rr_server_field_extensions(json_t *root, rr_server_request *out, rr_server_error *e);
 int rr_server_cohere_parse(json_t *root, const rr_server_config *cfg, rr_server_request *out, rr_server_error *e);
@@ -137,20 +158,30 @@ size_t *rr_server_rank(const rr_server_job *job, size_t top_n);
 char *rr_server_cohere_render(const rr_server_request *r, const rr_server_job *job, const char *model_name,
                               const char *id);
 char *rr_server_tei_render(const rr_server_request *r, const rr_server_job *job);
+/* TEI's error body {"error": message, "error_type": "validation" | "tokenizer" | ...} (malloc'ed). */
+char *rr_server_tei_error_json(const rr_server_error *e);
 
 /* ---- routes and the server ------------------------------------------------------------------------------------ */
 typedef enum rr_server_route {
     RR_ROUTE_V1_RERANK, RR_ROUTE_V2_RERANK, RR_ROUTE_TEI_RERANK, RR_ROUTE_HEALTH, RR_ROUTE_METRICS,
-    RR_ROUTE_MODELS, RR_ROUTE_OTHER, RR_ROUTE_COUNT
+    RR_ROUTE_MODELS, RR_ROUTE_READY, RR_ROUTE_INFO, RR_ROUTE_MODEL, RR_ROUTE_OTHER, RR_ROUTE_COUNT
 } rr_server_route;
 
-typedef struct rr_server {
-    rr_server_config cfg;
+/* One served model with its own scoring workers. */
+typedef struct rr_server_model {
+    const char *name, *dir;
     rerank_model *model;
     rerank_model_info info;
     rr_server_batcher *batcher;  /* set before ready */
+} rr_server_model;
+
+typedef struct rr_server {
+    rr_server_config cfg;
+    rr_server_model models[RR_SERVER_MAX_MODELS];
+    size_t n_models;
     _Atomic int ready;           /* model loaded and batcher running */
-    _Atomic int draining;        /* SIGTERM: new requests get 503 and Connection: close */
+    _Atomic int stopping;        /* SIGTERM received: /ready is 503 (requests still served until draining) */
+    _Atomic int draining;        /* new requests get 503 and Connection: close */
     _Atomic long active;         /* requests between their first byte and their completion */
     _Atomic unsigned long long next_id;
 } rr_server;
@@ -158,6 +189,7 @@ typedef struct rr_server {
 /* A rerank request between parsing and its response. */
 typedef struct rr_server_pending {
     rr_server_request req;
+    rr_server_model *model;     /* the model the request picked */
     rr_server_job job;
     char id[48];
 } rr_server_pending;
@@ -168,12 +200,16 @@ typedef struct rr_server_response {
     char *body;
     const char *content_type;
     int retry_after;
+    const char *allow;          /* Allow header of a 405 */
 } rr_server_response;
 
 rr_server_route rr_server_route_of(const char *url);
+/* The model a request names: NULL or any name picks the only model of an unnamed server; otherwise the
+ * name must be served (404 listing the served names). TEI requests ignore the name on a one-model server. */
+rr_server_model *rr_server_pick_model(rr_server *s, rr_server_api api, const char *name, rr_server_error *e);
 bool rr_server_route_is_post(rr_server_route route);
-/* GET routes: health, metrics, models, and the 404 body. */
-void rr_server_handle_get(rr_server *s, rr_server_route route, rr_server_response *resp);
+/* GET routes: health, ready, info, metrics, models (and /v1/models/{id} from url), and the 404 body. */
+void rr_server_handle_get(rr_server *s, rr_server_route route, const char *url, rr_server_response *resp);
 /* Parses, validates and tokenizes a rerank body into p->job (ready to submit). Returns 0 or a status. */
 int rr_server_rerank_prepare(rr_server *s, rr_server_api api, const char *body, size_t len, int64_t t0,
                              rr_server_pending *p, rr_server_error *e);
@@ -181,6 +217,8 @@ int rr_server_rerank_prepare(rr_server *s, rr_server_api api, const char *body, 
 void rr_server_rerank_finish(rr_server *s, rr_server_pending *p, rr_server_response *resp);
 void rr_server_pending_free(rr_server_pending *p);
 void rr_server_error_response(const rr_server_error *e, rr_server_response *resp);
+/* The same in TEI's error shape (the /rerank and /info routes). */
+void rr_server_error_response_for(rr_server_route route, const rr_server_error *e, rr_server_response *resp);
 /* Runs libmicrohttpd until SIGTERM/SIGINT, then drains; returns the exit code. */
 int rr_server_http_run(rr_server *s);
 
@@ -189,7 +227,7 @@ void rr_server_metrics_request(rr_server_route route, int status, double seconds
 void rr_server_metrics_batch(size_t n_pairs, size_t n_requests, size_t n_tokens, double seconds);
 void rr_server_metrics_rejected(const char *reason);
 /* Prometheus text exposition format (malloc'ed). */
-char *rr_server_metrics_render(rr_server_batcher *b, bool model_loaded);
+char *rr_server_metrics_render(rr_server_batcher *const *b, size_t n_batchers, bool model_loaded);
 const char *rr_server_route_name(rr_server_route route);
 
 int64_t rr_server_now_ns(void);

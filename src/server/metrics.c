@@ -30,8 +30,9 @@ static struct {
     unsigned long long tokens, pairs, rejected_queue_full, rejected_other;
 } m = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static const char *route_names[RR_ROUTE_COUNT] = {"/v1/rerank", "/v2/rerank", "/rerank", "/health",
-                                                  "/metrics", "/v1/models", "other"};
+static const char *route_names[RR_ROUTE_COUNT] = {"/v1/rerank", "/v2/rerank", "/rerank",  "/health",
+                                                  "/metrics",   "/v1/models", "/ready",  "/info",
+                                                  "/v1/models/{id}", "other"};
 
 const char *rr_server_route_name(rr_server_route route) { return route_names[route]; }
 
@@ -100,9 +101,14 @@ static void put_hist(buf *b, const char *name, const char *labels, const histogr
     out(b, "%s_count%s%s%s %llu\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", h->count);
 }
 
-char *rr_server_metrics_render(rr_server_batcher *bt, bool model_loaded) {
-    size_t q_jobs = 0, q_pairs = 0;
-    if (bt) rr_server_batcher_depth(bt, &q_jobs, &q_pairs);
+char *rr_server_metrics_render(rr_server_batcher *const *bt, size_t n_batchers, bool model_loaded) {
+    size_t q_jobs = 0, q_pairs = 0; /* summed over the served models */
+    for (size_t i = 0; i < n_batchers; i++) {
+        size_t j = 0, p = 0;
+        if (bt[i]) rr_server_batcher_depth(bt[i], &j, &p);
+        q_jobs += j;
+        q_pairs += p;
+    }
     buf b = {malloc(8192), 0, 8192, false};
     if (!b.data) return NULL;
     b.data[0] = 0;
