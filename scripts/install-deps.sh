@@ -10,6 +10,8 @@ PKGS=(
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
+  nodejs npm                   # tests/clients: the npm cohere-ai SDK run against `rerank serve` (npm ci below)
+  python3 python3-yaml curl    # tests/clients/urllib_client.py, the deploy/ manifest check, curl's view of a 413
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench. Debian's
 # python3-torch multiplies through libblas.so.3 (Debian alternatives); with only the reference BLAS there it
@@ -21,4 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+# The real client SDKs the server tests run (tests/test_server_clients.c skips them, saying so, when absent).
+# Pinned by tests/clients/package-lock.json; --ignore-scripts: no install hooks run.
+if command -v npm >/dev/null 2>&1; then
+  (cd "$(dirname "$0")/../tests/clients" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    echo "install-deps: npm ci in tests/clients failed; the cohere-ai client test will be skipped" >&2
 fi
