@@ -83,10 +83,10 @@ TEST(server_deploy_systemd_unit_matches_the_cli) {
 }
 
 static json_t *find_kind(json_t *docs, const char *kind) {
-    for (size_t i = 0; i < json_array_size(docs); i++)
+    for (size_t i = 0; i < json_array_size(docs); i++) {
         const char *k = json_string_value(json_object_get(json_array_get(docs, i), "kind"));
-        if (k && strcmp(k, kind) == 0)
-            return json_array_get(docs, i);
+        if (k && strcmp(k, kind) == 0) return json_array_get(docs, i);
+    }
     return NULL;
 }
 
