@@ -32,7 +32,7 @@ done
 cat >"$tmp/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"m","query":"what do giant pandas eat?","documents":[$docs],"top_n":3}'
+wrk.body = '{"model":"m","query":"what do giant pandas eat?","documents":[$docs],"top_n":3,"return_documents":false}'
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) codes = {} end
