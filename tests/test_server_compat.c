@@ -192,8 +192,22 @@ TEST(server_tei_errors_info_auto_truncate_and_left) {
     REQUIRE(lib_score(MODEL, "panda", doc, strlen(doc), 16, &right) == 0);
     CHECK(left != right);
     int found = 0;
-    for (size_t off = 1; off < strlen(doc) && !found; off++)
-        if (lib_score(MODEL, "panda", doc + off, strlen(doc) - off, 16, &sc) == 0 && sc == left) found = 1;
+    {
+        rerank_model *m;
+        rerank_session *ss;
+        rerank_error err;
+        rerank_model_params mp = rerank_model_default_params();
+        REQUIRE(rerank_model_load(rr_shared_path(MODEL), &mp, &m, &err) == RERANK_OK);
+        REQUIRE(rerank_session_new(m, &ss, &err) == RERANK_OK);
+        rerank_score_params sp = rerank_score_default_params();
+        sp.max_length = 16;
+        for (size_t off = 1; off < strlen(doc) && !found; off++) {
+            rerank_pair pair = {"panda", 5, doc + off, strlen(doc) - off};
+            if (rerank_score(ss, &sp, &pair, 1, &sc, &err) == RERANK_OK && sc == left) found = 1;
+        }
+        rerank_session_free(ss);
+        rerank_model_free(m);
+    }
     CHECK(found, "Left score %.9g is no suffix's score", (double)left);
     /* /info: TEI's fields */
     j = call(s.port, "GET", "/info", NULL, NULL, &st, NULL);

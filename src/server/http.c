@@ -39,6 +39,7 @@ typedef struct conn_req {
     size_t n, cap;
     size_t received;            /* body bytes read, kept or dropped */
     bool too_large;
+    bool close;                 /* answer with Connection: close (a refused body) */
     _Atomic int state;
     int status;
     rr_server_pending pending;
@@ -98,7 +99,7 @@ static enum MHD_Result send_response(conn_req *c, rr_server_response *r) {
             MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
         }
     }
-    if (c->srv->draining || r->status == 413) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (c->srv->draining || c->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     c->status = r->status;
     enum MHD_Result ok = MHD_queue_response(c->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -113,6 +114,7 @@ static enum MHD_Result send_error(conn_req *c, const rr_server_error *e) {
 
 static enum MHD_Result send_body_too_large(conn_req *c, unsigned long long declared) {
     rr_server_error e;
+    c->close = true; /* the body may not have been read: this connection cannot carry another request */
     size_t max = c->srv->cfg.max_body_bytes;
     if (declared)
         rr_server_fail_limit(&e, 413, "max_body_bytes", (long long)max,
