@@ -37,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *j = rr_server_error_json(&e);
         if (!j) abort();
         free(j);
+        if (!(j = rr_server_tei_error_json(&e))) abort();
+        free(j);
     }
     return 0;
 }
