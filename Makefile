@@ -1,12 +1,13 @@
 # rerank - build with `make`, test with `make test`, sanitizers with `make SAN=1 test`.
-# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. Files named
-# *_avx2.c / *_avx512.c are compiled for that instruction set and chosen at run time.
+# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. The kernels of one
+# architecture live in src/kernels/<arch>/ (x86, generic): only the target's folder is built; in it, files named
+# *_avx2.c / *_avx512.c are compiled for that instruction set, and chosen at run time.
 
 CC      ?= cc
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@echo "  CC  $<";)
 SAN     ?= 0
-# NOISA=1: the portable build the fuzz targets use (no *_avx2.c / *_avx512.c, -DRR_NO_ISA), e.g.
+# NOISA=1: the portable build the fuzz targets use (src/kernels/generic/ instead of the target's folder), e.g.
 # `make NOISA=1 test T=kernels` checks that dispatch compiles, links and runs without the SIMD files.
 NOISA   ?= 0
 BUILD   ?= $(if $(filter 1,$(SAN)),build-san,$(if $(filter 1,$(NOISA)),build-noisa,build))
@@ -26,13 +27,13 @@ endif
 ISA_avx2   = -mavx2 -mfma -mf16c
 ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 
+# The kernels' architecture folder, from the compiler's target.
+TARGET_ARCH_NAME := $(shell $(CC) -dumpmachine 2>/dev/null)
+KERNEL_ARCH := $(if $(filter 1,$(NOISA)),generic,$(if $(filter x86_64-% i686-% i386-%,$(TARGET_ARCH_NAME)),x86,generic))
+KERNEL_ARCH_DIRS := $(wildcard src/kernels/*/)
 LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
 # src/mpi/ is the MPI shim (its own shared library, below), never part of librerank.
-LIB_SRC   := $(filter-out src/mpi/%,$(LIB_SRC))
-ifeq ($(NOISA),1)
-  LIB_SRC  := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC))
-  CPPFLAGS += -DRR_NO_ISA
-endif
+LIB_SRC   := $(filter-out src/mpi/% $(KERNEL_ARCH_DIRS:%=%%),$(LIB_SRC)) $(sort $(wildcard src/kernels/$(KERNEL_ARCH)/*.c))
 # The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
 SERVER_SRC  := $(wildcard src/server/*.c)
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -98,20 +99,24 @@ $(BUILD)/test_dist_mpi: $(BUILD)/tests/mpi/test_dist_mpi.o $(BUILD)/librerank.a
 
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+# the portable kernels only: one compiler invocation has no per-file instruction-set flags
+FUZZ_LIB_SRC := $(filter-out src/kernels/$(KERNEL_ARCH)/%,$(LIB_SRC)) $(wildcard src/kernels/generic/*.c)
 bench: $(BUILD)/bench_rerank
 	bench/run.sh
 
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(FUZZ_LIB_SRC) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
-# The whole suite, again with the fallbacks a CPU without AMX or without AVX-512 takes (chosen at run time),
-# then under AddressSanitizer + UBSan (what CI runs).
+# The whole suite, again with the fallbacks a CPU without AMX, without AVX-512 or without AVX2 takes (chosen at
+# run time; a pass for an instruction set this CPU lacks runs its best one and says so), then under
+# AddressSanitizer + UBSan.
 check:
 	$(MAKE) test
 	RERANK_AMX=0 $(MAKE) test
 	RERANK_ISA=avx2 $(MAKE) test
+	RERANK_ISA=scalar $(MAKE) test
 	$(MAKE) SAN=1 test
 
 clean:

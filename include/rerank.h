@@ -84,10 +84,11 @@ typedef enum rerank_dtype {
     RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype (a converted model: its own) */
     RERANK_DTYPE_F32,
     RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load (or stored so by
-                        * rerank_model_convert), fp32 accumulation; needs AVX512_BF16 (uses AMX tiles where
-                        * present), else RERANK_ERR_UNSUPPORTED */
+                        * rerank_model_convert), fp32 accumulation; any CPU (AVX512_BF16 dot products and AMX
+                        * tiles where present, else bf16 widened to fp32 in registers) */
     RERANK_DTYPE_INT8, /* int8 weights (scale per output channel) x int8 activations (scale per token), FFN /
-                        * MLP down-projection kept bf16 (fp32 without AVX512_BF16); needs AVX512_VNNI */
+                        * MLP down-projection kept bf16; any CPU, the same int32 sums on each (VNNI / AMX where
+                        * present, else 16-bit pair products) */
 } rerank_dtype;
 
 typedef struct rerank_model_params {
