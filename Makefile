@@ -42,7 +42,11 @@ SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c lim
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
+# The CLI: every tools/*.c but the example-model generator (tools/rerank.c has main()).
+CLI_SRC   := $(filter-out tools/make_example_model.c,$(wildcard tools/*.c))
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# The CLI's option layer, linked into the tests too (tests/test_cli_options.c checks the table).
+CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o
 
 .PHONY: all test check clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
@@ -75,7 +79,7 @@ $(BUILD)/bench_llm: $(BUILD)/bench/bench_llm.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+$(BUILD)/test_rerank: $(TEST_OBJ) $(CLI_TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
