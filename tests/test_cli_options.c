@@ -181,3 +181,41 @@ TEST(cli_options_equals_form_scores_the_same) {
     CHECK(count_lines(a_out) == 1 && !strcmp(a_out, b_out), "%s vs %s", a_out, b_out);
     free(a_out), free(a_err), free(b_out), free(b_err);
 }
+
+/* The old spellings of eval (--data, --cutoff-layer) still work and mean --eval-data and --cutoff-layers;
+ * several cutoff layers rank by the highest one. */
+TEST(cli_options_eval_old_spellings) {
+    const char *model = rr_shared_path("testdata/minicpm-layerwise-tiny");
+    char data[512], args[2048], *out[3], *err[3];
+    snprintf(data, sizeof data, "%s", rr_shared_path("data/flagembedding/old_examples_reranker_toy_finetune_data.jsonl"));
+    snprintf(args, sizeof args, "eval --model %s --data %s --cutoff-layer 4 --max-length 64", model, data);
+    CHECK(run_cli(args, NULL, &out[0], &err[0]) == 0, "%s", err[0]);
+    snprintf(args, sizeof args, "eval --model=%s --eval-data=%s --cutoff-layers=2,4 --max-length=64", model, data);
+    CHECK(run_cli(args, NULL, &out[1], &err[1]) == 0, "%s", err[1]);
+    snprintf(args, sizeof args, "eval --model %s --eval-data %s --max-length 64", model, data);
+    CHECK(run_cli(args, NULL, &out[2], &err[2]) == 0, "%s", err[2]);
+    CHECK(strstr(out[0], "\"mrr@10\"") && !strcmp(out[0], out[1]) && !strcmp(out[0], out[2]), "%s%s%s", out[0], out[1],
+          out[2]);
+    for (int i = 0; i < 3; i++) free(out[i]), free(err[i]);
+}
+
+/* Each command's usage errors point to its own --help. */
+TEST(cli_options_errors_name_their_command) {
+    const char *cases[][2] = {
+        {"eval --model m", "--eval-data FILE|DIR is required (see rerank eval --help)"},
+        {"eval --model m --data d --cutoff-layer x", "--cutoff-layer expects layer numbers"},
+        {"eval --model m --data d --normalize", "unknown option '--normalize' (see rerank eval --help)"},
+        {"merge-lora --adapter a", "--output-dir DIR is required (see rerank merge-lora --help)"},
+        {"merge-lora --adapter a --output-dir o --bogus", "unknown option '--bogus' (see rerank merge-lora --help)"},
+        {"train --model m --train-data d --output-dir o --seed -1", "--seed expects an integer in [0, "},
+        {"train --model m --train-data d --output-dir o --warmup-ratio=2", "--warmup-ratio expects a number in [0, 1], got '2' (see rerank train --help)"},
+        {"train --model m --train-data d --output-dir o --no-dropout=1", "option --no-dropout takes no value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out, *err;
+        int rc = run_cli(cases[i][0], "", &out, &err);
+        CHECK(rc == 2 && strstr(err, cases[i][1]) && count_lines(err) == 1, "rerank %s: exit %d, stderr: %s",
+              cases[i][0], rc, err);
+        free(out), free(err);
+    }
+}

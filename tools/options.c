@@ -358,9 +358,11 @@ static void print_option(FILE *f, const rr_cli_command *c, const rr_opt *o) {
     wrap(f, text, HELP_INDENT, HELP_INDENT);
 }
 
-/* The rows of command bit `bit`, under their section headings. */
-static void print_options(FILE *f, const rr_cli_command *c) {
-    const char *section = "";
+/* The rows of command c, under their section headings ("Options" first). */
+static void print_options(FILE *f, const rr_cli_command *c, bool with_help) {
+    const char *section = "Options";
+    fputs("\nOptions:\n", f);
+    if (with_help) fputs("  -h, --help              this text\n", f);
     for (size_t i = 0; i < rr_cli_n_options; i++) {
         const rr_opt *o = &rr_cli_options[i];
         if (!(o->cmds & c->bit)) continue;
@@ -376,8 +378,7 @@ static void print_options(FILE *f, const rr_cli_command *c) {
 void rr_cli_print_help(const rr_cli_command *c, FILE *f) {
     fprintf(f, "usage: rerank %s %s\n", c->name, c->synopsis);
     if (c->description) fprintf(f, "\n%s", c->description);
-    print_options(f, c);
-    fputs("  -h, --help              this text\n", f);
+    print_options(f, c, true);
     if (c->epilogue) fprintf(f, "\n%s", c->epilogue);
 }
 
@@ -391,7 +392,7 @@ void rr_cli_print_overview(FILE *f) {
     const rr_cli_command *score = rr_cli_command_find("score");
     if (score) {
         fputs("\nscore, rank and tokenize take these options (rerank <command> --help lists each command's):\n", f);
-        print_options(f, score);
+        print_options(f, score, false);
         if (score->epilogue) fprintf(f, "\n%s", score->epilogue);
     }
     bool heading = false;

@@ -112,6 +112,12 @@ typedef struct rr_cli_args {
     rerank_model_params mp;    /* --dtype, --recipe */
     rerank_score_params sp;    /* --max-length ... --no-prefix-reuse; cutoff layers: see rr_cli_score_params */
     rr_cli_layers layers;      /* --cutoff-layers */
+    /* train, eval, merge-lora */
+    rerank_train_params train; /* train's own options (--model and --output-dir are copied in) */
+    const char *output_dir;    /* train, merge-lora --output-dir */
+    bool skip_bad_lines;       /* train, eval --skip-bad-lines */
+    const char *eval_data;     /* eval --eval-data */
+    const char *adapter, *base; /* merge-lora --adapter, --base */
 } rr_cli_args;
 
 extern const rr_opt rr_cli_options[];

@@ -406,10 +406,6 @@ static int cmd_convert(int argc, char **argv) {
 
 int rr_serve_main(int argc, char **argv) __attribute__((weak));
 
-/* Until they parse through the option table: the commands whose --help is their own text. */
-static int cmd_train(int argc, char **argv) { return rr_cli_train(argc - 1, argv + 1); }
-static int cmd_eval(int argc, char **argv) { return rr_cli_eval(argc - 1, argv + 1); }
-static int cmd_merge_lora(int argc, char **argv) { return rr_cli_merge_lora(argc - 1, argv + 1); }
 static int cmd_serve(int argc, char **argv) {
     if (rr_serve_main) return rr_serve_main(argc, argv);
     return runtime_error("this build has no HTTP server");
@@ -421,7 +417,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"score", cmd_score},   {"rank", cmd_rank},   {"tokenize", cmd_tokenize},     {"convert", cmd_convert},
-    {"serve", cmd_serve},   {"train", cmd_train}, {"eval", cmd_eval}, {"merge-lora", cmd_merge_lora},
+    {"serve", cmd_serve},   {"train", rr_cli_train}, {"eval", rr_cli_eval}, {"merge-lora", rr_cli_merge_lora},
 };
 
 int main(int argc, char **argv) {
@@ -443,13 +439,8 @@ int main(int argc, char **argv) {
         /* --help anywhere wins over every other option, even a bad one */
         for (int i = 2; i < argc; i++)
             if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                const char *own = !strcmp(cmd, "train")        ? rr_cli_train_usage
-                                  : !strcmp(cmd, "eval")       ? rr_cli_eval_usage
-                                  : !strcmp(cmd, "merge-lora") ? rr_cli_merge_usage
-                                                               : NULL;
                 if (!strcmp(cmd, "serve")) return commands[c].run(argc - 1, argv + 1);
-                if (own) fputs(own, stdout);
-                else rr_cli_print_help(rr_cli_command_find(cmd), stdout);
+                rr_cli_print_help(rr_cli_command_find(cmd), stdout);
                 return 0;
             }
         return commands[c].run(argc - 1, argv + 1);
