@@ -15,6 +15,9 @@
 /* ... and eval, which ranks training-format rows with the same scoring options (no --input, no --normalize:
  * the rows come from --eval-data, and the sigmoid never changes a ranking). */
 #define RANKING (SCORING | RR_CMD_EVAL)
+/* ... and serve, whose requests are scored with these defaults (its max length, batch size and threads
+ * have rows of their own: another range or meaning). */
+#define LOADED (RANKING | RR_CMD_SERVE)
 
 static const rr_opt_choice dtype_choices[] = {
     {"auto", RERANK_DTYPE_AUTO, false}, {"f32", RERANK_DTYPE_F32, false}, {"fp32", RERANK_DTYPE_F32, true},
@@ -30,7 +33,7 @@ static const char llm_section[] = "LLM rerankers (bge-reranker-v2-gemma, bge-rer
 const rr_opt rr_cli_options[] = {
     /* ---- the model, input and output ---- */
     {.name = "model", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(model),
-     .cmds = RANKING | RR_CMD_CONVERT | RR_CMD_TRAIN,
+     .cmds = LOADED | RR_CMD_CONVERT | RR_CMD_TRAIN,
      .help = "Hugging Face model directory (config.json, *.safetensors, tokenizer)"},
     {.name = "input", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(input), .cmds = SCORING,
      .help = "read input from FILE instead of standard input"},
@@ -45,13 +48,18 @@ const rr_opt rr_cli_options[] = {
 
     /* ---- loading and scoring (rerank_model_params, rerank_score_params) ---- */
     {.name = "dtype", .metavar = "T", .kind = RR_OPT_ENUM, .choices = dtype_choices, .offset = ARG(mp.dtype),
-     .cmds = RANKING,
+     .cmds = LOADED,
      .help = "compute precision: auto (default: fp32, or a converted model's), f32, bf16 or int8"},
     {.name = "max-length", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 1 << 20, .offset = ARG(sp.max_length),
      .cmds = RANKING,
      .help = "token budget of a pair, special tokens included (default 512, at most the model's limit)"},
+    {.name = "max-length", .metavar = "N", .kind = RR_OPT_INT, .min = 8, .max = 1 << 20, .offset = ARG(serve.max_length),
+     .cmds = RR_CMD_SERVE, .help = "token budget of one pair, lowered to the model's limit (default 512)"},
+    {.name = "batch-size", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 256, .offset = ARG(sp.batch_size),
+     .cmds = RR_CMD_SERVE,
+     .help = "the most pairs of one forward pass (default 256: the whole cross-request batch); never changes scores"},
     {.name = "query-max-length", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 1 << 20,
-     .offset = ARG(sp.query_max_length), .cmds = RANKING, .help = "token budget of the query (default max-length*3/4)"},
+     .offset = ARG(sp.query_max_length), .cmds = LOADED, .help = "token budget of the query (default max-length*3/4)"},
     {.name = "batch-size", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 256, .offset = ARG(sp.batch_size),
      .cmds = RANKING, .help = "pairs per forward pass (default 32; never changes scores)"},
     {.name = "threads", .metavar = "N", .kind = RR_OPT_INT, .min = 0, .max = 1024, .offset = ARG(sp.n_threads),
@@ -59,26 +67,26 @@ const rr_opt rr_cli_options[] = {
     {.name = "normalize", .kind = RR_OPT_FLAG, .offset = ARG(sp.normalize), .cmds = SCORING,
      .help = "sigmoid scores in [0,1] instead of raw logits"},
     {.name = "long-doc", .metavar = "MODE", .kind = RR_OPT_ENUM, .choices = long_doc_choices, .offset = ARG(sp.long_doc),
-     .cmds = RANKING,
+     .cmds = LOADED,
      .help = "truncate (default, as FlagEmbedding) or chunk: score overlapping windows of a long passage and keep "
              "the best (MaxP)"},
     {.name = "chunk-overlap", .metavar = "N", .kind = RR_OPT_INT, .min = 0, .max = 1 << 20,
-     .offset = ARG(sp.chunk_overlap), .cmds = RANKING,
+     .offset = ARG(sp.chunk_overlap), .cmds = LOADED,
      .help = "tokens shared by consecutive windows with --long-doc chunk (default 32)"},
-    {.name = "split-special-tokens", .kind = RR_OPT_FLAG, .offset = ARG(sp.split_special_tokens), .cmds = RANKING,
+    {.name = "split-special-tokens", .kind = RR_OPT_FLAG, .offset = ARG(sp.split_special_tokens), .cmds = LOADED,
      .help = "treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by default it is matched "
              "as that token, as FlagEmbedding does"},
-    {.name = "prompt", .metavar = "TEXT", .kind = RR_OPT_STRING, .offset = ARG(sp.prompt), .cmds = RANKING,
+    {.name = "prompt", .metavar = "TEXT", .kind = RR_OPT_STRING, .offset = ARG(sp.prompt), .cmds = LOADED,
      .section = llm_section, .help = "FlagLLMReranker prompt (default: the Yes/No prompt of FlagEmbedding)"},
-    {.name = "instruction", .metavar = "TEXT", .kind = RR_OPT_STRING, .offset = ARG(sp.instruction), .cmds = RANKING,
+    {.name = "instruction", .metavar = "TEXT", .kind = RR_OPT_STRING, .offset = ARG(sp.instruction), .cmds = LOADED,
      .section = llm_section, .help = "Qwen3-Reranker instruction (default: the model card's web-search one)"},
-    {.name = "cutoff-layers", .aliases = "cutoff-layer", .metavar = "L[,L..]", .kind = RR_OPT_LAYERS, .offset = ARG(layers), .cmds = RANKING,
+    {.name = "cutoff-layers", .aliases = "cutoff-layer", .metavar = "L[,L..]", .kind = RR_OPT_LAYERS, .offset = ARG(layers), .cmds = LOADED,
      .section = llm_section,
      .help = "layerwise model: layers to score (default: the last); with several, each output line has "
              "\"scores\" and \"layers\" in ascending layer order (rank orders by the highest layer)"},
-    {.name = "recipe", .metavar = "R", .kind = RR_OPT_STRING, .offset = ARG(mp.recipe), .cmds = RANKING,
+    {.name = "recipe", .metavar = "R", .kind = RR_OPT_STRING, .offset = ARG(mp.recipe), .cmds = LOADED,
      .section = llm_section, .help = "flag-llm or qwen3 input layout for a decoder (default: by architecture)"},
-    {.name = "no-prefix-reuse", .kind = RR_OPT_FLAG_OFF, .offset = ARG(sp.prefix_reuse), .cmds = RANKING,
+    {.name = "no-prefix-reuse", .kind = RR_OPT_FLAG_OFF, .offset = ARG(sp.prefix_reuse), .cmds = LOADED,
      .section = llm_section,
      .help = "run every pair whole; by default the tokens all pairs of a query share (instruction, query) run "
              "once per query (same scores up to float rounding)"},
@@ -176,6 +184,46 @@ const rr_opt rr_cli_options[] = {
      .help = "the base model (default: adapter_config.json's base_model_name_or_path)"},
     {.name = "output-dir", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(output_dir),
      .cmds = RR_CMD_MERGE_LORA, .help = "where to write: DIR/merged_model"},
+    /* ---- serve (its max length and batch size are with the scoring options above) ---- */
+    {.name = "model-name", .metavar = "NAME", .kind = RR_OPT_STRING, .offset = ARG(serve.model_name),
+     .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "name reported by /v1/models and responses (default: DIR's base name)"},
+    {.name = "host", .metavar = "ADDR", .kind = RR_OPT_STRING, .offset = ARG(serve.host), .cmds = RR_CMD_SERVE,
+     .section = "Server", .help = "numeric address to bind (default 127.0.0.1)"},
+    {.name = "port", .metavar = "N", .kind = RR_OPT_INT, .min = 0, .max = 65535, .offset = ARG(serve.port),
+     .cmds = RR_CMD_SERVE, .section = "Server", .help = "port (default 8080; 0 = any free port, printed on start)"},
+    {.name = "workers", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 256, .offset = ARG(serve.workers),
+     .cmds = RR_CMD_SERVE, .section = "Server", .help = "scoring sessions sharing the model (default 2)"},
+    {.name = "threads", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 1024, .offset = ARG(serve.threads),
+     .cmds = RR_CMD_SERVE, .section = "Server", .help = "threads per worker (default: cores / workers)"},
+    {.name = "http-threads", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 256, .offset = ARG(serve.http_threads),
+     .cmds = RR_CMD_SERVE, .section = "Server", .help = "HTTP polling threads (default 4)"},
+    {.name = "max-batch-tokens", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = INT_MAX,
+     .offset = ARG(serve.max_batch_tokens), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "token budget of one cross-request batch (default 16384)"},
+    {.name = "max-body-bytes", .metavar = "N", .kind = RR_OPT_SIZE, .min = 64, .max = 1LL << 32,
+     .offset = ARG(serve.max_body_bytes), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "413 above (default 8388608)"},
+    {.name = "max-documents", .metavar = "N", .kind = RR_OPT_SIZE, .min = 1, .max = 1 << 20,
+     .offset = ARG(serve.max_documents), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "413 above (default 1000; at most --max-queue-pairs)"},
+    {.name = "max-doc-tokens", .metavar = "N", .kind = RR_OPT_SIZE, .min = 0, .max = 1 << 24,
+     .offset = ARG(serve.max_doc_tokens), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "413 when a document has more tokens (default 0 = off; below the model's max_tokens)"},
+    {.name = "max-queue-pairs", .metavar = "N", .kind = RR_OPT_SIZE, .min = 1, .max = 1 << 24,
+     .offset = ARG(serve.max_queue_pairs), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "503 + Retry-After when the queue would exceed it (default 8192)"},
+    {.name = "timeout-ms", .metavar = "N", .kind = RR_OPT_INT, .min = 0, .max = 3600000, .offset = ARG(serve.timeout_ms),
+     .cmds = RR_CMD_SERVE, .section = "Server", .help = "per-request limit, 504 past it (default 30000)"},
+    {.name = "max-connections", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 65536,
+     .offset = ARG(serve.max_connections), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "concurrent connections (default 512)"},
+    {.name = "idle-timeout", .metavar = "S", .kind = RR_OPT_INT, .min = 1, .max = 86400,
+     .offset = ARG(serve.idle_timeout_s), .cmds = RR_CMD_SERVE, .section = "Server",
+     .help = "close idle or stalled connections after S seconds (default 30)"},
+    {.name = "api-key", .metavar = "KEY", .kind = RR_OPT_STRING, .offset = ARG(serve.api_key), .cmds = RR_CMD_SERVE,
+     .section = "Server",
+     .help = "require 'Authorization: Bearer KEY' on every route but /health (default: $RERANK_API_KEY)"},
 };
 const size_t rr_cli_n_options = sizeof rr_cli_options / sizeof rr_cli_options[0];
 
@@ -184,6 +232,40 @@ static const char score_contract[] =
     "sigmoid with --normalize. LLM rerankers: the \"Yes\" logit of the last token; Qwen3-Reranker: the log-odds\n"
     "of \"yes\" over \"no\", whose sigmoid (--normalize) is the model card's P(yes). Exit status: 0 success, 1\n"
     "runtime or input error (the message names the input line and field), 2 usage error.\n";
+
+static const char serve_description[] =
+    "HTTP/1.1 reranking server (keep-alive) on one loaded model, with cross-request dynamic batching.\n"
+    "\n"
+    "Routes:\n"
+    "  POST /v1/rerank, /v2/rerank  Cohere/Jina: {model, query, documents: [str | {text}], top_n,\n"
+    "                               return_documents, max_tokens_per_doc} -> {id, results: [{index,\n"
+    "                               relevance_score[, document: {text}]}], meta, usage}, best first\n"
+    "  POST /rerank                 TEI: {query, texts, raw_scores, return_text, truncate,\n"
+    "                               truncation_direction} -> [{index, score[, text]}], best first\n"
+    "  GET  /health                 200 {\"status\":\"ok\"} once the model is loaded, else 503\n"
+    "  GET  /metrics                Prometheus text format\n"
+    "  GET  /v1/models              the served model\n"
+    "  Every rerank route also takes: raw_scores (bool), long_doc (\"truncate\" | \"chunk\"),\n"
+    "  instruction (string, Qwen3-Reranker), cutoff_layers (int or [int], layerwise model; the score is\n"
+    "  the last listed layer's and results carry layer_scores). The options below set the defaults of\n"
+    "  a request that does not say.\n"
+    "\n"
+    "Scores: every route returns 0..1 unless the request sets \"raw_scores\": true (Cohere and Jina\n"
+    "  return a 0..1 relevance_score, TEI a sigmoid score), so serve has no --normalize. The mapping is\n"
+    "  applied once, by librerank (rerank_score_params.normalize), never again by the server:\n"
+    "  cross-encoders (XLM-R, BERT: bge-reranker-base/large/v2-m3, ms-marco MiniLM)\n"
+    "                 raw = the classifier logit; 0..1 = sigmoid(logit)\n"
+    "  LLM (bge-reranker-v2-gemma)\n"
+    "                 raw = the \"Yes\" logit at the last token; 0..1 = sigmoid of it\n"
+    "  layerwise (bge-reranker-v2-minicpm-layerwise)\n"
+    "                 raw = each cutoff layer's head logit; 0..1 = sigmoid of it\n"
+    "  Qwen3-Reranker raw = the library's raw score (log-odds of \"yes\" over \"no\"); 0..1 = P(yes)\n";
+
+static const char serve_epilogue[] =
+    "Errors are JSON {\"error\": {\"message\", \"type\", \"code\"[, \"limit\", \"limit_value\"]}}: 400 malformed\n"
+    "or invalid input, 401 API key, 404/405 route or method, 413 a size limit, 422 input the model cannot\n"
+    "take, 503 queue full or shutting down, 504 timeout. SIGTERM stops accepting, finishes in-flight\n"
+    "requests and exits 0.\n";
 
 const rr_cli_command rr_cli_commands[] = {
     {.name = "score", .bit = RR_CMD_SCORE,
@@ -208,7 +290,8 @@ const rr_cli_command rr_cli_commands[] = {
      .required = "model"},
     {.name = "serve", .bit = RR_CMD_SERVE,
      .summary = "run the HTTP server (Cohere/Jina/TEI rerank APIs); see rerank serve --help",
-     .synopsis = "--model DIR [options]"},
+     .synopsis = "--model DIR [options]", .description = serve_description, .epilogue = serve_epilogue,
+     .required = "model"},
     {.name = "train", .bit = RR_CMD_TRAIN,
      .summary = "fine-tune a reranker on JSONL query/pos/neg data; see rerank train --help",
      .synopsis = "--model DIR --train-data FILE|DIR --output-dir DIR [options]",
@@ -263,4 +346,5 @@ void rr_cli_args_init(rr_cli_args *a) {
     a->top_k = -1;
     a->convert_dtype = RERANK_DTYPE_AUTO;
     a->train = rerank_train_default_params();
+    rr_server_config_default(&a->serve);
 }

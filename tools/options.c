@@ -358,20 +358,25 @@ static void print_option(FILE *f, const rr_cli_command *c, const rr_opt *o) {
     wrap(f, text, HELP_INDENT, HELP_INDENT);
 }
 
-/* The rows of command c, under their section headings ("Options" first). */
+/* The rows of command c, in table order under their section headings: "Options" first, then the others in
+ * the order they first appear. */
 static void print_options(FILE *f, const rr_cli_command *c, bool with_help) {
-    const char *section = "Options";
-    fputs("\nOptions:\n", f);
-    if (with_help) fputs("  -h, --help              this text\n", f);
+    const char *sections[32] = {"Options"};
+    size_t n = 1;
     for (size_t i = 0; i < rr_cli_n_options; i++) {
         const rr_opt *o = &rr_cli_options[i];
-        if (!(o->cmds & c->bit)) continue;
-        const char *s = o->section ? o->section : "Options";
-        if (strcmp(s, section)) {
-            fprintf(f, "\n%s:\n", s);
-            section = s;
+        if (!(o->cmds & c->bit) || !o->section) continue;
+        size_t k = 0;
+        while (k < n && strcmp(sections[k], o->section)) k++;
+        if (k == n && n < sizeof sections / sizeof sections[0]) sections[n++] = o->section;
+    }
+    for (size_t k = 0; k < n; k++) {
+        fprintf(f, "\n%s:\n", sections[k]);
+        if (k == 0 && with_help) fputs("  -h, --help              this text\n", f);
+        for (size_t i = 0; i < rr_cli_n_options; i++) {
+            const rr_opt *o = &rr_cli_options[i];
+            if ((o->cmds & c->bit) && !strcmp(o->section ? o->section : "Options", sections[k])) print_option(f, c, o);
         }
-        print_option(f, c, o);
     }
 }
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "rerank.h"
+#include "server/server.h"
 
 #if defined(__GNUC__)
 #define RR_CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -118,6 +119,8 @@ typedef struct rr_cli_args {
     bool skip_bad_lines;       /* train, eval --skip-bad-lines */
     const char *eval_data;     /* eval --eval-data */
     const char *adapter, *base; /* merge-lora --adapter, --base */
+    /* serve: its own settings; the model and scoring options above are copied in (cli_serve.c) */
+    rr_server_config serve;
 } rr_cli_args;
 
 extern const rr_opt rr_cli_options[];

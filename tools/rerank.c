@@ -1,4 +1,5 @@
-/* rerank.c - the command-line interface: score, rank, tokenize, convert (and serve). A client of rerank.h only.
+/* rerank.c - the command-line interface: score, rank, tokenize, convert, and the dispatch to every subcommand
+ * (train, eval, merge-lora: cli_train.c; serve: cli_serve.c). A client of rerank.h only; options: options.h.
  * Exit codes: 0 success, 1 a runtime or input error, 2 a usage error. Every error is one line on stderr,
  * "rerank: error: ...". Results already written stay written when a later input line is bad. */
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include "cli_train.h"
 #include "options.h"
 #include "rerank.h"
+#include "server/server.h"
 
 static int runtime_error(const char *fmt, ...) RR_CLI_PRINTF(1, 2);
 static int runtime_error(const char *fmt, ...) {
@@ -404,20 +406,13 @@ static int cmd_convert(int argc, char **argv) {
     return 0;
 }
 
-int rr_serve_main(int argc, char **argv) __attribute__((weak));
-
-static int cmd_serve(int argc, char **argv) {
-    if (rr_serve_main) return rr_serve_main(argc, argv);
-    return runtime_error("this build has no HTTP server");
-}
-
 /* The subcommands: argv[0] is the command name. Their options and --help: options.h. */
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"score", cmd_score},   {"rank", cmd_rank},   {"tokenize", cmd_tokenize},     {"convert", cmd_convert},
-    {"serve", cmd_serve},   {"train", rr_cli_train}, {"eval", rr_cli_eval}, {"merge-lora", rr_cli_merge_lora},
+    {"serve", rr_serve_main},   {"train", rr_cli_train}, {"eval", rr_cli_eval}, {"merge-lora", rr_cli_merge_lora},
 };
 
 int main(int argc, char **argv) {
@@ -439,7 +434,6 @@ int main(int argc, char **argv) {
         /* --help anywhere wins over every other option, even a bad one */
         for (int i = 2; i < argc; i++)
             if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                if (!strcmp(cmd, "serve")) return commands[c].run(argc - 1, argv + 1);
                 rr_cli_print_help(rr_cli_command_find(cmd), stdout);
                 return 0;
             }
