@@ -46,6 +46,7 @@ TEST(cli_options_table_is_consistent) {
         CHECK(!value || o->metavar || o->kind == RR_OPT_ENUM, "--%s has no metavar", o->name);
         CHECK((o->kind == RR_OPT_ENUM) == (o->choices != NULL), "--%s", o->name);
         CHECK(o->min <= o->max && o->fmin <= o->fmax, "--%s", o->name);
+        CHECK(o->short_name != 'h' && strcmp(o->name, "help"), "--%s: -h and --help are the help", o->name);
         /* a spelling means one row for any one command */
         for (size_t j = 0; j < i; j++) {
             const rr_opt *p = &rr_cli_options[j];
@@ -153,6 +154,8 @@ TEST(cli_options_usage_errors) {
         {"score --model m --normalize=yes", "option --normalize takes no value"},
         {"score --model m --cutoff-layers 2,x", "--cutoff-layers expects layer numbers like 28 or 8,16,28, got '2,x'"},
         {"score --model m stray", "unexpected argument 'stray'"},
+        {"score --model m -x", "unknown option '-x'"},
+        {"score --model m --he", "unknown option '--he' (did you mean --help?)"},
         {"rank --model m", "--query TEXT is required (see rerank rank --help)"},
         {"rank --model m --query q --top-k -1", "--top-k expects an integer in [0, "},
         {"tokenize --query q --model m", "unknown option '--query' (see rerank tokenize --help)"},

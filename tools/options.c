@@ -240,11 +240,6 @@ int rr_cli_parse(const char *name, int argc, char **argv, rr_cli_args *a) {
         int ch = getopt_long(argc, argv, t.shorts, t.longs, &li);
         if (ch == -1) break;
         const char *arg = at < argc ? argv[at] : "";
-        if (ch == 'h' || ch == 256) { /* entry 0 is --help */
-            rr_cli_print_help(c, stdout);
-            rc = -1;
-            break;
-        }
         if (ch == '?' || ch == ':') {
             /* name what the user typed: "--bogus" of "--bogus=1", or "-x" */
             char typed[128];
@@ -260,8 +255,8 @@ int rr_cli_parse(const char *name, int argc, char **argv, rr_cli_args *a) {
         if (ch >= 256) {
             k = (size_t)(ch - 256);
             /* getopt_long takes unambiguous abbreviations (--mod); the table grows, so they would break later */
-            size_t len = strcspn(arg + 2, "=");
-            if (strncmp(arg, "--", 2) || len != strlen(t.longs[k].name)) {
+            size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");
+            if (len != strlen(t.longs[k].name)) {
                 bool other = false; /* the full name of another command's option: no suggestion */
                 for (size_t i = 0; i < rr_cli_n_options; i++)
                     other |= strlen(rr_cli_options[i].name) == len && !strncmp(rr_cli_options[i].name, arg + 2, len);
@@ -271,7 +266,13 @@ int rr_cli_parse(const char *name, int argc, char **argv, rr_cli_args *a) {
                                             t.longs[k].name);
                 break;
             }
-        } else {
+        }
+        if (ch == 'h' || ch == 256) { /* entry 0 is --help */
+            rr_cli_print_help(c, stdout);
+            rc = -1;
+            break;
+        }
+        if (ch < 256) {
             for (k = 0; k < t.n && t.rows[k]->short_name != ch; k++) {}
             if (k == t.n) {
                 rc = rr_cli_usage_error(c->name, "unknown option '-%c'", ch);
@@ -388,7 +389,8 @@ void rr_cli_print_help(const rr_cli_command *c, FILE *f) {
 }
 
 void rr_cli_print_overview(FILE *f) {
-    fputs("usage: rerank <command> [options]\n       rerank <command> --help\n       rerank --version\n\nCommands:\n", f);
+    fputs("usage: rerank <command> [options]\n       rerank <command> --help\n       rerank --version\n\n"
+          "Every option takes its value as --opt value or --opt=value.\n\nCommands:\n", f);
     for (size_t i = 0; i < rr_cli_n_commands; i++) {
         const rr_cli_command *c = &rr_cli_commands[i];
         fprintf(f, "  %-11s", c->name);

@@ -4,7 +4,6 @@
  * "rerank: error: ...". Results already written stay written when a later input line is bad. */
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +12,6 @@
 #include "options.h"
 #include "rerank.h"
 #include "server/server.h"
-
-static int runtime_error(const char *fmt, ...) RR_CLI_PRINTF(1, 2);
-static int runtime_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("rerank: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
 
 /* Line reader over a file or stdin that counts lines. */
 typedef struct line_reader {
@@ -38,7 +26,7 @@ static int reader_open(line_reader *r, const char *path) {
     memset(r, 0, sizeof *r);
     r->name = path ? path : "<stdin>";
     r->f = path ? fopen(path, "rb") : stdin;
-    if (!r->f) return runtime_error("%s: %s", path, strerror(errno));
+    if (!r->f) return rr_cli_runtime_error("%s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -67,12 +55,12 @@ static json_t *parse_line(const line_reader *r, const char *line, size_t len) {
     json_error_t je;
     json_t *j = json_loadb(line, len, JSON_ALLOW_NUL, &je);
     if (!j) {
-        runtime_error("%s:%ld: invalid JSON at column %d: %s", r->name, r->line_no, je.column, je.text);
+        rr_cli_runtime_error("%s:%ld: invalid JSON at column %d: %s", r->name, r->line_no, je.column, je.text);
         return NULL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        runtime_error("%s:%ld: expected a JSON object", r->name, r->line_no);
+        rr_cli_runtime_error("%s:%ld: expected a JSON object", r->name, r->line_no);
         return NULL;
     }
     return j;
@@ -82,11 +70,11 @@ static json_t *parse_line(const line_reader *r, const char *line, size_t len) {
 static const char *line_string(const line_reader *r, json_t *obj, const char *key, size_t *len) {
     json_t *v = json_object_get(obj, key);
     if (!v) {
-        runtime_error("%s:%ld: missing field \"%s\"", r->name, r->line_no, key);
+        rr_cli_runtime_error("%s:%ld: missing field \"%s\"", r->name, r->line_no, key);
         return NULL;
     }
     if (!json_is_string(v)) {
-        runtime_error("%s:%ld: field \"%s\" must be a string", r->name, r->line_no, key);
+        rr_cli_runtime_error("%s:%ld: field \"%s\" must be a string", r->name, r->line_no, key);
         return NULL;
     }
     *len = json_string_length(v);
@@ -110,10 +98,10 @@ static json_t *parse_pair_line(const line_reader *r, const char *line, size_t le
 
 static int load_model(const rr_cli_args *o, rerank_model **model, rerank_session **session) {
     rerank_error err;
-    if (rerank_model_load(o->model, &o->mp, model, &err)) return runtime_error("%s", err.message);
+    if (rerank_model_load(o->model, &o->mp, model, &err)) return rr_cli_runtime_error("%s", err.message);
     if (session && rerank_session_new(*model, session, &err)) {
         rerank_model_free(*model);
-        return runtime_error("%s", err.message);
+        return rr_cli_runtime_error("%s", err.message);
     }
     return 0;
 }
@@ -144,7 +132,7 @@ static int pending_push(pending *p, json_t *line, rerank_pair pair, long line_no
         if (q) p->pairs = q;
         long *n = realloc(p->line_nos, cap * sizeof *n);
         if (n) p->line_nos = n;
-        if (!l || !q || !n) return runtime_error("out of memory");
+        if (!l || !q || !n) return rr_cli_runtime_error("out of memory");
         p->cap = cap;
     }
     p->lines[p->n] = line;
@@ -171,8 +159,8 @@ static int pair_error(const char *input, const pending *p, const rerank_error *e
     size_t idx;
     int consumed = 0;
     if (sscanf(err->message, "pair %zu: %n", &idx, &consumed) == 1 && consumed > 0 && idx < p->n)
-        return runtime_error("%s:%ld: %s", input, p->line_nos[idx], err->message + consumed);
-    return runtime_error("%s", err->message);
+        return rr_cli_runtime_error("%s:%ld: %s", input, p->line_nos[idx], err->message + consumed);
+    return rr_cli_runtime_error("%s", err->message);
 }
 
 /* One output line: {"score"} or, with several cutoff layers, {"scores", "layers"}. */
@@ -197,7 +185,7 @@ static int flush_scores(rerank_session *s, const rr_cli_args *o, const char *inp
     if (p->n == 0) return 0;
     if (p->n * n_out > *cap) {
         float *n = realloc(*scores, p->n * n_out * sizeof *n);
-        if (!n) return runtime_error("out of memory");
+        if (!n) return rr_cli_runtime_error("out of memory");
         *scores = n;
         *cap = p->n * n_out;
     }
@@ -229,7 +217,7 @@ static int cmd_score(int argc, char **argv) {
         rerank_session_free(session);
         rerank_model_free(model);
         reader_close(&r);
-        return runtime_error("%s", err.message);
+        return rr_cli_runtime_error("%s", err.message);
     }
     pending p = {0};
     float *scores = NULL;
@@ -301,7 +289,7 @@ static int cmd_rank(int argc, char **argv) {
         } else {
             holder = json_stringn_nocheck(line, len);
             if (!holder) {
-                rc = runtime_error("out of memory");
+                rc = rr_cli_runtime_error("out of memory");
                 break;
             }
             text = json_string_value(holder);
@@ -317,11 +305,11 @@ static int cmd_rank(int argc, char **argv) {
     if (!rc) rc = load_model(&o, &model, &session);
     size_t n_out = 1;
     rerank_error err;
-    if (!rc && rerank_score_n_outputs(model, &o.sp, &n_out, &err)) rc = runtime_error("%s", err.message);
+    if (!rc && rerank_score_n_outputs(model, &o.sp, &n_out, &err)) rc = rr_cli_runtime_error("%s", err.message);
     if (!rc && p.n) {
         scores = malloc(p.n * n_out * sizeof *scores);
         order = malloc(p.n * sizeof *order);
-        if (!scores || !order) rc = runtime_error("out of memory");
+        if (!scores || !order) rc = rr_cli_runtime_error("out of memory");
         else if (rerank_score(session, &o.sp, p.pairs, p.n, scores, &err)) rc = pair_error(r.name, &p, &err);
     }
     if (!rc && p.n) {
@@ -375,7 +363,7 @@ static int cmd_tokenize(int argc, char **argv) {
         if (rerank_tokenize(model, &o.sp, &pair, &enc, &err)) {
             const char *msg = err.message;
             if (!strncmp(msg, "pair 0: ", 8)) msg += 8;
-            rc = runtime_error("%s:%ld: %s", r.name, r.line_no, msg);
+            rc = rr_cli_runtime_error("%s:%ld: %s", r.name, r.line_no, msg);
         } else {
             json_t *ids = json_array(), *types = json_array();
             for (size_t i = 0; i < enc.n_tokens; i++) {
@@ -401,7 +389,7 @@ static int cmd_convert(int argc, char **argv) {
     int rc = rr_cli_parse("convert", argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     rerank_error err;
-    if (rerank_model_convert(o.model, o.out, o.convert_dtype, &err)) return runtime_error("%s", err.message);
+    if (rerank_model_convert(o.model, o.out, o.convert_dtype, &err)) return rr_cli_runtime_error("%s", err.message);
     fprintf(stderr, "converted model written to %s\n", o.out);
     return 0;
 }
