@@ -43,7 +43,12 @@ SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c lim
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
+# The CLI: every tools/*.c but the example-model generator (tools/rerank.c has main()).
+CLI_SRC   := $(filter-out tools/make_example_model.c,$(wildcard tools/*.c))
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# The CLI's option layer and `rerank serve`'s command line, linked into the tests too (tests/test_cli_options.c
+# checks the table; tests/server_client.c starts servers with rr_serve_main).
+CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o
 
 .PHONY: all test check clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
@@ -62,8 +67,7 @@ $(BUILD)/librerank.a: $(LIB_OBJ)
 	@echo "  AR  $@"; rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# The CLI finds rr_serve_main through a weak reference, which does not pull archive members: link the
-# server's objects directly.
+# The server is not part of librerank: the CLI links its objects directly.
 $(BUILD)/rerank: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 $(BUILD)/make_example_model: $(BUILD)/tools/make_example_model.o $(BUILD)/librerank.a
@@ -76,7 +80,7 @@ $(BUILD)/bench_llm: $(BUILD)/bench/bench_llm.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+$(BUILD)/test_rerank: $(TEST_OBJ) $(CLI_TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
