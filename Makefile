@@ -44,7 +44,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
 
-.PHONY: all test check clean fuzz bench
+.PHONY: all test check clean fuzz bench test-python
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -110,9 +110,19 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 # then under AddressSanitizer + UBSan (what CI runs).
 check:
 	$(MAKE) test
+	$(MAKE) test-python
 	RERANK_AMX=0 $(MAKE) test
 	RERANK_ISA=avx2 $(MAKE) test
 	$(MAKE) SAN=1 test
+
+# The Python package (python/rerank, pyproject.toml): pip-installed from this tree, offline, into a venv under
+# build/ that also sees Debian's numpy, pytest and distributed; then its tests (they compare with $(BUILD)/rerank).
+PYTHON  ?= /usr/bin/python3
+PY_VENV := build/venv
+test-python: $(BUILD)/rerank
+	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install -q --no-build-isolation --no-index --no-deps .
+	cd python/tests && RERANK_CLI=$(CURDIR)/$(BUILD)/rerank ../../$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 clean:
 	rm -rf build build-san
