@@ -189,9 +189,11 @@ class Model:
             raise error_from(st, err)
         return n.value
 
-    def score(self, pairs, params):
-        """pairs: list of (query bytes, passage bytes). Returns a flat list of n_pairs * n_out floats."""
-        n_out = self.n_outputs(params)
+    def score(self, pairs, params, n_out=None):
+        """pairs: list of (query bytes, passage bytes). Returns (n_pairs * n_out float32s, n_out); n_out may be
+        passed when known (1 unless several cutoff layers) to save a call."""
+        if n_out is None:
+            n_out = self.n_outputs(params)
         n = len(pairs)
         arr = (_Pair * n)(*[(q, len(q), p, len(p)) for q, p in pairs])
         out = (ctypes.c_float * (n * n_out))()

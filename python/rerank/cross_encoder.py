@@ -78,6 +78,9 @@ class CrossEncoder:
         sp = _native.default_score_params()
         self._n_special = self.model.n_tokens(b"", b"", sp)
         self._budget = self.max_length - self._n_special
+        # a text's whole length: the text as the query of a pair with an empty passage and no query budget
+        self._probe = _native.default_score_params()
+        self._probe.max_length = self._probe.query_max_length = _HUGE
         if self._budget < 0:
             raise ValueError("max_length %d leaves no room beside the %d special tokens"
                              % (self.max_length, self._n_special))
@@ -94,10 +97,7 @@ class CrossEncoder:
     def _lengths(self, text, cache):
         n = cache.get(text)
         if n is None:
-            sp = _native.default_score_params()
-            sp.max_length = _HUGE
-            sp.query_max_length = _HUGE
-            n = cache[text] = self.model.n_tokens(text, b"", sp) - self._n_special
+            n = cache[text] = self.model.n_tokens(text, b"", self._probe) - self._n_special
         return n
 
     def _raw_scores(self, pairs, batch_size, normalize):

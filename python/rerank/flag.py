@@ -91,6 +91,11 @@ class _Reranker:
     # --- input texts ---------------------------------------------------------------------------------
     def _texts(self, pairs):
         """(query, passage) str pairs -> the UTF-8 bytes the engine gets, after the instruction formats."""
+        if self._plain_texts():
+            try:  # the common case in one comprehension: it is most of the Python-side cost of a call
+                return [(q.encode("utf-8", "surrogatepass"), p.encode("utf-8", "surrogatepass")) for q, p in pairs]
+            except AttributeError:
+                pass  # not a str somewhere: the loop below names the pair
         qi, qf = self.query_instruction_for_rerank, self.query_instruction_format
         pi, pf = self.passage_instruction_for_rerank, self.passage_instruction_format
         out = []
@@ -104,6 +109,10 @@ class _Reranker:
                 p = pf.replace("\\n", "\n").format(pi, p)
             out.append(self._strip_engine_prefix(i, q, p))
         return out
+
+    def _plain_texts(self):
+        """True when the texts reach the engine unchanged (no instruction, or the one the engine adds)."""
+        return self.query_instruction_for_rerank is None and self.passage_instruction_for_rerank is None
 
     def _strip_engine_prefix(self, i, q, p):
         return _native.encode_text(q, "query"), _native.encode_text(p, "passage")
@@ -142,7 +151,7 @@ class _Reranker:
         sp, _keep = self._params(kwargs)
         if not pairs:
             return []
-        scores, n_out = self.model.score(self._texts(pairs), sp)
+        scores, n_out = self.model.score(self._texts(pairs), sp, n_out=None if sp.n_cutoff_layers > 1 else 1)
         return self._shape(scores, n_out, len(pairs))
 
     def _shape(self, scores, n_out, n):
@@ -185,6 +194,11 @@ class FlagLLMReranker(_Reranker):
         super().__init__(model_name_or_path, use_fp16, query_instruction_for_rerank, query_instruction_format,
                          passage_instruction_for_rerank, passage_instruction_format, devices, batch_size,
                          query_max_length, max_length, normalize, use_bf16=use_bf16, **kwargs)
+
+    def _plain_texts(self):
+        return (self.query_instruction_for_rerank == _LLM_QUERY_PREFIX and self.query_instruction_format == "{}{}"
+                and self.passage_instruction_for_rerank == _LLM_PASSAGE_PREFIX
+                and self.passage_instruction_format == "{}{}")
 
     def _strip_engine_prefix(self, i, q, p):
         # the engine writes FlagEmbedding's "A: " / "B: " itself; any other instruction cannot be expressed
