@@ -170,9 +170,11 @@ class FlagReranker(_Reranker):
                  query_instruction_format="{}{}", passage_instruction_for_rerank=None,
                  passage_instruction_format="{}{}", trust_remote_code=False, cache_dir=None, devices=None,
                  batch_size=128, query_max_length=None, max_length=512, normalize=False, **kwargs):
+        use_bf16 = kwargs.pop("use_bf16", None)  # not an argument of FlagEmbedding's encoder class: ignored there
         super().__init__(model_name_or_path, use_fp16, query_instruction_for_rerank, query_instruction_format,
                          passage_instruction_for_rerank, passage_instruction_format, devices, batch_size,
                          query_max_length, max_length, normalize, **kwargs)
+        self.use_bf16 = use_bf16
 
 
 class FlagLLMReranker(_Reranker):
