@@ -215,16 +215,3 @@ class Model:
         n = enc.n_tokens
         _lib.rerank_encoding_free(ctypes.byref(enc))
         return n
-
-    def tokenize(self, query, passage, params):
-        """The token ids of one pair exactly as the model sees them."""
-        pair = _Pair(query, len(query), passage, len(passage))
-        enc = _Encoding()
-        err = _Error()
-        st = _lib.rerank_tokenize(self._handle.ptr, ctypes.byref(params), ctypes.byref(pair), ctypes.byref(enc),
-                                  ctypes.byref(err))
-        if st:
-            raise error_from(st, err)
-        ids = enc.ids[:enc.n_tokens]
-        _lib.rerank_encoding_free(ctypes.byref(enc))
-        return ids

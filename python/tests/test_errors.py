@@ -1,6 +1,4 @@
 """Errors are Python exceptions with the engine's one-line message, never a crash of the interpreter."""
-import json
-import os
 import shutil
 
 import pytest
