@@ -117,7 +117,7 @@ class CrossEncoder:
             sp.batch_size = batch_size
             sp.normalize = normalize
             sp.n_threads = self.n_threads
-            scores, _ = self.model.score([pairs[i] for i in idx], sp)
+            scores, _ = self.model.score([pairs[i] for i in idx], sp, n_out=1)
             for i, s in zip(idx, scores):
                 out[i] = s
         return out
