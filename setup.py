@@ -18,7 +18,10 @@ class BuildWithLibrary(build_py):
     def run(self):
         super().run()
         jobs = os.environ.get("RERANK_BUILD_JOBS", str(min(os.cpu_count() or 1, 8)))
-        subprocess.check_call(["make", "-j" + jobs, "build/librerank.so"], cwd=ROOT)
+        # a plain optimized build whatever the calling make's variables (make check passes SAN=..., MAKEFLAGS)
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+        subprocess.check_call(["make", "-j" + jobs, "BUILD=build", "SAN=0", "NOISA=0", "build/librerank.so"],
+                              cwd=ROOT, env=env)
         target = os.path.join(self.build_lib, "rerank")
         os.makedirs(target, exist_ok=True)
         shutil.copy2(os.path.join(ROOT, "build", "librerank.so"), os.path.join(target, "librerank.so"))
