@@ -21,7 +21,7 @@ def shared_reranker(model_name_or_path, cls="FlagReranker", **kwargs):
     """The process's reranker for these arguments, loaded on first use (thread-safe)."""
     if cls not in _CLASSES:
         raise ValueError("cls must be one of %s, got %r" % (", ".join(_CLASSES), cls))
-    key = (os.getpid(), cls, os.fspath(model_name_or_path), tuple(sorted(kwargs.items())))
+    key = (os.getpid(), cls, os.fspath(model_name_or_path), repr(sorted(kwargs.items())))  # lists allowed
     with _lock:
         model = _cache.get(key)
         if model is None:
