@@ -50,7 +50,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 # checks the table; tests/server_client.c starts servers with rr_serve_main).
 CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o
 
-.PHONY: all test check clean fuzz bench
+.PHONY: all test check clean fuzz bench test-python
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -118,10 +118,20 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 # AddressSanitizer + UBSan.
 check:
 	$(MAKE) test
+	$(MAKE) test-python
 	RERANK_AMX=0 $(MAKE) test
 	RERANK_ISA=avx2 $(MAKE) test
 	RERANK_ISA=scalar $(MAKE) test
 	$(MAKE) SAN=1 test
+
+# The Python package (python/rerank, pyproject.toml): pip-installed from this tree, offline, into a venv under
+# build/ that also sees Debian's numpy, pytest and distributed; then its tests (they compare with $(BUILD)/rerank).
+PYTHON  ?= /usr/bin/python3
+PY_VENV := build/venv
+test-python: $(BUILD)/rerank
+	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install -q --no-build-isolation --no-index --no-deps .
+	cd python/tests && RERANK_CLI=$(CURDIR)/$(BUILD)/rerank ../../$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 clean:
 	rm -rf build build-san
