@@ -38,21 +38,11 @@ def _as_pairs(sentence_pairs):
 
 
 def _dtype_for(use_bf16, dtype):
-    """use_bf16 maps to bf16 compute (as FlagEmbedding loads bf16 weights); use_fp16 is GPU-only there."""
+    """use_bf16 maps to bf16 compute (as FlagEmbedding loads bf16 weights; every CPU runs it); use_fp16 is
+    GPU-only there."""
     if dtype is not None:
-        return dtype, False
-    return ("bf16", True) if use_bf16 else ("auto", False)
-
-
-def _load(path, dtype, fallback, recipe=None):
-    try:
-        return _native.Model(path, dtype=dtype, recipe=recipe)
-    except OSError as e:
-        # bf16 requested through use_bf16 on a CPU without AVX512_BF16: compute in fp32, as precise or better
-        if fallback and getattr(e, "status", None) == _native.UNSUPPORTED and os.path.exists(path):
-            warnings.warn("rerank: %s; computing in fp32 instead" % e, RuntimeWarning, stacklevel=3)
-            return _native.Model(path, dtype="auto", recipe=recipe)
-        raise
+        return dtype
+    return "bf16" if use_bf16 else "auto"
 
 
 class _Reranker:
@@ -81,8 +71,7 @@ class _Reranker:
         for k, v in kwargs.items():  # FlagEmbedding keeps unknown kwargs as attributes (and ignores them)
             setattr(self, k, v)
         self.kwargs = kwargs
-        dt, fallback = _dtype_for(use_bf16, dtype)
-        self.model = _load(model_name_or_path, dt, fallback, self._recipe)
+        self.model = _native.Model(model_name_or_path, dtype=_dtype_for(use_bf16, dtype), recipe=self._recipe)
         if self.model.kind not in self._kinds:
             raise ValueError("%s: %s is a %s model; use %s" % (
                 model_name_or_path, self.model.architecture, _KIND_NAMES[self.model.kind],
