@@ -12,6 +12,8 @@ PKGS=(
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
   nodejs npm                   # tests/clients: the npm cohere-ai SDK run against `rerank serve` (npm ci below)
   python3 python3-yaml curl    # tests/clients/urllib_client.py, the deploy/ manifest check, curl's view of a 413
+  python3-venv python3-pip python3-setuptools   # the Python package: `pip install --no-build-isolation .` in a venv
+  python3-pytest python3-numpy python3-distributed   # its tests (make test-python): pytest, numpy arrays, Dask
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench. Debian's
 # python3-torch multiplies through libblas.so.3 (Debian alternatives); with only the reference BLAS there it

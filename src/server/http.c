@@ -363,7 +363,7 @@ int rr_server_http_run(rr_server *s) {
 
     /* load the models while /ready answers 503 */
     rerank_error err;
-    rerank_model_params mp = rerank_model_default_params();
+    rerank_model_params mp = s->cfg.model;
     int rc = 0;
     char msg[512];
     for (size_t i = 0; i < s->n_models && rc == 0; i++) {

@@ -9,42 +9,12 @@
 #include <stdint.h>
 
 #include "rerank.h"
+#include "server/server.h"
 
-/* ---- configuration (command line) ---------------------------------------------------------------- */
-#define RR_SERVER_MAX_MODELS 16
 /* Bytes of an over-limit body the server still reads (and drops) so that clients which send the whole
  * body before reading the answer (Node fetch, Python urllib, curl without Expect) receive the 413
  * instead of a reset; past it the 413 is sent at once and the connection closed. */
 #define RR_SERVER_DISCARD_BYTES (64u << 20)
-
-typedef struct rr_server_config {
-    const char *model_dir;      /* the first (default) model's directory */
-    const char *model_name;     /* its served name: --model-name, else the directory's base name */
-    /* every served model: --model DIR or --model NAME=DIR, repeatable; [0] is the default */
-    const char *model_dirs[RR_SERVER_MAX_MODELS];
-    const char *model_names[RR_SERVER_MAX_MODELS];
-    size_t n_models;
-    bool models_named;          /* names were given (--model-name, NAME=DIR): an unknown name is a 404 */
-    const char *cors_origins;   /* --cors-allow-origin: "*" or a comma-separated list; NULL = no CORS */
-    bool auto_truncate;         /* TEI route's default for a missing `truncate` (TEI: false = 413) */
-    const char *host;           /* default 127.0.0.1 */
-    int port;                   /* default 8080; 0 = ephemeral (the bound port is printed) */
-    int workers;                /* scoring sessions sharing the model */
-    int threads;                /* rerank_score_params.n_threads of each worker */
-    int http_threads;           /* libmicrohttpd polling threads */
-    int max_batch_tokens;       /* token budget of one cross-request batch */
-    int max_length;             /* pair token budget (rerank_score_params.max_length) */
-    rerank_long_doc long_doc;   /* default long-document policy */
-    size_t max_body_bytes;      /* 413 above */
-    size_t max_documents;       /* 413 above */
-    size_t max_doc_tokens;      /* 413 above; 0 = no limit besides the model's */
-    size_t max_queue_pairs;     /* 503 + Retry-After when the queue would grow past it */
-    int timeout_ms;             /* per request, from its first byte to its response */
-    int max_connections;
-    int idle_timeout_s;         /* keep-alive / slow-client timeout of a connection */
-    const char *api_key;        /* Bearer token required when set */
-    int drain_delay_s;          /* after SIGTERM, serve this long with /ready 503 before draining */
-} rr_server_config;
 
 /* ---- errors ---------------------------------------------------------------------------------------- */
 /* An HTTP failure: status, machine-readable type, optional limit name and value, a one-line message. */
