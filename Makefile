@@ -3,6 +3,9 @@
 # *_avx2.c / *_avx512.c are compiled for that instruction set and chosen at run time.
 
 CC      ?= cc
+# The version is RERANK_VERSION in include/rerank.h; the SONAME carries its major number (librerank.so.0).
+VERSION := $(shell sed -n 's/^\#define RERANK_VERSION "\(.*\)"/\1/p' include/rerank.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@echo "  CC  $<";)
 SAN     ?= 0
@@ -14,10 +17,15 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-prototypes -Wno-format-truncation -Wno-format-zero-length
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE
-DEPS_CFLAGS := $(shell pkg-config --cflags jansson libutf8proc libpcre2-8 2>/dev/null)
-DEPS_LIBS   := $(shell pkg-config --libs jansson libutf8proc libpcre2-8 2>/dev/null || echo -ljansson -lutf8proc -lpcre2-8)
-LDLIBS   = $(DEPS_LIBS) -lm -lpthread
-ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -fPIC -MMD -MP
+# The library's dependencies, in one place: pkg-config modules (the build flags, the fallback -l list and
+# librerank.pc's Requires.private all come from LIB_PKGS) and plain system libraries (Libs.private).
+LIB_PKGS    := jansson libutf8proc libpcre2-8
+LIB_SYSLIBS := -lm -lpthread
+DEPS_CFLAGS := $(shell pkg-config --cflags $(LIB_PKGS) 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo $(addprefix -l,$(patsubst lib%,%,$(LIB_PKGS))))
+LDLIBS   = $(DEPS_LIBS) $(LIB_SYSLIBS)
+# -fvisibility=hidden: librerank.so exports only what include/rerank.h marks RERANK_API.
+ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
@@ -44,7 +52,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
 
-.PHONY: all test check clean fuzz bench
+.PHONY: all test check clean fuzz bench install uninstall
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -60,7 +68,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/librerank.a: $(LIB_OBJ)
 	@echo "  AR  $@"; rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,librerank.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The CLI finds rr_serve_main through a weak reference, which does not pull archive members: link the
 # server's objects directly.
 $(BUILD)/rerank: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
@@ -105,6 +113,36 @@ fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
+
+# `make install PREFIX=/usr DESTDIR=pkgroot`: the CLI, librerank.so.$(VERSION) with its SONAME link
+# librerank.so.$(SOMAJOR) and the development link librerank.so, librerank.a, rerank.h and librerank.pc.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+$(BUILD)/librerank.pc: Makefile include/rerank.h
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: librerank' 'Description: reranking engine: relevance scores of (query, passage) pairs' \
+	  'Version: $(VERSION)' 'Requires.private: $(LIB_PKGS)' 'Libs: -L$${libdir} -lrerank' \
+	  'Libs.private: $(LIB_SYSLIBS)' 'Cflags: -I$${includedir}' > $@
+
+install: all $(BUILD)/librerank.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(BUILD)/rerank $(DESTDIR)$(BINDIR)/rerank
+	install -m 755 $(BUILD)/librerank.so $(DESTDIR)$(LIBDIR)/librerank.so.$(VERSION)
+	ln -sf librerank.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librerank.so.$(SOMAJOR)
+	ln -sf librerank.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/librerank.so
+	install -m 644 $(BUILD)/librerank.a $(DESTDIR)$(LIBDIR)/librerank.a
+	install -m 644 include/rerank.h $(DESTDIR)$(INCLUDEDIR)/rerank.h
+	install -m 644 $(BUILD)/librerank.pc $(DESTDIR)$(PKGCONFIGDIR)/librerank.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rerank $(DESTDIR)$(LIBDIR)/librerank.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/librerank.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/librerank.so $(DESTDIR)$(LIBDIR)/librerank.a \
+	  $(DESTDIR)$(INCLUDEDIR)/rerank.h $(DESTDIR)$(PKGCONFIGDIR)/librerank.pc
 
 # The whole suite, again with the fallbacks a CPU without AMX or without AVX-512 takes (chosen at run time),
 # then under AddressSanitizer + UBSan (what CI runs).
