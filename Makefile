@@ -86,7 +86,7 @@ $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
 $(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
-# Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
+# Tests run from the repository root; they read tests/data (then ../shared or $RERANK_SHARED) and use the built CLI.
 test: $(BUILD)/test_rerank $(BUILD)/rerank $(BUILD)/make_example_model
 	RERANK_CLI=$(BUILD)/rerank RERANK_MAKE_EXAMPLE=$(BUILD)/make_example_model ./$(BUILD)/test_rerank $(T)
 
