@@ -57,8 +57,8 @@ bool rr_shared_only(const char *rel, const char *why) {
     snprintf(in_repo, sizeof in_repo, "%s/%s", RR_TEST_DATA, rel);
     rr_test_count_check();
     if (access(in_repo, F_OK) == 0)
-        rr_test_fail(__FILE__, __LINE__, "rr_shared_only", "%s is in the repository, but may not be shipped (%s)", in_repo,
-                     why);
+        rr_test_fail(__FILE__, __LINE__, "rr_shared_only", "%s is in the repository, but may not be shipped (%s)",
+                     in_repo, why);
     const char *path = rr_shared_path(rel);
     if (access(path, F_OK) == 0) return true;
     printf("skip %s absent (%s; point RERANK_SHARED at a folder that has it)\n", path, why);
