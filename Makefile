@@ -52,7 +52,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
 
-.PHONY: all test check clean fuzz bench install uninstall
+.PHONY: all test check check-layering clean fuzz bench install uninstall
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -144,9 +144,13 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/librerank.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/librerank.so $(DESTDIR)$(LIBDIR)/librerank.a \
 	  $(DESTDIR)$(INCLUDEDIR)/rerank.h $(DESTDIR)$(PKGCONFIGDIR)/librerank.pc
 
+# DESIGN.md's dependency direction on the #include lines of src/ and tools/ (scripts/check-layering.sh).
+check-layering:
+	scripts/check-layering.sh
+
 # The whole suite, again with the fallbacks a CPU without AMX or without AVX-512 takes (chosen at run time),
 # then under AddressSanitizer + UBSan (what CI runs).
-check:
+check: check-layering
 	$(MAKE) test
 	RERANK_AMX=0 $(MAKE) test
 	RERANK_ISA=avx2 $(MAKE) test
