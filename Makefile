@@ -16,7 +16,8 @@ BUILD   ?= $(if $(filter 1,$(SAN)),build-san,$(if $(filter 1,$(NOISA)),build-noi
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-prototypes -Wno-format-truncation -Wno-format-zero-length
-CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE
+# The environment's CPPFLAGS (e.g. dpkg-buildflags' -D_FORTIFY_SOURCE=2 in the Debian build) come after ours.
+CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 # The library's dependencies, in one place: pkg-config modules (the build flags, the fallback -l list and
 # librerank.pc's Requires.private all come from LIB_PKGS) and plain system libraries (Libs.private).
 LIB_PKGS    := jansson libutf8proc libpcre2-8

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-layering.sh [ROOT] - checks the dependency direction of DESIGN.md on the #include lines of ROOT (default:
 # this repository): base <- io, tok, kernels <- arch <- score <- {server, tools}; train uses arch and score;
-# the server and tools/ include only the public header (include/rerank.h) and their own headers. Prints one
+# the server and tools/ include only the public header (include/rerank.h) and their own headers (the CLI also
+# the server's entry point, server/server.h). Prints one
 # line per violation, `file:line: module includes "header" ...`, and exits 1 if there is any.
 set -euo pipefail
 root=${1:-$(dirname "$0")/..}
@@ -11,30 +12,47 @@ cd "$root"
 declare -A may_use=(
   [base]=""
   [io]="base"
+  [hub]="base"     # model files from the Hugging Face Hub, beside io (branch hub)
+  [eval]="base"    # trec_eval measures of run files (branch evalx)
   [tok]="base"
   [kernels]="base"
   [arch]="base io tok kernels"
-  [score]="base io tok kernels arch"
-  [train]="base io tok kernels arch score mpi"  # mpi: the shim's interface header, which dist.c dlopen()s
+  [score]="base io hub tok kernels arch"
+  [train]="base io hub tok kernels arch score mpi"  # mpi: the shim's interface header, which dist.c dlopen()s
   [mpi]=""
   [server]=""
   [tools]=""
+)
+# Single headers a module may include beyond that: the CLI starts `rerank serve` through the server's entry
+# point (the server itself includes only rerank.h, so the CLI still uses nothing else of the library).
+declare -A may_include=(
+  [tools]="server/server.h"
 )
 # System headers confined to one module, so that only that binary links the library behind them.
 declare -A only_in=(
   ["mpi.h"]=mpi              # librerank_mpi.so is the only binary that links libmpi
   ["microhttpd.h"]=server    # the HTTP server is not part of librerank
+  ["curl/curl.h"]=hub         # HTTP downloads in one module
 )
 # Known exceptions, "file: header", each with its reason; remove a line when its cause is gone.
 exceptions=(
   # a development helper that synthesises the quick start's tiny model with the library's safetensors
   # writer (the public API reads models; it has no writer); not part of the CLI
   "tools/make_example_model.c: io/safetensors.h"
+  # rerank train/eval/merge-lora call the trainer's private API; branch `opts` (issue 12 point 2) moves
+  # them onto rerank.h: delete these four lines with that merge (a stale exception is reported below)
+  "tools/cli_train.c: train/data.h"
+  "tools/cli_train.c: train/eval.h"
+  "tools/cli_train.c: train/loop.h"
+  "tools/cli_train.c: train/train_decoder.h"
 )
+used_exceptions=" "
 
 is_exception() {
   local e
-  for e in "${exceptions[@]}"; do [ "$e" = "$1: $2" ] && return 0; done
+  for e in "${exceptions[@]}"; do
+    if [ "$e" = "$1: $2" ]; then used_exceptions+="$e|"; return 0; fi
+  done
   return 1
 }
 
@@ -67,6 +85,7 @@ while IFS= read -r file; do
       report "$file:$line: $module includes \"$header\", which is neither rerank.h nor in its own folder"
       continue
     fi
+    [[ " ${may_include[$module]:-} " == *" $header "* ]] && continue
     target=${header%%/*}
     if [ "$target" = "$module" ] && [ "${file%%/*}" = src ]; then continue; fi
     allowed=" ${may_use[$module]} "
@@ -77,7 +96,12 @@ while IFS= read -r file; do
       report "$file:$line: $module includes \"$header\"; $module may use: ${may_use[$module]:-nothing below it}"
     fi
   done < <(grep -n -E '^[[:space:]]*#[[:space:]]*include' "$file" |
-           sed -E 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]+)".*/\1:quote:\2/; s/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*<([^>]+)>.*/\1:sys:\2/')
+           sed -E -e 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]+)".*/\1:quote:\2/' \
+                  -e 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*<([^>]+)>.*/\1:sys:\2/')
 done < <(find src tools -name '*.[ch]' 2>/dev/null | sort)
 
+for e in "${exceptions[@]}"; do
+  [[ $used_exceptions == *"$e|"* ]] ||
+    echo "note: the exception \"$e\" in scripts/check-layering.sh is no longer needed: remove it"
+done
 exit $bad

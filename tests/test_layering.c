@@ -34,7 +34,7 @@ TEST(layering_checker_accepts_and_rejects) {
     REQUIRE(put(root, "src/arch/model.c", "#include \"rerank.h\"\n#include \"base/error.h\"\n"
                                           "#include \"model.h\"\n") == 0);
     REQUIRE(put(root, "src/arch/model.h", "#include \"kernels/kernels.h\"\n") == 0);
-    REQUIRE(put(root, "tools/cli.c", "#include \"rerank.h\"\n#include \"cli.h\"\n") == 0);
+    REQUIRE(put(root, "tools/cli.c", "#include \"rerank.h\"\n#include \"cli.h\"\n#include \"server/server.h\"\n") == 0);
     REQUIRE(put(root, "tools/cli.h", "#include <stdio.h>\n") == 0);
     char *out = NULL;
     CHECK(run_checker(root, &out) == 0, "%s", out);
@@ -43,12 +43,14 @@ TEST(layering_checker_accepts_and_rejects) {
     /* upward (base -> arch), sideways (tok -> io), a tool reaching into src/, a confined system header */
     REQUIRE(put(root, "src/base/json.c", "#include <stdio.h>\n\n#include \"arch/model.h\"\n") == 0);
     REQUIRE(put(root, "src/tok/bpe.c", "#include \"io/safetensors.h\"\n") == 0);
-    REQUIRE(put(root, "tools/cli.c", "#include \"rerank.h\"\n#include \"train/loop.h\"\n") == 0);
+    REQUIRE(put(root, "tools/cli.c", "#include \"rerank.h\"\n#include \"train/loop.h\"\n"
+                                     "#include \"server/internal.h\"\n") == 0);
     REQUIRE(put(root, "src/score/api.c", "#include <mpi.h>\n") == 0);
     CHECK(run_checker(root, &out) == 1);
     CHECK(out && strstr(out, "src/base/json.c:3: base includes \"arch/model.h\""), "%s", out);
     CHECK(out && strstr(out, "src/tok/bpe.c:1: tok includes \"io/safetensors.h\""), "%s", out);
     CHECK(out && strstr(out, "tools/cli.c:2: tools includes \"train/loop.h\""), "%s", out);
+    CHECK(out && strstr(out, "tools/cli.c:3: tools includes \"server/internal.h\""), "%s", out);
     CHECK(out && strstr(out, "src/score/api.c:1: score includes <mpi.h>"), "%s", out);
     free(out);
     char cmd[128];
