@@ -2,7 +2,7 @@
 # check-layering.sh [ROOT] - checks the dependency direction of DESIGN.md on the #include lines of ROOT (default:
 # this repository): base <- io, tok, kernels <- arch <- score <- {server, tools}; train uses arch and score;
 # the server and tools/ include only the public header (include/rerank.h) and their own headers (the CLI also
-# the server's entry point, server/server.h). Prints one
+# the server's entry point, server/server.h); and every function of include/rerank.h is marked RERANK_API. Prints one
 # line per violation, `file:line: module includes "header" ...`, and exits 1 if there is any.
 set -euo pipefail
 root=${1:-$(dirname "$0")/..}
@@ -99,6 +99,14 @@ while IFS= read -r file; do
            sed -E -e 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]+)".*/\1:quote:\2/' \
                   -e 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*<([^>]+)>.*/\1:sys:\2/')
 done < <(find src tools -name '*.[ch]' 2>/dev/null | sort)
+
+# Every function of the public header is exported: declared with RERANK_API (librerank.so hides the rest).
+if [ -f include/rerank.h ]; then
+  while IFS=: read -r line decl; do
+    report "include/rerank.h:$line: public function without RERANK_API: $decl"
+  done < <(grep -n -E '^[A-Za-z_][A-Za-z0-9_ ]*[ *]rerank_[a-z0-9_]+\(' include/rerank.h |
+           grep -v -E '^[0-9]+:RERANK_API ' || true)
+fi
 
 for e in "${exceptions[@]}"; do
   [[ $used_exceptions == *"$e|"* ]] ||
