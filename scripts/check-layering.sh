@@ -39,12 +39,6 @@ exceptions=(
   # a development helper that synthesises the quick start's tiny model with the library's safetensors
   # writer (the public API reads models; it has no writer); not part of the CLI
   "tools/make_example_model.c: io/safetensors.h"
-  # rerank train/eval/merge-lora call the trainer's private API; branch `opts` (issue 12 point 2) moves
-  # them onto rerank.h: delete these four lines with that merge (a stale exception is reported below)
-  "tools/cli_train.c: train/data.h"
-  "tools/cli_train.c: train/eval.h"
-  "tools/cli_train.c: train/loop.h"
-  "tools/cli_train.c: train/train_decoder.h"
 )
 used_exceptions=" "
 
