@@ -10,6 +10,7 @@ PKGS=(
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
+  debhelper dpkg-dev           # `make deb-check`: dpkg-buildpackage of debian/ (librerank0, librerank-dev, rerank)
   python3-venv python3-pip python3-setuptools   # the Python package: `pip install --no-build-isolation .` in a venv
   python3-pytest python3-numpy python3-distributed   # its tests (make test-python): pytest, numpy arrays, Dask
 )
