@@ -42,7 +42,7 @@ SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c lim
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
+CLI_OBJ   := $(BUILD)/tools/rerank.o $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli_*.c))
 
 .PHONY: all test check clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank

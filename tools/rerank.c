@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_eval.h"
 #include "cli_train.h"
 #include "rerank.h"
 
@@ -23,7 +24,8 @@ static const char *const usage_text =
     "  tokenize  show the exact model input of each pair: {\"input_ids\": [...], \"token_type_ids\": [...]}\n"
     "  serve     run the HTTP server (Cohere/Jina/TEI rerank APIs); see rerank serve --help\n"
     "  train     fine-tune a reranker on JSONL query/pos/neg data; see rerank train --help\n"
-    "  eval      MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data; see rerank eval --help\n"
+    "  eval      MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data, or with --qrels --run\n"
+    "            trec_eval's measures of a TREC run (same digits); see rerank eval --help\n"
     "  merge-lora  merge a LoRA adapter into its decoder base model; see rerank merge-lora --help\n"
     "  convert   save a model with its weights converted to bf16 or int8, so that loads need no conversion;\n"
     "            see rerank convert --help\n"
@@ -618,6 +620,7 @@ int main(int argc, char **argv) {
                 fputs(convert_usage_text, stdout);
                 return 0;
             }
+            if (!strcmp(cmd, "eval")) return fputs(rr_cli_eval_usage, stdout), puts(""), fputs(rr_cli_trec_eval_usage, stdout), 0;
             if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "merge-lora")) {
                 fputs(!strcmp(cmd, "train") ? rr_cli_train_usage
                       : !strcmp(cmd, "eval") ? rr_cli_eval_usage
@@ -640,6 +643,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "rank")) return cmd_rank(argc - 2, argv + 2);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return rr_cli_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval") && rr_cli_eval_is_trec(argc - 2, argv + 2)) return rr_cli_trec_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return rr_cli_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "merge-lora")) return rr_cli_merge_lora(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
