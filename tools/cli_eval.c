@@ -14,7 +14,8 @@ const char *const rr_cli_trec_eval_usage =
     "usage: rerank eval --qrels QRELS --run RUN [-m MEASURE]... [-q] [-c] [-l N] [-M N] [--json]\n"
     "\n"
     "Evaluates a TREC run against relevance judgements, computing and printing what NIST trec_eval 10.0 does:\n"
-    "QRELS lines are `qid iter docid rel` (graded), RUN lines `qid Q0 docid rank score tag`. Each query's docs\n"
+    "QRELS lines are `qid iter docid rel` (graded; a QRELS ending in .tsv is BEIR's `query-id corpus-id score`\n"
+    "after a header line), RUN lines `qid Q0 docid rank score tag`. Each query's docs\n"
     "are ranked by score (a double) with ties broken by docid in descending byte order, as trec_eval; the rank\n"
     "column and the line order are ignored. qids and docids are strings. Only queries in QRELS are evaluated.\n"
     "\n"
@@ -132,7 +133,9 @@ int rr_cli_trec_eval(int argc, char **argv) {
     rr_qrels qrels;
     rr_run run;
     rerank_error err = {0};
-    if (rr_qrels_read(o.qrels, &qrels, &err)) {
+    size_t qlen = strlen(o.qrels);
+    bool beir = qlen > 4 && !strcmp(o.qrels + qlen - 4, ".tsv"); /* BEIR qrels/test.tsv */
+    if (beir ? rr_qrels_read_beir(o.qrels, &qrels, &err) : rr_qrels_read(o.qrels, &qrels, &err)) {
         fprintf(stderr, "rerank: error: %s\n", err.message);
         rr_measure_list_free(&o.measures);
         return 1;

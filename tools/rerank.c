@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cli_eval.h"
+#include "cli_shard.h"
+#include "cli_trec.h"
 #include "cli_train.h"
 #include "rerank.h"
 
@@ -26,6 +28,9 @@ static const char *const usage_text =
     "  train     fine-tune a reranker on JSONL query/pos/neg data; see rerank train --help\n"
     "  eval      MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data, or with --qrels --run\n"
     "            trec_eval's measures of a TREC run (same digits); see rerank eval --help\n"
+    "  trec      rerank a first-stage TREC run (BEIR or MS MARCO files), by shard on Slurm, Kubernetes or MPI;\n"
+    "            see rerank trec --help\n"
+    "  merge     join the outputs of sharded `rerank trec` / `rerank score` runs; see rerank merge --help\n"
     "  merge-lora  merge a LoRA adapter into its decoder base model; see rerank merge-lora --help\n"
     "  convert   save a model with its weights converted to bf16 or int8, so that loads need no conversion;\n"
     "            see rerank convert --help\n"
@@ -47,6 +52,9 @@ static const char *const usage_text =
     "  --split-special-tokens  treat special-token text in the input (\"<s>\", \"[SEP]\") as plain text; by\n"
     "                          default it is matched as that token, as FlagEmbedding does\n"
     "  rank only: --query TEXT [required], --top-k K (default: all)\n"
+    "  score only: --shard K/N: score input lines K, K+N, K+2N, ... only (default: from SLURM_ARRAY_TASK_ID /\n"
+    "            JOB_COMPLETION_INDEX with --shard-count N / OMPI_COMM_WORLD_RANK, as rerank trec); `rerank merge\n"
+    "            --lines` interleaves the shards' outputs back into input order\n"
     "\n"
     "LLM rerankers (bge-reranker-v2-gemma, bge-reranker-v2-minicpm-layerwise, Qwen3-Reranker):\n"
     "  --prompt TEXT           FlagLLMReranker prompt (default: the Yes/No prompt of FlagEmbedding)\n"
@@ -102,6 +110,8 @@ static int runtime_error(const char *fmt, ...) {
 typedef struct cli_options {
     const char *model, *input, *query;
     long top_k;
+    const char *shard_spec; /* score: --shard K/N (cli_shard.h) */
+    long shard_count;
     int layers[256];
     rerank_score_params sp;
     rerank_model_params mp;
@@ -204,6 +214,10 @@ static int parse_options(int argc, char **argv, cli_options *o, int is_rank) {
         else if (!strcmp(a, "--cutoff-layers")) {
             NEED_VALUE();
             if ((rc = parse_layers(v, o))) return rc;
+        } else if (!is_rank && !strcmp(a, "--shard")) { NEED_VALUE(); o->shard_spec = v; }
+        else if (!is_rank && !strcmp(a, "--shard-count")) {
+            NEED_VALUE();
+            if ((rc = parse_int(a, v, 1, 1 << 30, &o->shard_count))) return rc;
         } else if (is_rank && !strcmp(a, "--query")) { NEED_VALUE(); o->query = v; }
         else if (is_rank && !strcmp(a, "--top-k")) {
             NEED_VALUE();
@@ -405,6 +419,10 @@ static int cmd_score(int argc, char **argv) {
     cli_options o;
     int rc = parse_options(argc, argv, &o, 0);
     if (rc) return rc;
+    rr_cli_shard shard;
+    char shard_msg[256];
+    if (!rr_cli_shard_resolve(o.shard_spec, o.shard_count, &shard, shard_msg, sizeof shard_msg))
+        return usage_error("%s", shard_msg);
     line_reader r;
     if ((rc = reader_open(&r, o.input))) return rc;
     rerank_model *model;
@@ -426,7 +444,8 @@ static int cmd_score(int argc, char **argv) {
     size_t cap = 0, len;
     const size_t chunk = 1024; /* pairs scored together: bounds memory, keeps output flowing */
     const char *line;
-    while (!rc && (line = reader_next(&r, &len))) {
+    for (size_t item = 0; !rc && (line = reader_next(&r, &len)); item++) {
+        if (!rr_cli_shard_owns(&shard, item)) continue; /* another shard's line */
         rerank_pair pair;
         json_t *obj = parse_pair_line(&r, line, len, &pair);
         if (!obj) {
@@ -540,6 +559,10 @@ static int cmd_tokenize(int argc, char **argv) {
     cli_options o;
     int rc = parse_options(argc, argv, &o, 0);
     if (rc) return rc;
+    rr_cli_shard shard;
+    char shard_msg[256];
+    if (!rr_cli_shard_resolve(o.shard_spec, o.shard_count, &shard, shard_msg, sizeof shard_msg))
+        return usage_error("%s", shard_msg);
     line_reader r;
     if ((rc = reader_open(&r, o.input))) return rc;
     rerank_model *model;
@@ -549,7 +572,8 @@ static int cmd_tokenize(int argc, char **argv) {
     }
     size_t len;
     const char *line;
-    while (!rc && (line = reader_next(&r, &len))) {
+    for (size_t item = 0; !rc && (line = reader_next(&r, &len)); item++) {
+        if (!rr_cli_shard_owns(&shard, item)) continue; /* another shard's line */
         rerank_pair pair;
         json_t *obj = parse_pair_line(&r, line, len, &pair);
         if (!obj) {
@@ -620,6 +644,8 @@ int main(int argc, char **argv) {
                 fputs(convert_usage_text, stdout);
                 return 0;
             }
+            if (!strcmp(cmd, "trec")) return fputs(rr_cli_trec_usage, stdout), 0;
+            if (!strcmp(cmd, "merge")) return fputs(rr_cli_merge_usage_text, stdout), 0;
             if (!strcmp(cmd, "eval")) return fputs(rr_cli_eval_usage, stdout), puts(""), fputs(rr_cli_trec_eval_usage, stdout), 0;
             if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "merge-lora")) {
                 fputs(!strcmp(cmd, "train") ? rr_cli_train_usage
@@ -646,6 +672,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval") && rr_cli_eval_is_trec(argc - 2, argv + 2)) return rr_cli_trec_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return rr_cli_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "merge-lora")) return rr_cli_merge_lora(argc - 2, argv + 2);
+    if (!strcmp(cmd, "trec")) return rr_cli_trec(argc - 2, argv + 2);
+    if (!strcmp(cmd, "merge")) return rr_cli_merge(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) {
         if (rr_serve_main) return rr_serve_main(argc - 1, argv + 1);

@@ -36,6 +36,8 @@ typedef struct rr_qrels {
 /* Reads a qrels file: 4 fields a line split on spaces, tabs and CR (CRLF files work), the 2nd ignored, the
  * 4th an integer; blank lines and lines starting with '#' are skipped. Errors name the file and line. */
 rerank_status rr_qrels_read(const char *path, rr_qrels *out, rerank_error *err);
+/* The same for BEIR's qrels/<split>.tsv: `query-id corpus-id score` lines after a header line. */
+rerank_status rr_qrels_read_beir(const char *path, rr_qrels *out, rerank_error *err);
 void rr_qrels_free(rr_qrels *q);
 /* The judgements of qid, or NULL. */
 const rr_qrels_query *rr_qrels_find(const rr_qrels *q, const char *qid);

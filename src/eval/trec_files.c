@@ -91,25 +91,29 @@ static rerank_status grow(void **p, size_t *cap, size_t n, size_t elem) {
 
 typedef struct line_vec {
     const char *path;
+    bool beir; /* BEIR qrels TSV: `query-id corpus-id score` after a header line */
     qrel_line *items; /* qrels: qid + (docno, rel) */
     size_t n, cap;
 } line_vec;
 
 static rerank_status on_qrels_line(void *ctx, char **f, size_t n, size_t line_no, rerank_error *err) {
     line_vec *v = ctx;
-    if (n != 4)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s:%zu: a qrels line has 4 fields (qid iter docno rel), this one %zu",
-                       v->path, line_no, n);
+    size_t want = v->beir ? 3 : 4;
+    if (v->beir && v->n == 0 && n == 3 && !strcmp(f[0], "query-id")) return RERANK_OK; /* the header */
+    if (n != want)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s:%zu: a qrels line has %zu fields (%s), this one %zu", v->path,
+                       line_no, want, v->beir ? "query-id corpus-id score" : "qid iter docno rel", n);
+    const char *docno = f[want - 2], *rel_text = f[want - 1];
     char *e;
     errno = 0;
-    long rel = strtol(f[3], &e, 10);
-    if (e == f[3] || *e || errno)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s:%zu: field rel: '%s' is not an integer", v->path, line_no, f[3]);
+    long rel = strtol(rel_text, &e, 10);
+    if (e == rel_text || *e || errno)
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s:%zu: field rel: '%s' is not an integer", v->path, line_no, rel_text);
     if (rel > MAX_REL) /* a gain, and the size of a per-level count table */
         return rr_fail(err, RERANK_ERR_FORMAT, "%s:%zu: field rel: %ld is above %d", v->path, line_no, rel, MAX_REL);
     if (grow((void **)&v->items, &v->cap, v->n, sizeof *v->items))
         return rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", v->path);
-    v->items[v->n++] = (qrel_line){f[0], {f[2], rel}};
+    v->items[v->n++] = (qrel_line){f[0], {docno, rel}};
     return RERANK_OK;
 }
 
@@ -119,12 +123,12 @@ static int qrel_line_compare(const void *a, const void *b) {
     return c ? c : strcmp(x->q.docno, y->q.docno);
 }
 
-rerank_status rr_qrels_read(const char *path, rr_qrels *out, rerank_error *err) {
+static rerank_status read_qrels(const char *path, bool beir, rr_qrels *out, rerank_error *err) {
     memset(out, 0, sizeof *out);
     size_t len;
     rerank_status st = read_text(path, &out->text, &len, err);
     if (st) return st;
-    line_vec v = {.path = path};
+    line_vec v = {.path = path, .beir = beir};
     st = for_each_line(out->text, len, 4, on_qrels_line, &v, err);
     if (!st && v.n == 0) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: no judgements", path);
     if (!st) {
@@ -145,6 +149,14 @@ rerank_status rr_qrels_read(const char *path, rr_qrels *out, rerank_error *err) 
     free(v.items);
     if (st) rr_qrels_free(out);
     return st;
+}
+
+rerank_status rr_qrels_read(const char *path, rr_qrels *out, rerank_error *err) {
+    return read_qrels(path, false, out, err);
+}
+
+rerank_status rr_qrels_read_beir(const char *path, rr_qrels *out, rerank_error *err) {
+    return read_qrels(path, true, out, err);
 }
 
 void rr_qrels_free(rr_qrels *q) {
