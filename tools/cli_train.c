@@ -51,6 +51,12 @@ const char *const rr_cli_train_usage =
     "  --save-steps N           also write DIR/checkpoint-<step> every N steps (default 500; one at the end)\n"
     "  --resume                 continue from the latest DIR/checkpoint-N (same settings: the result is\n"
     "                           bit-identical to an uninterrupted run)\n"
+    "Held-out evaluation:\n"
+    "  --eval-data FILE|DIR     rows in the training format: nDCG@10, MRR@10 and MAP of the pos + neg ranking (as\n"
+    "                           rerank eval --model --data) before training, every --eval-steps and at the end, on\n"
+    "                           stderr and in the summary's \"eval\"; a loud WARNING when a query's scores collapse to\n"
+    "                           one value (costs a save and a load of the model each time)\n"
+    "  --eval-steps N           evaluate every N steps too (default 0: before training and at the end only)\n"
     "LoRA (decoder LLM rerankers; encoders are fully fine-tuned and ignore these):\n"
     "  --lora-rank N (default 64)  --lora-alpha X (default 16)  --lora-dropout X (default 0.1)\n"
     "  --lora-targets a,b,...   modules (default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)\n"
@@ -178,6 +184,8 @@ static int parse_train(int argc, char **argv, rr_train_args *a) {
                 a->seed = (unsigned long long)n;
             } else if (!strcmp(f, "--save-steps")) rc = get_long(f, v, 0, 1L << 40, &a->save_steps);
             else if (!strcmp(f, "--threads")) rc = get_int(f, v, 0, 1024, &a->threads);
+            else if (!strcmp(f, "--eval-data")) a->eval_data = v;
+            else if (!strcmp(f, "--eval-steps")) rc = get_long(f, v, 0, 1L << 40, &a->eval_steps);
             else if (!strcmp(f, "--lora-rank")) rc = get_int(f, v, 1, 1 << 16, &a->trainer.lora.rank);
             else if (!strcmp(f, "--lora-alpha")) rc = get_double(f, v, 0, 1e6, &a->trainer.lora.alpha);
             else if (!strcmp(f, "--lora-dropout")) rc = get_double(f, v, 0, 0.999, &a->trainer.lora.dropout);
@@ -189,6 +197,7 @@ static int parse_train(int argc, char **argv, rr_train_args *a) {
     if (!a->model) return usage_error("--model DIR is required");
     if (!a->train_data) return usage_error("--train-data FILE|DIR is required");
     if (!a->output_dir) return usage_error("--output-dir DIR is required");
+    if (a->eval_steps && !a->eval_data) return usage_error("--eval-steps needs --eval-data FILE|DIR");
     a->trainer.seed = a->seed;
     return 0;
 }
@@ -204,6 +213,10 @@ int rr_cli_train(int argc, char **argv) {
     json_t *out = json_pack("{s:I, s:f, s:f, s:f, s:I, s:I}", "steps", (json_int_t)res.steps_run, "first_loss",
                             res.first_loss, "last_loss", res.last_loss, "seconds", res.seconds, "rows",
                             (json_int_t)res.n_rows, "skipped", (json_int_t)res.n_skipped);
+    if (out && res.n_evals)
+        json_object_set_new(out, "eval", json_pack("{s:I, s:f, s:f, s:f, s:I}", "rows", (json_int_t)res.eval_rows,
+                                                   "ndcg@10", res.eval_ndcg10, "mrr@10", res.eval_mrr10, "map",
+                                                   res.eval_map, "collapsed_rows", (json_int_t)res.eval_collapsed));
     char *s = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     if (s) puts(s);
     free(s);
@@ -270,35 +283,15 @@ int rr_cli_eval(int argc, char **argv) {
         rr_train_data_free(data);
         return runtime_error("%s", err.message);
     }
-    double sum[3] = {0, 0, 0};
+    rr_rows_metrics m;
     int rc = 0;
-    for (size_t i = 0; i < data->n_rows && !rc; i++) {
-        const rr_train_row *r = &data->rows[i];
-        size_t n = r->n_pos + r->n_neg;
-        rerank_pair *pairs = malloc(n * sizeof *pairs);
-        float *scores = malloc(n * sizeof *scores);
-        bool *rel = malloc(n * sizeof *rel);
-        if (!pairs || !scores || !rel) rc = runtime_error("out of memory");
-        for (size_t k = 0; !rc && k < n; k++) {
-            bool pos = k < r->n_pos;
-            size_t j = pos ? k : k - r->n_pos;
-            pairs[k] = (rerank_pair){r->query, r->query_len, pos ? r->pos[j] : r->neg[j], pos ? r->pos_len[j] : r->neg_len[j]};
-            rel[k] = pos;
-        }
-        sp.prompt = r->prompt; /* LLM rerankers: the row's prompt, else the default */
-        if (!rc && rerank_score(session, &sp, pairs, n, scores, &err))
-            rc = runtime_error("%s:%ld: %s", data->files[r->file], r->line, err.message);
-        if (!rc) {
-            rr_rank_metrics m;
-            rr_rank_metrics_compute(scores, rel, n, &m);
-            sum[0] += m.mrr10, sum[1] += m.ndcg10, sum[2] += m.map;
-        }
-        free(pairs), free(scores), free(rel);
-    }
+    if (rr_eval_rows(session, &sp, data, &m, &err)) rc = runtime_error("%s", err.message);
+    if (!rc && m.n_collapsed)
+        fprintf(stderr, "rerank: WARNING: %zu of %zu rows score all their passages the same (%g): a collapsed model ranks "
+                        "arbitrarily\n", m.n_collapsed, m.n_rows, m.collapsed_value);
     if (!rc) {
-        double n = (double)data->n_rows;
-        json_t *out = json_pack("{s:I, s:f, s:f, s:f}", "rows", (json_int_t)data->n_rows, "mrr@10", sum[0] / n,
-                                "ndcg@10", sum[1] / n, "map", sum[2] / n);
+        json_t *out = json_pack("{s:I, s:f, s:f, s:f}", "rows", (json_int_t)data->n_rows, "mrr@10", m.mean.mrr10,
+                                "ndcg@10", m.mean.ndcg10, "map", m.mean.map);
         char *s = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
         if (s) puts(s);
         free(s);
