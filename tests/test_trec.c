@@ -256,6 +256,11 @@ TEST(trec_resume_after_a_cut_short_output) {
     CHECK(!strcmp(out, full));
     free(out);
     free(err);
+    /* another shard's output is refused */
+    rc = trec(&out, &err, "--shard 1/2 --resume --output /tmp/rerank_test_trec_resume");
+    CHECK(rc == 1 && strstr(err, "not in this shard"), "%s", err);
+    free(out);
+    free(err);
     /* another run's output is refused */
     f = fopen(path, "w");
     fputs("zz Q0 d1 1 0.5 rerank\n", f);

@@ -147,7 +147,8 @@ static int parse_args(int argc, char **argv, trec_opts *o) {
 /* Reads path (missing = nothing done), marks done[q] for each complete query block and truncates the file
  * after the last complete one. A block is complete when it has as many lines as the query has candidates
  * (capped at top_k); only the last block may be incomplete. */
-static int resume_scan(const char *path, const rr_run_index *ix, size_t top_k, bool *done, size_t *n_done) {
+static int resume_scan(const char *path, const rr_run_index *ix, const bool *mine, size_t top_k, bool *done,
+                       size_t *n_done) {
     *n_done = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return errno == ENOENT ? 0 : fail("%s: %s", path, strerror(errno));
@@ -183,9 +184,9 @@ static int resume_scan(const char *path, const rr_run_index *ix, size_t top_k, b
         if (eof) break;
         if (!in_block) {
             const rr_strmap_entry *e = rr_strmap_get(&ix->qid_map, cur, strlen(cur));
-            if (!e || done[e - ix->qid_map.entries]) {
-                rc = fail("%s:%zu: query '%s' is not in %s or appears twice: not an output of this run", path, line_no,
-                          cur, ix->path);
+            if (!e || done[e - ix->qid_map.entries] || !mine[e - ix->qid_map.entries]) {
+                rc = fail("%s:%zu: query '%s' is not in %s, not in this shard, or appears twice: not an output of this "
+                          "run", path, line_no, cur, ix->path);
                 break;
             }
             q = (size_t)(e - ix->qid_map.entries);
@@ -306,9 +307,11 @@ int rr_cli_trec(int argc, char **argv) {
                                                           : rr_qrels_read(o.qrels, &qrels, &err)))
         rc = fail("%s", err.message);
     done = calloc(ix.n_queries, sizeof *done);
-    if (!rc && !done) rc = fail("out of memory");
+    bool *mine = calloc(ix.n_queries, sizeof *mine);
+    if (!rc && (!done || !mine)) rc = fail("out of memory");
+    for (size_t si = 0; !rc && si < ix.n_queries; si++) mine[ix.sorted[si]] = rr_cli_shard_owns(&sh, si);
     size_t n_done = 0;
-    if (!rc && o.resume) rc = resume_scan(out_path, &ix, (size_t)o.top_k, done, &n_done);
+    if (!rc && o.resume) rc = resume_scan(out_path, &ix, mine, (size_t)o.top_k, done, &n_done);
 
     /* this shard's queries: check their texts, collect the docids to find in the corpus */
     size_t n_mine = 0, n_todo = 0, max_k = 0;
@@ -422,6 +425,7 @@ int rr_cli_trec(int argc, char **argv) {
     rr_strmap_free(&wanted);
     rr_bytes_free(&wanted_ids);
     free(done);
+    free(mine);
     rr_qrels_free(&qrels);
     rr_queries_free(&queries);
     rr_run_index_close(&ix);

@@ -38,6 +38,9 @@ typedef struct rr_qrels {
 rerank_status rr_qrels_read(const char *path, rr_qrels *out, rerank_error *err);
 /* The same for BEIR's qrels/<split>.tsv: `query-id corpus-id score` lines after a header line. */
 rerank_status rr_qrels_read_beir(const char *path, rr_qrels *out, rerank_error *err);
+/* The same from memory: text[0..len] (NUL-terminated at text[len]) is a malloc'd buffer the qrels take over
+ * (freed by rr_qrels_free, also on failure); path names it in errors. */
+rerank_status rr_qrels_parse(char *text, size_t len, const char *path, bool beir, rr_qrels *out, rerank_error *err);
 void rr_qrels_free(rr_qrels *q);
 /* The judgements of qid, or NULL. */
 const rr_qrels_query *rr_qrels_find(const rr_qrels *q, const char *qid);
@@ -64,6 +67,8 @@ typedef struct rr_run {
 /* Reads a run file: at least 6 fields a line (2nd and 4th ignored, fields after the 6th ignored), blank and
  * '#' lines skipped, a score that is not a finite number refused. Each query's documents come out ranked. */
 rerank_status rr_run_read(const char *path, rr_run *out, rerank_error *err);
+/* The same from memory, taking over text as rr_qrels_parse does. */
+rerank_status rr_run_parse(char *text, size_t len, const char *path, rr_run *out, rerank_error *err);
 void rr_run_free(rr_run *r);
 const rr_run_query *rr_run_find(const rr_run *r, const char *qid);
 /* trec_eval's ranking order for qsort: score descending, then docno descending (strcmp). */

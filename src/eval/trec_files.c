@@ -60,17 +60,6 @@ static rerank_status for_each_line(char *text, size_t len, size_t max_fields, li
     return RERANK_OK;
 }
 
-static rerank_status read_text(const char *path, char **text, size_t *len, rerank_error *err) {
-    rerank_status st = rr_file_read(path, MAX_FILE_BYTES, text, len, err);
-    if (st) return st;
-    if (memchr(*text, '\0', *len)) {
-        free(*text);
-        *text = NULL;
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: contains a NUL byte", path);
-    }
-    return RERANK_OK;
-}
-
 /* ---- qrels ---- */
 
 typedef struct qrel_line {
@@ -123,13 +112,13 @@ static int qrel_line_compare(const void *a, const void *b) {
     return c ? c : strcmp(x->q.docno, y->q.docno);
 }
 
-static rerank_status read_qrels(const char *path, bool beir, rr_qrels *out, rerank_error *err) {
+rerank_status rr_qrels_parse(char *text, size_t len, const char *path, bool beir, rr_qrels *out, rerank_error *err) {
     memset(out, 0, sizeof *out);
-    size_t len;
-    rerank_status st = read_text(path, &out->text, &len, err);
-    if (st) return st;
+    out->text = text;
+    rerank_status st = RERANK_OK;
+    if (memchr(text, '\0', len)) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: contains a NUL byte", path);
     line_vec v = {.path = path, .beir = beir};
-    st = for_each_line(out->text, len, 4, on_qrels_line, &v, err);
+    if (!st) st = for_each_line(out->text, len, 4, on_qrels_line, &v, err);
     if (!st && v.n == 0) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: no judgements", path);
     if (!st) {
         qsort(v.items, v.n, sizeof *v.items, qrel_line_compare);
@@ -149,6 +138,14 @@ static rerank_status read_qrels(const char *path, bool beir, rr_qrels *out, rera
     free(v.items);
     if (st) rr_qrels_free(out);
     return st;
+}
+
+static rerank_status read_qrels(const char *path, bool beir, rr_qrels *out, rerank_error *err) {
+    memset(out, 0, sizeof *out);
+    char *text;
+    size_t len;
+    rerank_status st = rr_file_read(path, MAX_FILE_BYTES, &text, &len, err);
+    return st ? st : rr_qrels_parse(text, len, path, beir, out, err);
 }
 
 rerank_status rr_qrels_read(const char *path, rr_qrels *out, rerank_error *err) {
@@ -220,11 +217,19 @@ static int run_line_compare(const void *a, const void *b) {
 
 rerank_status rr_run_read(const char *path, rr_run *out, rerank_error *err) {
     memset(out, 0, sizeof *out);
+    char *text;
     size_t len;
-    rerank_status st = read_text(path, &out->text, &len, err);
-    if (st) return st;
+    rerank_status st = rr_file_read(path, MAX_FILE_BYTES, &text, &len, err);
+    return st ? st : rr_run_parse(text, len, path, out, err);
+}
+
+rerank_status rr_run_parse(char *text, size_t len, const char *path, rr_run *out, rerank_error *err) {
+    memset(out, 0, sizeof *out);
+    out->text = text;
+    rerank_status st = RERANK_OK;
+    if (memchr(text, '\0', len)) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: contains a NUL byte", path);
     run_vec v = {.path = path};
-    st = for_each_line(out->text, len, 6, on_run_line, &v, err);
+    if (!st) st = for_each_line(out->text, len, 6, on_run_line, &v, err);
     if (!st && v.n == 0) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: no results", path);
     if (!st) {
         qsort(v.items, v.n, sizeof *v.items, run_line_compare);
