@@ -348,3 +348,20 @@ TEST(trec_input_errors_name_the_file) {
     free(err);
     remove(run);
 }
+
+TEST(trec_eval_merge_help) {
+    char *out, *err;
+    CHECK(run_sh(&out, &err, "%s trec --help", cli()) == 0 && strstr(out, "--shard K/N") && strstr(out, "--resume") &&
+          strstr(out, "SLURM_ARRAY_TASK_ID") && strstr(out, "JOB_COMPLETION_INDEX") && strstr(out, "OMPI_COMM_WORLD_RANK"));
+    free(out), free(err);
+    CHECK(run_sh(&out, &err, "%s merge --help", cli()) == 0 && strstr(out, "--lines"));
+    free(out), free(err);
+    CHECK(run_sh(&out, &err, "%s eval --help", cli()) == 0 && strstr(out, "--qrels") && strstr(out, "--data"));
+    free(out), free(err);
+    CHECK(run_sh(&out, &err, "%s --help", cli()) == 0 && strstr(out, "  trec ") && strstr(out, "  merge "));
+    free(out), free(err);
+    CHECK(run_sh(&out, &err, "%s merge", cli()) == 2 && strstr(err, "no shard outputs"), "%s", err);
+    free(out), free(err);
+    CHECK(run_sh(&out, &err, "%s eval --qrels x", cli()) == 2 && strstr(err, "--run"), "%s", err);
+    free(out), free(err);
+}
