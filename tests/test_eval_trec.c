@@ -276,3 +276,19 @@ TEST(eval_trec_ranking_and_measures) {
     remove(run_path);
     remove(qrels_path);
 }
+
+/* trec_eval's getopt spellings: combined flags (-cq) and attached values (-mP.10, -l2, -M10). */
+TEST(eval_trec_option_spellings) {
+    char *expected = read_all(EVAL_DIR "/goldens/dl.cq.out"), *out, *err;
+    REQUIRE(expected != NULL);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd " EVAL_DIR " && %s%s eval -cq -mmap -m ndcg_cut.10 -mrecip_rank -mP.10 --qrels dl/qrels.txt "
+             "--run dl/run.txt", cli()[0] == '/' ? "" : "../../../", cli());
+    CHECK(run_command(cmd, "", &out, &err) == 0 && !strcmp(out, expected), "%s%s", out, err);
+    free(out), free(err), free(expected);
+    expected = read_all(EVAL_DIR "/goldens/dl.l2-c.out");
+    snprintf(cmd, sizeof cmd, "cd " EVAL_DIR " && %s%s eval -c -l2 -m map -m P.10 -m recall.100 -m recip_rank -m ndcg_cut.10 "
+             "--qrels dl/qrels.txt --run dl/run.txt -M1000", cli()[0] == '/' ? "" : "../../../", cli());
+    CHECK(run_command(cmd, "", &out, &err) == 0 && expected && !strcmp(out, expected), "%s%s", out, err);
+    free(out), free(err), free(expected);
+}

@@ -92,8 +92,11 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
         if (!strncmp(a, "--qrels=", 8)) { o->qrels = a + 8; continue; }
         if (!strncmp(a, "--run=", 6)) { o->run = a + 6; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
-        if (!strcmp(a, "-q")) { o->per_query = true; continue; }
-        if (!strcmp(a, "-c")) { o->complete = true; continue; }
+        if (a[0] == '-' && a[1] && strspn(a + 1, "qc") == strlen(a + 1)) { /* -q, -c, -cq as getopt takes them */
+            o->per_query |= strchr(a, 'q') != NULL;
+            o->complete |= strchr(a, 'c') != NULL;
+            continue;
+        }
         if (!strcmp(a, "--measure")) opt = 'm';
         else if (a[0] == '-' && (a[1] == 'm' || a[1] == 'l' || a[1] == 'M')) {
             opt = a[1];
