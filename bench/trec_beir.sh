@@ -7,12 +7,12 @@ set -e
 MODEL=${1:-${RERANK_SHARED:-../shared}/testdata/xlmr-seqcls-tiny}
 DATA=tests/data/beir-tiny
 PAIRS=$(wc -l < "$DATA/run.txt")
-best=
+best=999999
 for i in 1 2 3; do
     t0=$(date +%s.%N)
     build/rerank trec --model "$MODEL" --run "$DATA/run.txt" --beir "$DATA" --quiet > /dev/null 2>&1
     t1=$(date +%s.%N)
-    t=$(echo "$t1 - $t0" | bc)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+    best=$(awk -v a="$t0" -v b="$t1" -v best="$best" 'BEGIN { t = b - a; print (t < best ? t : best) }')
 done
-echo "rerank trec on $DATA: $PAIRS pairs in $best s (best of 3) = $(echo "scale=1; $PAIRS / $best" | bc) pairs/s, $(nproc) cores"
+awk -v n="$PAIRS" -v t="$best" -v c="$(nproc)" -v d="$DATA" \
+    'BEGIN { printf "rerank trec on %s: %d pairs in %.3f s (best of 3) = %.1f pairs/s, %d cores\n", d, n, t, n / t, c }'
