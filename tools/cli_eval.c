@@ -3,133 +3,47 @@
 #include "cli_eval.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval/trec_eval.h"
+#include "options.h"
 #include "rerank.h"
 
-const char *const rr_cli_trec_eval_usage =
-    "usage: rerank eval --qrels QRELS --run RUN [-m MEASURE]... [-q] [-c] [-l N] [-M N] [--json]\n"
-    "\n"
-    "Evaluates a TREC run against relevance judgements, computing and printing what NIST trec_eval 10.0 does:\n"
-    "QRELS lines are `qid iter docid rel` (graded; a QRELS ending in .tsv is BEIR's `query-id corpus-id score`\n"
-    "after a header line), RUN lines `qid Q0 docid rank score tag`. Each query's docs\n"
-    "are ranked by score (a double) with ties broken by docid in descending byte order, as trec_eval; the rank\n"
-    "column and the line order are ignored. qids and docids are strings. Only queries in QRELS are evaluated.\n"
-    "\n"
-    "  -m MEASURE   trec_eval names, with optional cutoffs: map, recip_rank, P[.k,..], recall[.k,..], ndcg,\n"
-    "               ndcg_cut[.k,..], map_cut[.k,..] (without cutoffs 5,10,15,20,30,100,200,500,1000); or\n"
-    "               ir_measures names: nDCG@k, nDCG, RR@k (recip_rank within the top k), RR, AP, AP@k, P@k, R@k.\n"
-    "               Default: -m map -m recip_rank -m P.5,10 -m recall.100 -m ndcg_cut.10. Output order is\n"
-    "               trec_eval's (map, recip_rank, P, recall, ndcg, ndcg_cut, map_cut; cutoffs ascending);\n"
-    "               as in trec_eval a second -m of a trec_eval measure is ignored (give P.5,10, not P.5 -m P.10).\n"
-    "  -q           also print every query's values (before the averages)\n"
-    "  -c           average over every qrels query: one absent from the run counts 0 (and with -q prints 0s);\n"
-    "               without -c such a query is skipped (trec_eval 9.0.8 and pytrec_eval; 10.0 stops instead)\n"
-    "  -l N         relevance level: rel >= N is relevant (default 1); ndcg gains stay the qrels values\n"
-    "  -M N         evaluate only the first N ranked docs of each query\n"
-    "  --json       one JSON object: {\"queries\": n, \"all\": {name: value}, \"per_query\": {qid: {name: value}}}\n"
-    "\n"
-    "Text output is trec_eval's: `name<pad to 22>\\tqid|all\\tvalue` with 4 decimals. A docid listed twice for\n"
-    "an evaluated query (in the run or in the qrels) is an error, as in trec_eval.\n";
-
-bool rr_cli_eval_is_trec(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--qrels") || !strncmp(argv[i], "--qrels=", 8) || !strcmp(argv[i], "--run") ||
-            !strncmp(argv[i], "--run=", 6))
-            return true;
-    return false;
-}
-
-static int usage(const char *msg, const char *arg) {
-    fprintf(stderr, "rerank: error: %s%s%s\n%s", msg, arg ? " " : "", arg ? arg : "",
-            "see rerank eval --qrels --help\n");
-    return 2;
-}
-
-static bool parse_long(const char *s, long *out) {
-    char *e;
-    long v = strtol(s, &e, 10);
-    if (e == s || *e) return false;
-    *out = v;
-    return true;
-}
-
-typedef struct eval_opts {
-    const char *qrels, *run;
-    bool per_query, complete, json;
-    long relevance_level, max_docs;
-    rr_measure_list measures;
-} eval_opts;
-
-static int add_measure(eval_opts *o, const char *spec) {
-    bool ignored;
-    rerank_error err = {0};
-    if (rr_measure_list_add(&o->measures, spec, &ignored, &err)) return usage(err.message, NULL);
-    if (ignored)
-        fprintf(stderr, "rerank: note: -m %s ignored: that measure was already requested (trec_eval keeps the first; "
-                        "list cutoffs together, e.g. P.5,10)\n", spec);
+/* The measures of -m (default: trec_eval's base set), in printing order. */
+static int measures_of(const rr_cli_args *a, rr_measure_list *ms) {
+    static const char *const defaults[] = {"map", "recip_rank", "P.5,10", "recall.100", "ndcg_cut.10"};
+    size_t n = a->measures.n ? a->measures.n : sizeof defaults / sizeof defaults[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *spec = a->measures.n ? a->measures.v[i] : defaults[i];
+        bool ignored;
+        rerank_error err = {0};
+        if (rr_measure_list_add(ms, spec, &ignored, &err)) return rr_cli_usage_error("eval", "%s", err.message);
+        if (ignored)
+            fprintf(stderr, "rerank: note: -m %s ignored: that measure was already requested (trec_eval keeps the "
+                            "first; list cutoffs together, e.g. P.5,10)\n", spec);
+    }
+    rr_measure_list_finish(ms);
     return 0;
-}
-
-/* Returns -1 when parsed, else the exit status. Accepts trec_eval's attached forms (-mP.10, -l2, -M10). */
-static int parse_args(int argc, char **argv, eval_opts *o) {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        char opt = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(rr_cli_trec_eval_usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--qrels") || !strcmp(a, "--run")) {
-            if (i + 1 >= argc) return usage("missing value of", a);
-            *(a[2] == 'q' ? &o->qrels : &o->run) = argv[++i];
-            continue;
-        }
-        if (!strncmp(a, "--qrels=", 8)) { o->qrels = a + 8; continue; }
-        if (!strncmp(a, "--run=", 6)) { o->run = a + 6; continue; }
-        if (!strcmp(a, "--json")) { o->json = true; continue; }
-        if (a[0] == '-' && a[1] && strspn(a + 1, "qc") == strlen(a + 1)) { /* -q, -c, -cq as getopt takes them */
-            o->per_query |= strchr(a, 'q') != NULL;
-            o->complete |= strchr(a, 'c') != NULL;
-            continue;
-        }
-        if (!strcmp(a, "--measure")) opt = 'm';
-        else if (a[0] == '-' && (a[1] == 'm' || a[1] == 'l' || a[1] == 'M')) {
-            opt = a[1];
-            if (a[2]) val = a + 2;
-        } else
-            return usage("unknown option", a);
-        if (!val) {
-            if (i + 1 >= argc) return usage("missing value of", a);
-            val = argv[++i];
-        }
-        if (opt == 'm') {
-            int rc = add_measure(o, val);
-            if (rc) return rc;
-        } else if (opt == 'l') {
-            if (!parse_long(val, &o->relevance_level)) return usage("-l takes an integer, not", val);
-        } else if (!parse_long(val, &o->max_docs) || o->max_docs <= 0)
-            return usage("-M takes a positive integer, not", val);
-    }
-    if (!o->qrels || !o->run) return usage("--qrels and --run are required", NULL);
-    if (o->measures.n == 0) {
-        static const char *const defaults[] = {"map", "recip_rank", "P.5,10", "recall.100", "ndcg_cut.10"};
-        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) add_measure(o, defaults[i]);
-    }
-    rr_measure_list_finish(&o->measures);
-    return -1;
 }
 
 static void print_line(const char *name, const char *qid, double v) { printf("%-22s\t%s\t%6.4f\n", name, qid, v); }
 
-int rr_cli_trec_eval(int argc, char **argv) {
-    eval_opts o = {.relevance_level = 1};
-    int rc = parse_args(argc, argv, &o);
-    if (rc >= 0) {
+int rr_cli_trec_eval(const rr_cli_args *args) {
+    if (!args->qrels || !args->run) return rr_cli_usage_error("eval", "--qrels and --run are both required");
+    if (args->model || args->eval_data)
+        return rr_cli_usage_error("eval", "--qrels --run evaluate a run: no --model or --eval-data with them");
+    struct {
+        const char *qrels, *run;
+        bool per_query, complete, json;
+        long relevance_level, max_docs;
+        rr_measure_list measures;
+    } o = {args->qrels, args->run, args->per_query, args->complete, args->json, args->relevance_level,
+           args->max_docs, {0}};
+    int rc = measures_of(args, &o.measures);
+    if (rc) {
         rr_measure_list_free(&o.measures);
         return rc;
     }

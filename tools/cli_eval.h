@@ -2,13 +2,10 @@
 #ifndef RR_CLI_EVAL_H
 #define RR_CLI_EVAL_H
 
-#include <stdbool.h>
+#include "options.h"
 
-extern const char *const rr_cli_trec_eval_usage;
-
-/* True when the eval options select the TREC mode (--qrels or --run) rather than --model --data. */
-bool rr_cli_eval_is_trec(int argc, char **argv);
-/* argv holds the options after "eval"; returns the exit status (0, 1 input error, 2 usage error). */
-int rr_cli_trec_eval(int argc, char **argv);
+/* Runs the TREC mode of `rerank eval` on parsed options (rr_cli_eval calls it when --qrels or --run is
+ * given); returns the exit status (0, 1 input error, 2 usage error). */
+int rr_cli_trec_eval(const rr_cli_args *args);
 
 #endif

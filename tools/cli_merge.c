@@ -10,15 +10,7 @@
 #include <string.h>
 
 #include "cli_trec.h"
-
-const char *const rr_cli_merge_usage_text =
-    "usage: rerank merge [--output FILE] SHARD_OUTPUT...\n"
-    "       rerank merge --lines [--output FILE] SHARD_0 SHARD_1 ... SHARD_N-1\n"
-    "\n"
-    "Joins the outputs of `rerank trec --shard K/N` (K = 0..N-1, any order) into the run one unsharded process\n"
-    "writes, byte for byte: every query's lines, queries in qid byte order (as `LC_ALL=C sort -s -k1,1` of the\n"
-    "concatenation). A query present in two outputs is refused. With --lines, joins `rerank score --shard K/N`\n"
-    "outputs given in shard order: output line i is line i/N of shard i%N.\n";
+#include "options.h"
 
 static int fail(const char *what, const char *detail) {
     fprintf(stderr, "rerank: error: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -169,31 +161,34 @@ static int merge_lines(char **paths, size_t n_files, FILE *out) {
 }
 
 int rr_cli_merge(int argc, char **argv) {
-    bool lines = false;
-    const char *output = NULL;
-    char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    /* the shard outputs are positional: pass only the options (and --output's value) to the option layer */
+    char **opts = calloc((size_t)argc + 1, sizeof *opts), **paths = calloc((size_t)argc + 1, sizeof *paths);
+    int n_opts = 0;
     size_t n = 0;
-    if (!paths) return fail("out of memory", NULL);
+    if (!opts || !paths) {
+        free(opts), free(paths);
+        return fail("out of memory", NULL);
+    }
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--lines")) lines = true;
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc) output = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            free(paths);
-            fprintf(stderr, "rerank: error: unknown option %s\n%s", argv[i], rr_cli_merge_usage_text);
-            return 2;
+        if (i == 0 || (argv[i][0] == '-' && argv[i][1])) {
+            opts[n_opts++] = argv[i];
+            if (!strcmp(argv[i], "--output") && i + 1 < argc) opts[n_opts++] = argv[++i];
         } else
             paths[n++] = argv[i];
     }
-    if (n == 0) {
-        free(paths);
-        fprintf(stderr, "rerank: error: no shard outputs given\n%s", rr_cli_merge_usage_text);
-        return 2;
+    rr_cli_args a;
+    rr_cli_args_init(&a);
+    int rc = rr_cli_parse("merge", n_opts, opts, &a);
+    if (!rc && n == 0) rc = rr_cli_usage_error("merge", "no shard outputs given");
+    FILE *out = NULL;
+    if (!rc) {
+        out = a.output ? fopen(a.output, "wb") : stdout;
+        if (!out) rc = fail(a.output, strerror(errno));
     }
-    FILE *out = output ? fopen(output, "wb") : stdout;
-    int rc = out ? 0 : fail(output, strerror(errno));
-    if (!rc) rc = lines ? merge_lines(paths, n, out) : merge_runs(paths, n, out);
-    if (out && (fflush(out) || ferror(out)) && !rc) rc = fail(output ? output : "standard output", "write failed");
+    if (!rc) rc = a.lines ? merge_lines(paths, n, out) : merge_runs(paths, n, out);
+    if (out && (fflush(out) || ferror(out)) && !rc) rc = fail(a.output ? a.output : "standard output", "write failed");
     if (out && out != stdout) fclose(out);
+    free(opts);
     free(paths);
-    return rc;
+    return rc < 0 ? 0 : rc;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,46 +17,8 @@
 #include "cli_shard.h"
 #include "eval/collection.h"
 #include "eval/trec_eval.h"
+#include "options.h"
 #include "rerank.h"
-
-const char *const rr_cli_trec_usage =
-    "usage: rerank trec --model DIR --run RUN (--queries Q --corpus C | --beir DIR) [options] > reranked.run\n"
-    "\n"
-    "Reranks each query's top-k candidates of a first-stage TREC run (`qid Q0 docid rank score tag`, ranked by\n"
-    "score as trec_eval ranks them) and writes a TREC run: `qid Q0 docid rank score rerank`, queries in qid byte\n"
-    "order, each query's docs by score (ties by docid, descending, as trec_eval breaks them), ranks 1..k, scores\n"
-    "printed with 9 significant digits (distinct floats print differently). Run queries only; every one must\n"
-    "have a text and every candidate a passage.\n"
-    "\n"
-    "  --queries FILE     BEIR queries.jsonl {\"_id\", \"text\"} or TSV qid<TAB>text\n"
-    "  --corpus FILE      BEIR corpus.jsonl {\"_id\", \"title\", \"text\"} (passage = title + \" \" + text, or text when\n"
-    "                     the title is empty) or MS MARCO collection.tsv pid<TAB>text; memory-mapped, not loaded\n"
-    "  --beir DIR         a BEIR folder: DIR/corpus.jsonl, DIR/queries.jsonl, and DIR/qrels/test.tsv to evaluate\n"
-    "  --qrels FILE       evaluate the first-stage and reranked runs at the end (stderr): TREC qrels, or BEIR\n"
-    "                     qrels when FILE ends in .tsv\n"
-    "  --top-k N          candidates reranked per query (default 100)\n"
-    "  --output FILE      write the run to FILE instead of standard output; \"{shard}\" in FILE is replaced by\n"
-    "                     the shard index\n"
-    "  --resume           keep the queries already complete in --output and append the rest (a query cut short\n"
-    "                     by a crash is redone)\n"
-    "  --shard K/N        do queries K, K+N, K+2N, ... of the run (in qid order); by default taken from\n"
-    "                     SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (Slurm job arrays), JOB_COMPLETION_INDEX with\n"
-    "                     --shard-count N (Kubernetes Indexed Jobs), or OMPI_COMM_WORLD_RANK/SIZE (mpirun).\n"
-    "                     `rerank merge` joins the shards' outputs into the unsharded run, byte for byte\n"
-    "  --shard-count N    the number of shards of a Kubernetes Indexed Job (its completions)\n"
-    "  --quiet            no progress line\n"
-    "Scoring (as rerank score): --max-length N, --query-max-length N, --batch-size N, --threads N, --normalize,\n"
-    "  --dtype auto|f32|bf16|int8\n";
-
-static int usage(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("rerank: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\nsee rerank trec --help\n", stderr);
-    va_end(ap);
-    return 2;
-}
 
 static int fail(const char *fmt, ...) {
     va_list ap;
@@ -76,69 +39,24 @@ typedef struct trec_opts {
     char beir_paths[3][4096];
 } trec_opts;
 
-static bool parse_int(const char *s, long lo, long *out) {
-    char *e;
-    errno = 0;
-    long v = strtol(s, &e, 10);
-    if (e == s || *e || errno || v < lo || v > 1L << 30) return false;
-    *out = v;
-    return true;
-}
-
-static int parse_args(int argc, char **argv, trec_opts *o) {
-    o->top_k = 100;
-    o->mp = rerank_model_default_params();
-    o->sp = rerank_score_default_params();
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--resume")) { o->resume = true; continue; }
-        if (!strcmp(a, "--quiet")) { o->quiet = true; continue; }
-        if (!strcmp(a, "--normalize")) { o->sp.normalize = true; continue; }
-        if (i + 1 >= argc) return usage("unknown option or missing value: %s", a);
-        const char *v = argv[++i];
-        long n;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--run")) o->run = v;
-        else if (!strcmp(a, "--queries")) o->queries = v;
-        else if (!strcmp(a, "--corpus")) o->corpus = v;
-        else if (!strcmp(a, "--beir")) o->beir = v;
-        else if (!strcmp(a, "--qrels")) o->qrels = v;
-        else if (!strcmp(a, "--output")) o->output = v;
-        else if (!strcmp(a, "--shard")) o->shard_spec = v;
-        else if (!strcmp(a, "--shard-count")) {
-            if (!parse_int(v, 1, &o->shard_count)) return usage("--shard-count takes a positive integer, not '%s'", v);
-        } else if (!strcmp(a, "--top-k")) {
-            if (!parse_int(v, 1, &o->top_k)) return usage("--top-k takes a positive integer, not '%s'", v);
-        } else if (!strcmp(a, "--max-length") || !strcmp(a, "--query-max-length") || !strcmp(a, "--batch-size") ||
-                   !strcmp(a, "--threads")) {
-            if (!parse_int(v, !strcmp(a, "--query-max-length") || !strcmp(a, "--threads") ? 0 : 1, &n))
-                return usage("%s takes an integer, not '%s'", a, v);
-            if (!strcmp(a, "--max-length")) o->sp.max_length = (int)n;
-            else if (!strcmp(a, "--query-max-length")) o->sp.query_max_length = (int)n;
-            else if (!strcmp(a, "--batch-size")) o->sp.batch_size = (int)n;
-            else o->sp.n_threads = (int)n;
-        } else if (!strcmp(a, "--dtype")) {
-            if (!strcmp(v, "auto")) o->mp.dtype = RERANK_DTYPE_AUTO;
-            else if (!strcmp(v, "f32")) o->mp.dtype = RERANK_DTYPE_F32;
-            else if (!strcmp(v, "bf16")) o->mp.dtype = RERANK_DTYPE_BF16;
-            else if (!strcmp(v, "int8")) o->mp.dtype = RERANK_DTYPE_INT8;
-            else return usage("--dtype takes auto, f32, bf16 or int8, not '%s'", v);
-        } else
-            return usage("unknown option %s", a);
-    }
+/* The parsed options, with --beir DIR's files filling what --corpus, --queries and --qrels left unset. */
+static int trec_options(rr_cli_args *a, trec_opts *o) {
+    *o = (trec_opts){.model = a->model, .run = a->run, .queries = a->queries, .corpus = a->corpus, .beir = a->beir,
+                     .qrels = a->qrels, .output = a->output, .shard_spec = a->shard, .top_k = a->trec_top_k,
+                     .shard_count = a->shard_count, .resume = a->resume, .quiet = a->quiet, .mp = a->mp,
+                     .sp = *rr_cli_score_params(a)};
     if (o->beir) {
         const char *names[3] = {"corpus.jsonl", "queries.jsonl", "qrels/test.tsv"};
         for (int k = 0; k < 3; k++)
             if ((size_t)snprintf(o->beir_paths[k], sizeof o->beir_paths[k], "%s/%s", o->beir, names[k]) >=
                 sizeof o->beir_paths[k])
-                return usage("--beir path too long");
+                return rr_cli_usage_error("trec", "--beir path too long");
         if (!o->corpus) o->corpus = o->beir_paths[0];
         if (!o->queries) o->queries = o->beir_paths[1];
         if (!o->qrels && access(o->beir_paths[2], R_OK) == 0) o->qrels = o->beir_paths[2];
     }
-    if (!o->model || !o->run || !o->queries || !o->corpus)
-        return usage("--model, --run and --queries/--corpus (or --beir DIR) are required");
-    if (o->resume && !o->output) return usage("--resume needs --output FILE");
+    if (!o->queries || !o->corpus) return rr_cli_usage_error("trec", "--queries and --corpus (or --beir DIR) are required");
+    if (o->resume && !o->output) return rr_cli_usage_error("trec", "--resume needs --output FILE");
     return 0;
 }
 
@@ -274,15 +192,18 @@ static void progress(const trec_opts *o, const rr_cli_shard *sh, size_t done, si
 }
 
 int rr_cli_trec(int argc, char **argv) {
-    trec_opts o = {0};
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(rr_cli_trec_usage, stdout), 0;
-    int rc = parse_args(argc, argv, &o);
-    if (rc) return rc;
+    rr_cli_args args;
+    rr_cli_args_init(&args);
+    int rc = rr_cli_parse("trec", argc, argv, &args);
+    if (rc) return rc < 0 ? 0 : rc;
+    trec_opts o;
+    if ((rc = trec_options(&args, &o))) return rc;
     rr_cli_shard sh;
     char msg[256], out_path[4096];
-    if (!rr_cli_shard_resolve(o.shard_spec, o.shard_count, &sh, msg, sizeof msg)) return usage("%s", msg);
-    if (o.output && !rr_cli_shard_path(&sh, o.output, out_path, sizeof out_path)) return usage("--output too long");
+    if (!rr_cli_shard_resolve(o.shard_spec, o.shard_count, &sh, msg, sizeof msg))
+        return rr_cli_usage_error("trec", "%s", msg);
+    if (o.output && !rr_cli_shard_path(&sh, o.output, out_path, sizeof out_path))
+        return rr_cli_usage_error("trec", "--output too long");
 
     rerank_error err = {0};
     rr_run_index ix;

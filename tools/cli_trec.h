@@ -1,11 +1,9 @@
 /* cli_trec.h - `rerank trec` (cli_trec.c) and `rerank merge` (cli_merge.c): reranking TREC runs offline,
- * sharded over a scheduler's array of processes, and joining the shards' outputs. */
+ * sharded over a scheduler's array of processes, and joining the shards' outputs. Options: options.h. */
 #ifndef RR_CLI_TREC_H
 #define RR_CLI_TREC_H
 
-extern const char *const rr_cli_trec_usage, *const rr_cli_merge_usage_text;
-
-/* argv holds the options after the command name; returns the exit status (0, 1 runtime/input, 2 usage). */
+/* argv[0] is the command name; returns the exit status (0, 1 runtime/input, 2 usage). */
 int rr_cli_trec(int argc, char **argv);
 int rr_cli_merge(int argc, char **argv);
 

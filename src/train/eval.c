@@ -47,8 +47,8 @@ void rr_rank_metrics_compute(const float *scores, const bool *relevant, size_t n
     free(s);
 }
 
-rerank_status rr_eval_rows(rerank_session *session, const rerank_score_params *params, const rr_train_data *data,
-                           rr_rows_metrics *out, rerank_error *err) {
+rerank_status rr_eval_rows(rerank_session *session, const rerank_score_params *params, size_t n_out,
+                           const rr_train_data *data, rr_rows_metrics *out, rerank_error *err) {
     memset(out, 0, sizeof *out);
     rerank_score_params sp = *params;
     rerank_status st = RERANK_OK;
@@ -57,7 +57,7 @@ rerank_status rr_eval_rows(rerank_session *session, const rerank_score_params *p
         const rr_train_row *r = &data->rows[i];
         size_t n = r->n_pos + r->n_neg;
         rerank_pair *pairs = malloc((n ? n : 1) * sizeof *pairs);
-        float *scores = malloc((n ? n : 1) * sizeof *scores);
+        float *scores = malloc((n ? n : 1) * (n_out ? n_out : 1) * sizeof *scores);
         bool *rel = malloc((n ? n : 1) * sizeof *rel);
         if (!pairs || !scores || !rel) st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
         for (size_t k = 0; !st && k < n; k++) {
@@ -66,10 +66,11 @@ rerank_status rr_eval_rows(rerank_session *session, const rerank_score_params *p
             pairs[k] = (rerank_pair){r->query, r->query_len, pos ? r->pos[j] : r->neg[j], pos ? r->pos_len[j] : r->neg_len[j]};
             rel[k] = pos;
         }
-        sp.prompt = r->prompt ? r->prompt : params->prompt;
+        sp.prompt = r->prompt ? r->prompt : params->prompt; /* LLM rerankers: the row's prompt, else the caller's */
         if (!st && (st = rerank_score(session, &sp, pairs, n, scores, err)))
             rr_error_prefix(err, "%s:%ld", data->files[r->file], r->line);
         if (!st) {
+            for (size_t k = 0; k < n; k++) scores[k] = scores[k * n_out + n_out - 1]; /* the highest cutoff layer */
             rr_rank_metrics m;
             rr_rank_metrics_compute(scores, rel, n, &m);
             sum[0] += m.mrr10, sum[1] += m.ndcg10, sum[2] += m.map;

@@ -28,9 +28,10 @@ typedef struct rr_rows_metrics {
     double collapsed_value;  /* the score of the first such row */
 } rr_rows_metrics;
 
-/* Scores each row's pos + neg passages with the session (params as given; the row's "prompt" replaces
- * params->prompt for LLM rerankers) and averages the metrics. Errors name the row's file and line. */
-rerank_status rr_eval_rows(rerank_session *session, const rerank_score_params *params, const rr_train_data *data,
-                           rr_rows_metrics *out, rerank_error *err);
+/* Scores each row's pos + neg passages with the session (params as given, n_out scores a pair as
+ * rerank_score_n_outputs says, the last one ranks; the row's "prompt" replaces params->prompt for LLM
+ * rerankers) and averages the metrics. Errors name the row's file and line. */
+rerank_status rr_eval_rows(rerank_session *session, const rerank_score_params *params, size_t n_out,
+                           const rr_train_data *data, rr_rows_metrics *out, rerank_error *err);
 
 #endif

@@ -334,7 +334,7 @@ static rerank_status evaluate(loop *L, long step, rr_train_result *res, rerank_e
             !(st = rr_train_mkdirs(dir, err)) && !(st = L->t->ops->save(L->t, a->model, dir, lora, err)) &&
             !(st = rerank_model_load(lora ? merged : dir, &mp, &model, err)) &&
             !(st = rerank_session_new(model, &session, err)))
-            st = rr_eval_rows(session, &sp, L->dev, &m, err);
+            st = rr_eval_rows(session, &sp, 1, L->dev, &m, err);
         rerank_session_free(session);
         rerank_model_free(model);
         if (!st) st = rr_train_rmdir_flat(merged, err);
