@@ -145,6 +145,22 @@ TEST(trec_reranks_each_query_top_k_as_score_does) {
     CHECK(rc == 0, "exit %d: %s", rc, err);
     CHECK(strstr(err, "judged queries") && strstr(err, "nDCG@10"), "evaluation at the end: %s", err);
     check_reranked(out, 12);
+    /* the evaluation at the end is rerank eval's on the output */
+    const char *at = strstr(err, "nDCG@10 ");
+    double before = 0, after = -1;
+    REQUIRE(at && sscanf(at, "nDCG@10 %lf -> %lf", &before, &after) == 2, "%s", err);
+    FILE *f = fopen("/tmp/rerank_test_trec_out", "w");
+    REQUIRE(f != NULL);
+    fputs(out, f);
+    fclose(f);
+    char *ev, *everr;
+    CHECK(run_sh(&ev, &everr, "%s eval --qrels " BEIR "/qrels/test.tsv --run /tmp/rerank_test_trec_out -m nDCG@10", cli()) == 0,
+          "%s", everr);
+    char want[64];
+    snprintf(want, sizeof want, "\tall\t%.4f\n", after);
+    CHECK(strstr(ev, want) != NULL, "trec says %.4f, eval: %s", after, ev);
+    free(ev), free(everr);
+    remove("/tmp/rerank_test_trec_out");
     CHECK(strstr(out, "unused-1") == NULL, "queries without candidates are not output");
     free(out);
     free(err);
