@@ -266,6 +266,10 @@ typedef struct rerank_train_params {
     double lora_dropout;      /* default 0.1 */
     const char *lora_targets; /* comma-separated modules; default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj */
     bool lora_train_heads;    /* layerwise model: train the per-layer heads too */
+    const char *eval_data;    /* held-out rows (training format) or NULL: nDCG@10 / MRR@10 / MAP of their pos + neg
+                                 ranking before training, every eval_steps steps and at the end, logged with a loud
+                                 warning when a query's scores collapse to one value (each costs a save and a load) */
+    long eval_steps;          /* 0 = before training and at the end only */
     rerank_log_fn log;        /* progress lines and every bad data line (process 0 only); NULL = none */
     void *log_ctx;
 } rerank_train_params;
@@ -277,6 +281,9 @@ typedef struct rerank_train_result {
     double seconds;           /* wall time of the steps */
     size_t n_rows, n_skipped; /* training rows, bad lines skipped */
     int rank;                 /* this process's rank in a data-parallel (mpirun) job; 0 when alone */
+    size_t n_evals;           /* eval_data evaluations run (process 0); the last one: */
+    double eval_ndcg10, eval_mrr10, eval_map;
+    size_t eval_rows, eval_collapsed; /* held-out rows, and rows whose passages all scored the same */
 } rerank_train_result;
 
 RERANK_API rerank_train_params rerank_train_default_params(void);
@@ -293,6 +300,8 @@ RERANK_API rerank_status rerank_merge_lora(const char *adapter_dir, const char *
 typedef struct rerank_eval_result {
     size_t n_rows;
     double mrr10, ndcg10, map; /* averages over the rows, binary relevance (pos relevant) */
+    size_t n_collapsed;        /* rows whose passages all scored the same (within 1e-6 relative): a collapsed model */
+    double collapsed_value;    /* the score of the first such row */
 } rerank_eval_result;
 
 /* Ranks the pos + neg passages of every row of training-format data (as rerank_train reads it) with
