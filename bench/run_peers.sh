@@ -81,5 +81,12 @@ for wl in ${workloads//,/ }; do
   row "ORT fp32 batch1" "$of" "-" ""
   row "rerank int8" "$ri" "$(sp "$s.int8.scores" "$s.f32.scores")" "$(ratio "$ri" "$oi")"
   row "ORT int8" "$oi" "$(sp "$s.ort-int8.scores" "$s.ort-f32.scores")" ""
-  echo "    ($wl: $(val "$rf" pairs) pairs, $(val "$rf" tokens) tokens; ORT fp32 vs rerank fp32 on the same ids: $($py bench/peers/compare.py "$s.ort-f32.scores" "$s.f32.scores"))"
+  if [ -s "$s.ort-f32.scores" ]; then
+    same=$($py bench/peers/compare.py "$s.ort-f32.scores" "$s.f32.scores")
+    echo "    ($wl: $(val "$rf" pairs) pairs, $(val "$rf" tokens) tokens; ORT fp32 vs rerank fp32 on the same ids: $same)"
+    # both run the same weights on the same ids: a larger gap means the export or the ids went wrong
+    if awk -v d="$(val "$same" max_abs)" 'BEGIN{exit !(d > 1e-4)}'; then
+      echo "    WARNING: ORT fp32 and rerank fp32 disagree by $(val "$same" max_abs): not the same model or ids" >&2
+    fi
+  fi
 done
