@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Peers side by side in one run: rerank (fp32 and int8) against ONNX Runtime (onnxruntime-node, fp32 batch 1 and
+# Peers side by side in one run: rerank (fp32, bf16, int8) against ONNX Runtime (onnxruntime-node, fp32 batch 1 and
 # int8 by dynamic quantisation of the MatMul weights) on the same synthetic checkpoint, the same seeded
 # workloads and the same token ids (bench_rerank writes them, ONNX Runtime reads them), plus the fp32 GEMM peak
 # that bench_rerank measures in the same run.
 #   bench/run_peers.sh [base|m3] [W1,W2,W3]     (default: base W1,W2,W3)
 # Prints per workload each engine's pairs/s, GFLOP/s (the same fp32-equivalent work for every engine), % of the
-# fp32 peak, rerank / ORT (fp32 vs fp32 batch 1, int8 vs int8) and each engine's Spearman vs its own fp32.
+# fp32 peak, rerank / ORT (fp32 vs fp32 batch 1, int8 vs int8, our bf16 vs ORT fp32: ORT has no bf16 on most
+# CPUs) and each engine's Spearman vs its own fp32.
 # Environment: THREADS=N (default 2, every engine); REPEAT=N keeps each engine's best of N runs (a shared
 # machine's neighbours only ever slow a run down); RAW=1 times rerank without its tokenizer (see bench_rerank.c);
-# PER_CHANNEL=1 quantises the ORT weights per output column instead of per tensor (quantize_dynamic's default);
-# BENCH_BIN=path uses a prebuilt bench_rerank.
+# BF16=0 skips rerank's bf16 row; PER_CHANNEL=1 quantises the ORT weights per output column instead of per
+# tensor (quantize_dynamic's default); BENCH_BIN=path uses a prebuilt bench_rerank; RERANK_ISA=avx2 (read by
+# the library) measures our AVX2 path on an AVX-512 machine.
 # Needs: make, node + npm (onnxruntime-node is installed by `npm ci` into bench/peers/node_modules, from
 # bench/peers/package-lock.json), Debian's python3-torch and python3-onnx (scripts/install-deps.sh --bench).
-# First run on base: synth + ONNX export + quantisation take ~3 minutes and ~3.5 GB under bench/out/base.
+# First run on base: synth + ONNX export + quantisation take ~3 minutes and ~3.1 GB under bench/out/base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shape=${1:-base}
@@ -59,10 +61,12 @@ echo "fp32 GEMM peak (bench_rerank peak, 512x768 -> 3072, best of 3): $peak GFLO
 printf '\n%-3s %-16s %8s %8s %8s %6s %9s %9s %8s\n' wl engine pairs/s seconds GFLOP/s %peak rerank/ORT Spearman rss_MiB
 for wl in ${workloads//,/ }; do
   ids=$out/$shape-$wl.ids; s=$out/$shape-$wl
-  rm -f "$s.f32.scores" "$s.int8.scores" "$s.ort-f32.scores" "$s.ort-int8.scores" # a failed engine leaves none
+  rm -f "$s.f32.scores" "$s.bf16.scores" "$s.int8.scores" "$s.ort-f32.scores" "$s.ort-int8.scores" # a failed engine leaves none
   rf=$(best $B run --model "$dir" --workload "$wl" --dtype f32 --raw "${RAW:-0}" --threads "$threads" --ids "$ids" --scores "$s.f32.scores")
   [ -z "$(val "$rf" skipped)" ] || continue
   [ -z "$(val "$rf" failed)" ] || { echo "$wl: bench_rerank f32 failed" >&2; continue; }
+  rb="skipped=1"
+  [ "${BF16:-1}" = 0 ] || rb=$(best $B run --model "$dir" --workload "$wl" --dtype bf16 --raw "${RAW:-0}" --threads "$threads" --scores "$s.bf16.scores")
   ri=$(best $B run --model "$dir" --workload "$wl" --dtype int8 --raw "${RAW:-0}" --threads "$threads" --scores "$s.int8.scores")
   of=$(best node bench/peers/ort_run.mjs "$fp32" "$ids" "$threads" "$s.ort-f32.scores")
   oi=$(best node bench/peers/ort_run.mjs "$q" "$ids" "$threads" "$s.ort-int8.scores")
@@ -79,6 +83,7 @@ for wl in ${workloads//,/ }; do
   ratio() { [ -z "$(val "$1" failed)" ] && [ -z "$(val "$2" failed)" ] && awk -v a="$(val "$1" seconds)" -v b="$(val "$2" seconds)" 'BEGIN{printf "%.2fx", b / a}' || echo -; }
   row "rerank fp32" "$rf" "-" "$(ratio "$rf" "$of")"
   row "ORT fp32 batch1" "$of" "-" ""
+  [ -n "$(val "$rb" skipped)" ] || row "rerank bf16" "$rb" "$(sp "$s.bf16.scores" "$s.f32.scores")" "$(ratio "$rb" "$of")"
   row "rerank int8" "$ri" "$(sp "$s.int8.scores" "$s.f32.scores")" "$(ratio "$ri" "$oi")"
   row "ORT int8" "$oi" "$(sp "$s.ort-int8.scores" "$s.ort-f32.scores")" ""
   if [ -s "$s.ort-f32.scores" ]; then
