@@ -3,7 +3,8 @@
 # int8 by dynamic quantisation of the MatMul weights) on the same synthetic checkpoint, the same seeded
 # workloads and the same token ids (bench_rerank writes them, ONNX Runtime reads them), plus the fp32 GEMM peak
 # that bench_rerank measures in the same run.
-#   bench/run_peers.sh [base|m3] [W1,W2,W3]     (default: base W1,W2,W3)
+#   bench/run_peers.sh [base|m3] [W1,W2,W3]     (default: base W1,W2,W3; only base was tried: m3's fp32 ONNX
+#                                               passes protobuf's 2 GB and is written with external data)
 # Prints per workload each engine's pairs/s, GFLOP/s (the same fp32-equivalent work for every engine), % of the
 # fp32 peak, rerank / ORT (fp32 vs fp32 batch 1, int8 vs int8, our bf16 vs ORT fp32: ORT has no bf16 on most
 # CPUs) and each engine's Spearman vs its own fp32.
