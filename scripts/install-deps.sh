@@ -10,7 +10,6 @@ PKGS=(
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
-  nodejs npm                   # tests/clients: the npm cohere-ai SDK run against `rerank serve` (npm ci below)
   python3 python3-yaml curl    # tests/clients/urllib_client.py, the deploy/ manifest check, curl's view of a 413
   debhelper dpkg-dev           # `make deb-check`: dpkg-buildpackage of debian/ (librerank0, librerank-dev, rerank)
   python3-venv python3-pip python3-setuptools   # the Python package: `pip install --no-build-isolation .` in a venv
@@ -23,9 +22,13 @@ PKGS=(
 # Runtime, which it runs through npm's onnxruntime-node (bench/peers/package-lock.json) under Debian's nodejs
 # (npm only where no npm is there: a NodeSource nodejs bundles its own and conflicts with Debian's package).
 if [ "${1:-}" = "--bench" ]; then
-  PKGS+=(python3-torch python3-numpy libopenblas0-pthread python3-onnx nodejs)
-  command -v npm >/dev/null || PKGS+=(npm)
+  PKGS+=(python3-torch python3-numpy libopenblas0-pthread python3-onnx)
 fi
+# tests/clients (the npm cohere-ai SDK run against `rerank serve`, npm ci below) and bench/run_peers.sh need
+# Node.js and npm: Debian's, unless a Node.js is there already (a NodeSource nodejs bundles its own npm and
+# conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
