@@ -5,7 +5,6 @@
 #include "cli_trec.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +18,6 @@
 #include "eval/trec_eval.h"
 #include "options.h"
 #include "rerank.h"
-
-static int fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("rerank: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
 
 typedef struct trec_opts {
     const char *model, *run, *queries, *corpus, *beir, *qrels, *output, *shard_spec;
@@ -69,7 +58,7 @@ static int resume_scan(const char *path, const rr_run_index *ix, const bool *min
                        size_t *n_done) {
     *n_done = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? 0 : fail("%s: %s", path, strerror(errno));
+    if (!f) return errno == ENOENT ? 0 : rr_cli_runtime_error("%s: %s", path, strerror(errno));
     char line[8192], qid[4096] = "";
     long keep = 0, pos = 0;
     size_t count = 0, q = 0, line_no = 0;
@@ -93,7 +82,7 @@ static int resume_scan(const char *path, const rr_run_index *ix, const bool *min
                 (*n_done)++;
                 keep = pos;
             } else if (!eof) {
-                rc = fail("%s:%zu: query '%s' has %zu lines, expected %zu: not an output of this run and --top-k", path,
+                rc = rr_cli_runtime_error("%s:%zu: query '%s' has %zu lines, expected %zu: not an output of this run and --top-k", path,
                           line_no, qid, count, expected);
                 break;
             }
@@ -103,7 +92,7 @@ static int resume_scan(const char *path, const rr_run_index *ix, const bool *min
         if (!in_block) {
             const rr_strmap_entry *e = rr_strmap_get(&ix->qid_map, cur, strlen(cur));
             if (!e || done[e - ix->qid_map.entries] || !mine[e - ix->qid_map.entries]) {
-                rc = fail("%s:%zu: query '%s' is not in %s, not in this shard, or appears twice: not an output of this "
+                rc = rr_cli_runtime_error("%s:%zu: query '%s' is not in %s, not in this shard, or appears twice: not an output of this "
                           "run", path, line_no, cur, ix->path);
                 break;
             }
@@ -116,7 +105,7 @@ static int resume_scan(const char *path, const rr_run_index *ix, const bool *min
         pos = ftell(f);
     }
     fclose(f);
-    if (!rc && truncate(path, keep)) rc = fail("%s: truncate: %s", path, strerror(errno));
+    if (!rc && truncate(path, keep)) rc = rr_cli_runtime_error("%s: truncate: %s", path, strerror(errno));
     return rc;
 }
 
@@ -154,14 +143,14 @@ static int eval_add(eval_sums *e, const rr_qrels *qrels, const rr_run_query *fir
     const rr_qrels_query *judged = rr_qrels_find(qrels, first->qid);
     if (!judged) return 0;
     rr_run_doc *after = malloc((n ? n : 1) * sizeof *after);
-    if (!after) return fail("out of memory");
+    if (!after) return rr_cli_runtime_error("out of memory");
     for (size_t i = 0; i < n; i++) after[i] = (rr_run_doc){docs[i].docno, (double)docs[i].score};
     rr_run_query rq = {first->qid, after, n};
     rr_ranked a, b;
     rerank_error err;
     int rc = 0;
     if (rr_eval_rank(first, judged, 0, &b, &err) || rr_eval_rank(&rq, judged, 0, &a, &err))
-        rc = fail("%s", err.message);
+        rc = rr_cli_runtime_error("%s", err.message);
     else {
         for (int m = 0; m < N_EVAL; m++) {
             e->before[m] += rr_measure_value(&e->m[m], &b, 1);
@@ -220,16 +209,16 @@ int rr_cli_trec(int argc, char **argv) {
     rerank_model *model = NULL;
     rerank_session *session = NULL;
     FILE *out = stdout;
-    if (rr_run_index_open(o.run, &ix, &err)) return fail("%s", err.message);
-    if (rr_queries_read(o.queries, &queries, &err)) rc = fail("%s", err.message);
+    if (rr_run_index_open(o.run, &ix, &err)) return rr_cli_runtime_error("%s", err.message);
+    if (rr_queries_read(o.queries, &queries, &err)) rc = rr_cli_runtime_error("%s", err.message);
     size_t qlen = o.qrels ? strlen(o.qrels) : 0;
     if (!rc && o.qrels &&
         (qlen > 4 && !strcmp(o.qrels + qlen - 4, ".tsv") ? rr_qrels_read_beir(o.qrels, &qrels, &err)
                                                           : rr_qrels_read(o.qrels, &qrels, &err)))
-        rc = fail("%s", err.message);
+        rc = rr_cli_runtime_error("%s", err.message);
     done = calloc(ix.n_queries, sizeof *done);
     bool *mine = calloc(ix.n_queries, sizeof *mine);
-    if (!rc && (!done || !mine)) rc = fail("out of memory");
+    if (!rc && (!done || !mine)) rc = rr_cli_runtime_error("out of memory");
     for (size_t si = 0; !rc && si < ix.n_queries; si++) mine[ix.sorted[si]] = rr_cli_shard_owns(&sh, si);
     size_t n_done = 0;
     if (!rc && o.resume) rc = resume_scan(out_path, &ix, mine, (size_t)o.top_k, done, &n_done);
@@ -243,45 +232,45 @@ int rr_cli_trec(int argc, char **argv) {
         if (done[q]) continue;
         n_todo++;
         if (!rr_queries_get(&queries, ix.qids[q])) {
-            rc = fail("%s: no text for query '%s' of %s", o.queries, ix.qids[q], o.run);
+            rc = rr_cli_runtime_error("%s: no text for query '%s' of %s", o.queries, ix.qids[q], o.run);
             break;
         }
         rr_candidates c;
         if (rr_run_index_query(&ix, q, (size_t)o.top_k, &c, &err)) {
-            rc = fail("%s", err.message);
+            rc = rr_cli_runtime_error("%s", err.message);
             break;
         }
         if (c.query.n_docs > max_k) max_k = c.query.n_docs;
         for (size_t i = 0; !rc && i < c.query.n_docs; i++)
             if (rr_bytes_append(&wanted_ids, c.query.docs[i].docno, strlen(c.query.docs[i].docno) + 1))
-                rc = fail("out of memory");
+                rc = rr_cli_runtime_error("out of memory");
         rr_candidates_free(&c);
     }
     for (size_t off = 0; !rc && off < wanted_ids.n;) { /* the arena is final: keys may point into it */
         size_t len = strlen(wanted_ids.data + off), index;
         int added;
-        if (rr_strmap_put(&wanted, wanted_ids.data + off, len, 0, &index, &added)) rc = fail("out of memory");
+        if (rr_strmap_put(&wanted, wanted_ids.data + off, len, 0, &index, &added)) rc = rr_cli_runtime_error("out of memory");
         off += len + 1;
     }
-    if (!rc && rr_corpus_open(o.corpus, &wanted, &corpus, &err)) rc = fail("%s", err.message);
+    if (!rc && rr_corpus_open(o.corpus, &wanted, &corpus, &err)) rc = rr_cli_runtime_error("%s", err.message);
     for (size_t i = 0; !rc && i < wanted.n; i++)
         if (corpus.line_start[i] == UINT64_MAX)
-            rc = fail("%s: no passage with docid '%.*s' (a candidate in %s)", o.corpus, (int)wanted.entries[i].len,
+            rc = rr_cli_runtime_error("%s: no passage with docid '%.*s' (a candidate in %s)", o.corpus, (int)wanted.entries[i].len,
                       wanted.entries[i].key, o.run);
 
-    if (!rc && rerank_model_load(o.model, &o.mp, &model, &err)) rc = fail("%s", err.message);
-    if (!rc && rerank_session_new(model, &session, &err)) rc = fail("%s", err.message);
+    if (!rc && rerank_model_load(o.model, &o.mp, &model, &err)) rc = rr_cli_runtime_error("%s", err.message);
+    if (!rc && rerank_session_new(model, &session, &err)) rc = rr_cli_runtime_error("%s", err.message);
     size_t n_out = 1;
-    if (!rc && rerank_score_n_outputs(model, &o.sp, &n_out, &err)) rc = fail("%s", err.message);
+    if (!rc && rerank_score_n_outputs(model, &o.sp, &n_out, &err)) rc = rr_cli_runtime_error("%s", err.message);
     if (!rc && o.output) {
         out = fopen(out_path, o.resume ? "ab" : "wb");
-        if (!out) rc = fail("%s: %s", out_path, strerror(errno));
+        if (!out) rc = rr_cli_runtime_error("%s: %s", out_path, strerror(errno));
     }
     text_off = malloc((max_k + 1) * sizeof *text_off);
     pairs = malloc((max_k + 1) * sizeof *pairs);
     scores = malloc((max_k + 1) * n_out * sizeof *scores);
     order = malloc((max_k + 1) * sizeof *order);
-    if (!rc && (!text_off || !pairs || !scores || !order)) rc = fail("out of memory");
+    if (!rc && (!text_off || !pairs || !scores || !order)) rc = rr_cli_runtime_error("out of memory");
     if (!rc && !o.quiet)
         fprintf(stderr, "rerank trec: shard %ld/%ld (%s): %zu of %zu queries%s, top %ld candidates, %zu passages found\n",
                 sh.index, sh.count, sh.source, n_mine, ix.n_queries,
@@ -296,7 +285,7 @@ int rr_cli_trec(int argc, char **argv) {
         if (!rr_cli_shard_owns(&sh, si) || done[q]) continue;
         rr_candidates c;
         if (rr_run_index_query(&ix, q, (size_t)o.top_k, &c, &err)) {
-            rc = fail("%s", err.message);
+            rc = rr_cli_runtime_error("%s", err.message);
             break;
         }
         const char *qtext = rr_queries_get(&queries, c.query.qid);
@@ -304,18 +293,18 @@ int rr_cli_trec(int argc, char **argv) {
         texts.n = 0;
         for (size_t i = 0; !rc && i < n; i++) {
             text_off[i] = texts.n;
-            if (rr_corpus_passage(&corpus, c.query.docs[i].docno, &texts, &err)) rc = fail("%s", err.message);
+            if (rr_corpus_passage(&corpus, c.query.docs[i].docno, &texts, &err)) rc = rr_cli_runtime_error("%s", err.message);
         }
         text_off[n] = texts.n;
         for (size_t i = 0; !rc && i < n; i++)
             pairs[i] = (rerank_pair){qtext, strlen(qtext), texts.data + text_off[i], text_off[i + 1] - text_off[i]};
         if (!rc && n && rerank_score(session, &o.sp, pairs, n, scores, &err))
-            rc = fail("%s: query '%s': %s", o.run, c.query.qid, err.message);
+            rc = rr_cli_runtime_error("%s: query '%s': %s", o.run, c.query.qid, err.message);
         for (size_t i = 0; !rc && i < n; i++) order[i] = (scored_doc){c.query.docs[i].docno, scores[i * n_out + n_out - 1]};
         if (!rc) qsort(order, n, sizeof *order, scored_doc_order);
         for (size_t i = 0; !rc && i < n; i++)
             fprintf(out, "%s Q0 %s %zu %.9g rerank\n", c.query.qid, order[i].docno, i + 1, (double)order[i].score);
-        if (!rc && (fflush(out) || ferror(out))) rc = fail("%s: write failed", o.output ? out_path : "standard output");
+        if (!rc && (fflush(out) || ferror(out))) rc = rr_cli_runtime_error("%s: write failed", o.output ? out_path : "standard output");
         if (!rc && o.qrels) rc = eval_add(&ev, &qrels, &c.query, order, n);
         rr_candidates_free(&c);
         n_pairs += n;
@@ -334,7 +323,7 @@ int rr_cli_trec(int argc, char **argv) {
                     ev.after[m] / (double)ev.n);
         fputc('\n', stderr);
     }
-    if (out && out != stdout && fclose(out) && !rc) rc = fail("%s: write failed", out_path);
+    if (out && out != stdout && fclose(out) && !rc) rc = rr_cli_runtime_error("%s: write failed", out_path);
     free(order);
     free(scores);
     free(pairs);
