@@ -37,7 +37,7 @@ void rr_train_args_default(rr_train_args *a) {
     a->adam_eps = 1e-8;
     a->seed = 42;
     a->save_steps = 500;
-    a->trainer.lora = (rr_lora_opts){64, 16.0, 0.1, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", false};
+    a->trainer.lora = (rr_lora_opts){64, 16.0, 0.1, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", false, NULL};
     a->trainer.dropout = true;
 }
 
