@@ -255,9 +255,10 @@ static rerank_status apply_saved(const apply *A, const rr_st_tensor *t, const ch
     size_t module_len = dot ? (size_t)(dot - rest) : n;
     bool listed = false;
     const json_t *v;
-    json_array_foreach(A->c->modules_to_save, i, v) {
+    json_array_foreach(A->c->modules_to_save, i, v) { /* the module or one of its parents ("classifier") */
         const char *m = json_string_value(v);
-        listed |= m && module_matches(rest, module_len, m, strlen(m));
+        for (size_t end = 0; m && end <= module_len; end++)
+            if (end == module_len || rest[end] == '.') listed |= module_matches(rest, end, m, strlen(m));
     }
     if (!listed)
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: tensor '%s' is neither a lora_A/lora_B weight nor in "
