@@ -403,7 +403,7 @@ TEST(adapter_errors) {
 }
 
 TEST(adapter_cli_help) {
-    static const char *const cmds[] = {"score", "rank", "eval", "serve"};
+    static const char *const cmds[] = {"score", "rank", "eval", "trec", "serve"};
     char args[64], *o = NULL, *e = NULL;
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         snprintf(args, sizeof args, "%s --help", cmds[i]);
