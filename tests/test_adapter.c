@@ -1,8 +1,8 @@
 /* test_adapter.c - LoRA adapters as first-class citizens (issue 18): an adapter written by rerank_train scores
  * through rerank_model_params.adapter (and the CLI's --adapter) as the model rerank_merge_lora writes and as the
  * trainer's unmerged forward (x W^T + s (x A^T) B^T) does, on the tiny Gemma (BF16), Qwen3 and layerwise MiniCPM
- * checkpoints; a run started from it with lora_init at learning rate 0 writes it back byte for byte; and every
- * bad adapter is a one-line error naming the tensor or field. */
+ * checkpoints, and over HTTP from rerank serve --adapter; a run started from it with lora_init at learning
+ * rate 0 writes it back byte for byte; and every bad adapter is a one-line error naming the tensor or field. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -12,6 +12,7 @@
 #include "golden.h"
 #include "io/safetensors.h"
 #include "rerank.h"
+#include "server_client.h"
 #include "test.h"
 #include "arch/model.h"
 #include "train/train_decoder.h"
@@ -227,6 +228,27 @@ static void check_model(const model_case *mc) {
     CHECK(run_cli(args, input, &out2, &e2) == 0, "%s", e2);
     CHECK(out1 && out2 && strlen(out1) > 20 && !strcmp(out1, out2), "--adapter:\n%s\nmerged:\n%s", out1, out2);
     free(out1), free(out2), free(e1), free(e2);
+
+    /* rerank serve --adapter: the same raw score over HTTP */
+    if (!mc->layerwise) {
+        rr_ts_server srv;
+        const char *const sargs[] = {"--adapter", adapter, "--recipe", "flag-llm", "--dtype", "f32", "--workers", "1",
+                                     NULL};
+        REQUIRE(rr_ts_start(&srv, rr_shared_path(mc->rel), sargs) == 0);
+        json_t *req = json_pack("{s:s%, s:[s%], s:b}", "query", ps.v[0].query, ps.v[0].query_len, "texts",
+                                ps.v[0].passage, ps.v[0].passage_len, "raw_scores", 1);
+        char *body = json_dumps(req, JSON_COMPACT);
+        rr_ts_response r;
+        CHECK(rr_ts_request(srv.port, "POST", "/rerank", "Content-Type: application/json\r\n", body, &r) == 0 &&
+                  r.status == 200,
+              "%s", r.body);
+        json_t *res = json_loads(r.body ? r.body : "", 0, NULL);
+        double served = json_number_value(json_object_get(json_array_get(res, 0), "score"));
+        CHECK_NEAR(served, through[0], 1e-6 * fmax(1.0, fabs(through[0])));
+        json_decref(res), json_decref(req), free(body);
+        rr_ts_response_free(&r);
+        CHECK(rr_ts_stop(&srv) == 0);
+    }
 
     /* --lora-init at learning rate 0: the adapter comes back byte for byte, with its settings */
     REQUIRE(train(mc, again, adapter, 0.0, &err) == RERANK_OK, "%s", err.message);
