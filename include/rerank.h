@@ -105,6 +105,11 @@ typedef struct rerank_model_params {
     rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 (a converted model: its own) */
     const char *recipe; /* decoder LLMs: "flag-llm" (FlagLLMReranker) or "qwen3" (Qwen3-Reranker); NULL = by
                            architecture (Qwen3ForCausalLM: qwen3, other decoders: flag-llm) */
+    const char *adapter; /* a PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors, as
+                            rerank_train or PEFT write it) applied at load, as FlagLLMReranker(peft_path=...): each
+                            adapted matrix becomes W + (lora_alpha / r) B A in fp32 and modules_to_save tensors
+                            (layerwise heads) replace the base's, before any bf16/int8 conversion; scores equal
+                            those of the model rerank_merge_lora writes. NULL = none. Not with a converted model */
 } rerank_model_params;
 
 RERANK_API rerank_model_params rerank_model_default_params(void);
@@ -261,11 +266,15 @@ typedef struct rerank_train_params {
     bool dropout;             /* the config's dropout while training; default true */
     bool merge;               /* LoRA: also write output_dir/merged_model */
     /* LoRA (decoder LLM rerankers; encoders are fully fine-tuned and ignore these) */
-    int lora_rank;            /* default 64 */
-    double lora_alpha;        /* default 16 */
+    int lora_rank;            /* 0 (default) = 64, or lora_init's r */
+    double lora_alpha;        /* 0 (default) = 16, or lora_init's lora_alpha */
     double lora_dropout;      /* default 0.1 */
-    const char *lora_targets; /* comma-separated modules; default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj */
-    bool lora_train_heads;    /* layerwise model: train the per-layer heads too */
+    const char *lora_targets; /* comma-separated modules; NULL (default) = q_proj,k_proj,v_proj,o_proj,gate_proj,
+                                 up_proj,down_proj, or lora_init's target_modules */
+    bool lora_train_heads;    /* layerwise model: train the per-layer heads too (implied by a lora_init with heads) */
+    const char *lora_init;    /* a PEFT LoRA adapter directory to start from instead of a fresh adapter: its lora_A/B
+                                 and saved heads are the initial values, its r / lora_alpha / target_modules the
+                                 settings (a differing explicit lora_rank/alpha/targets is an error naming both) */
     const char *eval_data;    /* held-out rows (training format) or NULL: nDCG@10 / MRR@10 / MAP of their pos + neg
                                  ranking before training, every eval_steps steps and at the end, logged with a loud
                                  warning when a query's scores collapse to one value (each costs a save and a load) */

@@ -250,20 +250,32 @@ const rr_opt rr_cli_options[] = {
      .help = "continue from the latest DIR/checkpoint-N (same settings: the result is bit-identical to an "
              "uninterrupted run)"},
     {.name = "lora-rank", .metavar = "N", .kind = RR_OPT_INT, .min = 1, .max = 1 << 16, .offset = ARG(train.lora_rank),
-     .cmds = RR_CMD_TRAIN, .section = lora_section, .help = "LoRA rank r (default 64)"},
+     .cmds = RR_CMD_TRAIN, .section = lora_section, .help = "LoRA rank r (default 64, or --lora-init's)"},
     {.name = "lora-alpha", .metavar = "X", .kind = RR_OPT_DOUBLE, .fmin = 0, .fmax = 1e6, .offset = ARG(train.lora_alpha),
-     .cmds = RR_CMD_TRAIN, .section = lora_section, .help = "scaling alpha / r (default 16)"},
+     .cmds = RR_CMD_TRAIN, .section = lora_section, .help = "scaling alpha / r (default 16, or --lora-init's)"},
     {.name = "lora-dropout", .metavar = "X", .kind = RR_OPT_DOUBLE, .fmin = 0, .fmax = 0.999,
      .offset = ARG(train.lora_dropout), .cmds = RR_CMD_TRAIN, .section = lora_section,
      .help = "dropout on the LoRA input (default 0.1)"},
     {.name = "lora-targets", .metavar = "a,b,...", .kind = RR_OPT_STRING, .offset = ARG(train.lora_targets),
      .cmds = RR_CMD_TRAIN, .section = lora_section,
-     .help = "modules (default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)"},
+     .help = "modules (default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or --lora-init's)"},
     {.name = "lora-train-heads", .kind = RR_OPT_FLAG, .offset = ARG(train.lora_train_heads), .cmds = RR_CMD_TRAIN,
      .section = lora_section, .help = "layerwise model: train the per-layer heads too"},
     {.name = "merge", .kind = RR_OPT_FLAG, .offset = ARG(train.merge), .cmds = RR_CMD_TRAIN, .section = lora_section,
      .help = "also write DIR/merged_model with the adapters merged"},
 
+    /* ---- LoRA adapters: applied at load (score, rank, eval, trec, serve) or the start of training ---- */
+    {.name = "adapter", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(mp.adapter),
+     .cmds = RR_CMD_SCORE | RR_CMD_RANK | RR_CMD_EVAL | RR_CMD_TREC | RR_CMD_SERVE, .section = llm_section,
+     .help = "apply a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors, from rerank train or "
+             "PEFT; FlagLLMReranker's peft_path) at load, without writing a merged copy: scores equal those of the "
+             "model rerank merge-lora writes. Each adapted matrix is merged in fp32 (W + lora_alpha/r * B A) "
+             "before --dtype bf16/int8 converts it; not with a model from rerank convert"},
+    {.name = "lora-init", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(train.lora_init),
+     .cmds = RR_CMD_TRAIN, .section = lora_section,
+     .help = "start from this PEFT LoRA adapter (its lora_A/B and saved layerwise heads) instead of a fresh one; "
+             "rank, alpha and targets come from its adapter_config.json (a different --lora-rank, --lora-alpha or "
+             "--lora-targets is an error)"},
     /* ---- merge-lora ---- */
     {.name = "adapter", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(adapter), .cmds = RR_CMD_MERGE_LORA,
      .help = "the adapter directory (adapter_model.safetensors + adapter_config.json)"},

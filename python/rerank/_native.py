@@ -21,7 +21,7 @@ class _Error(ctypes.Structure):
 
 
 class _ModelParams(ctypes.Structure):
-    _fields_ = [("dtype", ctypes.c_int), ("recipe", ctypes.c_char_p)]
+    _fields_ = [("dtype", ctypes.c_int), ("recipe", ctypes.c_char_p), ("adapter", ctypes.c_char_p)]
 
 
 class _ModelInfo(ctypes.Structure):
@@ -151,15 +151,19 @@ class _Session:
 class Model:
     """A loaded model (immutable, shared by threads) with one session per calling thread."""
 
-    def __init__(self, path, dtype="auto", recipe=None):
+    def __init__(self, path, dtype="auto", recipe=None, adapter=None):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError("model_name_or_path must be a str or os.PathLike, got %s" % type(path).__name__)
+        if adapter is not None and not isinstance(adapter, (str, os.PathLike)):
+            raise TypeError("peft_path must be a str or os.PathLike, got %s" % type(adapter).__name__)
         path = os.fspath(path)
         if dtype not in DTYPES:
             raise ValueError("dtype must be one of %s, got %r" % (", ".join(sorted(DTYPES)), dtype))
         mp = _lib.rerank_model_default_params()
         mp.dtype = DTYPES[dtype]
         mp.recipe = recipe.encode() if recipe else None
+        adapter_bytes = os.fspath(adapter).encode() if adapter else None
+        mp.adapter = adapter_bytes  # a PEFT LoRA adapter merged at load (rerank_model_params.adapter)
         ptr = ctypes.c_void_p()
         err = _Error()
         st = _lib.rerank_model_load(path.encode(), ctypes.byref(mp), ctypes.byref(ptr), ctypes.byref(err))

@@ -54,8 +54,10 @@ class _Reranker:
     def __init__(self, model_name_or_path, use_fp16=False, query_instruction_for_rerank=None,
                  query_instruction_format="{}{}", passage_instruction_for_rerank=None,
                  passage_instruction_format="{}{}", devices=None, batch_size=128, query_max_length=None,
-                 max_length=512, normalize=False, use_bf16=False, dtype=None, n_threads=0, **kwargs):
+                 max_length=512, normalize=False, use_bf16=False, dtype=None, n_threads=0, peft_path=None,
+                 **kwargs):
         self.model_name_or_path = model_name_or_path
+        self.peft_path = peft_path
         self.use_fp16 = False  # FlagEmbedding turns it off on CPU
         self.use_bf16 = use_bf16
         self.query_instruction_for_rerank = query_instruction_for_rerank
@@ -71,7 +73,8 @@ class _Reranker:
         for k, v in kwargs.items():  # FlagEmbedding keeps unknown kwargs as attributes (and ignores them)
             setattr(self, k, v)
         self.kwargs = kwargs
-        self.model = _native.Model(model_name_or_path, dtype=_dtype_for(use_bf16, dtype), recipe=self._recipe)
+        self.model = _native.Model(model_name_or_path, dtype=_dtype_for(use_bf16, dtype), recipe=self._recipe,
+                                   adapter=peft_path)
         if self.model.kind not in self._kinds:
             raise ValueError("%s: %s is a %s model; use %s" % (
                 model_name_or_path, self.model.architecture, _KIND_NAMES[self.model.kind],
@@ -178,13 +181,12 @@ class FlagLLMReranker(_Reranker):
                  passage_instruction_for_rerank="B: ", passage_instruction_format="{}{}", cache_dir=None,
                  trust_remote_code=False, devices=None, prompt=None, batch_size=128, query_max_length=None,
                  max_length=512, normalize=False, **kwargs):
-        if peft_path:
-            raise ValueError("peft_path: merge the adapter first (`rerank merge-lora --adapter %s`) and load the "
-                             "merged model" % peft_path)
+        # peft_path: a PEFT LoRA adapter directory, merged into the weights at load as FlagEmbedding's
+        # PeftModel.from_pretrained(model, peft_path).merge_and_unload() does (in fp32, before any bf16)
         self.prompt = prompt
         super().__init__(model_name_or_path, use_fp16, query_instruction_for_rerank, query_instruction_format,
                          passage_instruction_for_rerank, passage_instruction_format, devices, batch_size,
-                         query_max_length, max_length, normalize, use_bf16=use_bf16, **kwargs)
+                         query_max_length, max_length, normalize, use_bf16=use_bf16, peft_path=peft_path, **kwargs)
 
     def _plain_texts(self):
         return (self.query_instruction_for_rerank == _LLM_QUERY_PREFIX and self.query_instruction_format == "{}{}"

@@ -57,6 +57,10 @@ typedef struct rr_model_desc {
  * tensor and both shapes. */
 rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype dtype, rr_model **out,
                             rerank_error *err);
+/* rr_model_load with the PEFT LoRA adapter directory `adapter` (NULL = none) applied before the weights are
+ * bound and converted to dtype (arch/adapter.h); a converted model takes none (RERANK_ERR_UNSUPPORTED). */
+rerank_status rr_model_load_adapted(const char *dir, const json_t *config, rerank_dtype dtype, const char *adapter,
+                                    rr_model **out, rerank_error *err);
 void rr_model_free(rr_model *model);
 
 /* Writes `model`, loaded from src_dir (config: its parsed config.json) with dtype bf16 or int8, as a converted

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/adapter.h"
 #include "arch/arch.h"
 #include "arch/decoder.h"
 #include "arch/packed.h"
@@ -81,6 +82,11 @@ rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, r
 
 rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype dtype, rr_model **out,
                             rerank_error *err) {
+    return rr_model_load_adapted(dir, config, dtype, NULL, out, err);
+}
+
+rerank_status rr_model_load_adapted(const char *dir, const json_t *config, rerank_dtype dtype, const char *adapter,
+                                    rr_model **out, rerank_error *err) {
     *out = NULL;
     if (!dir || !config) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rr_model_load: NULL directory or config");
     if (dtype != RERANK_DTYPE_AUTO && dtype != RERANK_DTYPE_F32 && dtype != RERANK_DTYPE_BF16 &&
@@ -100,7 +106,13 @@ rerank_status rr_model_load(const char *dir, const json_t *config, rerank_dtype 
     if ((st = model_new(config, &m, err))) return st;
     m->dtype = stored != RERANK_DTYPE_AUTO ? stored : dtype;
     m->packed = m->desc.converted = stored != RERANK_DTYPE_AUTO;
-    if (!(st = rr_weights_open(dir, &m->weights, err))) st = m->row->family->load(m, config, m->row->spec, err);
+    if (adapter && m->packed)
+        st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: a converted model (rerank convert) cannot take a LoRA adapter; "
+                     "load the original model with the adapter and --dtype %s", dir,
+                     stored == RERANK_DTYPE_BF16 ? "bf16" : "int8");
+    if (!st && !(st = rr_weights_open(dir, &m->weights, err)) &&
+        !(st = adapter ? rr_adapter_apply(adapter, m->weights, m->architecture, err) : RERANK_OK))
+        st = m->row->family->load(m, config, m->row->spec, err);
     if (st) {
         rr_model_free(m);
         return st;

@@ -29,6 +29,9 @@ struct rr_weights {
     json_t *weight_map; /* index: tensor name -> shard file; NULL for a single file */
     float **owned;      /* converted or realigned copies */
     size_t n_owned, cap_owned;
+    char **over_names;  /* rr_weights_override: tensor names and their fp32 replacements (kept in owned) */
+    float **over_data;
+    size_t n_over;
 };
 
 float rr_f16_to_f32(uint16_t h) {
@@ -61,6 +64,9 @@ void rr_weights_free(rr_weights *w) {
     json_decref(w->weight_map);
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
+    for (size_t i = 0; i < w->n_over; i++) free(w->over_names[i]);
+    free(w->over_names);
+    free(w->over_data);
     free(w);
 }
 
@@ -227,6 +233,42 @@ const rr_st_tensor *rr_weights_at(const rr_weights *w, size_t i, const char **fi
     return NULL;
 }
 
+bool rr_weights_to_f32(const rr_st_tensor *t, float *dst) {
+    if (t->dtype == RR_ST_F32) {
+        memcpy(dst, t->data, t->n_bytes);
+        return true;
+    }
+    if (t->dtype != RR_ST_F16 && t->dtype != RR_ST_BF16) return false;
+    for (size_t i = 0; i < t->n_elems; i++) {
+        uint16_t h = (uint16_t)(t->data[2 * i] | t->data[2 * i + 1] << 8);
+        dst[i] = t->dtype == RR_ST_F16 ? rr_f16_to_f32(h) : rr_bf16_to_f32(h);
+    }
+    return true;
+}
+
+static const float *override_of(const rr_weights *w, const char *name) {
+    for (size_t i = 0; i < w->n_over; i++)
+        if (strcmp(w->over_names[i], name) == 0) return w->over_data[i];
+    return NULL;
+}
+
+rerank_status rr_weights_override(rr_weights *w, const char *name, float *data, rerank_error *err) {
+    const rr_st_tensor *t = rr_weights_find(w, name, NULL);
+    rerank_status st = keep(w, data, err); /* owned from here on, whatever happens below */
+    if (st) return st;
+    if (!t || override_of(w, name))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "tensor '%s' is %s", name, t ? "replaced twice" : "absent");
+    char **names = realloc(w->over_names, (w->n_over + 1) * sizeof *names);
+    if (names) w->over_names = names;
+    float **datas = names ? realloc(w->over_data, (w->n_over + 1) * sizeof *datas) : NULL;
+    if (datas) w->over_data = datas;
+    char *copy = datas ? strdup(name) : NULL;
+    if (!copy) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory replacing tensor '%s'", name);
+    w->over_names[w->n_over] = copy;
+    w->over_data[w->n_over++] = data;
+    return RERANK_OK;
+}
+
 rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t *shape, int n_dims,
                                  const float **out, rerank_error *err) {
     *out = NULL;
@@ -234,6 +276,11 @@ rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t 
     const rr_st_tensor *t;
     rerank_status st = find_shaped(w, name, shape, n_dims, &t, &file, err);
     if (st) return st;
+    const float *replaced = override_of(w, name);
+    if (replaced) {
+        *out = replaced;
+        return RERANK_OK;
+    }
     if (t->dtype != RR_ST_F32 && t->dtype != RR_ST_F16 && t->dtype != RR_ST_BF16)
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", file,
                        name, rr_st_dtype_name(t->dtype));
@@ -248,14 +295,7 @@ rerank_status rr_weights_require(rr_weights *w, const char *name, const int64_t 
     }
     float *p = malloc(t->n_elems * sizeof *p); /* n_elems * 4 <= file size: no overflow */
     if (!p) return rr_fail(err, RERANK_ERR_NOMEM, "%s: tensor '%s': cannot allocate %zu floats", file, name, t->n_elems);
-    if (t->dtype == RR_ST_F32) {
-        memcpy(p, t->data, t->n_bytes);
-    } else {
-        for (size_t i = 0; i < t->n_elems; i++) {
-            uint16_t h = (uint16_t)(t->data[2 * i] | t->data[2 * i + 1] << 8);
-            p[i] = t->dtype == RR_ST_F16 ? rr_f16_to_f32(h) : rr_bf16_to_f32(h);
-        }
-    }
+    rr_weights_to_f32(t, p);
     if ((st = keep(w, p, err))) return st;
     *out = p;
     return RERANK_OK;

@@ -4,6 +4,7 @@
 #ifndef RR_IO_WEIGHTS_H
 #define RR_IO_WEIGHTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "io/safetensors.h"
 #include "rerank.h"
@@ -45,6 +46,14 @@ const rr_st_tensor *rr_weights_at(const rr_weights *w, size_t i, const char **fi
  * mapped file pages leave the resident set, a converted copy's pages read back as zeros), pages shared with
  * neighbouring tensors are kept. The view must not be read afterwards. */
 void rr_weights_release(rr_weights *w, const float *p, size_t n);
+
+/* Replaces tensor `name` (which must exist, 1 or 2 float dims) by `data`, fp32 in the tensor's shape, for every
+ * later rr_weights_require: how a LoRA adapter's merged matrices and saved heads take the place of the base
+ * model's at load (arch/adapter.h). w takes ownership of data (malloc'ed), also on failure. */
+rerank_status rr_weights_override(rr_weights *w, const char *name, float *data, rerank_error *err);
+
+/* The n_elems values of a F32, F16 or BF16 tensor as fp32 into dst; false (nothing written) for another dtype. */
+bool rr_weights_to_f32(const rr_st_tensor *t, float *dst);
 
 /* Exact conversions of one element to fp32 (subnormals, infinities and NaNs included). */
 float rr_f16_to_f32(uint16_t h);

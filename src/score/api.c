@@ -57,7 +57,7 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
     rerank_model *m = calloc(1, sizeof *m);
     if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
     rerank_status s = load_config(dir, &m->config, err);
-    if (!s) s = rr_model_load(dir, m->config, params->dtype, &m->net, err);
+    if (!s) s = rr_model_load_adapted(dir, m->config, params->dtype, params->adapter, &m->net, err);
     if (!s) s = rr_tokenizer_load(dir, &m->tok, err);
     if (!s && !(m->dir = strdup(dir))) s = rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
     if (!s) s = rr_recipe_prepare(m, params->recipe, err);

@@ -21,8 +21,9 @@ rerank_train_params rerank_train_default_params(void) {
         .epochs = a.epochs, .max_steps = a.max_steps, .warmup_ratio = a.warmup_ratio,
         .weight_decay = a.weight_decay, .max_grad_norm = a.max_grad_norm, .seed = a.seed,
         .save_steps = a.save_steps, .threads = a.threads, .dropout = a.trainer.dropout,
-        .lora_rank = a.trainer.lora.rank, .lora_alpha = a.trainer.lora.alpha, .lora_dropout = a.trainer.lora.dropout,
-        .lora_targets = a.trainer.lora.targets, .lora_train_heads = a.trainer.lora.train_heads};
+        .lora_dropout = a.trainer.lora.dropout, .lora_train_heads = a.trainer.lora.train_heads};
+    /* lora_rank, lora_alpha 0 and lora_targets NULL: 64, 16 and all seven projections, or with lora_init the
+     * adapter's (so that an explicit value can be told apart and checked against it) */
 }
 
 rerank_status rerank_train(const rerank_train_params *p, rerank_train_result *out, rerank_error *err) {
@@ -36,7 +37,15 @@ rerank_status rerank_train(const rerank_train_params *p, rerank_train_result *ou
     a.weight_decay = p->weight_decay, a.max_grad_norm = p->max_grad_norm;
     a.knowledge_distillation = p->knowledge_distillation, a.seed = p->seed, a.save_steps = p->save_steps;
     a.resume = p->resume, a.skip_bad_lines = p->skip_bad_lines, a.threads = p->threads, a.merge = p->merge;
-    a.trainer.lora = (rr_lora_opts){p->lora_rank, p->lora_alpha, p->lora_dropout, p->lora_targets, p->lora_train_heads};
+    /* 0 / NULL: the default, or with lora_init the adapter's (the trainer reads adapter_config.json) */
+    rr_lora_opts dflt = a.trainer.lora;
+    a.trainer.lora = (rr_lora_opts){p->lora_rank, p->lora_alpha, p->lora_dropout, p->lora_targets, p->lora_train_heads,
+                                    p->lora_init};
+    if (!p->lora_init) {
+        if (!p->lora_rank) a.trainer.lora.rank = dflt.rank;
+        if (p->lora_alpha == 0) a.trainer.lora.alpha = dflt.alpha;
+        if (!p->lora_targets) a.trainer.lora.targets = dflt.targets;
+    }
     a.trainer.seed = p->seed;
     a.trainer.dropout = p->dropout;
     a.eval_data = p->eval_data, a.eval_steps = p->eval_steps;

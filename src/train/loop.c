@@ -38,7 +38,7 @@ void rr_train_args_default(rr_train_args *a) {
     a->adam_eps = 1e-8;
     a->seed = 42;
     a->save_steps = 500;
-    a->trainer.lora = (rr_lora_opts){64, 16.0, 0.1, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", false};
+    a->trainer.lora = (rr_lora_opts){64, 16.0, 0.1, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", false, NULL};
     a->trainer.dropout = true;
 }
 
@@ -310,9 +310,10 @@ static rerank_status load_dev(loop *L, rerank_error *err) {
     return st;
 }
 
-/* Rank 0 saves the current weights to output_dir/eval-model (the merged model for LoRA), loads them through
- * the scoring API and ranks the held-out rows; the directory is removed afterwards. Costs a save and a load:
- * the trainer's own forward pass runs in training mode and accumulates gradients. */
+/* Rank 0 saves the current weights to output_dir/eval-model (for LoRA the adapter only, which the load applies
+ * to the base model: no merged copy is written), loads them through the scoring API and ranks the held-out
+ * rows; the directory is removed afterwards. Costs a save and a load: the trainer's own forward pass runs in
+ * training mode and accumulates gradients. */
 static rerank_status evaluate(loop *L, long step, rr_train_result *res, rerank_error *err) {
     rerank_status st = RERANK_OK;
     if (L->rank == 0) {
@@ -326,13 +327,13 @@ static rerank_status evaluate(loop *L, long step, rr_train_result *res, rerank_e
         rerank_session *session = NULL;
         rr_rows_metrics m;
         rerank_model_params mp = rerank_model_default_params();
-        if (lora) mp.recipe = "flag-llm"; /* the layout the LoRA trainer trains with */
+        if (lora) mp.recipe = "flag-llm", mp.adapter = dir; /* the layout the LoRA trainer trains with */
         rerank_score_params sp = rerank_score_default_params();
         sp.max_length = a->query_max_len + a->passage_max_len;
         sp.n_threads = a->threads;
         if (!(st = rr_train_rmdir_flat(merged, err)) && !(st = rr_train_rmdir_flat(dir, err)) &&
-            !(st = rr_train_mkdirs(dir, err)) && !(st = L->t->ops->save(L->t, a->model, dir, lora, err)) &&
-            !(st = rerank_model_load(lora ? merged : dir, &mp, &model, err)) &&
+            !(st = rr_train_mkdirs(dir, err)) && !(st = L->t->ops->save(L->t, a->model, dir, false, err)) &&
+            !(st = rerank_model_load(lora ? a->model : dir, &mp, &model, err)) &&
             !(st = rerank_session_new(model, &session, err)))
             st = rr_eval_rows(session, &sp, 1, L->dev, &m, err);
         rerank_session_free(session);

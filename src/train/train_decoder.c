@@ -282,6 +282,12 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
     d->base.kind = desc.kind == RERANK_KIND_LAYERWISE ? RERANK_KIND_LAYERWISE : RERANK_KIND_LLM;
     bool attn_bias, tied;
     double p_attn;
+    rr_trainer_opts resolved = *opts;
+    char init_targets[512];
+    if (opts->lora.init && (st = rr_decoder_lora_init_opts(d->arch, &opts->lora, &resolved.lora, init_targets,
+                                                           sizeof init_targets, err)))
+        goto done;
+    opts = &resolved;
     if ((st = parse_config(d, config, &desc, err)) || (st = check_opts(d, opts, err)) ||
         (st = rr_json_get_bool(config, "attention_bias", false, false, &attn_bias, CONFIG, err)) ||
         (st = rr_json_get_bool(config, "tie_word_embeddings", false, d->spec->tie_default, &tied, CONFIG, err)) ||
@@ -293,6 +299,7 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
         goto done;
     }
     if ((st = rr_lora_parse_targets(opts->lora.targets, d->target, err))) goto done;
+    snprintf(d->targets_text, sizeof d->targets_text, "%s", opts->lora.targets ? opts->lora.targets : "(all)");
     d->rank = opts->lora.rank;
     d->alpha = opts->lora.alpha;
     d->dropout = opts->lora.dropout;
@@ -301,6 +308,7 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
     if ((st = rr_weights_open(dir, &d->weights, err)) || (st = bind_weights(d, attn_bias, tied, err))) goto done;
     if (d->spec->head != RR_DEC_HEAD_LAYERWISE && (st = find_yes(d, err))) goto done;
     if ((st = build_table(d, err))) goto done;
+    if (opts->lora.init && (st = rr_decoder_trainer_init_from(&d->base, opts->lora.init, err))) goto done;
     d->pool = rr_pool_new(opts->threads); /* NULL (threads unavailable) runs on the caller alone */
     d->recompute_bytes = 2.0 * (1 << 30);
 done:

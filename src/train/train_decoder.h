@@ -41,6 +41,7 @@ typedef struct rr_dec_trainer {
     int rank;
     double alpha, dropout;
     bool train_heads;
+    char targets_text[512]; /* the targets as given, for messages */
     size_t *lora_param;   /* [n_layers * RR_LORA_N_MODULES]: table index of lora_A (lora_B follows), or SIZE_MAX */
     size_t head_param;    /* table index of the first trained head (train_heads) */
     unsigned long long seed;
@@ -67,6 +68,13 @@ rerank_status rr_dt_save(const rr_trainer *t, const char *src_dir, const char *o
 /* Loads a PEFT adapter directory's adapter_model.safetensors into t's table (same names and shapes: the same
  * targets, rank and heads; F32, BF16 or F16). (train_decoder_adapter.c) */
 rerank_status rr_decoder_trainer_load_adapter(rr_trainer *t, const char *adapter_dir, rerank_error *err);
+/* --lora-init: `in` resolved against adapter_config.json of in->init for a base of `architecture` (rank 0,
+ * alpha 0, targets NULL = the adapter's; another value is an error naming both; heads trained when it saved
+ * them); out->targets points into targets[size]. (train_decoder_adapter.c) */
+rerank_status rr_decoder_lora_init_opts(const char *architecture, const rr_lora_opts *in, rr_lora_opts *out,
+                                        char *targets, size_t size, rerank_error *err);
+/* The adapter's lora_A/B (and saved heads, else the base's) as t's initial values. */
+rerank_status rr_decoder_trainer_init_from(rr_trainer *t, const char *adapter_dir, rerank_error *err);
 /* Merges a PEFT LoRA adapter directory into its base model (base_dir, or adapter_config.json's
  * base_model_name_or_path when NULL): out_dir then holds the adapter and out_dir/merged_model, as the save op
  * with merge writes them. */

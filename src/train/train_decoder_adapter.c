@@ -1,5 +1,6 @@
 /* train_decoder_adapter.c - reading a PEFT LoRA adapter directory back: its tensors into a trainer's table
- * (resuming, or continuing from a released adapter), and merging it into its base model on disk. */
+ * (resuming, or --lora-init: continuing from a released adapter, whose adapter_config.json sets the rank, alpha,
+ * targets and heads), and merging it into its base model on disk. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,44 +9,101 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "arch/adapter.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "train/train_decoder.h"
 
-rerank_status rr_decoder_trainer_load_adapter(rr_trainer *t, const char *adapter_dir, rerank_error *err) {
+/* The trainer parameter p's values from adapter tensor x (same shape checked by the caller). */
+static rerank_status copy_param(const rr_trainer *t, const rr_train_param *p, const rr_st_tensor *x, const char *path,
+                                rerank_error *err) {
+    if (!rr_weights_to_f32(x, t->w + p->offset))
+        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, expected F32, F16 or BF16", path, p->name,
+                       rr_st_dtype_name(x->dtype));
+    return RERANK_OK;
+}
+
+/* Loads adapter_model.safetensors into t's table; with heads_optional the trained heads may be absent (they
+ * keep the base model's values). Every adapter tensor must be a parameter of the table. */
+static rerank_status load_tensors(rr_trainer *t, const char *adapter_dir, bool heads_optional, rerank_error *err) {
+    const rr_dec_trainer *d = t->impl;
     char path[4200];
     if (!rr_path_join(path, sizeof path, adapter_dir, "adapter_model.safetensors"))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "path too long");
     rr_safetensors *sf;
     rerank_status st = rr_safetensors_open(path, &sf, err);
     if (st) return st;
-    if (rr_safetensors_count(sf) != t->n_params)
-        st = rr_fail(err, RERANK_ERR_FORMAT, "%s: %zu tensors, the trainer has %zu (targets, heads)", path,
-                     rr_safetensors_count(sf), t->n_params);
+    size_t used = 0;
     for (size_t i = 0; i < t->n_params && !st; i++) {
         const rr_train_param *p = &t->params[i];
         const rr_st_tensor *x = rr_safetensors_find(sf, p->name);
-        if (!x || x->n_dims != 2 || x->shape[0] != p->shape[0] || x->shape[1] != p->shape[1]) {
-            st = rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' [%lld,%lld] is missing or has another shape", path,
-                         p->name, (long long)p->shape[0], (long long)p->shape[1]);
-            break;
-        }
-        float *w = t->w + p->offset;
-        for (size_t k = 0; k < p->size; k++) {
-            const unsigned char *e = x->data + k * rr_st_dtype_size(x->dtype);
-            uint16_t h;
-            if (x->dtype == RR_ST_F32) memcpy(&w[k], e, 4);
-            else if (x->dtype == RR_ST_BF16 || x->dtype == RR_ST_F16) {
-                memcpy(&h, e, 2);
-                w[k] = x->dtype == RR_ST_BF16 ? rr_bf16_to_f32(h) : rr_f16_to_f32(h);
-            } else {
-                st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: tensor '%s' is %s", path, p->name,
-                             rr_st_dtype_name(x->dtype));
-                break;
-            }
-        }
+        char got[160], want[160];
+        if (!x && heads_optional && i >= d->head_param) continue;
+        if (!x)
+            st = rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' %s is missing (targets %s, r %d)", path, p->name,
+                         rr_st_shape_str(want, sizeof want, p->shape, 2), d->targets_text, d->rank);
+        else if (x->n_dims != 2 || x->shape[0] != p->shape[0] || x->shape[1] != p->shape[1])
+            st = rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' is %s, expected %s", path, p->name,
+                         rr_st_shape_str(got, sizeof got, x->shape, x->n_dims),
+                         rr_st_shape_str(want, sizeof want, p->shape, 2));
+        else if (!(st = copy_param(t, p, x, path, err)))
+            used++;
+    }
+    for (size_t i = 0; i < rr_safetensors_count(sf) && !st && used != rr_safetensors_count(sf); i++) {
+        const char *name = rr_safetensors_at(sf, i)->name;
+        bool known = false;
+        for (size_t k = 0; k < t->n_params && !known; k++) known = !strcmp(t->params[k].name, name);
+        if (!known)
+            st = rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' is not a LoRA weight or head of this %s (%d layers, "
+                         "targets %s)", path, name, d->arch, d->n_layers, d->targets_text);
     }
     rr_safetensors_free(sf);
     return st;
+}
+
+rerank_status rr_decoder_trainer_load_adapter(rr_trainer *t, const char *adapter_dir, rerank_error *err) {
+    return load_tensors(t, adapter_dir, false, err);
+}
+
+/* An explicit setting that disagrees with the adapter: an error naming both values. */
+static rerank_status same_targets(const char *given, const rr_lora_config *c, rerank_error *err) {
+    bool a[RR_LORA_N_MODULES], b[RR_LORA_N_MODULES];
+    rerank_status st = rr_lora_parse_targets(given, a, err);
+    if (!st) st = rr_lora_parse_targets(c->targets, b, err);
+    if (st) return st;
+    if (memcmp(a, b, sizeof a) != 0)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "--lora-targets %s conflicts with target_modules %s of %s",
+                       given, c->targets, c->path);
+    return RERANK_OK;
+}
+
+rerank_status rr_decoder_lora_init_opts(const char *architecture, const rr_lora_opts *in, rr_lora_opts *out,
+                                        char *targets, size_t size, rerank_error *err) {
+    rr_lora_config c;
+    rerank_status st = rr_lora_config_read(in->init, &c, err);
+    if (!st) st = rr_lora_config_check_base(&c, architecture, err);
+    if (!st && in->rank && in->rank != c.rank)
+        st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "--lora-rank %d conflicts with r %d of %s", in->rank, c.rank,
+                     c.path);
+    if (!st && in->alpha != 0 && in->alpha != c.alpha)
+        st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "--lora-alpha %g conflicts with lora_alpha %g of %s", in->alpha,
+                     c.alpha, c.path);
+    if (!st && in->targets) st = same_targets(in->targets, &c, err);
+    if (!st && snprintf(targets, size, "%s", c.targets) >= (int)size)
+        st = rr_fail(err, RERANK_ERR_FORMAT, "%s: 'target_modules' is too long", c.path);
+    if (!st) {
+        *out = *in;
+        out->rank = c.rank;
+        out->alpha = c.alpha;
+        out->targets = targets;
+        out->train_heads = in->train_heads || c.modules_to_save;
+    }
+    rr_lora_config_free(&c);
+    return st;
+}
+
+rerank_status rr_decoder_trainer_init_from(rr_trainer *t, const char *adapter_dir, rerank_error *err) {
+    return load_tensors(t, adapter_dir, true, err);
 }
 
 static bool is_dir(const char *path) {
@@ -53,60 +111,21 @@ static bool is_dir(const char *path) {
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* target_modules as PEFT writes it: a list of names (or one comma-separated string) into a comma list. */
-static rerank_status targets_of(const json_t *c, char *buf, size_t size, rerank_error *err) {
-    const json_t *tm = json_object_get(c, "target_modules");
-    buf[0] = '\0';
-    if (json_is_string(tm)) {
-        snprintf(buf, size, "%s", json_string_value(tm));
-        return RERANK_OK;
-    }
-    if (!json_is_array(tm) || !json_array_size(tm))
-        return rr_fail(err, RERANK_ERR_FORMAT, "adapter_config.json: 'target_modules' must be a list of module names");
-    size_t at = 0, i;
-    const json_t *v;
-    json_array_foreach(tm, i, v) {
-        if (!json_is_string(v) || at + strlen(json_string_value(v)) + 2 > size)
-            return rr_fail(err, RERANK_ERR_FORMAT, "adapter_config.json: bad 'target_modules'");
-        at += (size_t)snprintf(buf + at, size - at, "%s%s", i ? "," : "", json_string_value(v));
-    }
-    return RERANK_OK;
-}
-
 rerank_status rr_decoder_merge_adapter(const char *adapter_dir, const char *base_dir, const char *out_dir,
                                        rerank_error *err) {
-    char path[4200], targets[512];
-    json_t *c = NULL;
-    if (!rr_path_join(path, sizeof path, adapter_dir, "adapter_config.json"))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "path too long");
-    rerank_status st = rr_json_load_file(path, 1 << 20, &c, err);
-    if (st) return st;
-    const char *peft_type = json_string_value(json_object_get(c, "peft_type"));
-    long long r = 0;
-    double alpha = 0;
-    if (!peft_type || strcmp(peft_type, "LORA") != 0)
-        st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: peft_type must be \"LORA\"", path);
-    if (!st && !base_dir &&
-        (st = rr_json_get_str(c, "base_model_name_or_path", true, NULL, &base_dir, NULL, path, err)) == RERANK_OK &&
-        !is_dir(base_dir))
-        st = rr_fail(err, RERANK_ERR_IO, "%s: the base model '%s' is not a local directory; pass it explicitly", path,
+    rr_lora_config c;
+    rerank_status st = rr_lora_config_read(adapter_dir, &c, err);
+    if (!st && !base_dir && !(base_dir = c.base))
+        st = rr_fail(err, RERANK_ERR_FORMAT, "%s: no 'base_model_name_or_path'; pass the base model", c.path);
+    if (!st && !is_dir(base_dir))
+        st = rr_fail(err, RERANK_ERR_IO, "%s: the base model '%s' is not a local directory; pass it explicitly", c.path,
                      base_dir);
-    const json_t *save = json_object_get(c, "modules_to_save");
-    rr_trainer_opts o = {.lora = {.train_heads = json_is_array(save) && json_array_size(save) > 0}};
-    if (!st && !(st = rr_json_get_int(c, "r", true, 0, &r, path, err)) &&
-        !(st = rr_json_get_num(c, "lora_alpha", true, 0, &alpha, path, err)) &&
-        !(st = targets_of(c, targets, sizeof targets, err))) {
-        o.lora.rank = r > 0 && r <= (1 << 16) ? (int)r : 0;
-        o.lora.alpha = alpha;
-        o.lora.targets = targets;
-        if (json_is_true(json_object_get(c, "use_dora")) || json_is_true(json_object_get(c, "use_rslora")))
-            st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: DoRA / rsLoRA adapters are not supported", path);
-    }
+    /* the adapter's own rank, alpha, targets and heads (rr_decoder_lora_init_opts), its tensors as loaded */
+    rr_trainer_opts o = {.lora = {.init = adapter_dir}};
     rr_trainer *t = NULL;
-    if (!st && !(st = rr_decoder_trainer_open(base_dir, &o, &t, err)) &&
-        !(st = rr_decoder_trainer_load_adapter(t, adapter_dir, err)))
+    if (!st && !(st = rr_decoder_trainer_open(base_dir, &o, &t, err)))
         st = t->ops->save(t, base_dir, out_dir, true, err);
     if (t) t->ops->free(t);
-    json_decref(c);
+    rr_lora_config_free(&c);
     return st;
 }

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "arch/adapter.h"
 #include "io/safetensors.h"
 #include "train/train_decoder.h"
 
@@ -200,8 +201,7 @@ static float *merged_value(const rr_dec_trainer *d, const char *name, rerank_sta
             return NULL;
         }
         memcpy(w, d->layers[l].w[m], (size_t)out * (size_t)in * sizeof *w);
-        rr_sgemm(d->pool, false, false, out, in, d->rank, (float)(d->alpha / d->rank), t->w + B->offset, d->rank,
-                 t->w + A->offset, in, 1.0f, w, in);
+        rr_lora_merge(d->pool, w, out, in, t->w + A->offset, t->w + B->offset, d->rank, (float)(d->alpha / d->rank));
         return w;
     }
     return NULL;

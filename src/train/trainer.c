@@ -26,6 +26,9 @@ rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_t
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: a converted model (config.json 'rerank_packed', from rerank "
                        "convert) holds its dense weights packed in bf16/int8 and cannot be trained; train the original",
                        dir);
+    if (desc.kind == RERANK_KIND_CROSS_ENCODER && opts->lora.init)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: --lora-init: %s is a cross-encoder, fully fine-tuned "
+                       "without LoRA adapters", dir, desc.architecture);
     st = desc.kind == RERANK_KIND_CROSS_ENCODER ? rr_encoder_trainer_open(dir, opts, out, err)
                                                 : rr_decoder_trainer_open(dir, opts, out, err);
     /* The encoder trainer takes the config's kind; the decoder trainer sets the layout it trains on (the

@@ -23,6 +23,10 @@ typedef struct rr_lora_opts {
     double dropout;      /* on the LoRA input, training only; default 0.1 */
     const char *targets; /* comma-separated module names, default "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj" */
     bool train_heads;    /* layerwise: train the per-layer heads too (FlagEmbedding's lora_extra_parameters) */
+    const char *init;    /* a PEFT adapter directory to start from (--lora-init), or NULL. Then rank 0, alpha 0 and
+                          * targets NULL take adapter_config.json's r, lora_alpha and target_modules, other values
+                          * must equal them; its lora_A/B and saved heads are the initial values, and heads are
+                          * trained when it has them */
 } rr_lora_opts;
 
 typedef struct rr_trainer_opts {
