@@ -14,8 +14,8 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-prototypes -Wno-format-truncation -Wno-format-zero-length
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE
-DEPS_CFLAGS := $(shell pkg-config --cflags jansson libutf8proc libpcre2-8 2>/dev/null)
-DEPS_LIBS   := $(shell pkg-config --libs jansson libutf8proc libpcre2-8 2>/dev/null || echo -ljansson -lutf8proc -lpcre2-8)
+DEPS_CFLAGS := $(shell pkg-config --cflags jansson libutf8proc libpcre2-8 libcurl libcrypto 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs jansson libutf8proc libpcre2-8 libcurl libcrypto 2>/dev/null || echo -ljansson -lutf8proc -lpcre2-8 -lcurl -lcrypto)
 LDLIBS   = $(DEPS_LIBS) -lm -lpthread
 ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -fPIC -MMD -MP
 ifeq ($(SAN),1)
@@ -42,7 +42,7 @@ SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c lim
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
+CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o $(BUILD)/tools/cli_download.o
 
 .PHONY: all test check clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank

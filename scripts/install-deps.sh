@@ -9,6 +9,7 @@ PKGS=(
   libmicrohttpd-dev            # rerank serve: HTTP/1.1 server
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
+  libcurl4-openssl-dev libssl-dev  # models by hub id: downloads (libcurl), sha256 of LFS files (libcrypto)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench. Debian's

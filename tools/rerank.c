@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_download.h"
 #include "cli_train.h"
 #include "rerank.h"
 
@@ -29,7 +30,8 @@ static const char *const usage_text =
     "            see rerank convert --help\n"
     "\n"
     "Options (score, rank, tokenize):\n"
-    "  --model DIR             Hugging Face model directory (config.json, *.safetensors, tokenizer) [required]\n"
+    "  --model DIR|ID          Hugging Face model directory (config.json, *.safetensors, tokenizer), or a hub id\n"
+    "                          ORG/NAME[@REVISION], fetched into the hub cache (see rerank download --help) [required]\n"
     "  --input FILE            read input from FILE instead of standard input\n"
     "  --max-length N          token budget of a pair, special tokens included (default 512, at most the\n"
     "                          model's limit)\n"
@@ -63,7 +65,7 @@ static const char *const usage_text =
     "  rerank --version       print the version\n";
 
 static const char *const convert_usage_text =
-    "usage: rerank convert --model DIR --dtype bf16|int8 --out DIR\n"
+    "usage: rerank convert --model DIR|ORG/NAME[@REV] --dtype bf16|int8 --out DIR\n"
     "\n"
     "Converts the dense weights of a model to bf16 or int8 once and saves them, packed as the kernels read them,\n"
     "in a new model directory: model.safetensors (every other tensor unchanged), config.json with a\n"
@@ -300,7 +302,11 @@ static json_t *parse_pair_line(const line_reader *r, const char *line, size_t le
 
 static int load_model(const cli_options *o, rerank_model **model, rerank_session **session) {
     rerank_error err;
-    if (rerank_model_load(o->model, &o->mp, model, &err)) return runtime_error("%s", err.message);
+    rerank_model_params mp = o->mp;
+    mp.progress = rr_cli_progress_fn();
+    rerank_status st = rerank_model_load(o->model, &mp, model, &err);
+    rr_cli_progress_done();
+    if (st) return runtime_error("%s", err.message);
     if (session && rerank_session_new(*model, session, &err)) {
         rerank_model_free(*model);
         return runtime_error("%s", err.message);
@@ -618,6 +624,10 @@ int main(int argc, char **argv) {
                 fputs(convert_usage_text, stdout);
                 return 0;
             }
+            if (!strcmp(cmd, "download")) {
+                fputs(rr_cli_download_usage, stdout);
+                return 0;
+            }
             if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "merge-lora")) {
                 fputs(!strcmp(cmd, "train") ? rr_cli_train_usage
                       : !strcmp(cmd, "eval") ? rr_cli_eval_usage
@@ -643,6 +653,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return rr_cli_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "merge-lora")) return rr_cli_merge_lora(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
+    if (!strcmp(cmd, "download")) return rr_cli_download(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) {
         if (rr_serve_main) return rr_serve_main(argc - 1, argv + 1);
         return runtime_error("this build has no HTTP server");

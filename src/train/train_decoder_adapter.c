@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "hub/hub.h"
 #include "io/safetensors.h"
 #include "train/train_decoder.h"
 
@@ -75,8 +76,12 @@ static rerank_status targets_of(const json_t *c, char *buf, size_t size, rerank_
 
 rerank_status rr_decoder_merge_adapter(const char *adapter_dir, const char *base_dir, const char *out_dir,
                                        rerank_error *err) {
-    char path[4200], targets[512];
+    char path[4200], targets[512], adapter_resolved[4096];
     json_t *c = NULL;
+    /* a PEFT adapter published on the hub works by id too */
+    rerank_status st0 = rr_hub_resolve_model(adapter_dir, NULL, adapter_resolved, sizeof adapter_resolved, err);
+    if (st0) return st0;
+    adapter_dir = adapter_resolved;
     if (!rr_path_join(path, sizeof path, adapter_dir, "adapter_config.json"))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "path too long");
     rerank_status st = rr_json_load_file(path, 1 << 20, &c, err);
@@ -86,11 +91,16 @@ rerank_status rr_decoder_merge_adapter(const char *adapter_dir, const char *base
     double alpha = 0;
     if (!peft_type || strcmp(peft_type, "LORA") != 0)
         st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: peft_type must be \"LORA\"", path);
-    if (!st && !base_dir &&
-        (st = rr_json_get_str(c, "base_model_name_or_path", true, NULL, &base_dir, NULL, path, err)) == RERANK_OK &&
-        !is_dir(base_dir))
-        st = rr_fail(err, RERANK_ERR_IO, "%s: the base model '%s' is not a local directory; pass it explicitly", path,
-                     base_dir);
+    if (!st && !base_dir)
+        st = rr_json_get_str(c, "base_model_name_or_path", true, NULL, &base_dir, NULL, path, err);
+    /* the base may be a hub id (PEFT records e.g. "BAAI/bge-reranker-v2-gemma"): use its snapshot directory */
+    char base_resolved[4096];
+    if (!st && !(st = rr_hub_resolve_model(base_dir, NULL, base_resolved, sizeof base_resolved, err))) {
+        base_dir = base_resolved;
+        if (!is_dir(base_dir))
+            st = rr_fail(err, RERANK_ERR_IO, "%s: the base model '%s' is neither a local directory nor a hub id; pass "
+                         "it explicitly", path, base_dir);
+    }
     const json_t *save = json_object_get(c, "modules_to_save");
     rr_trainer_opts o = {.lora = {.train_heads = json_is_array(save) && json_array_size(save) > 0}};
     if (!st && !(st = rr_json_get_int(c, "r", true, 0, &r, path, err)) &&

@@ -1,0 +1,100 @@
+/* cli_download.c - `rerank download ORG/NAME[@REV]`: fetches a model from the Hugging Face Hub into the shared
+ * cache and prints its snapshot directory on stdout; and the progress line (bytes, rate, ETA) that every command
+ * draws on stderr while a hub id downloads, when stderr is a terminal. */
+#include "cli_download.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const rr_cli_download_usage =
+    "usage: rerank download ORG/NAME[@REVISION]\n"
+    "\n"
+    "Fetches the files a reranker needs (config.json, tokenizer files, *.safetensors and the shard index, PEFT\n"
+    "adapter files; never *.bin, *.gguf or onnx/) from the Hugging Face Hub into the cache huggingface_hub uses,\n"
+    "and prints the snapshot directory. REVISION is a branch, tag, refs/pr/N or a 40-hex commit (default main).\n"
+    "Every command's --model takes ORG/NAME[@REVISION] the same way (an existing local path always wins).\n"
+    "\n"
+    "Environment (as huggingface_hub reads it):\n"
+    "  HF_ENDPOINT       the hub (default https://huggingface.co; an http:// mirror works)\n"
+    "  HF_HUB_CACHE      the cache (default $HF_HOME/hub; HF_HOME defaults to $XDG_CACHE_HOME/huggingface,\n"
+    "                    then ~/.cache/huggingface)\n"
+    "  HF_TOKEN          token for private and gated repositories (else the file $HF_TOKEN_PATH, default\n"
+    "                    $HF_HOME/token); sent to HF_ENDPOINT's host only\n"
+    "  HF_HUB_OFFLINE=1  no network: the cache only\n";
+
+static struct {
+    double start, last;
+    int drawn;
+} progress;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void human(double bytes, char *out, size_t cap) {
+    const char *unit[] = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 4) bytes /= 1000, u++;
+    snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+}
+
+static void draw(const rerank_download_progress *p, void *user) {
+    double t = now();
+    if (progress.start == 0) progress.start = t;
+    bool finished = p->bytes_done >= p->bytes_total && p->files_done == p->files_total;
+    if (p->bytes_total == 0 || (t - progress.last < 0.2 && !finished)) return;
+    progress.last = t;
+    double el = t - progress.start, rate = el > 0 ? (double)p->bytes_done / el : 0;
+    char done[32], total[32], speed[32], eta[32] = "--:--";
+    human((double)p->bytes_done, done, sizeof done);
+    human((double)p->bytes_total, total, sizeof total);
+    human(rate, speed, sizeof speed);
+    if (rate > 0 && p->bytes_total >= p->bytes_done) {
+        long s = (long)((double)(p->bytes_total - p->bytes_done) / rate);
+        snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    fprintf(stderr, "\r\033[Kdownloading %.40s [%d/%d files] %s / %s  %s/s  eta %s", p->file ? p->file : "",
+            p->files_done, p->files_total, done, total, speed, eta);
+    fflush(stderr);
+    progress.drawn = 1;
+}
+
+rerank_progress_fn rr_cli_progress_fn(void) { return isatty(STDERR_FILENO) ? draw : NULL; }
+
+void rr_cli_progress_done(void) {
+    if (progress.drawn) fputc('\n', stderr);
+    progress.drawn = 0;
+}
+
+int rr_cli_download(int argc, char **argv) {
+    const char *id = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "-", 1)) {
+            fprintf(stderr, "rerank: error: download: unknown option '%s' (see rerank download --help)\n", argv[i]);
+            return 2;
+        }
+        if (id) {
+            fprintf(stderr, "rerank: error: download takes one ORG/NAME[@REVISION] (see rerank download --help)\n");
+            return 2;
+        }
+        id = argv[i];
+    }
+    if (!id) {
+        fprintf(stderr, "rerank: error: download needs ORG/NAME[@REVISION] (see rerank download --help)\n");
+        return 2;
+    }
+    char dir[4096];
+    rerank_error err;
+    rerank_status st = rerank_hub_download(id, rr_cli_progress_fn(), NULL, dir, sizeof dir, &err);
+    rr_cli_progress_done();
+    if (st) {
+        fprintf(stderr, "rerank: error: %s\n", err.message);
+        return st == RERANK_ERR_INVALID_ARGUMENT ? 2 : 1;
+    }
+    printf("%s\n", dir);
+    return 0;
+}
