@@ -239,7 +239,8 @@ static rerank_status fetch_file(fetch *f, const hub_file *hf, rerank_error *err)
     /* another process may have written it while we waited for the lock */
     if (lstat(blob, &bs) != 0 || !S_ISREG(bs.st_mode) || bs.st_size != r.size) {
         f->current = hf->name;
-        st = rr_http_download(f->http, source, part, r.size, on_bytes, f, &r, err);
+        rr_http_reply got_reply;
+        st = rr_http_download(f->http, source, part, r.size, on_bytes, f, &got_reply, err);
         if (st) rr_error_prefix(err, "%s %s", repo, hf->name);
         char got[65];
         if (!st && want[0] && !(st = rr_hub_sha256_file(part, got, err)) && strcmp(got, want)) {
