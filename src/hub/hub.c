@@ -335,6 +335,7 @@ rerank_status rr_hub_fetch(const char *spec, const rr_hub_opts *opts, char *out,
     size_t len = 0;
     rr_http_reply r;
     st = rr_http_get(f->http, url, API_MAX_BYTES, &body, &len, &r, err);
+    if (st) rr_error_prefix(err, "%s", f->id.repo);
     if (st == RERANK_ERR_NETWORK) {
         /* no answer at all: what the cache has for this revision will do, as huggingface_hub falls back */
         rerank_error net = *(err ? err : &(rerank_error){0});
@@ -380,7 +381,12 @@ rerank_status rr_hub_resolve_model(const char *spec, const rr_hub_opts *opts, ch
         if ((size_t)snprintf(out, cap, "%s", spec) >= cap) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "path too long");
         return RERANK_OK;
     }
-    return rr_hub_fetch(spec, opts, out, cap, err);
+    rerank_status s = rr_hub_fetch(spec, opts, out, cap, err);
+    if ((s == RERANK_ERR_NOT_FOUND || s == RERANK_ERR_NETWORK) && err) { /* maybe a mistyped local path */
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, " (and no local directory '%s' exists)", spec);
+    }
+    return s;
 }
 
 rerank_status rerank_hub_download(const char *id, rerank_progress_fn progress, void *user, char *dir_out, size_t cap,

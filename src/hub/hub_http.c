@@ -125,7 +125,7 @@ typedef struct exchange {
     /* file */
     FILE *file;
     int64_t offset, expected; /* bytes already in the file at the start; the total it must reach */
-    int64_t content_length, range_start;
+    int64_t content_length, range_start, linked_size; /* -1 when absent */
     bool body_started;
     rr_http_progress_fn progress;
     void *user;
@@ -166,7 +166,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user) {
         r->location[0] = r->etag[0] = r->commit[0] = r->error_code[0] = r->error_message[0] = '\0';
         r->linked = false;
         r->size = -1;
-        x->content_length = x->range_start = -1;
+        x->content_length = x->range_start = x->linked_size = -1;
         return n;
     }
     const char *colon = memchr(data, ':', n);
@@ -185,11 +185,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user) {
     } else if (IS("ETag")) {
         if (!r->linked) normalize_etag(r->etag, sizeof r->etag, v, vn);
     } else if (IS("X-Repo-Commit")) copy_value(r->commit, sizeof r->commit, v, vn);
-    else if (IS("X-Linked-Size")) r->size = parse_size(v, vn);
-    else if (IS("Content-Length")) {
-        x->content_length = parse_size(v, vn);
-        if (r->size < 0 && !r->linked) r->size = x->content_length;
-    } else if (IS("Content-Range")) {
+    else if (IS("X-Linked-Size")) x->linked_size = parse_size(v, vn);
+    else if (IS("Content-Length")) x->content_length = parse_size(v, vn);
+    else if (IS("Content-Range")) {
         if (vn > 6 && !strncasecmp(v, "bytes ", 6)) {
             const char *dash = memchr(v + 6, '-', vn - 6);
             if (dash) x->range_start = parse_size(v + 6, (size_t)(dash - v - 6));
@@ -300,7 +298,7 @@ static rerank_status perform(exchange *x, const char *url, bool head, rerank_err
         x->refused[0] = '\0';
         x->error_body = 0;
         x->body_started = false;
-        x->content_length = x->range_start = -1;
+        x->content_length = x->range_start = x->linked_size = -1;
         x->len = 0;
         if (x->kind == SINK_FILE) {
             fflush(x->file);
@@ -350,6 +348,8 @@ static rerank_status perform(exchange *x, const char *url, bool head, rerank_err
         CURLcode rc = curl_easy_perform(c);
         curl_slist_free_all(hdrs);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        /* an LFS file's size is X-Linked-Size (Content-Length is the redirect's own body) */
+        r->size = x->linked_size >= 0 ? x->linked_size : r->linked ? -1 : x->content_length;
         if (x->kind == SINK_FILE) fflush(x->file);
         if (x->refused[0])
             return rr_fail(err, RERANK_ERR_NETWORK, "%s: refused: %s", brief(url, shown, sizeof shown), x->refused);
