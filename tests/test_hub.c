@@ -646,3 +646,76 @@ TEST(hub_local_path_wins) {
     sandbox_close(&s);
     fake_hub_stop(h);
 }
+
+/* Extracts the text of "key":value from a JSON line (for comparing outputs that also carry timings). */
+static void field(const char *json, const char *key, char *out, size_t cap) {
+    const char *p = strstr(json, key);
+    size_t n = p ? strcspn(p, ",}") : 0;
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p ? p : "");
+}
+
+TEST(hub_train_and_eval_take_hub_ids) {
+    fake_hub *h = start(NULL);
+    REQUIRE(h);
+    sandbox s;
+    REQUIRE(sandbox_open(&s, fake_hub_endpoint(h)));
+    char rows[200];
+    snprintf(rows, sizeof rows, "%s/rows.jsonl", s.root);
+    FILE *f = fopen(rows, "w");
+    REQUIRE(f);
+    fputs("{\"query\": \"a\", \"pos\": [\"p q\"], \"neg\": [\"n m\"]}\n"
+          "{\"query\": \"d\", \"pos\": [\"p\"], \"neg\": [\"n\", \"x y\"]}\n", f);
+    fclose(f);
+    const char *local = model_dir("testdata/bert-seqcls-tiny");
+    char env[512], cmd[4096], *o1, *e1, *o2, *e2;
+    snprintf(env, sizeof env, "HF_ENDPOINT=%s HF_HUB_CACHE=%s", fake_hub_endpoint(h), s.cache);
+    /* eval */
+    snprintf(cmd, sizeof cmd, "%s %s eval --model org/bert --data %s", env, cli(), rows);
+    int rc1 = run_command(cmd, NULL, &o1, &e1);
+    snprintf(cmd, sizeof cmd, "%s eval --model %s --data %s", cli(), local, rows);
+    int rc2 = run_command(cmd, NULL, &o2, &e2);
+    CHECK(rc1 == 0 && rc2 == 0 && !strcmp(o1, o2) && strstr(o1, "mrr@10"), "%s%s / %s%s", o1, e1, o2, e2);
+    free(o1), free(e1), free(o2), free(e2);
+    /* one training step: the same first loss */
+    snprintf(cmd, sizeof cmd,
+             "%s %s train --model org/bert --train-data %s --output-dir %s/out1 --train-group-size 2 --batch-size 1 "
+             "--max-steps 1 --save-steps 0", env, cli(), rows, s.root);
+    rc1 = run_command(cmd, NULL, &o1, &e1);
+    snprintf(cmd, sizeof cmd,
+             "%s train --model %s --train-data %s --output-dir %s/out2 --train-group-size 2 --batch-size 1 --max-steps 1 "
+             "--save-steps 0", cli(), local, rows, s.root);
+    rc2 = run_command(cmd, NULL, &o2, &e2);
+    char l1[64], l2[64];
+    field(o1, "\"first_loss\"", l1, sizeof l1);
+    field(o2, "\"first_loss\"", l2, sizeof l2);
+    CHECK(rc1 == 0 && rc2 == 0 && l1[0] && !strcmp(l1, l2), "%s %s / %s %s", l1, e1, l2, e2);
+    snprintf(cmd, sizeof cmd, "%s/out1/model.safetensors", s.root);
+    CHECK(access(cmd, F_OK) == 0);
+    free(o1), free(e1), free(o2), free(e2);
+    sandbox_close(&s);
+    fake_hub_stop(h);
+}
+
+TEST(hub_progress_line_only_on_a_terminal) {
+    if (system("command -v script > /dev/null 2>&1") != 0) { /* util-linux's script gives the command a terminal */
+        CHECK(1, "no script(1): skipped");
+        return;
+    }
+    fake_hub_mode mode = {.slow = true};
+    fake_hub *h = start(&mode);
+    REQUIRE(h);
+    sandbox s;
+    REQUIRE(sandbox_open(&s, fake_hub_endpoint(h)));
+    char cmd[2048], *out, *err, path[300], text[4200];
+    snprintf(cmd, sizeof cmd, "script -qec \"HF_ENDPOINT=%s HF_HUB_CACHE=%s %s download org/xlmr > %s/stdout\" /dev/null",
+             fake_hub_endpoint(h), s.cache, cli(), s.root);
+    int rc = run_command(cmd, NULL, &out, &err);
+    CHECK(rc == 0, "%s", err);
+    CHECK(strstr(out, "downloading ") && strstr(out, "/s") && strstr(out, "eta ") && strstr(out, " files]"),
+          "terminal output: %s", out);
+    snprintf(path, sizeof path, "%s/stdout", s.root);
+    CHECK(read_text(path, text, sizeof text) && !strchr(text, '\r') && strstr(text, "/snapshots/"), "stdout: %s", text);
+    free(out), free(err);
+    sandbox_close(&s);
+    fake_hub_stop(h);
+}

@@ -4,6 +4,7 @@
 #include "cli_download.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,21 @@ rerank_progress_fn rr_cli_progress_fn(void) { return isatty(STDERR_FILENO) ? dra
 void rr_cli_progress_done(void) {
     if (progress.drawn) fputc('\n', stderr);
     progress.drawn = 0;
+}
+
+const char *rr_cli_prefetch(const char *spec, char *buf, size_t cap, int *rc) {
+    struct stat st;
+    if (!spec || stat(spec, &st) == 0 || !strchr(spec, '/')) return spec;
+    rerank_error err;
+    rerank_status s = rerank_hub_download(spec, rr_cli_progress_fn(), NULL, buf, cap, &err);
+    rr_cli_progress_done();
+    if (s == RERANK_ERR_INVALID_ARGUMENT) return spec; /* not a hub id: the command reports the missing path */
+    if (s) {
+        fprintf(stderr, "rerank: error: %s\n", err.message);
+        *rc = 1;
+        return NULL;
+    }
+    return buf;
 }
 
 int rr_cli_download(int argc, char **argv) {

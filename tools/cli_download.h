@@ -15,4 +15,10 @@ rerank_progress_fn rr_cli_progress_fn(void);
 /* Ends the progress line, if one was drawn. */
 void rr_cli_progress_done(void);
 
+/* For commands whose library call takes no progress callback (convert, train, eval, merge-lora): a hub id is
+ * fetched first, drawing the progress line, and its snapshot directory (in buf) returned; anything else (an
+ * existing path, a name that is no hub id) comes back unchanged. On a download error it prints the one-line error,
+ * sets *rc to 1 and returns NULL. */
+const char *rr_cli_prefetch(const char *spec, char *buf, size_t cap, int *rc);
+
 #endif

@@ -2,6 +2,7 @@
  * (MRR@10, nDCG@10 and MAP of a model's ranking of training-format rows, through the public rerank_score).
  * Same conventions as rerank.c: exit 0 success, 1 runtime or input error, 2 usage error; errors are one line
  * "rerank: error: ..." on stderr. */
+#include "cli_download.h"
 #include "cli_train.h"
 
 #include <errno.h>
@@ -197,6 +198,8 @@ int rr_cli_train(int argc, char **argv) {
     rr_train_args a;
     int rc = parse_train(argc, argv, &a);
     if (rc) return rc;
+    char fetched[4096];
+    if (!(a.model = rr_cli_prefetch(a.model, fetched, sizeof fetched, &rc))) return rc;
     rr_train_result res;
     rerank_error err;
     if (rr_train_run(&a, &res, &err)) return runtime_error("%s", err.message);
@@ -248,6 +251,7 @@ int rr_cli_eval(int argc, char **argv) {
     }
     if (!model_dir) return usage_error("--model DIR is required");
     if (!data_path) return usage_error("--data FILE|DIR is required");
+    mp.progress = rr_cli_progress_fn();
     rerank_error err;
     rr_train_data *data = NULL;
     rr_train_data_opts o = {false, skip_bad};
@@ -265,7 +269,9 @@ int rr_cli_eval(int argc, char **argv) {
         sp.cutoff_layers = &cutoff;
         sp.n_cutoff_layers = 1;
     }
-    if (rerank_model_load(model_dir, &mp, &model, &err) || rerank_session_new(model, &session, &err)) {
+    rerank_status ls = rerank_model_load(model_dir, &mp, &model, &err);
+    rr_cli_progress_done();
+    if (ls || rerank_session_new(model, &session, &err)) {
         rerank_model_free(model);
         rr_train_data_free(data);
         return runtime_error("%s", err.message);
@@ -323,6 +329,10 @@ int rr_cli_merge_lora(int argc, char **argv) {
     }
     if (!adapter) return usage_error("--adapter DIR is required");
     if (!out_dir) return usage_error("--output-dir DIR is required");
+    char fetched_adapter[4096], fetched_base[4096];
+    int rc = 0;
+    if (!(adapter = rr_cli_prefetch(adapter, fetched_adapter, sizeof fetched_adapter, &rc))) return rc;
+    if (base && !(base = rr_cli_prefetch(base, fetched_base, sizeof fetched_base, &rc))) return rc;
     rerank_error err;
     if (rr_decoder_merge_adapter(adapter, base, out_dir, &err)) return runtime_error("%s", err.message);
     fprintf(stderr, "merged model written to %s/merged_model\n", out_dir);

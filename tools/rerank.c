@@ -603,6 +603,9 @@ static int cmd_convert(int argc, char **argv) {
     if (!model) return usage_error("--model DIR is required");
     if (!out) return usage_error("--out DIR is required");
     if (dtype == RERANK_DTYPE_AUTO) return usage_error("--dtype bf16|int8 is required");
+    char fetched[4096];
+    int rc = 0;
+    if (!(model = rr_cli_prefetch(model, fetched, sizeof fetched, &rc))) return rc;
     rerank_error err;
     if (rerank_model_convert(model, out, dtype, &err)) return runtime_error("%s", err.message);
     fprintf(stderr, "converted model written to %s\n", out);
