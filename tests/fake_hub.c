@@ -191,8 +191,9 @@ static enum MHD_Result api_revision(fake_hub *h, struct MHD_Connection *c, const
     }
     size_t cap = 4096, len = 0;
     char *b = malloc(cap);
-    append(&b, &len, &cap, "{\"_id\":\"x\",\"id\":\"%s\",\"sha\":\"%s\",\"private\":%s,\"gated\":%s,\"siblings\":[",
-           r->r->repo, FAKE_SHA_MAIN, r->r->private_repo ? "true" : "false", r->r->gated ? "\"manual\"" : "false");
+    append(&b, &len, &cap, "{\"_id\":\"x\",\"id\":\"%s\",\"sha\":%s,\"private\":%s,\"gated\":%s,\"siblings\":[",
+           r->r->repo, h->mode.api_sha ? h->mode.api_sha : "\"" FAKE_SHA_MAIN "\"", r->r->private_repo ? "true" : "false",
+           r->r->gated ? "\"manual\"" : "false");
     for (int i = 0; i < r->n; i++) {
         ffile *f = &r->files[i];
         append(&b, &len, &cap, "%s{\"rfilename\":\"%s\",\"blobId\":\"%s\",\"size\":%zu", i ? "," : "", f->name, f->sha1,
@@ -229,19 +230,21 @@ static enum MHD_Result resolve(fake_hub *h, struct MHD_Connection *c, const char
     ffile *f = find_file(r, slash + 1);
     if (!f) return send_error(c, 404, "EntryNotFound", "Entry not found");
     char loc[512], linked[80], etag[80], size[32];
+    const char *commit = h->mode.file_commit ? h->mode.file_commit : FAKE_SHA_MAIN;
     if (f->lfs) {
         snprintf(loc, sizeof loc, "http://127.0.0.1:%d/blobs/%s?X-Amz-Signature=abc", h->cdn_port, f->sha256);
         snprintf(linked, sizeof linked, "\"%s\"", f->sha256);
         snprintf(etag, sizeof etag, "\"%s\"", f->sha1);
         snprintf(size, sizeof size, "%llu", h->mode.huge_size ? 1ull << 50 : (unsigned long long)f->len);
+        if (h->mode.etag) snprintf(linked, sizeof linked, "\"%s\"", h->mode.etag);
         const char *hdrs[] = {"Location", loc, "X-Linked-Etag", linked, "X-Linked-Size", size, "ETag", etag,
-                              "X-Repo-Commit", FAKE_SHA_MAIN, NULL};
+                              "X-Repo-Commit", commit, NULL};
         return send_text(c, 302, "Found. Redirecting", hdrs);
     }
     snprintf(loc, sizeof loc, "/api/resolve-cache/models/%s/%s/%s?etag=%%22%s%%22", r->r->repo, FAKE_SHA_MAIN, f->name,
              f->sha1);
     snprintf(etag, sizeof etag, "\"%s\"", f->sha1);
-    const char *hdrs[] = {"Location", loc, "ETag", etag, "X-Repo-Commit", FAKE_SHA_MAIN, NULL};
+    const char *hdrs[] = {"Location", loc, "ETag", etag, "X-Repo-Commit", commit, NULL};
     return send_text(c, 307, "Temporary Redirect", hdrs);
 }
 
@@ -255,8 +258,9 @@ static enum MHD_Result resolve_cache(fake_hub *h, struct MHD_Connection *c, cons
     ffile *f = s3 ? find_file(r, s3 + 1) : NULL;
     if (!f) return send_error(c, 404, "EntryNotFound", "Entry not found");
     char etag[80];
-    snprintf(etag, sizeof etag, "%s\"%s\"", h->mode.weak_etag ? "W/" : "", f->sha1);
-    const char *hdrs[] = {"ETag", etag, "X-Repo-Commit", FAKE_SHA_MAIN, "Content-Type", "text/plain", NULL};
+    snprintf(etag, sizeof etag, "%s\"%s\"", h->mode.weak_etag ? "W/" : "", h->mode.etag ? h->mode.etag : f->sha1);
+    const char *hdrs[] = {"ETag", etag, "X-Repo-Commit", h->mode.file_commit ? h->mode.file_commit : FAKE_SHA_MAIN,
+                          "Content-Type", "text/plain", NULL};
     struct MHD_Response *resp = MHD_create_response_from_buffer(f->len, f->data, MHD_RESPMEM_PERSISTENT);
     return send_response(c, 200, resp, hdrs);
 }

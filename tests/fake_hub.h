@@ -26,6 +26,9 @@ typedef struct fake_hub_mode {
     bool fail_503_once;    /* the first API call answers 503 with Retry-After: 0 */
     bool slow;             /* the CDN sends 16 kB every 2 ms */
     const char *extra_sibling; /* a raw JSON string literal added to the file list, e.g. "\"../x.safetensors\"" */
+    const char *api_sha;       /* the revision API's "sha" (raw JSON value) instead of FAKE_SHA_MAIN */
+    const char *etag;          /* every ETag / X-Linked-Etag header carries this instead */
+    const char *file_commit;   /* /resolve answers carry this X-Repo-Commit instead */
 } fake_hub_mode;
 
 typedef struct fake_hub_counts {

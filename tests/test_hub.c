@@ -462,6 +462,34 @@ TEST(hub_refuses_hostile_file_names) {
     }
 }
 
+TEST(hub_refuses_hostile_commits_and_etags) {
+    struct {
+        fake_hub_mode mode;
+        const char *says;
+    } cases[] = {
+        {{.api_sha = "\"../../../../tmp/rerank_hub_evil\""}, "40-hex"},
+        {{.api_sha = "\"0123456789abcdef0123456789abcdef0123456\\u0000\""}, "40-hex"},
+        {{.api_sha = "42"}, "40-hex"},
+        {{.etag = "../../../rerank_hub_evil"}, "refusing ETag"},
+        {{.etag = "a/b"}, "refusing ETag"},
+        {{.file_commit = "fedcba9876543210fedcba9876543210fedcba98"}, "expected " FAKE_SHA_MAIN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_hub *h = start(&cases[i].mode);
+        REQUIRE(h);
+        sandbox s;
+        REQUIRE(sandbox_open(&s, fake_hub_endpoint(h)));
+        char dir[4096];
+        rerank_error err;
+        CHECK(rerank_hub_download("org/xlmr", NULL, NULL, dir, sizeof dir, &err) == RERANK_ERR_NETWORK &&
+              strstr(err.message, cases[i].says), "case %zu: %s", i, err.message);
+        CHECK(files_outside_cache(&s) == 0 && files_named(s.root, "evil") == 0 &&
+              access("/tmp/rerank_hub_evil", F_OK) != 0);
+        sandbox_close(&s);
+        fake_hub_stop(h);
+    }
+}
+
 TEST(hub_bounds_sizes_and_redirects) {
     struct {
         fake_hub_mode mode;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,11 @@ rerank_status rr_hub_cache_init(rr_hub_cache *c, const char *cache, const char *
         (size_t)snprintf(c->locks_dir, sizeof c->locks_dir, "%s/.locks/%s", cache, folder) >= sizeof c->locks_dir)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: hub cache path too long", cache);
     return RERANK_OK;
+}
+
+/* A temporary name next to path, unique per process and thread (renamed over path once written). */
+static void tmp_name(char *out, size_t cap, const char *path) {
+    snprintf(out, cap, "%s.%ld.%lx.tmp", path, (long)getpid(), (unsigned long)pthread_self());
 }
 
 static bool fmt_path(char *out, size_t cap, const char *a, const char *b, const char *c) {
@@ -91,7 +97,7 @@ rerank_status rr_hub_cache_write_ref(const rr_hub_cache *c, const char *rev, con
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", rev);
     rerank_status st = rr_dir_make(dir, err);
     if (st) return st;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    tmp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return rr_fail(err, RERANK_ERR_IO, "%s: %s", tmp, strerror(errno));
     bool ok = fputs(commit, f) >= 0; /* no trailing newline, as huggingface_hub writes it */
@@ -181,7 +187,7 @@ rerank_status rr_hub_cache_link(const rr_hub_cache *c, const char *commit, const
     if (strlen(target) + strlen(etag) + 7 >= sizeof target) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "path too long");
     strcat(target, "blobs/");
     strcat(target, etag);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    tmp_name(tmp, sizeof tmp, path);
     unlink(tmp);
     if (symlink(target, tmp) != 0 || rename(tmp, path) != 0) {
         int e = errno;

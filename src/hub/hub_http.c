@@ -64,9 +64,15 @@ static bool url_resolve(const char *base, const char *location, char *out, size_
     return ok;
 }
 
-/* huggingface_hub's relative-redirect test: a Location without a host. */
+/* huggingface_hub's relative-redirect test (urlparse(location).netloc == ""): no scheme and no "//host". */
 static bool is_relative(const char *location) {
-    return strncmp(location, "//", 2) != 0 && !strstr(location, "://");
+    if (!strncmp(location, "//", 2)) return false;
+    const char *p = location;
+    if (isalpha((unsigned char)*p)) {
+        while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
+        if (*p == ':') return false; /* scheme: */
+    }
+    return true;
 }
 
 rerank_status rr_http_open(const rr_hub_env *env, rr_http **out, rerank_error *err) {
@@ -132,6 +138,7 @@ typedef struct exchange {
     /* why the transfer was cut short by us (not a network failure) */
     char refused[256];
     size_t error_body;
+    bool skimmed; /* an error page was cut short on purpose */
 } exchange;
 
 static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
@@ -228,7 +235,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
     curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299 || x->kind == SINK_NONE) { /* an error page or a redirect body: skim */
         x->error_body += n;
-        return x->error_body > ERROR_BODY_MAX ? 0 : n;
+        if (x->error_body <= ERROR_BODY_MAX) return n;
+        x->skimmed = true; /* enough of it: the status and headers are what count */
+        return 0;
     }
     if (x->kind == SINK_MEMORY) {
         if (x->len + n > x->max) {
@@ -297,6 +306,7 @@ static rerank_status perform(exchange *x, const char *url, bool head, rerank_err
         snprintf(r->url, sizeof r->url, "%s", url);
         x->refused[0] = '\0';
         x->error_body = 0;
+        x->skimmed = false;
         x->body_started = false;
         x->content_length = x->range_start = x->linked_size = -1;
         x->len = 0;
@@ -346,6 +356,7 @@ static rerank_status perform(exchange *x, const char *url, bool head, rerank_err
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, x->progress ? 0L : 1L);
         CURLcode rc = curl_easy_perform(c);
+        if (rc == CURLE_WRITE_ERROR && x->skimmed) rc = CURLE_OK;
         curl_slist_free_all(hdrs);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
         /* an LFS file's size is X-Linked-Size (Content-Length is the redirect's own body) */
