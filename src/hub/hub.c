@@ -55,13 +55,6 @@ static const char *shown_name(const char *s, size_t n, char *buf, size_t cap) {
     return buf;
 }
 
-/* One file the revision lists, as the API describes it. */
-typedef struct hub_file {
-    char name[1025];
-    int64_t size;    /* -1 unknown */
-    char sha256[65]; /* lfs.sha256, "" for a file stored in git */
-} hub_file;
-
 typedef struct fetch {
     rr_hub_id id;
     rr_hub_env env;
@@ -69,9 +62,7 @@ typedef struct fetch {
     rr_http *http;
     const rr_hub_opts *opts;
     char commit[41];
-    hub_file *files; /* the ones we want */
-    size_t n_files;
-    char listing[400]; /* a few of the repository's file names, for the "no safetensors" message */
+    rr_hub_listing listing; /* the files we want */
     /* progress */
     uint64_t done, total;
     int files_done, files_total;
@@ -121,10 +112,11 @@ static void on_bytes(void *user, uint64_t bytes) { report(user, bytes); }
 
 /* ---- the revision listing ---- */
 
-static rerank_status parse_listing(fetch *f, const char *body, size_t len, rerank_error *err) {
+rerank_status rr_hub_parse_revision(const char *repo, const char *rev, const char *body, size_t len,
+                                    rr_hub_listing *out, rerank_error *err) {
+    memset(out, 0, sizeof *out);
     json_error_t je;
     json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, &je); /* NULs are let through so the check below names them */
-    const char *repo = f->id.repo;
     if (!j) return rr_fail(err, RERANK_ERR_NETWORK, "%s: the hub's revision answer is not JSON (%s)", repo, je.text);
     rerank_status st = RERANK_OK;
     json_t *sha = json_object_get(j, "sha"), *sib = json_object_get(j, "siblings");
@@ -133,9 +125,9 @@ static rerank_status parse_listing(fetch *f, const char *body, size_t len, reran
     else if (!json_is_array(sib) || json_array_size(sib) > MAX_SIBLINGS)
         st = rr_fail(err, RERANK_ERR_NETWORK, "%s: the hub's answer has no usable \"siblings\" list", repo);
     if (!st) {
-        memcpy(f->commit, json_string_value(sha), 41);
-        f->files = calloc(json_array_size(sib) + 1, sizeof *f->files);
-        if (!f->files) st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
+        memcpy(out->commit, json_string_value(sha), 41);
+        out->files = calloc(json_array_size(sib) + 1, sizeof *out->files);
+        if (!out->files) st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     }
     size_t i, used = 0;
     json_t *s;
@@ -156,12 +148,12 @@ static rerank_status parse_listing(fetch *f, const char *body, size_t len, reran
                          shown_name(name, n, shown, sizeof shown), why);
             break;
         }
-        if (used + strlen(name) + 3 < sizeof f->listing - 8)
-            used += (size_t)snprintf(f->listing + used, sizeof f->listing - used, "%s%s", used ? ", " : "", name);
-        else if (!strstr(f->listing, ", ..."))
-            used += (size_t)snprintf(f->listing + used, sizeof f->listing - used, ", ...");
+        if (used + strlen(name) + 3 < sizeof out->names - 8)
+            used += (size_t)snprintf(out->names + used, sizeof out->names - used, "%s%s", used ? ", " : "", name);
+        else if (!strstr(out->names, ", ..."))
+            used += (size_t)snprintf(out->names + used, sizeof out->names - used, ", ...");
         if (!wanted(name)) continue;
-        hub_file *hf = &f->files[f->n_files++];
+        rr_hub_file *hf = &out->files[out->n_files++];
         snprintf(hf->name, sizeof hf->name, "%s", name);
         json_t *size = json_object_get(s, "size"), *lfs = json_object_get(s, "lfs");
         hf->size = json_is_integer(size) && json_integer_value(size) >= 0 ? json_integer_value(size) : -1;
@@ -175,14 +167,22 @@ static rerank_status parse_listing(fetch *f, const char *body, size_t len, reran
     }
     if (!st && !any_weights)
         st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s@%s has no *.safetensors weights (rerank does not read *.bin, "
-                     "*.gguf or onnx/); its files: %s", repo, f->id.rev, f->listing[0] ? f->listing : "none");
+                     "*.gguf or onnx/); its files: %s", repo, rev, out->names[0] ? out->names : "none");
     json_decref(j);
+    if (st) rr_hub_listing_free(out);
     return st;
+}
+
+void rr_hub_listing_free(rr_hub_listing *l) {
+    if (!l) return;
+    free(l->files);
+    l->files = NULL;
+    l->n_files = 0;
 }
 
 /* ---- one file ---- */
 
-static rerank_status fetch_file(fetch *f, const hub_file *hf, rerank_error *err) {
+static rerank_status fetch_file(fetch *f, const rr_hub_file *hf, rerank_error *err) {
     const char *repo = f->id.repo;
     int has = rr_hub_cache_has_file(&f->cache, f->commit, hf->name, err);
     if (has < 0) return err ? err->status : RERANK_ERR_FORMAT;
@@ -346,19 +346,21 @@ rerank_status rr_hub_fetch(const char *spec, const rr_hub_opts *opts, char *out,
         goto done;
     }
     if (!st && r.status != 200) st = hub_error(f, NULL, &r, err);
-    if (!st) st = parse_listing(f, body, len, err);
+    if (!st && !(st = rr_hub_parse_revision(f->id.repo, f->id.rev, body, len, &f->listing, err)))
+        memcpy(f->commit, f->listing.commit, sizeof f->commit);
     free(body);
     if (st) goto done;
     if (strcmp(f->id.rev, f->commit) && (st = rr_hub_cache_write_ref(&f->cache, f->id.rev, f->commit, err))) goto done;
 
-    f->files_total = (int)f->n_files;
-    for (size_t i = 0; i < f->n_files; i++)
-        if (rr_hub_cache_has_file(&f->cache, f->commit, f->files[i].name, NULL) != 1 && f->files[i].size > 0)
-            f->total += (uint64_t)f->files[i].size;
-    for (size_t i = 0; !st && i < f->n_files; i++) {
-        f->current = f->files[i].name;
-        st = fetch_file(f, &f->files[i], err);
-        if (!st && rr_hub_cache_has_file(&f->cache, f->commit, f->files[i].name, NULL) == 1) {
+    const rr_hub_file *files = f->listing.files;
+    f->files_total = (int)f->listing.n_files;
+    for (size_t i = 0; i < f->listing.n_files; i++)
+        if (rr_hub_cache_has_file(&f->cache, f->commit, files[i].name, NULL) != 1 && files[i].size > 0)
+            f->total += (uint64_t)files[i].size;
+    for (size_t i = 0; !st && i < f->listing.n_files; i++) {
+        f->current = files[i].name;
+        st = fetch_file(f, &files[i], err);
+        if (!st && rr_hub_cache_has_file(&f->cache, f->commit, files[i].name, NULL) == 1) {
             f->files_done++;
             report(f, 0);
         }
@@ -368,7 +370,7 @@ rerank_status rr_hub_fetch(const char *spec, const rr_hub_opts *opts, char *out,
         st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "snapshot path too long");
 done:
     rr_http_close(f->http);
-    free(f->files);
+    rr_hub_listing_free(&f->listing);
     free(f);
     return st;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rerank.h"
 
@@ -45,6 +46,28 @@ bool rr_hub_is_commit(const char *rev);
  * no "", "." or ".." component, no backslash, NUL or control character, at most 1024 bytes. *why (may be
  * NULL) says what is wrong. */
 bool rr_hub_safe_relpath(const char *name, size_t len, const char **why);
+
+/* One file of a revision, as the revision API describes it. */
+typedef struct rr_hub_file {
+    char name[1025];
+    int64_t size;    /* -1 unknown */
+    char sha256[65]; /* lfs.sha256; "" for a file stored in git */
+} rr_hub_file;
+
+/* What GET /api/models/{repo}/revision/{rev}?blobs=true answered: the commit and the files a reranker reads. */
+typedef struct rr_hub_listing {
+    char commit[41];
+    rr_hub_file *files;
+    size_t n_files;
+    char names[400]; /* the first names of all the repository's files, for messages */
+} rr_hub_listing;
+
+/* Parses the revision API's answer (untrusted): a 40-hex "sha", "siblings" of at most 100000 entries whose every
+ * "rfilename" is a safe relative path (else the whole answer is refused, naming the entry), and at least one
+ * *.safetensors (else RERANK_ERR_UNSUPPORTED listing the files). Free with rr_hub_listing_free. */
+rerank_status rr_hub_parse_revision(const char *repo, const char *rev, const char *body, size_t len,
+                                    rr_hub_listing *out, rerank_error *err);
+void rr_hub_listing_free(rr_hub_listing *l);
 
 /* What downloads report, and to whom (both may be NULL). */
 typedef struct rr_hub_opts {
