@@ -25,6 +25,7 @@ typedef struct ffile {
     char sha256[65], sha1[41];
     bool lfs;
     bool dropped; /* drop_half: already cut once */
+    bool expired; /* expire_after_drop: the next request answers 403 */
 } ffile;
 
 typedef struct frepo {
@@ -325,6 +326,11 @@ static enum MHD_Result on_cdn(void *cls, struct MHD_Connection *c, const char *u
         for (int j = 0; j < h->repos[i].n; j++)
             if (!strncmp(url, "/blobs/", 7) && !strcmp(h->repos[i].files[j].sha256, url + 7)) f = &h->repos[i].files[j];
     if (!f) return send_text(c, 404, "NoSuchKey", NULL);
+    pthread_mutex_lock(&h->mu);
+    bool expired = f->expired;
+    f->expired = false;
+    pthread_mutex_unlock(&h->mu);
+    if (expired) return send_text(c, 403, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", NULL);
     size_t start = 0;
     if (range && sscanf(range, "bytes=%zu-", &start) == 1 && start > f->len) start = f->len;
     stream *s = calloc(1, sizeof *s);
@@ -333,6 +339,7 @@ static enum MHD_Result on_cdn(void *cls, struct MHD_Connection *c, const char *u
     pthread_mutex_lock(&h->mu);
     if (h->mode.drop_half && !f->dropped && f->len > 2) {
         f->dropped = true;
+        f->expired = h->mode.expire_after_drop;
         s->cut = f->len / 2;
     }
     pthread_mutex_unlock(&h->mu);

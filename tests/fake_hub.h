@@ -18,6 +18,7 @@ typedef struct fake_repo {
 
 typedef struct fake_hub_mode {
     bool drop_half;        /* the CDN drops the connection half-way through the first GET of each blob */
+    bool expire_after_drop; /* with drop_half: the next GET of that blob answers 403 (an expired signed URL) */
     bool wrong_sha;        /* the CDN serves a blob with one byte changed */
     bool huge_size;        /* LFS answers announce X-Linked-Size of 2^50 */
     bool long_content;     /* the CDN announces a Content-Length 1000 bytes over the blob */

@@ -423,6 +423,24 @@ TEST(hub_resumes_after_a_dropped_connection_and_retries_503) {
     fake_hub_stop(h);
 }
 
+TEST(hub_refreshes_an_expired_cdn_url) {
+    fake_hub_mode mode = {.drop_half = true, .expire_after_drop = true};
+    fake_hub *h = start(&mode);
+    REQUIRE(h);
+    sandbox s;
+    REQUIRE(sandbox_open(&s, fake_hub_endpoint(h)));
+    char dir[4096], path[4400], hex[65];
+    rerank_error err;
+    REQUIRE(rerank_hub_download("org/xlmr", NULL, NULL, dir, sizeof dir, &err) == RERANK_OK, "%s", err.message);
+    fake_hub_counts c = fake_hub_counts_get(h);
+    /* per blob: the cut GET, the expired (403) resume, a fresh HEAD, the resume that completes */
+    CHECK(c.cdn == 6 && c.cdn_range == 4, "%d CDN requests, %d ranged", c.cdn, c.cdn_range);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(rr_hub_sha256_file(path, hex, &err) == RERANK_OK && !strcmp(hex, fake_hub_sha256(h, "org/xlmr", "model.safetensors")));
+    sandbox_close(&s);
+    fake_hub_stop(h);
+}
+
 TEST(hub_refuses_a_checksum_mismatch) {
     fake_hub_mode mode = {.wrong_sha = true};
     fake_hub *h = start(&mode);

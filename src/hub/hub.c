@@ -240,7 +240,19 @@ static rerank_status fetch_file(fetch *f, const rr_hub_file *hf, rerank_error *e
     if (lstat(blob, &bs) != 0 || !S_ISREG(bs.st_mode) || bs.st_size != r.size) {
         f->current = hf->name;
         rr_http_reply got_reply;
-        st = rr_http_download(f->http, source, part, r.size, on_bytes, f, &got_reply, err);
+        for (int refresh = 0;; refresh++) {
+            st = rr_http_download(f->http, source, part, r.size, on_bytes, f, &got_reply, err);
+            /* a signed CDN URL can expire during a long download (the CDN then answers 403): ask the hub for a
+             * fresh one, twice at most, and resume onto the bytes already here */
+            long s = got_reply.status;
+            if (!st || !redirect || refresh >= 2 || !(s == 401 || s == 403 || s == 410)) break;
+            rr_http_reply fresh;
+            rerank_error herr;
+            if (rr_http_head(f->http, url, &fresh, &herr) != RERANK_OK || !(fresh.status >= 300 && fresh.status < 400) ||
+                !fresh.location[0] || strcmp(fresh.etag, r.etag) || fresh.size != r.size)
+                break;
+            memcpy(r.location, fresh.location, sizeof r.location);
+        }
         if (st) rr_error_prefix(err, "%s %s", repo, hf->name);
         char got[65];
         if (!st && want[0] && !(st = rr_hub_sha256_file(part, got, err)) && strcmp(got, want)) {
