@@ -765,3 +765,30 @@ TEST(hub_progress_line_only_on_a_terminal) {
     sandbox_close(&s);
     fake_hub_stop(h);
 }
+
+/* A downloaded tokenizer.json is as untrusted as the rest: one of 2 GB is refused before it is read (bounded
+ * memory). (A 10M-merge file under the size limit is refused by the merge limit: ~1 GB peak, too slow for here.) */
+TEST(hub_oversized_tokenizer_json_is_refused_unread) {
+    char dir[] = "/tmp/rerank_hub_tok_XXXXXX", path[128], abs[PATH_MAX];
+    REQUIRE(mkdtemp(dir));
+    const char *files[] = {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        REQUIRE(realpath(rr_shared_path("testdata/bert-seqcls-tiny"), abs));
+        strcat(abs, "/");
+        strcat(abs, files[i]);
+        REQUIRE(symlink(abs, path) == 0);
+    }
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    CHECK(ftruncate(fileno(f), 2000000000) == 0); /* sparse: no disk used */
+    fclose(f);
+    rerank_model *m = NULL;
+    rerank_error err;
+    CHECK(rerank_model_load(dir, NULL, &m, &err) == RERANK_ERR_FORMAT && strstr(err.message, "tokenizer.json") &&
+          strstr(err.message, "more than the"), "%s", err.message);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
