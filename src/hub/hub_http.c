@@ -287,9 +287,10 @@ static void sleep_seconds(long s) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
-/* Shortens a URL for an error message. */
+/* A URL for an error message: shortened, and without its query (a CDN's signed URL grants access while valid). */
 static const char *brief(const char *url, char *buf, size_t cap) {
-    snprintf(buf, cap, "%.200s%s", url, strlen(url) > 200 ? "..." : "");
+    size_t n = strcspn(url, "?#");
+    snprintf(buf, cap, "%.*s%s", (int)(n < 200 ? n : 200), url, n > 200 ? "..." : "");
     return buf;
 }
 
