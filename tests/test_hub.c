@@ -677,18 +677,21 @@ TEST(hub_local_path_wins) {
     REQUIRE(h);
     sandbox s;
     REQUIRE(sandbox_open(&s, fake_hub_endpoint(h)));
-    /* "build/hub-local-model" parses as a hub id (ORG=build); the directory of that name must win */
-    char abs[PATH_MAX];
-    REQUIRE(realpath(model_dir("testdata/bert-seqcls-tiny"), abs));
-    unlink("build/hub-local-model");
-    REQUIRE(symlink(abs, "build/hub-local-model") == 0, "%s", strerror(errno));
+    /* in a directory holding org/bert (a local copy), "org/bert" is that directory, not the hub's repository */
+    char abs[PATH_MAX], cwd[PATH_MAX], org[200], link[256];
+    REQUIRE(realpath(model_dir("testdata/bert-seqcls-tiny"), abs) && getcwd(cwd, sizeof cwd));
+    snprintf(org, sizeof org, "%s/org", s.root);
+    snprintf(link, sizeof link, "%s/bert", org);
+    REQUIRE(mkdir(org, 0777) == 0 && symlink(abs, link) == 0, "%s", strerror(errno));
+    REQUIRE(chdir(s.root) == 0);
     rerank_model *m = NULL;
     rerank_error err;
-    CHECK(rerank_model_load("build/hub-local-model", NULL, &m, &err) == RERANK_OK, "%s", err.message);
+    rerank_status st = rerank_model_load("org/bert", NULL, &m, &err);
+    REQUIRE(chdir(cwd) == 0);
+    CHECK(st == RERANK_OK, "%s", err.message);
     rerank_model_free(m);
     fake_hub_counts c = fake_hub_counts_get(h);
-    CHECK(c.api + c.resolve + c.cdn == 0);
-    unlink("build/hub-local-model");
+    CHECK(c.api + c.resolve + c.cdn == 0, "a local directory costs no request");
     sandbox_close(&s);
     fake_hub_stop(h);
 }
