@@ -19,7 +19,7 @@
 #include "train/train_decoder.h"
 
 const char *const rr_cli_train_usage =
-    "usage: rerank train --model DIR --train-data FILE|DIR --output-dir DIR [options]\n"
+    "usage: rerank train --model DIR|ORG/NAME[@REV] --train-data FILE|DIR --output-dir DIR [options]\n"
     "\n"
     "Fine-tunes a reranker as FlagEmbedding does (flagembedding-spec.md §3): encoder cross-encoders (XLM-R, BERT)\n"
     "fully, decoder LLM rerankers with LoRA adapters. Training data: a .json/.jsonl file, or a directory of them,\n"
@@ -63,7 +63,7 @@ const char *const rr_cli_train_usage =
     "data-parallel when started by mpirun; rank 0 writes the output.\n";
 
 const char *const rr_cli_eval_usage =
-    "usage: rerank eval --model DIR --data FILE|DIR [options]\n"
+    "usage: rerank eval --model DIR|ORG/NAME[@REV] --data FILE|DIR [options]\n"
     "\n"
     "Ranks the pos + neg passages of every row (training data format) with the model and prints one JSON line:\n"
     "{\"rows\": N, \"mrr@10\": ..., \"ndcg@10\": ..., \"map\": ...}, averages over rows with binary relevance\n"

@@ -41,7 +41,7 @@ static const char usage[] =
     "  Qwen3-Reranker raw = the library's raw score (log-odds of \"yes\" over \"no\"); 0..1 = P(yes)\n"
     "\n"
     "Options:\n"
-    "  --model DIR             Hugging Face model directory (required)\n"
+    "  --model DIR             Hugging Face model directory, or a hub id ORG/NAME[@REVISION] (required)\n"
     "  --model-name NAME       name reported by /v1/models and responses (default: DIR's base name)\n"
     "  --host ADDR             numeric address to bind (default 127.0.0.1)\n"
     "  --port N                port (default 8080; 0 = any free port, printed on start)\n"
