@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "hub/hub_cache.h"
 #include "hub/hub_http.h"
 
@@ -305,7 +306,8 @@ static bool snapshot_complete(fetch *f, const char *commit) {
     if (!rr_hub_cache_snapshot_dir(&f->cache, commit, dir, sizeof dir) ||
         (size_t)snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir) >= sizeof path)
         return false;
-    json_t *j = json_load_file(path, 0, NULL);
+    json_t *j = NULL;
+    if (rr_json_load_file(path, 16u << 20, &j, &e) != RERANK_OK) return false;
     json_t *map = json_object_get(j, "weight_map");
     const char *k;
     json_t *v;
