@@ -13,6 +13,7 @@
 #include "golden.h"
 #include "hub/hub.h"
 #include "hub/hub_cache.h"
+#include "io/safetensors.h"
 #include "rerank.h"
 #include "test.h"
 
@@ -794,5 +795,93 @@ TEST(hub_oversized_tokenizer_json_is_refused_unread) {
           strstr(err.message, "more than the"), "%s", err.message);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* bert-seqcls-tiny split into two shards with an index, and its tokenizer files, in a new directory. */
+static bool write_sharded(const char *dir) {
+    const char *src = model_dir("testdata/bert-seqcls-tiny");
+    char path[1024];
+    rerank_error err;
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    rr_safetensors *sf;
+    if (rr_safetensors_open(path, &sf, &err)) return false;
+    size_t n = rr_safetensors_count(sf), half = n / 2;
+    rr_st_write_tensor *ts = calloc(n, sizeof *ts);
+    json_t *map = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const rr_st_tensor *x = rr_safetensors_at(sf, i);
+        ts[i] = (rr_st_write_tensor){.name = x->name, .dtype = x->dtype, .n_dims = x->n_dims, .data = x->data};
+        memcpy(ts[i].shape, x->shape, sizeof ts[i].shape);
+        json_object_set_new(map, x->name, json_string(i < half ? "model-00001-of-00002.safetensors"
+                                                               : "model-00002-of-00002.safetensors"));
+    }
+    bool ok = true;
+    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dir);
+    ok = ok && rr_safetensors_write(path, ts, half, &err) == RERANK_OK;
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
+    ok = ok && rr_safetensors_write(path, ts + half, n - half, &err) == RERANK_OK;
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    json_t *index = json_pack("{s:{}, s:o}", "metadata", "weight_map", map);
+    ok = ok && json_dump_file(index, path, 0) == 0;
+    json_decref(index);
+    free(ts);
+    rr_safetensors_free(sf);
+    const char *files[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"};
+    for (int i = 0; i < 5 && ok; i++) {
+        char cmd[2200];
+        snprintf(cmd, sizeof cmd, "cp '%s/%s' '%s/'", src, files[i], dir);
+        ok = system(cmd) == 0;
+    }
+    return ok;
+}
+
+TEST(hub_sharded_checkpoint) {
+    char shard_dir[] = "/tmp/rerank_hub_shard_XXXXXX";
+    REQUIRE(mkdtemp(shard_dir) && write_sharded(shard_dir));
+    fake_repo repo = {"org/sharded", shard_dir, false, false};
+    fake_hub *h = fake_hub_start(&repo, 1, NULL);
+    REQUIRE(h);
+    sandbox s;
+    REQUIRE(sandbox_open(&s, fake_hub_endpoint(h)));
+    char dir[4096], path[4400];
+    rerank_error err;
+    REQUIRE(rerank_hub_download("org/sharded", NULL, NULL, dir, sizeof dir, &err) == RERANK_OK, "%s", err.message);
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
+    CHECK(access(path, R_OK) == 0);
+    CHECK(fake_hub_counts_get(h).cdn == 2, "two shards from the CDN");
+    rerank_model *a = NULL, *b = NULL;
+    CHECK(rerank_model_load("org/sharded", NULL, &a, &err) == RERANK_OK, "%s", err.message);
+    CHECK(rerank_model_load(model_dir("testdata/bert-seqcls-tiny"), NULL, &b, &err) == RERANK_OK);
+    if (a && b) {
+        rerank_session *sa, *sb;
+        rerank_session_new(a, &sa, &err);
+        rerank_session_new(b, &sb, &err);
+        rerank_pair pair = RERANK_PAIR("what is panda?", "The giant panda is a bear.");
+        float xa = 0, xb = 1;
+        rerank_score_params sp = rerank_score_default_params();
+        CHECK(rerank_score(sa, &sp, &pair, 1, &xa, &err) == RERANK_OK && rerank_score(sb, &sp, &pair, 1, &xb, &err) == RERANK_OK);
+        CHECK(xa == xb, "%g vs %g", xa, xb);
+        rerank_session_free(sa);
+        rerank_session_free(sb);
+    }
+    rerank_model_free(a);
+    rerank_model_free(b);
+    /* the commit is complete in the cache (index and every shard): no request at all */
+    fake_hub_counts_reset(h);
+    CHECK(rerank_hub_download("org/sharded@" FAKE_SHA_MAIN, NULL, NULL, dir, sizeof dir, &err) == RERANK_OK, "%s", err.message);
+    fake_hub_counts c = fake_hub_counts_get(h);
+    CHECK(c.api + c.resolve + c.resolve_cache + c.cdn == 0);
+    /* a shard missing from the cache: the commit is incomplete and the hub is asked again */
+    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dir);
+    unlink(path);
+    CHECK(rerank_hub_download("org/sharded@" FAKE_SHA_MAIN, NULL, NULL, dir, sizeof dir, &err) == RERANK_OK, "%s", err.message);
+    c = fake_hub_counts_get(h);
+    CHECK(c.api == 1 && c.resolve == 1 && c.cdn == 0, "relinked from its blob: api %d resolve %d cdn %d", c.api, c.resolve, c.cdn);
+    CHECK(access(path, R_OK) == 0);
+    sandbox_close(&s);
+    fake_hub_stop(h);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", shard_dir);
     CHECK(system(cmd) == 0);
 }
