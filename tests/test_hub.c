@@ -143,6 +143,11 @@ TEST(hub_env_precedence) {
     setenv("HF_HOME", "~/hfhome", 1);
     rr_hub_env_read(&e, &err);
     CHECK(!strcmp(e.cache, "/home/u/hfhome/hub"), "%s", e.cache);
+    setenv("RR_TEST_ROOT", "/r", 1); /* paths go through expanduser then expandvars, as in huggingface_hub */
+    setenv("HF_HOME", "${RR_TEST_ROOT}/hf$RR_TEST_ROOT/$RR_NO_SUCH_VAR", 1);
+    rr_hub_env_read(&e, &err);
+    CHECK(!strcmp(e.cache, "/r/hf/r/$RR_NO_SUCH_VAR/hub"), "%s", e.cache);
+    unsetenv("RR_TEST_ROOT");
     setenv("HUGGINGFACE_HUB_CACHE", "/legacy", 1);
     rr_hub_env_read(&e, &err);
     CHECK(!strcmp(e.cache, "/legacy"), "%s", e.cache);

@@ -31,6 +31,41 @@ static bool expand_user(char *out, size_t cap, const char *path) {
     return (size_t)snprintf(out, cap, "%s", path) < cap;
 }
 
+/* os.path.expandvars after expanduser, as huggingface_hub reads its paths: $NAME and ${NAME} become the variable's
+ * value; unknown variables stay as written. */
+static bool expand_path(char *out, size_t cap, const char *path) {
+    char user[4096];
+    if (!expand_user(user, sizeof user, path)) return false;
+    size_t n = 0;
+    for (const char *p = user; *p;) {
+        const char *name = NULL;
+        size_t len = 0, skip = 0;
+        if (p[0] == '$' && p[1] == '{') {
+            const char *close = strchr(p + 2, '}');
+            if (close) name = p + 2, len = (size_t)(close - p - 2), skip = len + 3;
+        } else if (p[0] == '$' && (isalnum((unsigned char)p[1]) || p[1] == '_')) {
+            name = p + 1;
+            while (isalnum((unsigned char)name[len]) || name[len] == '_') len++;
+            skip = len + 1;
+        }
+        char var[256];
+        const char *val = NULL;
+        if (name && len > 0 && len < sizeof var) {
+            memcpy(var, name, len);
+            var[len] = '\0';
+            val = getenv(var);
+        }
+        const char *piece = val ? val : p;
+        size_t pn = val ? strlen(val) : (skip ? skip : 1);
+        if (n + pn >= cap) return false;
+        memcpy(out + n, piece, pn);
+        n += pn;
+        p += skip ? skip : 1;
+    }
+    out[n] = '\0';
+    return true;
+}
+
 static bool is_true(const char *v) {
     if (!v) return false;
     return !strcasecmp(v, "1") || !strcasecmp(v, "ON") || !strcasecmp(v, "YES") || !strcasecmp(v, "TRUE");
@@ -84,12 +119,12 @@ rerank_status rr_hub_env_read(rr_hub_env *e, rerank_error *err) {
     const char *xdg = env("XDG_CACHE_HOME");
     if (env("HF_HOME")) snprintf(tmp, sizeof tmp, "%s", env("HF_HOME"));
     else snprintf(tmp, sizeof tmp, "%s/huggingface", xdg ? xdg : "~/.cache");
-    if (!expand_user(home, sizeof home, tmp))
+    if (!expand_path(home, sizeof home, tmp))
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "cannot find the home directory for the hub cache (set HF_HOME)");
     const char *cache = env("HF_HUB_CACHE") ? env("HF_HUB_CACHE") : env("HUGGINGFACE_HUB_CACHE");
     if (cache) snprintf(tmp, sizeof tmp, "%s", cache);
     else snprintf(tmp, sizeof tmp, "%s/hub", home);
-    if (!expand_user(e->cache, sizeof e->cache, tmp) || strlen(e->cache) > 3000)
+    if (!expand_path(e->cache, sizeof e->cache, tmp) || strlen(e->cache) > 3000)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "the hub cache path '%s' is too long", tmp);
 
     const char *tok = env("HF_TOKEN") ? env("HF_TOKEN") : env("HUGGING_FACE_HUB_TOKEN");
@@ -100,7 +135,7 @@ rerank_status rr_hub_env_read(rr_hub_env *e, rerank_error *err) {
         char path[4096];
         if (env("HF_TOKEN_PATH")) snprintf(tmp, sizeof tmp, "%s", env("HF_TOKEN_PATH"));
         else snprintf(tmp, sizeof tmp, "%s/token", home);
-        if (expand_user(path, sizeof path, tmp) && rr_file_exists(path)) {
+        if (expand_path(path, sizeof path, tmp) && rr_file_exists(path)) {
             char *text = NULL;
             size_t len;
             rerank_error ferr;
