@@ -725,9 +725,9 @@ TEST(hub_train_and_eval_take_hub_ids) {
     char env[512], cmd[4096], *o1, *e1, *o2, *e2;
     snprintf(env, sizeof env, "HF_ENDPOINT=%s HF_HUB_CACHE=%s", fake_hub_endpoint(h), s.cache);
     /* eval */
-    snprintf(cmd, sizeof cmd, "%s %s eval --model org/bert --data %s", env, cli(), rows);
+    snprintf(cmd, sizeof cmd, "%s %s eval --model org/bert --eval-data %s", env, cli(), rows);
     int rc1 = run_command(cmd, NULL, &o1, &e1);
-    snprintf(cmd, sizeof cmd, "%s eval --model %s --data %s", cli(), local, rows);
+    snprintf(cmd, sizeof cmd, "%s eval --model %s --eval-data %s", cli(), local, rows);
     int rc2 = run_command(cmd, NULL, &o2, &e2);
     CHECK(rc1 == 0 && rc2 == 0 && !strcmp(o1, o2) && strstr(o1, "mrr@10"), "%s%s / %s%s", o1, e1, o2, e2);
     free(o1), free(e1), free(o2), free(e2);

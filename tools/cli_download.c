@@ -3,27 +3,15 @@
  * draws on stderr while a hub id downloads, when stderr is a terminal. */
 #include "cli_download.h"
 
+#include <stdbool.h>
+
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-const char *const rr_cli_download_usage =
-    "usage: rerank download ORG/NAME[@REVISION]\n"
-    "\n"
-    "Fetches the files a reranker needs (config.json, tokenizer files, *.safetensors and the shard index, PEFT\n"
-    "adapter files; never *.bin, *.gguf or onnx/) from the Hugging Face Hub into the cache huggingface_hub uses,\n"
-    "and prints the snapshot directory. REVISION is a branch, tag, refs/pr/N or a 40-hex commit (default main).\n"
-    "Every command's --model takes ORG/NAME[@REVISION] the same way (an existing local path always wins).\n"
-    "\n"
-    "Environment (as huggingface_hub reads it):\n"
-    "  HF_ENDPOINT       the hub (default https://huggingface.co; an http:// mirror works)\n"
-    "  HF_HUB_CACHE      the cache (default $HF_HOME/hub; HF_HOME defaults to $XDG_CACHE_HOME/huggingface,\n"
-    "                    then ~/.cache/huggingface)\n"
-    "  HF_TOKEN          token for private and gated repositories (else the file $HF_TOKEN_PATH, default\n"
-    "                    $HF_HOME/token); sent to HF_ENDPOINT's host only\n"
-    "  HF_HUB_OFFLINE=1  no network: the cache only\n";
+#include "options.h"
 
 static struct {
     double start, last;
@@ -87,30 +75,27 @@ const char *rr_cli_prefetch(const char *spec, char *buf, size_t cap, int *rc) {
 }
 
 int rr_cli_download(int argc, char **argv) {
+    /* `rerank download ORG/NAME[@REV]`: the id may come first, or as --model like every other command */
     const char *id = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strncmp(argv[i], "-", 1)) {
-            fprintf(stderr, "rerank: error: download: unknown option '%s' (see rerank download --help)\n", argv[i]);
-            return 2;
-        }
-        if (id) {
-            fprintf(stderr, "rerank: error: download takes one ORG/NAME[@REVISION] (see rerank download --help)\n");
-            return 2;
-        }
-        id = argv[i];
+    char *rest[256];
+    int n = 0;
+    for (int i = 0; i < argc && n < 256; i++) {
+        if (i > 0 && !id && argv[i][0] != '-' && (i < 2 || strcmp(argv[i - 1], "--model"))) id = argv[i];
+        else rest[n++] = argv[i];
     }
-    if (!id) {
-        fprintf(stderr, "rerank: error: download needs ORG/NAME[@REVISION] (see rerank download --help)\n");
-        return 2;
-    }
+    rr_cli_args a;
+    rr_cli_args_init(&a);
+    int rc = rr_cli_parse("download", n, rest, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (id && a.model) return rr_cli_usage_error("download", "give the hub id once (as ORG/NAME or --model)");
+    if (!id) id = a.model;
+    if (!id) return rr_cli_usage_error("download", "ORG/NAME[@REVISION] is required");
     char dir[4096];
     rerank_error err;
     rerank_status st = rerank_hub_download(id, rr_cli_progress_fn(), NULL, dir, sizeof dir, &err);
     rr_cli_progress_done();
-    if (st) {
-        fprintf(stderr, "rerank: error: %s\n", err.message);
-        return st == RERANK_ERR_INVALID_ARGUMENT ? 2 : 1;
-    }
+    if (st == RERANK_ERR_INVALID_ARGUMENT) return rr_cli_usage_error("download", "%s", err.message);
+    if (st) return rr_cli_runtime_error("%s", err.message);
     printf("%s\n", dir);
     return 0;
 }

@@ -4,9 +4,7 @@
 
 #include "rerank.h"
 
-extern const char *const rr_cli_download_usage;
-
-/* argv holds the options after the command name; returns the exit status. */
+/* argv[0] is the command name (as every subcommand of rerank.c's dispatch table); returns the exit status. */
 int rr_cli_download(int argc, char **argv);
 
 /* The progress callback for rerank_model_params.progress: NULL unless stderr is a terminal, so that logs and
