@@ -48,7 +48,8 @@ CLI_SRC   := $(filter-out tools/make_example_model.c,$(wildcard tools/*.c))
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 # The CLI's option layer and `rerank serve`'s command line, linked into the tests too (tests/test_cli_options.c
 # checks the table; tests/server_client.c starts servers with rr_serve_main).
-CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o
+CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o \
+                $(BUILD)/tools/cli_download.o
 
 .PHONY: all test check clean fuzz bench test-python
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
