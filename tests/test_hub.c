@@ -15,6 +15,7 @@
 #include "hub/hub_cache.h"
 #include "io/safetensors.h"
 #include "rerank.h"
+#include "server_client.h"
 #include "test.h"
 
 static const char *const hf_vars[] = {"HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME",
@@ -889,4 +890,24 @@ TEST(hub_sharded_checkpoint) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", shard_dir);
     CHECK(system(cmd) == 0);
+}
+
+TEST(hub_serve_by_name) {
+    fake_hub *h = start(NULL);
+    REQUIRE(h);
+    sandbox s;
+    REQUIRE(sandbox_open(&s, fake_hub_endpoint(h))); /* the child server inherits HF_ENDPOINT and HF_HUB_CACHE */
+    rr_ts_server srv;
+    REQUIRE(rr_ts_start(&srv, "org/xlmr", NULL) == 0);
+    rr_ts_response r;
+    CHECK(rr_ts_request(srv.port, "GET", "/v1/models", NULL, NULL, &r) == 0 && r.status == 200 &&
+          strstr(r.body, "\"org/xlmr\""), "a hub id is served under its own name: %s", r.body);
+    rr_ts_response_free(&r);
+    const char *req = "{\"query\": \"what is panda?\", \"documents\": [\"The giant panda is a bear.\", \"Paris\"]}";
+    CHECK(rr_ts_request(srv.port, "POST", "/v1/rerank", NULL, req, &r) == 0 && r.status == 200 &&
+          strstr(r.body, "relevance_score"), "%s", r.body);
+    rr_ts_response_free(&r);
+    CHECK(rr_ts_stop(&srv) == 0);
+    sandbox_close(&s);
+    fake_hub_stop(h);
 }
