@@ -113,7 +113,7 @@ static int cmd_synth(const shape *s, const char *out) {
     /* the tokenizer of the tiny XLM-R test checkpoint: same pipeline, smaller vocabulary */
     const char *shared = getenv("RERANK_SHARED");
     char from[4096];
-    snprintf(from, sizeof from, "%s/testdata/xlmr-seqcls-tiny/tokenizer.json", shared && *shared ? shared : "../shared");
+    snprintf(from, sizeof from, "%s/testdata/xlmr-seqcls-tiny/tokenizer.json", shared && *shared ? shared : "tests/data");
     snprintf(path, sizeof path, "%s/tokenizer.json", out);
     if (copy_file(from, path)) return 1;
 

@@ -2,12 +2,12 @@
 # load_server.sh - drives `rerank serve` on 127.0.0.1 with wrk: 64 connections for a fixed time (below
 # capacity: expect no errors), then 10x the connections against a bounded queue (expect only 503s).
 # Prints throughput, p50/p99 latency and counts per status. Usage:
-#   bench/load_server.sh [MODEL_DIR] [SECONDS]     (defaults: ../shared/testdata/xlmr-seqcls-tiny, 10)
+#   bench/load_server.sh [MODEL_DIR] [SECONDS]     (defaults: tests/data/testdata/xlmr-seqcls-tiny, 10)
 # Environment: RERANK (CLI, default build/rerank), PORT (default 18080), DOCS (documents per request, 8),
 # CONNS (64), SERVER_ARGS (extra `rerank serve` options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-${RERANK_SHARED:-../shared}/testdata/xlmr-seqcls-tiny}
+MODEL=${1:-${RERANK_SHARED:-tests/data}/testdata/xlmr-seqcls-tiny}
 SECS=${2:-10}
 RERANK=${RERANK:-build/rerank}
 PORT=${PORT:-18080}

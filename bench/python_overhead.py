@@ -1,5 +1,5 @@
 """python_overhead.py - what the Python package adds to a library call, and 2-thread scaling with the GIL
-released. Tiny test model (../shared/testdata/xlmr-seqcls-tiny), so the engine's own time is small and the
+released. Tiny test model (tests/data/testdata/xlmr-seqcls-tiny), so the engine's own time is small and the
 Python-side cost shows.
 
     PYTHONPATH=python python3 bench/python_overhead.py [--model DIR] [--repeat N]
@@ -35,7 +35,7 @@ def best_of(fn, repeat, inner):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(here, "..", "..", "shared", "testdata", "xlmr-seqcls-tiny"))
+    ap.add_argument("--model", default=os.path.join(here, "..", "tests", "data", "testdata", "xlmr-seqcls-tiny"))
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
 

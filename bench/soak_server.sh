@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # soak_server.sh - runs `rerank serve` under steady load (wrk, 127.0.0.1 only) for SECONDS and samples the
 # server's resident memory every 15 s: a leak shows as growth after the first samples.
-#   bench/soak_server.sh [MODEL_DIR] [SECONDS]   (defaults: ../shared/testdata/xlmr-seqcls-tiny, 180)
+#   bench/soak_server.sh [MODEL_DIR] [SECONDS]   (defaults: tests/data/testdata/xlmr-seqcls-tiny, 180)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-${RERANK_SHARED:-../shared}/testdata/xlmr-seqcls-tiny}
+MODEL=${1:-${RERANK_SHARED:-tests/data}/testdata/xlmr-seqcls-tiny}
 SECS=${2:-180}
 PORT=${PORT:-18081}
 RERANK=${RERANK:-build/rerank}

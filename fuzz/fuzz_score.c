@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
         const char *root = getenv("RERANK_SHARED");
         for (int i = 0; i < N_MODELS; i++) {
             char path[1024];
-            snprintf(path, sizeof path, "%s/testdata/%s", root && *root ? root : "../shared", dirs[i]);
+            snprintf(path, sizeof path, "%s/testdata/%s", root && *root ? root : "tests/data", dirs[i]);
             if (rerank_model_load(path, NULL, &models[i], NULL) || rerank_session_new(models[i], &sessions[i], NULL))
                 abort();
         }

@@ -1,6 +1,6 @@
 /* fuzz_tokenizer.c - libFuzzer target: encodes arbitrary bytes with the XLM-R (Unigram + Precompiled), BERT
  * (WordPiece), Gemma (BPE, byte fallback) and Qwen3 (byte-level BPE, PCRE2 Split) test tokenizers, loaded once
- * from $RERANK_SHARED (default ../shared). */
+ * from $RERANK_SHARED (default tests/data, the repository's copy of ../shared). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,7 +14,7 @@ static void load_once(void) {
     if (done) return;
     done = 1;
     const char *root = getenv("RERANK_SHARED");
-    if (!root || !*root) root = "../shared";
+    if (!root || !*root) root = "tests/data";
     static const char *dirs[N_TOK] = {"testdata/xlmr-seqcls-tiny", "testdata/bert-seqcls-tiny",
                                       "testdata/gemma-causal-tiny-bf16", "testdata/qwen3-causal-tiny"};
     for (int i = 0; i < N_TOK; i++) {

@@ -41,6 +41,16 @@ extern "C" {
 
 #define RERANK_VERSION "0.1.0"
 
+/* Marks the exported functions: librerank.so is built with -fvisibility=hidden, so these are its only
+ * dynamic symbols (the internal rr_* functions stay private to the library). */
+#ifndef RERANK_API
+#if defined(__GNUC__) || defined(__clang__)
+#define RERANK_API __attribute__((visibility("default")))
+#else
+#define RERANK_API
+#endif
+#endif
+
 /* ---------------------------------------------------------------------------------------------------
  * Status codes and errors
  * ------------------------------------------------------------------------------------------------- */
@@ -69,7 +79,7 @@ typedef struct rerank_error {
 } rerank_error;
 
 /* A short constant name for a status, e.g. "format error". */
-const char *rerank_status_string(rerank_status status);
+RERANK_API const char *rerank_status_string(rerank_status status);
 
 /* ---------------------------------------------------------------------------------------------------
  * Models
@@ -115,18 +125,18 @@ typedef struct rerank_model_params {
     void *progress_user;         /* passed to progress */
 } rerank_model_params;
 
-rerank_model_params rerank_model_default_params(void);
+RERANK_API rerank_model_params rerank_model_default_params(void);
 
 /* Loads a Hugging Face model directory: config.json, model.safetensors (or sharded
  * model-0000k-of-0000n.safetensors with model.safetensors.index.json) and tokenizer.json (or vocab.txt
  * for BERT). Weights are memory-mapped. On success *out owns the model; free it with rerank_model_free.
  * `dir` may also be a hub id "ORG/NAME[@REVISION]" (an existing local path always wins): it is fetched as
  * rerank_hub_download does. */
-rerank_status rerank_model_load(const char *dir, const rerank_model_params *params, rerank_model **out,
-                                rerank_error *err);
+RERANK_API rerank_status rerank_model_load(const char *dir, const rerank_model_params *params, rerank_model **out,
+                                           rerank_error *err);
 
 /* Frees a model; NULL is a no-op. All sessions of the model must be freed first. */
-void rerank_model_free(rerank_model *model);
+RERANK_API void rerank_model_free(rerank_model *model);
 
 /* Converts the dense weights of the model directory `dir` to `dtype` (RERANK_DTYPE_BF16 or RERANK_DTYPE_INT8;
  * the CPU must support it, as for loading) once and writes a new model directory `out_dir` (created; it must be
@@ -135,7 +145,8 @@ void rerank_model_free(rerank_model *model);
  * out_dir then memory-maps the packed weights instead of converting them, and scores exactly as loading `dir`
  * with `dtype` does. The converted model loads with dtype AUTO or `dtype` only (another dtype is
  * RERANK_ERR_UNSUPPORTED), and is no longer a transformers checkpoint. */
-rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_dtype dtype, rerank_error *err);
+RERANK_API rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_dtype dtype,
+                                                rerank_error *err);
 
 /* Models by name. Fetches the files a reranker needs (config.json, tokenizer files, *.safetensors and the shard
  * index, PEFT adapter files; never *.bin, *.gguf or onnx/) of the Hugging Face Hub repository `id`
@@ -145,8 +156,8 @@ rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_
  * token goes to the endpoint's host only, never to a redirect target elsewhere), HF_HUB_OFFLINE=1 (the cache
  * only). Files already in the cache cost no download; LFS files are checked against their sha256. Errors:
  * RERANK_ERR_NOT_FOUND, RERANK_ERR_ACCESS, RERANK_ERR_NETWORK, RERANK_ERR_UNSUPPORTED (no safetensors). */
-rerank_status rerank_hub_download(const char *id, rerank_progress_fn progress, void *progress_user, char *dir_out,
-                                  size_t cap, rerank_error *err);
+RERANK_API rerank_status rerank_hub_download(const char *id, rerank_progress_fn progress, void *progress_user,
+                                             char *dir_out, size_t cap, rerank_error *err);
 
 typedef struct rerank_model_info {
     rerank_model_kind kind;
@@ -157,7 +168,7 @@ typedef struct rerank_model_info {
     int max_tokens;  /* the longest input the model accepts (e.g. 512 for bge-reranker-base, 8192 for v2-m3) */
 } rerank_model_info;
 
-void rerank_model_get_info(const rerank_model *model, rerank_model_info *info);
+RERANK_API void rerank_model_get_info(const rerank_model *model, rerank_model_info *info);
 
 /* ---------------------------------------------------------------------------------------------------
  * Scoring
@@ -200,18 +211,18 @@ typedef struct rerank_score_params {
                           same up to float rounding; cross-encoders ignore it */
 } rerank_score_params;
 
-rerank_score_params rerank_score_default_params(void);
+RERANK_API rerank_score_params rerank_score_default_params(void);
 
 /* Creates a session (scratch memory for one thread) on a loaded model. The model must outlive it. */
-rerank_status rerank_session_new(const rerank_model *model, rerank_session **out, rerank_error *err);
+RERANK_API rerank_status rerank_session_new(const rerank_model *model, rerank_session **out, rerank_error *err);
 
 /* Frees a session; NULL is a no-op. */
-void rerank_session_free(rerank_session *session);
+RERANK_API void rerank_session_free(rerank_session *session);
 
 /* Number of scores per pair under these params: the number of cutoff layers for the layerwise model,
  * else 1. Fails on invalid cutoff layers (message names the allowed range). */
-rerank_status rerank_score_n_outputs(const rerank_model *model, const rerank_score_params *params, size_t *n_out,
-                                     rerank_error *err);
+RERANK_API rerank_status rerank_score_n_outputs(const rerank_model *model, const rerank_score_params *params,
+                                                size_t *n_out, rerank_error *err);
 
 /* Statistics of the last rerank_score call on a session. */
 typedef struct rerank_score_stats {
@@ -221,7 +232,7 @@ typedef struct rerank_score_stats {
     size_t n_windows; /* sequences scored (more than pairs with RERANK_LONG_DOC_CHUNK) */
 } rerank_score_stats;
 
-void rerank_session_last_stats(const rerank_session *session, rerank_score_stats *stats);
+RERANK_API void rerank_session_last_stats(const rerank_session *session, rerank_score_stats *stats);
 
 /* Scores n_pairs pairs into scores[0..n_pairs*n_out-1] (n_out from rerank_score_n_outputs; score j of pair
  * i at scores[i*n_out + j]), in input order, exactly as FlagEmbedding's
@@ -229,8 +240,8 @@ void rerank_session_last_stats(const rerank_session *session, rerank_score_stats
  * passage is cut so the assembled pair fits max_length; pairs are sorted by length, batched and the order
  * restored. On an input error (e.g. invalid UTF-8) the message names the pair index and field, and no score
  * is written. */
-rerank_status rerank_score(rerank_session *session, const rerank_score_params *params,
-                           const rerank_pair *pairs, size_t n_pairs, float *scores, rerank_error *err);
+RERANK_API rerank_status rerank_score(rerank_session *session, const rerank_score_params *params,
+                                      const rerank_pair *pairs, size_t n_pairs, float *scores, rerank_error *err);
 
 /* ---------------------------------------------------------------------------------------------------
  * Tokenization: exactly the token ids the model sees for one pair
@@ -243,10 +254,10 @@ typedef struct rerank_encoding {
 
 /* Encodes one pair as rerank_score would feed it to the model. *out is filled with arrays that the caller
  * releases with rerank_encoding_free. */
-rerank_status rerank_tokenize(const rerank_model *model, const rerank_score_params *params,
-                              const rerank_pair *pair, rerank_encoding *out, rerank_error *err);
+RERANK_API rerank_status rerank_tokenize(const rerank_model *model, const rerank_score_params *params,
+                                         const rerank_pair *pair, rerank_encoding *out, rerank_error *err);
 
-void rerank_encoding_free(rerank_encoding *enc);
+RERANK_API void rerank_encoding_free(rerank_encoding *enc);
 
 /* ---------------------------------------------------------------------------------------------------
  * Fine-tuning and evaluation (FlagEmbedding's reranker fine-tuning; `rerank train`, `eval`, `merge-lora`)
@@ -286,6 +297,10 @@ typedef struct rerank_train_params {
     double lora_dropout;      /* default 0.1 */
     const char *lora_targets; /* comma-separated modules; default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj */
     bool lora_train_heads;    /* layerwise model: train the per-layer heads too */
+    const char *eval_data;    /* held-out rows (training format) or NULL: nDCG@10 / MRR@10 / MAP of their pos + neg
+                                 ranking before training, every eval_steps steps and at the end, logged with a loud
+                                 warning when a query's scores collapse to one value (each costs a save and a load) */
+    long eval_steps;          /* 0 = before training and at the end only */
     rerank_log_fn log;        /* progress lines and every bad data line (process 0 only); NULL = none */
     void *log_ctx;
 } rerank_train_params;
@@ -297,30 +312,36 @@ typedef struct rerank_train_result {
     double seconds;           /* wall time of the steps */
     size_t n_rows, n_skipped; /* training rows, bad lines skipped */
     int rank;                 /* this process's rank in a data-parallel (mpirun) job; 0 when alone */
+    size_t n_evals;           /* eval_data evaluations run (process 0); the last one: */
+    double eval_ndcg10, eval_mrr10, eval_map;
+    size_t eval_rows, eval_collapsed; /* held-out rows, and rows whose passages all scored the same */
 } rerank_train_result;
 
-rerank_train_params rerank_train_default_params(void);
+RERANK_API rerank_train_params rerank_train_default_params(void);
 
 /* Fine-tunes as FlagEmbedding does: encoders fully, decoder LLM rerankers with LoRA adapters. Every bad data
  * line is reported through params->log before training starts. */
-rerank_status rerank_train(const rerank_train_params *params, rerank_train_result *out, rerank_error *err);
+RERANK_API rerank_status rerank_train(const rerank_train_params *params, rerank_train_result *out, rerank_error *err);
 
 /* Merges a PEFT LoRA adapter into its decoder base model (base_dir NULL: adapter_config.json's
  * base_model_name_or_path); writes out_dir/merged_model. */
-rerank_status rerank_merge_lora(const char *adapter_dir, const char *base_dir, const char *out_dir, rerank_error *err);
+RERANK_API rerank_status rerank_merge_lora(const char *adapter_dir, const char *base_dir, const char *out_dir,
+                                           rerank_error *err);
 
 typedef struct rerank_eval_result {
     size_t n_rows;
     double mrr10, ndcg10, map; /* averages over the rows, binary relevance (pos relevant) */
+    size_t n_collapsed;        /* rows whose passages all scored the same (within 1e-6 relative): a collapsed model */
+    double collapsed_value;    /* the score of the first such row */
 } rerank_eval_result;
 
 /* Ranks the pos + neg passages of every row of training-format data (as rerank_train reads it) with
  * rerank_score under params (a row's "prompt" replaces params->prompt; with several cutoff layers the highest
  * ranks) and averages MRR@10, nDCG@10 and MAP; equal scores rank negatives first. Bad lines are reported
  * through log (prefixed "skipped: " with skip_bad_lines) before anything is scored. */
-rerank_status rerank_evaluate(const rerank_model *model, const rerank_score_params *params, const char *data_path,
-                              bool skip_bad_lines, rerank_log_fn log, void *log_ctx, rerank_eval_result *out,
-                              rerank_error *err);
+RERANK_API rerank_status rerank_evaluate(const rerank_model *model, const rerank_score_params *params,
+                                         const char *data_path, bool skip_bad_lines, rerank_log_fn log, void *log_ctx,
+                                         rerank_eval_result *out, rerank_error *err);
 
 #ifdef __cplusplus
 }

@@ -11,13 +11,20 @@ PKGS=(
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
   libcurl4-openssl-dev libssl-dev  # models by hub id: downloads (libcurl), sha256 of LFS files (libcrypto)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
+  debhelper dpkg-dev           # `make deb-check`: dpkg-buildpackage of debian/ (librerank0, librerank-dev, rerank)
   python3-venv python3-pip python3-setuptools   # the Python package: `pip install --no-build-isolation .` in a venv
   python3-pytest python3-numpy python3-distributed   # its tests (make test-python): pytest, numpy arrays, Dask
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench. Debian's
 # python3-torch multiplies through libblas.so.3 (Debian alternatives); with only the reference BLAS there it
 # runs at ~1 GFLOP/s, so OpenBLAS (which takes over the alternative, priority 100) is part of the baseline.
-if [ "${1:-}" = "--bench" ]; then PKGS+=(python3-torch python3-numpy libopenblas0-pthread); fi
+# bench/run_peers.sh also exports that model to ONNX (python3-torch) and quantises it (python3-onnx) for ONNX
+# Runtime, which it runs through npm's onnxruntime-node (bench/peers/package-lock.json) under Debian's nodejs
+# (npm only where no npm is there: a NodeSource nodejs bundles its own and conflicts with Debian's package).
+if [ "${1:-}" = "--bench" ]; then
+  PKGS+=(python3-torch python3-numpy libopenblas0-pthread python3-onnx nodejs)
+  command -v npm >/dev/null || PKGS+=(npm)
+fi
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,4 +1,4 @@
-/* golden.h - reading the reference outputs in ../shared/testdata/<model>/golden*.jsonl. */
+/* golden.h - reading the reference outputs in testdata/<model>/golden*.jsonl (tests/data, else ../shared). */
 #ifndef RR_TEST_GOLDEN_H
 #define RR_TEST_GOLDEN_H
 

@@ -2,6 +2,7 @@
  * with the line "N passed, N failed". A test that makes no check counts as failed. */
 #include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -38,14 +39,30 @@ void rr_test_fail(const char *file, int line, const char *what, const char *fmt,
     current_failures++;
 }
 
+/* The repository's own copy (tests/data, laid out as ../shared is) first: a fresh clone runs its tests. */
 const char *rr_shared_path(const char *rel) {
     static char bufs[8][1024];
     static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", RR_TEST_DATA, rel);
+    if (access(b, F_OK) == 0) return b;
     const char *root = getenv("RERANK_SHARED");
     if (!root || !*root) root = "../shared";
-    char *b = bufs[next++ % 8];
     snprintf(b, sizeof bufs[0], "%s/%s", root, rel);
     return b;
+}
+
+bool rr_shared_only(const char *rel, const char *why) {
+    char in_repo[1024];
+    snprintf(in_repo, sizeof in_repo, "%s/%s", RR_TEST_DATA, rel);
+    rr_test_count_check();
+    if (access(in_repo, F_OK) == 0)
+        rr_test_fail(__FILE__, __LINE__, "rr_shared_only", "%s is in the repository, but may not be shipped (%s)",
+                     in_repo, why);
+    const char *path = rr_shared_path(rel);
+    if (access(path, F_OK) == 0) return true;
+    printf("skip %s absent (%s; point RERANK_SHARED at a folder that has it)\n", path, why);
+    return false;
 }
 
 static int by_file_then_name(const void *a, const void *b) {

@@ -4,6 +4,7 @@
 #define RR_TEST_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,19 @@ typedef void (*rr_test_fn)(void);
 void rr_test_register(const char *name, const char *file, rr_test_fn fn);
 void rr_test_fail(const char *file, int line, const char *what, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void rr_test_count_check(void);
-/* Path of a file under the shared test-data folder (../shared by default, or $RERANK_SHARED). The result
- * lives in a rotating static buffer: use it before calling rr_shared_path 8 more times. */
+/* Path of a test-data file, `rel` as laid out in ../shared (e.g. "testdata/xlmr-seqcls-tiny"): the
+ * repository's copy under tests/data when it has one, else $RERANK_SHARED/rel (default ../shared/rel). The
+ * result lives in a rotating static buffer: use it before calling rr_shared_path 8 more times. */
+#define RR_TEST_DATA "tests/data"
 const char *rr_shared_path(const char *rel);
+/* For data the repository may not ship (e.g. tokenizers under model licences, see tests/data/README.md):
+ * checks that tests/data does not hold `rel`; true when the shared copy is there, else prints one skip line
+ * naming the path and `why` and returns false. */
+bool rr_shared_only(const char *rel, const char *why);
+#define SKIP_UNLESS_SHARED(rel, why)                                               \
+    do {                                                                           \
+        if (!rr_shared_only(rel, why)) return;                                     \
+    } while (0)
 
 #define TEST(name)                                                                 \
     static void test_##name(void);                                                 \

@@ -1,5 +1,6 @@
 /* test_kernels_gemm.c - rr_sgemm against a double-precision triple loop: every transpose combination,
- * alpha/beta, odd shapes and strides wider than the matrices, on every instruction set and 1-2 threads. */
+ * alpha/beta, odd shapes and strides wider than the matrices, on every instruction set and 1-2 threads; and
+ * rr_sgemm_ref, its allocation-free fallback, against the same bound. */
 #include <float.h>
 
 #include "base/threadpool.h"
@@ -12,7 +13,7 @@ static float grnd(void) {
     return (float)((gstate >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-static void check_gemm(rr_pool *pool, bool ta, bool tb, int M, int N, int K, float alpha, float beta) {
+static void check_gemm(bool ref, rr_pool *pool, bool ta, bool tb, int M, int N, int K, float alpha, float beta) {
     int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
     float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
@@ -35,7 +36,8 @@ static void check_gemm(rr_pool *pool, bool ta, bool tb, int M, int N, int K, flo
             /* fp32 summation in any order: |error| <= (K + 2) eps (|alpha| sum|a b| + |beta c|) */
             bound[at] = (K + 2) * (double)FLT_EPSILON * (fabs(alpha) * sabs + fabs(old)) + 1e-30;
         }
-    rr_sgemm(pool, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (ref) rr_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else rr_sgemm(pool, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     double worst = 0;
     for (size_t i = 0; i < nc; i++) {
         if ((int)(i % (size_t)ldc) >= N) { /* padding: untouched (NaN stays NaN) */
@@ -45,8 +47,8 @@ static void check_gemm(rr_pool *pool, bool ta, bool tb, int M, int N, int K, flo
         double d = fabs(C[i] - want[i]) / bound[i];
         if (!(d <= worst)) worst = d; /* NaN propagates into worst */
     }
-    CHECK(worst <= 1.0, "isa %s threads %d ta %d tb %d %dx%dx%d alpha %g beta %g: error / bound %g", rr_isa_name(rr_isa_get()),
-          rr_pool_size(pool), ta, tb, M, N, K, alpha, beta, worst);
+    CHECK(worst <= 1.0, "%s isa %s threads %d ta %d tb %d %dx%dx%d alpha %g beta %g: error / bound %g",
+          ref ? "ref" : "packed", rr_isa_name(rr_isa_get()), rr_pool_size(pool), ta, tb, M, N, K, alpha, beta, worst);
     free(A), free(B), free(C), free(want), free(bound);
 }
 
@@ -60,9 +62,10 @@ TEST(sgemm_all_layouts) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 for (int ta = 0; ta < 2; ta++)
                     for (int tb = 0; tb < 2; tb++) {
-                        check_gemm(t ? two : NULL, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f, 0.0f);
-                        check_gemm(t ? two : NULL, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], -0.5f, 1.0f);
-                        check_gemm(t ? two : NULL, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 2.0f, 0.25f);
+                        const int *sh = shapes[s];
+                        check_gemm(false, t ? two : NULL, ta, tb, sh[0], sh[1], sh[2], 1.0f, 0.0f);
+                        check_gemm(false, t ? two : NULL, ta, tb, sh[0], sh[1], sh[2], -0.5f, 1.0f);
+                        check_gemm(false, t ? two : NULL, ta, tb, sh[0], sh[1], sh[2], 2.0f, 0.25f);
                     }
     }
     rr_isa_set(before); /* the pass's own instruction set for the tests that follow */
@@ -70,5 +73,18 @@ TEST(sgemm_all_layouts) {
     /* K = 0: C = beta * C (alpha times an empty sum). */
     float c[2] = {3, 4};
     rr_sgemm(NULL, false, false, 1, 2, 0, 1.0f, NULL, 1, NULL, 2, 0.5f, c, 2);
+    CHECK(c[0] == 1.5f && c[1] == 2.0f, "K=0 gives %g %g", c[0], c[1]);
+}
+
+TEST(sgemm_ref_all_layouts) {
+    static const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 47, 129}, {130, 17, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                check_gemm(true, NULL, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f, 0.0f);
+                check_gemm(true, NULL, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], -0.5f, 1.0f);
+            }
+    float c[2] = {3, 4};
+    rr_sgemm_ref(false, false, 1, 2, 0, 1.0f, NULL, 1, NULL, 2, 0.5f, c, 2);
     CHECK(c[0] == 1.5f && c[1] == 2.0f, "K=0 gives %g %g", c[0], c[1]);
 }

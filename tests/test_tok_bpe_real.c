@@ -173,6 +173,7 @@ TEST(tok_bpe_real_qwen3_jsonl) { check_real("assets/qwen3-tokenizer", "qwen3"); 
 TEST(tok_bpe_real_llama2_jsonl) { check_real("testdata/tokenization-real/lenml-llama2-files", "llama2"); }
 
 TEST(tok_bpe_real_gemma_256k) {
+    SKIP_UNLESS_SHARED("assets/gemma-tokenizer-256k", "Gemma Terms of Use: not shipped in tests/data");
     rr_tokenizer *tok = load_timed("assets/gemma-tokenizer-256k", "Gemma tokenizer.json (256k, 580k merges)");
     REQUIRE(tok);
     CHECK(rr_tokenizer_vocab_size(tok) == 256000, "%zu", rr_tokenizer_vocab_size(tok));

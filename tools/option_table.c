@@ -14,7 +14,7 @@
 #define SCORING (RR_CMD_SCORE | RR_CMD_RANK | RR_CMD_TOKENIZE)
 /* ... and eval, which ranks training-format rows with the same scoring options (no --input, no --normalize:
  * the rows come from --eval-data, and the sigmoid never changes a ranking). */
-#define RANKING (SCORING | RR_CMD_EVAL)
+#define RANKING (SCORING | RR_CMD_EVAL | RR_CMD_TREC)
 /* ... and serve, whose requests are scored with these defaults (its max length, batch size and threads
  * have rows of their own: another range or meaning). */
 #define LOADED (RANKING | RR_CMD_SERVE)
@@ -65,7 +65,7 @@ const rr_opt rr_cli_options[] = {
      .cmds = RANKING, .help = "pairs per forward pass (default 32; never changes scores)"},
     {.name = "threads", .metavar = "N", .kind = RR_OPT_INT, .min = 0, .max = 1024, .offset = ARG(sp.n_threads),
      .cmds = RANKING, .help = "threads (default: all cores)"},
-    {.name = "normalize", .kind = RR_OPT_FLAG, .offset = ARG(sp.normalize), .cmds = SCORING,
+    {.name = "normalize", .kind = RR_OPT_FLAG, .offset = ARG(sp.normalize), .cmds = SCORING | RR_CMD_TREC,
      .help = "sigmoid scores in [0,1] instead of raw logits"},
     {.name = "long-doc", .metavar = "MODE", .kind = RR_OPT_ENUM, .choices = long_doc_choices, .offset = ARG(sp.long_doc),
      .cmds = LOADED,
@@ -96,6 +96,81 @@ const rr_opt rr_cli_options[] = {
      .cmds = RR_CMD_EVAL, .section = "Data",
      .help = "rows in the training data format (as --train-data of rerank train), a .json/.jsonl file or a "
              "directory of them"},
+
+
+    /* ---- eval --qrels --run: trec_eval's measures (cli_eval.c) ---- */
+    {.name = "qrels", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(qrels), .cmds = RR_CMD_EVAL,
+     .section = "TREC runs (eval --qrels --run)",
+     .help = "relevance judgements `qid iter docid rel` (graded); a FILE ending in .tsv is BEIR's `query-id corpus-id "
+             "score` after a header line"},
+    {.name = "run", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(run), .cmds = RR_CMD_EVAL,
+     .section = "TREC runs (eval --qrels --run)",
+     .help = "a TREC run `qid Q0 docid rank score tag`: each query's docs ranked by score (a double), ties by docid "
+             "in descending byte order, as trec_eval; the rank column and the line order are ignored"},
+    {.name = "measure", .short_name = 'm', .metavar = "MEASURE", .kind = RR_OPT_LIST, .offset = ARG(measures),
+     .cmds = RR_CMD_EVAL, .section = "TREC runs (eval --qrels --run)",
+     .help = "trec_eval names with optional cutoffs: map, recip_rank, P[.k,..], recall[.k,..], ndcg, "
+             "ndcg_cut[.k,..], map_cut[.k,..] (without cutoffs 5,10,15,20,30,100,200,500,1000); or ir_measures "
+             "names: nDCG@k, nDCG, RR@k (recip_rank within the top k), RR, AP, AP@k, P@k, R@k. Default: map, "
+             "recip_rank, P.5,10, recall.100, ndcg_cut.10. Printed in trec_eval's order; as in trec_eval a second "
+             "-m of a trec_eval measure is ignored (give P.5,10, not -m P.5 -m P.10)"},
+    {.name = "per-query", .short_name = 'q', .kind = RR_OPT_FLAG, .offset = ARG(per_query), .cmds = RR_CMD_EVAL,
+     .section = "TREC runs (eval --qrels --run)", .help = "also print every query's values, before the averages"},
+    {.name = "complete", .short_name = 'c', .kind = RR_OPT_FLAG, .offset = ARG(complete), .cmds = RR_CMD_EVAL,
+     .section = "TREC runs (eval --qrels --run)",
+     .help = "average over every qrels query: one absent from the run counts 0 (with -q it prints 0s); without -c "
+             "it is skipped (trec_eval 9.0.8 and pytrec_eval; 10.0 stops)"},
+    {.name = "relevance-level", .short_name = 'l', .metavar = "N", .kind = RR_OPT_LONG, .min = LONG_MIN,
+     .max = LONG_MAX, .offset = ARG(relevance_level), .cmds = RR_CMD_EVAL, .section = "TREC runs (eval --qrels --run)",
+     .help = "rel >= N is relevant (default 1); ndcg gains stay the qrels values"},
+    {.name = "max-docs", .short_name = 'M', .metavar = "N", .kind = RR_OPT_LONG, .min = 1, .max = LONG_MAX,
+     .offset = ARG(max_docs), .cmds = RR_CMD_EVAL, .section = "TREC runs (eval --qrels --run)",
+     .help = "evaluate only the first N ranked docs of each query"},
+    {.name = "json", .kind = RR_OPT_FLAG, .offset = ARG(json), .cmds = RR_CMD_EVAL,
+     .section = "TREC runs (eval --qrels --run)",
+     .help = "one JSON object {\"queries\": n, \"all\": {name: value}, \"per_query\": {qid: {name: value}}} instead "
+             "of trec_eval's `name<TAB>qid|all<TAB>value` lines"},
+
+    /* ---- trec: rerank a TREC run (cli_trec.c); merge (cli_merge.c); sharding (cli_shard.h) ---- */
+    {.name = "run", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(run), .cmds = RR_CMD_TREC,
+     .help = "the first-stage run `qid Q0 docid rank score tag` (each query's candidates ranked by score as "
+             "trec_eval ranks them)"},
+    {.name = "queries", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(queries), .cmds = RR_CMD_TREC,
+     .help = "BEIR queries.jsonl {\"_id\", \"text\"} or TSV qid<TAB>text"},
+    {.name = "corpus", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(corpus), .cmds = RR_CMD_TREC,
+     .help = "BEIR corpus.jsonl {\"_id\", \"title\", \"text\"} (passage = title + \" \" + text, or text when the "
+             "title is empty) or MS MARCO collection.tsv pid<TAB>text; memory-mapped, not loaded"},
+    {.name = "beir", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(beir), .cmds = RR_CMD_TREC,
+     .help = "a BEIR folder: DIR/corpus.jsonl, DIR/queries.jsonl, and DIR/qrels/test.tsv to evaluate"},
+    {.name = "qrels", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(qrels), .cmds = RR_CMD_TREC,
+     .help = "evaluate the first-stage and reranked runs at the end (stderr): TREC qrels, or BEIR qrels when FILE "
+             "ends in .tsv"},
+    {.name = "top-k", .metavar = "N", .kind = RR_OPT_LONG, .min = 1, .max = 1L << 30, .offset = ARG(trec_top_k),
+     .cmds = RR_CMD_TREC, .help = "candidates reranked per query (default 100)"},
+    {.name = "output", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(output), .cmds = RR_CMD_TREC,
+     .help = "write the run to FILE instead of standard output; \"{shard}\" in FILE is replaced by the shard index"},
+    {.name = "output", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(output), .cmds = RR_CMD_MERGE,
+     .help = "write to FILE instead of standard output"},
+    {.name = "resume", .kind = RR_OPT_FLAG, .offset = ARG(resume), .cmds = RR_CMD_TREC,
+     .help = "keep the queries already complete in --output and append the rest (a query cut short by a crash is "
+             "redone)"},
+    {.name = "shard", .metavar = "K/N", .kind = RR_OPT_STRING, .offset = ARG(shard), .cmds = RR_CMD_TREC,
+     .section = "Sharding",
+     .help = "do queries K, K+N, K+2N, ... of the run (in qid order); by default taken from "
+             "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (Slurm job arrays), JOB_COMPLETION_INDEX with --shard-count N "
+             "(Kubernetes Indexed Jobs), or OMPI_COMM_WORLD_RANK/SIZE (mpirun). `rerank merge` joins the shards' "
+             "outputs into the unsharded run, byte for byte"},
+    {.name = "shard", .metavar = "K/N", .kind = RR_OPT_STRING, .offset = ARG(shard), .cmds = RR_CMD_SCORE,
+     .section = "Sharding",
+     .help = "score input lines K, K+N, K+2N, ... only (blank lines not counted); by default taken from "
+             "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX with --shard-count N, or "
+             "OMPI_COMM_WORLD_RANK/SIZE. `rerank merge --lines` interleaves the shards' outputs into input order"},
+    {.name = "shard-count", .metavar = "N", .kind = RR_OPT_LONG, .min = 1, .max = 1L << 30, .offset = ARG(shard_count),
+     .cmds = RR_CMD_TREC | RR_CMD_SCORE, .section = "Sharding",
+     .help = "the number of shards of a Kubernetes Indexed Job (its completions; the index is JOB_COMPLETION_INDEX)"},
+    {.name = "quiet", .kind = RR_OPT_FLAG, .offset = ARG(quiet), .cmds = RR_CMD_TREC, .help = "no progress line"},
+    {.name = "lines", .kind = RR_OPT_FLAG, .offset = ARG(lines), .cmds = RR_CMD_MERGE,
+     .help = "join `rerank score --shard K/N` outputs given in shard order: output line i is line i/N of shard i%N"},
 
     /* ---- train ---- */
     {.name = "train-data", .metavar = "FILE|DIR", .kind = RR_OPT_STRING, .offset = ARG(train.train_data),
@@ -160,6 +235,14 @@ const rr_opt rr_cli_options[] = {
     {.name = "save-steps", .metavar = "N", .kind = RR_OPT_LONG, .min = 0, .max = 1LL << 40, .offset = ARG(train.save_steps),
      .cmds = RR_CMD_TRAIN, .section = "Output",
      .help = "also write DIR/checkpoint-<step> every N steps (default 500; one at the end)"},
+    {.name = "eval-data", .metavar = "FILE|DIR", .kind = RR_OPT_STRING, .offset = ARG(train.eval_data),
+     .cmds = RR_CMD_TRAIN, .section = "Held-out evaluation",
+     .help = "rows in the training format: nDCG@10, MRR@10 and MAP of their pos + neg ranking (as rerank eval) before "
+             "training, every --eval-steps and at the end, on stderr and in the summary's \"eval\"; a loud WARNING "
+             "when a query's scores collapse to one value (each evaluation saves and loads the model)"},
+    {.name = "eval-steps", .metavar = "N", .kind = RR_OPT_LONG, .min = 0, .max = 1LL << 40, .offset = ARG(train.eval_steps),
+     .cmds = RR_CMD_TRAIN, .section = "Held-out evaluation",
+     .help = "also evaluate every N steps (default 0: before training and at the end only)"},
     {.name = "resume", .kind = RR_OPT_FLAG, .offset = ARG(train.resume), .cmds = RR_CMD_TRAIN, .section = "Output",
      .help = "continue from the latest DIR/checkpoint-N (same settings: the result is bit-identical to an "
              "uninterrupted run)"},
@@ -308,14 +391,41 @@ const rr_cli_command rr_cli_commands[] = {
          "train\ndata-parallel when started by mpirun; rank 0 writes the output.\n",
      .required = "model,train-data,output-dir"},
     {.name = "eval", .bit = RR_CMD_EVAL,
-     .summary = "MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data; see rerank eval --help",
-     .synopsis = "--model DIR --eval-data FILE|DIR [options]",
+     .summary = "MRR@10, nDCG@10 and MAP of a model on JSONL query/pos/neg data, or with --qrels --run trec_eval's "
+                "measures of a TREC run (the same digits); see rerank eval --help",
+     .synopsis = "--model DIR --eval-data FILE|DIR [options]\n       rerank eval --qrels QRELS --run RUN [-m MEASURE]... "
+                 "[-q] [-c] [-l N] [-M N] [--json]",
      .description =
          "Ranks the pos + neg passages of every row (training data format) with the model and prints one JSON "
          "line:\n{\"rows\": N, \"mrr@10\": ..., \"ndcg@10\": ..., \"map\": ...}, averages over rows with binary "
          "relevance\n(pos relevant). Equal scores rank negatives first (no credit for ties). A row's \"prompt\" "
-         "replaces --prompt;\nwith several --cutoff-layers the highest layer ranks.\n",
-     .required = "model,eval-data"},
+         "replaces --prompt;\nwith several --cutoff-layers the highest layer ranks. A WARNING goes to stderr when "
+         "a row's passages\nall score the same (a collapsed model).\n\n"
+         "With --qrels and --run it evaluates a TREC run instead, computing and printing what NIST trec_eval 10.0 "
+         "does:\nthe same ranking and tie-breaks, measures and -m syntax, -q, -c, -l, -M, and its output\n"
+         "`name<pad 22>\\tqid|all\\tvalue` with 4 decimals. A docid listed twice for an evaluated query is an "
+         "error, as in\ntrec_eval.\n",
+     .required = NULL /* --model and --eval-data, or --qrels and --run: checked by rr_cli_eval */},
+    {.name = "trec", .bit = RR_CMD_TREC,
+     .summary = "rerank a first-stage TREC run (BEIR or MS MARCO files), by shard on Slurm, Kubernetes or MPI; see "
+                "rerank trec --help",
+     .synopsis = "--model DIR --run RUN (--queries Q --corpus C | --beir DIR) [options] > reranked.run",
+     .description =
+         "Reranks each query's top-k candidates of a first-stage TREC run and writes a TREC run\n"
+         "`qid Q0 docid rank score rerank`: queries in qid byte order, each query's docs by score (ties by docid,\n"
+         "descending, as trec_eval breaks them), ranks 1..k, scores with 9 significant digits. One query at a time:\n"
+         "memory holds one query's candidates, the corpus stays memory-mapped. Run queries only; each needs a text\n"
+         "and every candidate a passage. A progress line goes to stderr, and with qrels the first-stage and\n"
+         "reranked nDCG@10, RR@10, AP and recall at the end.\n",
+     .required = "model,run"},
+    {.name = "merge", .bit = RR_CMD_MERGE,
+     .summary = "join the outputs of sharded `rerank trec` / `rerank score` runs; see rerank merge --help",
+     .synopsis = "[--output FILE] SHARD_OUTPUT...\n       rerank merge --lines [--output FILE] SHARD_0 ... SHARD_N-1",
+     .description =
+         "Joins the outputs of `rerank trec --shard K/N` (K = 0..N-1, any order) into the run one unsharded\n"
+         "process writes, byte for byte: every query's lines, queries in qid byte order (as `LC_ALL=C sort -s "
+         "-k1,1`\nof the concatenation). A query in two outputs is refused. With --lines, joins `rerank score "
+         "--shard K/N`\noutputs given in shard order.\n"},
     {.name = "merge-lora", .bit = RR_CMD_MERGE_LORA,
      .summary = "merge a LoRA adapter into its decoder base model; see rerank merge-lora --help",
      .synopsis = "--adapter DIR --output-dir DIR [--base DIR]",
@@ -364,6 +474,8 @@ void rr_cli_args_init(rr_cli_args *a) {
     a->sp = rerank_score_default_params();
     a->mp = rerank_model_default_params();
     a->top_k = -1;
+    a->relevance_level = 1;
+    a->trec_top_k = 100;
     a->convert_dtype = RERANK_DTYPE_AUTO;
     a->train = rerank_train_default_params();
     rr_server_config_default(&a->serve);

@@ -45,7 +45,9 @@ enum {
     RR_CMD_TRAIN = 1u << 5,
     RR_CMD_EVAL = 1u << 6,
     RR_CMD_MERGE_LORA = 1u << 7,
-    RR_CMD_DOWNLOAD = 1u << 8,
+    RR_CMD_TREC = 1u << 8,
+    RR_CMD_MERGE = 1u << 9,
+    RR_CMD_DOWNLOAD = 1u << 10,
 };
 
 typedef enum rr_opt_kind {
@@ -120,6 +122,20 @@ typedef struct rr_cli_args {
     bool skip_bad_lines;       /* train, eval --skip-bad-lines */
     const char *eval_data;     /* eval --eval-data */
     const char *adapter, *base; /* merge-lora --adapter, --base */
+    /* eval --qrels --run (trec_eval's measures, cli_eval.c) */
+    const char *qrels, *run;   /* eval, trec --qrels; eval, trec --run */
+    rr_cli_list measures;      /* eval -m */
+    bool per_query, complete, json; /* eval -q, -c, --json */
+    long relevance_level;      /* eval -l; default 1 */
+    long max_docs;             /* eval -M; 0 = all */
+    /* trec, merge, score sharding (cli_trec.c, cli_merge.c, cli_shard.h) */
+    const char *queries, *corpus, *beir; /* trec --queries, --corpus, --beir */
+    long trec_top_k;           /* trec --top-k; default 100 */
+    const char *output;        /* trec, merge --output */
+    bool resume, quiet;        /* trec --resume, --quiet */
+    const char *shard;         /* trec, score --shard K/N */
+    long shard_count;          /* trec, score --shard-count */
+    bool lines;                /* merge --lines */
     /* serve: its own settings; the model and scoring options above are copied in (cli_serve.c) */
     rr_server_config serve;
 } rr_cli_args;

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "cli_download.h"
+#include "cli_shard.h"
 #include "cli_train.h"
+#include "cli_trec.h"
 #include "options.h"
 #include "rerank.h"
 #include "server/server.h"
@@ -208,6 +210,10 @@ static int cmd_score(int argc, char **argv) {
     int rc = rr_cli_parse("score", argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     rr_cli_score_params(&o);
+    rr_cli_shard shard;
+    char shard_msg[256];
+    if (!rr_cli_shard_resolve(o.shard, o.shard_count, &shard, shard_msg, sizeof shard_msg))
+        return rr_cli_usage_error("score", "%s", shard_msg);
     line_reader r;
     if ((rc = reader_open(&r, o.input))) return rc;
     rerank_model *model;
@@ -229,7 +235,8 @@ static int cmd_score(int argc, char **argv) {
     size_t cap = 0, len;
     const size_t chunk = 1024; /* pairs scored together: bounds memory, keeps output flowing */
     const char *line;
-    while (!rc && (line = reader_next(&r, &len))) {
+    for (size_t item = 0; !rc && (line = reader_next(&r, &len)); item++) {
+        if (!rr_cli_shard_owns(&shard, item)) continue; /* another shard's line (--shard) */
         rerank_pair pair;
         json_t *obj = parse_pair_line(&r, line, len, &pair);
         if (!obj) {
@@ -409,7 +416,7 @@ static const struct {
 } commands[] = {
     {"score", cmd_score},   {"rank", cmd_rank},   {"tokenize", cmd_tokenize},     {"convert", cmd_convert},
     {"serve", rr_serve_main},   {"train", rr_cli_train}, {"eval", rr_cli_eval}, {"merge-lora", rr_cli_merge_lora},
-    {"download", rr_cli_download},
+    {"trec", rr_cli_trec},  {"merge", rr_cli_merge}, {"download", rr_cli_download},
 };
 
 int main(int argc, char **argv) {

@@ -1,5 +1,6 @@
-"""Shared fixtures of the Python package tests: the golden test data (../shared/testdata or $RERANK_SHARED)
-and the CLI (build/rerank or $RERANK_CLI), whose scores the package must reproduce exactly."""
+"""Shared fixtures of the Python package tests: the golden test data (the repository's tests/data/testdata, else
+$RERANK_SHARED/testdata or ../shared/testdata) and the CLI (build/rerank or $RERANK_CLI), whose scores the
+package must reproduce exactly."""
 import json
 import os
 import struct
@@ -8,12 +9,15 @@ import subprocess
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("RERANK_SHARED", os.path.join(REPO, "..", "shared"))
+TEST_DATA = os.path.join(REPO, "tests", "data")
+SHARED = os.environ.get("RERANK_SHARED") or os.path.join(REPO, "..", "shared")
 CLI = os.environ.get("RERANK_CLI", os.path.join(REPO, "build", "rerank"))
 
 
 def model_dir(name):
-    path = os.path.join(SHARED, "testdata", name)
+    path = os.path.join(TEST_DATA, "testdata", name)
+    if not os.path.isdir(path):
+        path = os.path.join(SHARED, "testdata", name)
     if not os.path.isdir(path):
         pytest.fail("test data missing: %s (set RERANK_SHARED)" % path)
     return path

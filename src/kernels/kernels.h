@@ -100,6 +100,10 @@ const char *rr_isa_name(rr_isa isa);
  * Threaded over pool (NULL = the caller only). (gemm.c) */
 void rr_sgemm(rr_pool *pool, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
+/* The same product as a plain triple loop: no allocation, one thread. rr_sgemm's fallback when its scratch
+ * cannot be allocated, and its reference in the tests. (gemm.c) */
+void rr_sgemm_ref(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
 
 typedef enum rr_act { RR_ACT_NONE, RR_ACT_GELU } rr_act;
 

@@ -39,12 +39,14 @@ rerank_status rerank_train(const rerank_train_params *p, rerank_train_result *ou
     a.trainer.lora = (rr_lora_opts){p->lora_rank, p->lora_alpha, p->lora_dropout, p->lora_targets, p->lora_train_heads};
     a.trainer.seed = p->seed;
     a.trainer.dropout = p->dropout;
+    a.eval_data = p->eval_data, a.eval_steps = p->eval_steps;
     a.log = p->log, a.log_ctx = p->log_ctx;
     rr_train_result r;
     rerank_status st = rr_train_run(&a, &r, err);
     if (st == RERANK_OK && out)
         *out = (rerank_train_result){r.steps_run, r.total_steps, r.first_loss, r.last_loss, r.seconds,
-                                     r.n_rows, r.n_skipped, r.rank};
+                                     r.n_rows, r.n_skipped, r.rank, r.n_evals, r.eval_ndcg10, r.eval_mrr10,
+                                     r.eval_map, r.eval_rows, r.eval_collapsed};
     return st;
 }
 
@@ -52,35 +54,6 @@ rerank_status rerank_merge_lora(const char *adapter_dir, const char *base_dir, c
     if (!adapter_dir || !out_dir)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_merge_lora: adapter_dir and out_dir are required");
     return rr_decoder_merge_adapter(adapter_dir, base_dir, out_dir, err);
-}
-
-/* Scores one row's pos + neg passages and adds its metrics to sum. */
-static rerank_status eval_row(rerank_session *s, const rerank_score_params *params, size_t n_out,
-                              const rr_train_data *data, const rr_train_row *r, double sum[3], rerank_error *err) {
-    size_t n = r->n_pos + r->n_neg;
-    rerank_pair *pairs = malloc(n * sizeof *pairs);
-    float *scores = malloc(n * n_out * sizeof *scores), *best = malloc(n * sizeof *best);
-    bool *rel = malloc(n * sizeof *rel);
-    rerank_status st = RERANK_OK;
-    if (!pairs || !scores || !best || !rel) st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; !st && k < n; k++) {
-        bool pos = k < r->n_pos;
-        size_t j = pos ? k : k - r->n_pos;
-        pairs[k] = (rerank_pair){r->query, r->query_len, pos ? r->pos[j] : r->neg[j], pos ? r->pos_len[j] : r->neg_len[j]};
-        rel[k] = pos;
-    }
-    rerank_score_params sp = *params;
-    if (r->prompt) sp.prompt = r->prompt; /* LLM rerankers: the row's prompt, else the caller's or the default */
-    if (!st && (st = rerank_score(s, &sp, pairs, n, scores, err)) != RERANK_OK)
-        rr_error_prefix(err, "%s:%ld", data->files[r->file], r->line);
-    if (!st) {
-        for (size_t k = 0; k < n; k++) best[k] = scores[k * n_out + n_out - 1]; /* the highest cutoff layer */
-        rr_rank_metrics m;
-        rr_rank_metrics_compute(best, rel, n, &m);
-        sum[0] += m.mrr10, sum[1] += m.ndcg10, sum[2] += m.map;
-    }
-    free(pairs), free(scores), free(best), free(rel);
-    return st;
 }
 
 rerank_status rerank_evaluate(const rerank_model *model, const rerank_score_params *params, const char *data_path,
@@ -101,12 +74,10 @@ rerank_status rerank_evaluate(const rerank_model *model, const rerank_score_para
     rerank_session *session = NULL;
     if (!st) st = rerank_score_n_outputs(model, params, &n_out, err);
     if (!st) st = rerank_session_new(model, &session, err);
-    double sum[3] = {0, 0, 0};
-    for (size_t i = 0; !st && i < data->n_rows; i++) st = eval_row(session, params, n_out, data, &data->rows[i], sum, err);
-    if (!st) {
-        double n = (double)data->n_rows;
-        *out = (rerank_eval_result){data->n_rows, sum[0] / n, sum[1] / n, sum[2] / n};
-    }
+    rr_rows_metrics m;
+    if (!st) st = rr_eval_rows(session, params, n_out, data, &m, err);
+    if (!st)
+        *out = (rerank_eval_result){m.n_rows, m.mean.mrr10, m.mean.ndcg10, m.mean.map, m.n_collapsed, m.collapsed_value};
     rerank_session_free(session);
     rr_train_data_free(data);
     return st;

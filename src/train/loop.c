@@ -18,6 +18,7 @@
 #include "io/safetensors.h"
 #include "train/data.h"
 #include "train/dist.h"
+#include "train/eval.h"
 #include "train/optim.h"
 #include "train/save.h"
 
@@ -47,6 +48,7 @@ typedef struct loop {
     rr_dist *dist;
     int rank, n_procs;
     rr_train_data *data;
+    rr_train_data *dev;      /* --eval-data rows, or NULL */
     rr_trainer *t;
     rr_train_tok *tok;
     rr_adamw opt;
@@ -300,10 +302,66 @@ static rerank_status open_trainer(const rr_train_args *a, rr_trainer **out, rera
     return rr_trainer_open(a->model, &o, out, err);
 }
 
+/* The held-out rows; a bad line fails here, before any training. */
+static rerank_status load_dev(loop *L, rerank_error *err) {
+    if (!L->a->eval_data) return RERANK_OK;
+    rr_train_data_opts o = {false, false};
+    rerank_status st = rr_train_data_load(L->a->eval_data, &o, &L->dev, err);
+    if (st) rr_error_prefix(err, "--eval-data");
+    return st;
+}
+
+/* Rank 0 saves the current weights to output_dir/eval-model (the merged model for LoRA), loads them through
+ * the scoring API and ranks the held-out rows; the directory is removed afterwards. Costs a save and a load:
+ * the trainer's own forward pass runs in training mode and accumulates gradients. */
+static rerank_status evaluate(loop *L, long step, rr_train_result *res, rerank_error *err) {
+    rerank_status st = RERANK_OK;
+    if (L->rank == 0) {
+        const rr_train_args *a = L->a;
+        bool lora = L->t->kind != RERANK_KIND_CROSS_ENCODER;
+        char dir[4096], merged[4200];
+        snprintf(dir, sizeof dir, "%s/eval-model", a->output_dir);
+        snprintf(merged, sizeof merged, "%s/merged_model", dir);
+        double t0 = now_s();
+        rerank_model *model = NULL;
+        rerank_session *session = NULL;
+        rr_rows_metrics m;
+        rerank_model_params mp = rerank_model_default_params();
+        if (lora) mp.recipe = "flag-llm"; /* the layout the LoRA trainer trains with */
+        rerank_score_params sp = rerank_score_default_params();
+        sp.max_length = a->query_max_len + a->passage_max_len;
+        sp.n_threads = a->threads;
+        if (!(st = rr_train_rmdir_flat(merged, err)) && !(st = rr_train_rmdir_flat(dir, err)) &&
+            !(st = rr_train_mkdirs(dir, err)) && !(st = L->t->ops->save(L->t, a->model, dir, lora, err)) &&
+            !(st = rerank_model_load(lora ? merged : dir, &mp, &model, err)) &&
+            !(st = rerank_session_new(model, &session, err)))
+            st = rr_eval_rows(session, &sp, 1, L->dev, &m, err);
+        rerank_session_free(session);
+        rerank_model_free(model);
+        if (!st) st = rr_train_rmdir_flat(merged, err);
+        if (!st) st = rr_train_rmdir_flat(dir, err);
+        if (!st) {
+            res->n_evals++;
+            res->eval_ndcg10 = m.mean.ndcg10, res->eval_mrr10 = m.mean.mrr10, res->eval_map = m.mean.map;
+            res->eval_rows = m.n_rows, res->eval_collapsed = m.n_collapsed;
+            say(L, "eval step %ld/%ld on %zu held-out rows: ndcg@10 %.4f mrr@10 %.4f map %.4f (%.1f s)", step, L->total,
+                m.n_rows, m.mean.ndcg10, m.mean.mrr10, m.mean.map, now_s() - t0);
+            if (m.n_collapsed)
+                say(L, "WARNING: COLLAPSED SCORES at step %ld: %zu of %zu held-out queries score all their passages the "
+                       "same (%g); such a model ranks arbitrarily. Lower the learning rate, check the data (positives "
+                       "at index 0, enough negatives), or keep an earlier checkpoint",
+                    step, m.n_collapsed, m.n_rows, m.collapsed_value);
+        } else
+            rr_error_prefix(err, "--eval-data at step %ld", step);
+    }
+    rerank_status b = rr_dist_barrier(L->dist, err);
+    return st ? st : b;
+}
+
 static rerank_status setup(loop *L, rr_train_result *res, rerank_error *err) {
     const rr_train_args *a = L->a;
     rerank_status st;
-    if ((st = load_data(L, res, err)) || (st = open_trainer(a, &L->t, err)) ||
+    if ((st = load_data(L, res, err)) || (st = load_dev(L, err)) || (st = open_trainer(a, &L->t, err)) ||
         (st = rr_train_tok_open(a->model, L->t->kind, (size_t)a->query_max_len, (size_t)a->passage_max_len, &L->tok,
                                 err)) ||
         (st = rr_adamw_init(&L->opt, L->t->n_floats, err)))
@@ -390,6 +448,7 @@ static rerank_status run(loop *L, rr_train_result *res, rerank_error *err) {
            "warm-up %ld steps",
         a->model, L->data->n_rows, L->data->n_files, L->total, L->global_batch, a->group_size, a->batch_size,
         L->n_procs, a->grad_accum, L->warmup);
+    if (L->dev && (st = evaluate(L, start, res, err))) return st; /* the baseline */
     double t0 = now_s(), loss = 0;
     long step = start, last_saved = start;
     for (; step < L->total; step++) {
@@ -409,9 +468,13 @@ static rerank_status run(loop *L, rr_train_result *res, rerank_error *err) {
             if ((st = save_checkpoint(L, step + 1, loss, err))) return st;
             last_saved = step + 1;
         }
+        if (L->dev && a->eval_steps > 0 && (step + 1) % a->eval_steps == 0 && step + 1 < L->total &&
+            (st = evaluate(L, step + 1, res, err)))
+            return st;
     }
     if (step < L->total) return RERANK_OK; /* stopped early (tests): as if interrupted */
     if (last_saved != L->total && (st = save_checkpoint(L, L->total, loss, err))) return st;
+    if (L->dev && (st = evaluate(L, L->total, res, err))) return st;
     if (L->rank == 0) {
         if ((st = L->t->ops->save(L->t, a->model, a->output_dir, a->merge, err))) return st;
         say(L, "saved the model to %s", a->output_dir);
@@ -441,6 +504,7 @@ rerank_status rr_train_run(const rr_train_args *a, rr_train_result *res, rerank_
     rr_train_tok_free(L.tok);
     rr_trainer_free(L.t);
     rr_train_data_free(L.data);
+    rr_train_data_free(L.dev);
     free(L.perm), free(L.neg), free(L.scratch), free(L.offsets), free(L.teacher);
     rr_i32vec_free(&L.ids);
     rr_i32vec_free(&L.types);

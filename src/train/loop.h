@@ -39,6 +39,9 @@ typedef struct rr_train_args {
     int threads;             /* 0 = all cores */
     bool merge;              /* LoRA: also write output_dir/merged_model */
     rr_trainer_opts trainer; /* LoRA settings, dropout */
+    const char *eval_data;   /* held-out rows (training format): nDCG@10 / MRR@10 / MAP before training, every
+                                eval_steps steps and at the end, with a warning when a query's scores collapse */
+    long eval_steps;         /* 0 = before training and at the end only */
     long stop_after;         /* tests: stop after this many steps as if interrupted (0 = run to the end) */
     rr_train_log_fn log;
     void *log_ctx;
@@ -52,6 +55,9 @@ typedef struct rr_train_result {
     double tokens;         /* tokens trained on in this call, all processes */
     size_t n_rows, n_skipped;
     int rank;              /* this process's rank in a data-parallel job (0 when alone) */
+    size_t n_evals;        /* --eval-data evaluations run (rank 0); the last one's metrics: */
+    double eval_ndcg10, eval_mrr10, eval_map;
+    size_t eval_rows, eval_collapsed; /* dev rows, and rows whose passages all scored the same */
 } rr_train_result;
 
 void rr_train_args_default(rr_train_args *a);
