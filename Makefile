@@ -21,7 +21,7 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter -Wstrict-p
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 # The library's dependencies, in one place: pkg-config modules (the build flags, the fallback -l list and
 # librerank.pc's Requires.private all come from LIB_PKGS) and plain system libraries (Libs.private).
-LIB_PKGS    := jansson libutf8proc libpcre2-8
+LIB_PKGS    := jansson libutf8proc libpcre2-8 libcurl libcrypto
 LIB_SYSLIBS := -lm -lpthread
 DEPS_CFLAGS := $(shell pkg-config --cflags $(LIB_PKGS) 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo $(addprefix -l,$(patsubst lib%,%,$(LIB_PKGS))))
@@ -57,7 +57,8 @@ CLI_SRC   := $(filter-out tools/make_example_model.c,$(wildcard tools/*.c))
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 # The CLI's option layer and `rerank serve`'s command line, linked into the tests too (tests/test_cli_options.c
 # checks the table; tests/server_client.c starts servers with rr_serve_main).
-CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o
+CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o \
+                $(BUILD)/tools/cli_download.o
 
 .PHONY: all test check check-layering deb-check clean fuzz bench test-python install uninstall FORCE
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank

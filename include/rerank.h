@@ -63,6 +63,11 @@ typedef enum rerank_status {
     RERANK_ERR_INPUT,            /* user input rejected (invalid UTF-8, pair too long for the model) */
     RERANK_ERR_NOMEM,            /* an allocation failed or a size computation overflowed */
     RERANK_ERR_INTERNAL,         /* a bug in rerank; please report it */
+    RERANK_ERR_NOT_FOUND,        /* a hub repository, revision or file does not exist (a private repository
+                                    without HF_TOKEN looks the same), or offline and not in the cache */
+    RERANK_ERR_ACCESS,           /* the hub refused access: a gated or private repository (set HF_TOKEN) */
+    RERANK_ERR_NETWORK,          /* a download failed: connection, timeout, HTTP error, checksum mismatch, or an
+                                    answer refused as malformed or hostile */
     RERANK_STATUS_COUNT
 } rerank_status;
 
@@ -101,6 +106,17 @@ typedef enum rerank_dtype {
                         * present, else 16-bit pair products) */
 } rerank_dtype;
 
+/* Progress of a hub download (rerank_model_load of a hub id, rerank_hub_download), reported as bytes arrive. */
+typedef struct rerank_download_progress {
+    const char *file;     /* the repository file being fetched (valid during the call) */
+    uint64_t bytes_done;  /* bytes fetched so far by this call, all files together */
+    uint64_t bytes_total; /* bytes this call has to fetch (files already in the cache are not counted) */
+    int files_done, files_total;
+} rerank_download_progress;
+
+/* Called from the downloading thread; it must not call back into rerank. The library prints nothing itself. */
+typedef void (*rerank_progress_fn)(const rerank_download_progress *progress, void *user);
+
 typedef struct rerank_model_params {
     rerank_dtype dtype; /* compute precision of the weights; RERANK_DTYPE_AUTO = fp32 (a converted model: its own) */
     const char *recipe; /* decoder LLMs: "flag-llm" (FlagLLMReranker) or "qwen3" (Qwen3-Reranker); NULL = by
@@ -110,13 +126,17 @@ typedef struct rerank_model_params {
                             adapted matrix becomes W + (lora_alpha / r) B A in fp32 and modules_to_save tensors
                             (layerwise heads) replace the base's, before any bf16/int8 conversion; scores equal
                             those of the model rerank_merge_lora writes. NULL = none. Not with a converted model */
+    rerank_progress_fn progress; /* a hub id being downloaded: called as bytes arrive; NULL = silent */
+    void *progress_user;         /* passed to progress */
 } rerank_model_params;
 
 RERANK_API rerank_model_params rerank_model_default_params(void);
 
 /* Loads a Hugging Face model directory: config.json, model.safetensors (or sharded
  * model-0000k-of-0000n.safetensors with model.safetensors.index.json) and tokenizer.json (or vocab.txt
- * for BERT). Weights are memory-mapped. On success *out owns the model; free it with rerank_model_free. */
+ * for BERT). Weights are memory-mapped. On success *out owns the model; free it with rerank_model_free.
+ * `dir` may also be a hub id "ORG/NAME[@REVISION]" (an existing local path always wins): it is fetched as
+ * rerank_hub_download does. */
 RERANK_API rerank_status rerank_model_load(const char *dir, const rerank_model_params *params, rerank_model **out,
                                            rerank_error *err);
 
@@ -132,6 +152,17 @@ RERANK_API void rerank_model_free(rerank_model *model);
  * RERANK_ERR_UNSUPPORTED), and is no longer a transformers checkpoint. */
 RERANK_API rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_dtype dtype,
                                                 rerank_error *err);
+
+/* Models by name. Fetches the files a reranker needs (config.json, tokenizer files, *.safetensors and the shard
+ * index, PEFT adapter files; never *.bin, *.gguf or onnx/) of the Hugging Face Hub repository `id`
+ * ("ORG/NAME", optionally "@REVISION": a branch, tag, refs/pr/N or a 40-hex commit) into the cache that
+ * huggingface_hub uses, and writes the snapshot directory into dir_out (cap bytes). The environment is read as
+ * huggingface_hub reads it: HF_ENDPOINT, HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME, HF_TOKEN / HF_TOKEN_PATH (the
+ * token goes to the endpoint's host only, never to a redirect target elsewhere), HF_HUB_OFFLINE=1 (the cache
+ * only). Files already in the cache cost no download; LFS files are checked against their sha256. Errors:
+ * RERANK_ERR_NOT_FOUND, RERANK_ERR_ACCESS, RERANK_ERR_NETWORK, RERANK_ERR_UNSUPPORTED (no safetensors). */
+RERANK_API rerank_status rerank_hub_download(const char *id, rerank_progress_fn progress, void *progress_user,
+                                             char *dir_out, size_t cap, rerank_error *err);
 
 typedef struct rerank_model_info {
     rerank_model_kind kind;

@@ -9,6 +9,7 @@ PKGS=(
   libmicrohttpd-dev            # rerank serve: HTTP/1.1 server
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
+  libcurl4-openssl-dev libssl-dev  # models by hub id: downloads (libcurl), sha256 of LFS files (libcrypto)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
   python3 python3-yaml curl    # tests/clients/urllib_client.py, the deploy/ manifest check, curl's view of a 413
   debhelper dpkg-dev           # `make deb-check`: dpkg-buildpackage of debian/ (librerank0, librerank-dev, rerank)

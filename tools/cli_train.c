@@ -2,6 +2,7 @@
  * ranking of training-format rows, rerank_evaluate; with --qrels --run: cli_eval.c) and `rerank merge-lora` (rerank_merge_lora). A client of
  * rerank.h only; options and --help come from the option table (options.h). Same conventions as rerank.c:
  * exit 0 success, 1 runtime or input error, 2 usage error; errors are one line "rerank: error: ..." on stderr. */
+#include "cli_download.h"
 #include "cli_train.h"
 
 #include <jansson.h>
@@ -31,8 +32,9 @@ int rr_cli_train(int argc, char **argv) {
     int rc = rr_cli_parse("train", argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
     if (a.train.eval_steps && !a.train.eval_data) return rr_cli_usage_error("train", "--eval-steps needs --eval-data FILE|DIR");
+    char fetched[4096];
     rerank_train_params p = a.train;
-    p.model = a.model;
+    if (!(p.model = rr_cli_prefetch(a.model, fetched, sizeof fetched, &rc))) return rc;
     p.output_dir = a.output_dir;
     p.skip_bad_lines = a.skip_bad_lines;
     p.log = log_line;
@@ -61,7 +63,10 @@ int rr_cli_eval(int argc, char **argv) {
     if (!a.eval_data) return rr_cli_usage_error("eval", "--eval-data FILE|DIR is required");
     rerank_error err;
     rerank_model *model = NULL;
-    if (rerank_model_load(a.model, &a.mp, &model, &err)) return rr_cli_runtime_error("%s", err.message);
+    a.mp.progress = rr_cli_progress_fn();
+    rerank_status st = rerank_model_load(a.model, &a.mp, &model, &err);
+    rr_cli_progress_done();
+    if (st) return rr_cli_runtime_error("%s", err.message);
     rerank_eval_result r;
     if (rerank_evaluate(model, rr_cli_score_params(&a), a.eval_data, a.skip_bad_lines, log_line, NULL, &r, &err)) {
         rerank_model_free(model);
@@ -82,8 +87,11 @@ int rr_cli_merge_lora(int argc, char **argv) {
     rr_cli_args_init(&a);
     int rc = rr_cli_parse("merge-lora", argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    char fetched_adapter[4096], fetched_base[4096];
+    const char *adapter = rr_cli_prefetch(a.adapter, fetched_adapter, sizeof fetched_adapter, &rc), *base = a.base;
+    if (!adapter || (base && !(base = rr_cli_prefetch(base, fetched_base, sizeof fetched_base, &rc)))) return rc;
     rerank_error err;
-    if (rerank_merge_lora(a.adapter, a.base, a.output_dir, &err)) return rr_cli_runtime_error("%s", err.message);
+    if (rerank_merge_lora(adapter, base, a.output_dir, &err)) return rr_cli_runtime_error("%s", err.message);
     fprintf(stderr, "merged model written to %s/merged_model\n", a.output_dir);
     return 0;
 }

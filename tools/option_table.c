@@ -33,12 +33,13 @@ static const char llm_section[] = "LLM rerankers (bge-reranker-v2-gemma, bge-rer
 const rr_opt rr_cli_options[] = {
     /* ---- the model, input and output ---- */
     {.name = "model", .metavar = "DIR", .kind = RR_OPT_STRING, .offset = ARG(model),
-     .cmds = (LOADED & ~RR_CMD_SERVE) | RR_CMD_CONVERT | RR_CMD_TRAIN,
-     .help = "Hugging Face model directory (config.json, *.safetensors, tokenizer)"},
+     .cmds = (LOADED & ~RR_CMD_SERVE) | RR_CMD_CONVERT | RR_CMD_TRAIN | RR_CMD_DOWNLOAD,
+     .help = "Hugging Face model directory (config.json, *.safetensors, tokenizer), or a hub id ORG/NAME[@REVISION] "
+             "fetched into the hub cache (an existing local path always wins; see rerank download --help)"},
     {.name = "model", .metavar = "[NAME=]DIR", .kind = RR_OPT_LIST, .offset = ARG(serve_models), .cmds = RR_CMD_SERVE,
-     .help = "Hugging Face model directory (config.json, *.safetensors, tokenizer); NAME=DIR names it, and "
-             "repeating the option serves several models in one process (a request's \"model\" picks one; the "
-             "first is the default)"},
+     .help = "Hugging Face model directory (config.json, *.safetensors, tokenizer) or hub id ORG/NAME[@REVISION]; "
+             "NAME=DIR names it, and repeating the option serves several models in one process (a request's "
+             "\"model\" picks one; the first is the default)"},
     {.name = "input", .metavar = "FILE", .kind = RR_OPT_STRING, .offset = ARG(input), .cmds = SCORING,
      .help = "read input from FILE instead of standard input"},
     {.name = "query", .metavar = "TEXT", .kind = RR_OPT_STRING, .offset = ARG(query), .cmds = RR_CMD_RANK,
@@ -493,6 +494,25 @@ const rr_cli_command rr_cli_commands[] = {
          "checkpoint (keep the original for training). The files are the same whatever the CPU: a model\n"
          "converted on one machine loads on any other.\n",
      .required = "model,dtype,out"},
+    {.name = "download", .bit = RR_CMD_DOWNLOAD,
+     .summary = "fetch ORG/NAME[@REVISION] from the Hugging Face Hub into its cache and print the snapshot "
+                "directory; see rerank download --help",
+     .synopsis = "ORG/NAME[@REVISION]",
+     .description =
+         "Fetches the files a reranker needs (config.json, tokenizer files, *.safetensors and the shard index, PEFT\n"
+         "adapter files; never *.bin, *.gguf or onnx/) from the Hugging Face Hub into the cache huggingface_hub "
+         "uses,\nand prints the snapshot directory on stdout. REVISION is a branch, tag, refs/pr/N or a 40-hex "
+         "commit\n(default main). Every command's --model takes ORG/NAME[@REVISION] the same way (an existing local "
+         "path\nalways wins). Files already in the cache cost no download; LFS files are checked against their "
+         "sha256.\nA progress line (bytes, rate, ETA) goes to stderr when it is a terminal.\n",
+     .epilogue =
+         "Environment (as huggingface_hub reads it):\n"
+         "  HF_ENDPOINT       the hub (default https://huggingface.co; an http:// mirror works)\n"
+         "  HF_HUB_CACHE      the cache (default $HF_HOME/hub; HF_HOME defaults to $XDG_CACHE_HOME/huggingface,\n"
+         "                    then ~/.cache/huggingface)\n"
+         "  HF_TOKEN          token for private and gated repositories (else the file $HF_TOKEN_PATH, default\n"
+         "                    $HF_HOME/token); sent to HF_ENDPOINT's host only\n"
+         "  HF_HUB_OFFLINE=1  no network: the cache only\n"},
 };
 const size_t rr_cli_n_commands = sizeof rr_cli_commands / sizeof rr_cli_commands[0];
 

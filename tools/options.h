@@ -47,6 +47,7 @@ enum {
     RR_CMD_MERGE_LORA = 1u << 7,
     RR_CMD_TREC = 1u << 8,
     RR_CMD_MERGE = 1u << 9,
+    RR_CMD_DOWNLOAD = 1u << 10,
 };
 
 typedef enum rr_opt_kind {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_download.h"
 #include "cli_shard.h"
 #include "cli_train.h"
 #include "cli_trec.h"
@@ -100,7 +101,11 @@ static json_t *parse_pair_line(const line_reader *r, const char *line, size_t le
 
 static int load_model(const rr_cli_args *o, rerank_model **model, rerank_session **session) {
     rerank_error err;
-    if (rerank_model_load(o->model, &o->mp, model, &err)) return rr_cli_runtime_error("%s", err.message);
+    rerank_model_params mp = o->mp;
+    mp.progress = rr_cli_progress_fn(); /* a hub id downloading: the progress line, on a terminal only */
+    rerank_status st = rerank_model_load(o->model, &mp, model, &err);
+    rr_cli_progress_done();
+    if (st) return rr_cli_runtime_error("%s", err.message);
     if (session && rerank_session_new(*model, session, &err)) {
         rerank_model_free(*model);
         return rr_cli_runtime_error("%s", err.message);
@@ -395,8 +400,11 @@ static int cmd_convert(int argc, char **argv) {
     rr_cli_args_init(&o);
     int rc = rr_cli_parse("convert", argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
+    char fetched[4096];
+    const char *model = rr_cli_prefetch(o.model, fetched, sizeof fetched, &rc);
+    if (!model) return rc;
     rerank_error err;
-    if (rerank_model_convert(o.model, o.out, o.convert_dtype, &err)) return rr_cli_runtime_error("%s", err.message);
+    if (rerank_model_convert(model, o.out, o.convert_dtype, &err)) return rr_cli_runtime_error("%s", err.message);
     fprintf(stderr, "converted model written to %s\n", o.out);
     return 0;
 }
@@ -408,7 +416,7 @@ static const struct {
 } commands[] = {
     {"score", cmd_score},   {"rank", cmd_rank},   {"tokenize", cmd_tokenize},     {"convert", cmd_convert},
     {"serve", rr_serve_main},   {"train", rr_cli_train}, {"eval", rr_cli_eval}, {"merge-lora", rr_cli_merge_lora},
-    {"trec", rr_cli_trec},  {"merge", rr_cli_merge},
+    {"trec", rr_cli_trec},  {"merge", rr_cli_merge}, {"download", rr_cli_download},
 };
 
 int main(int argc, char **argv) {

@@ -9,7 +9,7 @@ import os
 import threading
 
 # rerank_status (rerank.h), in order
-OK, INVALID_ARGUMENT, IO, FORMAT, UNSUPPORTED, INPUT, NOMEM, INTERNAL = range(8)
+OK, INVALID_ARGUMENT, IO, FORMAT, UNSUPPORTED, INPUT, NOMEM, INTERNAL, NOT_FOUND, ACCESS, NETWORK = range(11)
 
 KIND_CROSS_ENCODER, KIND_LLM, KIND_LAYERWISE, KIND_QWEN3 = range(4)
 DTYPES = {"auto": 0, "f32": 1, "fp32": 1, "float32": 1, "bf16": 2, "bfloat16": 2, "int8": 3}
@@ -21,7 +21,9 @@ class _Error(ctypes.Structure):
 
 
 class _ModelParams(ctypes.Structure):
-    _fields_ = [("dtype", ctypes.c_int), ("recipe", ctypes.c_char_p), ("adapter", ctypes.c_char_p)]
+    # progress: rerank_progress_fn for hub downloads (left NULL: the library prints nothing)
+    _fields_ = [("dtype", ctypes.c_int), ("recipe", ctypes.c_char_p), ("adapter", ctypes.c_char_p),
+                ("progress", ctypes.c_void_p), ("progress_user", ctypes.c_void_p)]
 
 
 class _ModelInfo(ctypes.Structure):
@@ -103,6 +105,12 @@ def error_from(status, err, model_path=None):
         exc = FileNotFoundError(msg) if model_path is not None and not os.path.exists(model_path) else OSError(msg)
     elif status in (FORMAT, UNSUPPORTED) and model_path is not None:
         exc = OSError(msg)          # a model that cannot be loaded, as transformers' from_pretrained raises
+    elif status == NOT_FOUND:       # a hub id: no such repository, revision or file, or offline and not cached
+        exc = FileNotFoundError(msg)
+    elif status == ACCESS:          # a gated or private repository without a (good) HF_TOKEN
+        exc = PermissionError(msg)
+    elif status == NETWORK:
+        exc = ConnectionError(msg)
     elif status == NOMEM:
         exc = MemoryError(msg)
     elif status == INTERNAL:

@@ -13,6 +13,9 @@ static const char *const status_strings[] = {
     [RERANK_ERR_INPUT] = "invalid input",
     [RERANK_ERR_NOMEM] = "out of memory",
     [RERANK_ERR_INTERNAL] = "internal error",
+    [RERANK_ERR_NOT_FOUND] = "not found",
+    [RERANK_ERR_ACCESS] = "access denied",
+    [RERANK_ERR_NETWORK] = "network error",
 };
 _Static_assert(sizeof status_strings / sizeof status_strings[0] == RERANK_STATUS_COUNT,
                "status_strings must name every rerank_status");

@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "hub/hub.h"
 #include "score/internal.h"
 #include "score/score.h"
 
@@ -54,10 +55,19 @@ rerank_status rerank_model_load(const char *dir, const rerank_model_params *para
     if (!dir) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_load: dir is NULL");
     rerank_model_params defaults = rerank_model_default_params();
     if (!params) params = &defaults;
+    /* a hub id becomes its snapshot directory in the cache (an existing local path always wins) */
+    char resolved[4096];
+    rr_hub_opts hub = {params->progress, params->progress_user};
+    rerank_status s = rr_hub_resolve_model(dir, &hub, resolved, sizeof resolved, err);
+    if (s) return s;
+    dir = resolved;
     rerank_model *m = calloc(1, sizeof *m);
     if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
-    rerank_status s = load_config(dir, &m->config, err);
-    if (!s) s = rr_model_load_adapted(dir, m->config, params->dtype, params->adapter, &m->net, err);
+    char adapter[4096]; /* an adapter may be a hub id too */
+    const char *adapter_dir = params->adapter;
+    if (adapter_dir && !(s = rr_hub_resolve_model(adapter_dir, &hub, adapter, sizeof adapter, err))) adapter_dir = adapter;
+    if (!s) s = load_config(dir, &m->config, err);
+    if (!s) s = rr_model_load_adapted(dir, m->config, params->dtype, adapter_dir, &m->net, err);
     if (!s) s = rr_tokenizer_load(dir, &m->tok, err);
     if (!s && !(m->dir = strdup(dir))) s = rr_fail(err, RERANK_ERR_NOMEM, "rerank_model_load: out of memory");
     if (!s) s = rr_recipe_prepare(m, params->recipe, err);
@@ -73,9 +83,13 @@ rerank_status rerank_model_convert(const char *dir, const char *out_dir, rerank_
     if (!dir || !out_dir) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_convert: NULL directory");
     if (dtype != RERANK_DTYPE_BF16 && dtype != RERANK_DTYPE_INT8)
         return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "rerank_model_convert: dtype must be bf16 or int8");
-    json_t *config;
+    char resolved[4096];
+    rerank_status s = rr_hub_resolve_model(dir, NULL, resolved, sizeof resolved, err);
+    if (s) return s;
+    dir = resolved;
+    json_t *config = NULL;
     rr_model *net = NULL;
-    rerank_status s = load_config(dir, &config, err);
+    s = load_config(dir, &config, err);
     if (!s) s = rr_model_load(dir, config, dtype, &net, err); /* converts, exactly as for scoring */
     if (!s) s = rr_model_save_converted(net, config, dir, out_dir, err);
     rr_model_free(net);

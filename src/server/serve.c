@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/internal.h"
@@ -51,7 +52,8 @@ static int resolve_models(rr_server_config *c) {
             c->model_names[i] = c->model_name;
             c->models_named = true;
         } else {
-            c->model_names[i] = base_name(arg);
+            struct stat st; /* a hub id (no such local path) is served under the id itself */
+            c->model_names[i] = stat(arg, &st) != 0 && strchr(arg, '/') ? arg : base_name(arg);
         }
     }
     if (c->n_models > 1) c->models_named = true;

@@ -9,6 +9,9 @@
 #include "base/json.h"
 #include "tok/tok_internal.h"
 
+/* The most merges a BPE model may list. */
+#define RR_TOK_MAX_MERGES (1u << 22)
+
 /* ---- the merge engine ---- */
 
 typedef struct {
@@ -289,7 +292,9 @@ static bool merge_parts(const json_t *e, const char **a, size_t *al, const char 
 
 static rerank_status load_merges(bpe *m, const json_t *merges, const char *path, rerank_error *err) {
     size_t nm = merges ? json_array_size(merges) : 0;
-    if (nm > INT32_MAX) return rr_fail(err, RERANK_ERR_FORMAT, "%s.merges has too many entries", path);
+    if (nm > RR_TOK_MAX_MERGES) /* real tokenizers have < 1M; a hostile file must not make us build a huge table */
+        return rr_fail(err, RERANK_ERR_FORMAT, "%s.merges has %zu entries, more than the %u allowed", path, nm,
+                       (unsigned)RR_TOK_MAX_MERGES);
     size_t cap = 16;
     while (cap / 2 < nm) cap *= 2;
     if (!(m->pairs = calloc(cap, sizeof *m->pairs))) return rr_fail(err, RERANK_ERR_NOMEM, "%s: out of memory", path);

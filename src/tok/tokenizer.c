@@ -12,7 +12,9 @@
 #include "base/utf8.h"
 #include "tok/tok_internal.h"
 
-#define MAX_TOKENIZER_JSON ((size_t)1 << 30)
+/* The largest real tokenizer.json files are ~35 MB; parsing costs ~10x the file in memory, so this bounds a hostile
+ * file's cost to ~1-2 GB. */
+#define MAX_TOKENIZER_JSON ((size_t)128 << 20)
 #define MAX_VOCAB_TXT ((size_t)256 << 20)
 
 struct rr_tokenizer {

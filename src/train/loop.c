@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/threadpool.h"
+#include "hub/hub.h"
 #include "io/safetensors.h"
 #include "train/data.h"
 #include "train/dist.h"
@@ -488,6 +489,12 @@ rerank_status rr_train_run(const rr_train_args *a, rr_train_result *res, rerank_
     memset(res, 0, sizeof *res);
     rerank_status st = check_args(a, err);
     if (st) return st;
+    /* --model may be a hub id: train on its snapshot directory */
+    char model_dir[4096];
+    rr_train_args resolved = *a;
+    if ((st = rr_hub_resolve_model(a->model, NULL, model_dir, sizeof model_dir, err))) return st;
+    resolved.model = model_dir;
+    a = &resolved;
     loop L = {.a = a};
     if ((st = rr_dist_open(&L.dist, err))) return st;
     L.rank = rr_dist_rank(L.dist);

@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "arch/adapter.h"
+#include "hub/hub.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "train/train_decoder.h"
@@ -113,13 +114,22 @@ static bool is_dir(const char *path) {
 
 rerank_status rr_decoder_merge_adapter(const char *adapter_dir, const char *base_dir, const char *out_dir,
                                        rerank_error *err) {
+    char adapter_resolved[4096], base_resolved[4096];
+    /* a PEFT adapter published on the hub works by id too */
+    rerank_status st0 = rr_hub_resolve_model(adapter_dir, NULL, adapter_resolved, sizeof adapter_resolved, err);
+    if (st0) return st0;
+    adapter_dir = adapter_resolved;
     rr_lora_config c;
     rerank_status st = rr_lora_config_read(adapter_dir, &c, err);
     if (!st && !base_dir && !(base_dir = c.base))
         st = rr_fail(err, RERANK_ERR_FORMAT, "%s: no 'base_model_name_or_path'; pass the base model", c.path);
-    if (!st && !is_dir(base_dir))
-        st = rr_fail(err, RERANK_ERR_IO, "%s: the base model '%s' is not a local directory; pass it explicitly", c.path,
-                     base_dir);
+    /* the base may be a hub id (PEFT records e.g. "BAAI/bge-reranker-v2-gemma"): use its snapshot directory */
+    if (!st && !(st = rr_hub_resolve_model(base_dir, NULL, base_resolved, sizeof base_resolved, err))) {
+        base_dir = base_resolved;
+        if (!is_dir(base_dir))
+            st = rr_fail(err, RERANK_ERR_IO, "%s: the base model '%s' is neither a local directory nor a hub id; pass "
+                         "it explicitly", c.path, base_dir);
+    }
     /* the adapter's own rank, alpha, targets and heads (rr_decoder_lora_init_opts), its tensors as loaded */
     rr_trainer_opts o = {.lora = {.init = adapter_dir}};
     rr_trainer *t = NULL;
