@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""seeds.py - regenerates the derived seed corpora under fuzz/corpus/ and the dictionaries under fuzz/dict/ from the
+test checkpoints (tests/data/<x>, else $RERANK_SHARED/testdata/<x>, else ../shared/testdata/<x>): real-format files
+cut down to a few hundred vocabulary entries so that every seed loads fast and the fuzzer mutates valid inputs.
+Run from the repository root: python3 fuzz/seeds.py. The hand-written seeds (HTTP bodies, texts) live beside."""
+import json
+import os
+import re
+import struct
+
+OUT = "fuzz/corpus"
+
+
+def data(rel):
+    roots = ["tests/data"]
+    if os.environ.get("RERANK_SHARED"):
+        roots.append(os.environ["RERANK_SHARED"] + "/testdata")
+    roots.append("../shared/testdata")
+    for r in roots:
+        if os.path.exists(os.path.join(r, rel)):
+            return os.path.join(r, rel)
+    raise SystemExit("seeds.py: test data %s not found" % rel)
+
+
+def put(target, name, blob):
+    os.makedirs(os.path.join(OUT, target), exist_ok=True)
+    if isinstance(blob, str):
+        blob = blob.encode()
+    with open(os.path.join(OUT, target, name), "wb") as f:
+        f.write(blob)
+
+
+def dump(j):
+    return json.dumps(j, ensure_ascii=False, separators=(",", ":"))
+
+
+MODELS = ["xlmr-seqcls-tiny", "bert-seqcls-tiny", "gemma-causal-tiny-bf16", "qwen3-causal-tiny", "qwen2-causal-tiny",
+          "minicpm-layerwise-tiny", "xlmr-seqcls-tiny-f16"]
+
+
+# ---- config.json: the checkpoints' own (a few hundred bytes each) ----
+def configs():
+    for m in MODELS:
+        put("fuzz_config", m + ".json", open(data(m + "/config.json"), "rb").read())
+
+
+# ---- tokenizer.json cut down: ids below `keep` (renumbered densely), added tokens after them ----
+def cut_tokenizer(m, keep):
+    j = json.load(open(data(m + "/tokenizer.json"), encoding="utf-8"))
+    mo = j["model"]
+    remap = {}
+    if mo["type"] == "Unigram":
+        mo["vocab"] = mo["vocab"][:keep]
+        remap = {i: i for i in range(keep)}
+    else:
+        items = sorted(mo["vocab"].items(), key=lambda kv: kv[1])[:keep]
+        remap = {old: new for new, (_, old) in enumerate(items)}
+        mo["vocab"] = {tok: remap[old] for tok, old in items}
+    nxt = len(remap)
+    for a in j["added_tokens"]:
+        if a["id"] not in remap:
+            remap[a["id"]] = nxt
+            nxt += 1
+        a["id"] = remap[a["id"]]
+    if mo.get("merges"):
+        vocab = mo["vocab"]
+        kept = []
+        for mg in mo["merges"]:
+            a, b = mg.split(" ", 1) if isinstance(mg, str) else mg
+            if a in vocab and b in vocab and a + b in vocab:
+                kept.append(mg)
+        mo["merges"] = kept
+    if mo["type"] == "Unigram" and mo.get("unk_id") is not None and mo["unk_id"] >= keep:
+        mo["unk_id"] = 0
+    pp = j.get("post_processor")
+    for proc in (pp.get("processors", [pp]) if pp else []):
+        for st in (proc.get("special_tokens") or {}).values():
+            st["ids"] = [remap.get(i, 0) for i in st["ids"]]
+    return j
+
+
+def tokenizers():
+    t = "fuzz_tokenizer_json"
+    x = cut_tokenizer("xlmr-seqcls-tiny", 300)
+    # the Precompiled charsmap alone is 316 kB: the seeds take other normalizers of the same pipeline
+    x["normalizer"]["normalizers"][0] = {"type": "NFKC"}
+    put(t, "unigram-metaspace.json", dump(x))
+    x["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "NFD"}, {"type": "StripAccents"},
+                                                           {"type": "Strip", "strip_left": True, "strip_right": True}]}
+    x["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Whitespace"},
+                                                               {"type": "Split", "pattern": {"String": "-"}, "behavior": "MergedWithNext", "invert": False},
+                                                               {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}]}
+    put(t, "unigram-variants.json", dump(x))
+    b = cut_tokenizer("bert-seqcls-tiny", 300)
+    put(t, "wordpiece-bert.json", dump(b))
+    b["normalizer"] = {"type": "BertNormalizer", "clean_text": False, "handle_chinese_chars": False, "strip_accents": True, "lowercase": False}
+    b["pre_tokenizer"] = {"type": "Whitespace"}
+    b["post_processor"] = {"type": "BertProcessing", "sep": ["[SEP]", 13], "cls": ["[CLS]", 12]}
+    put(t, "wordpiece-variants.json", dump(b))
+    put(t, "bpe-bytefallback-gemma.json", dump(cut_tokenizer("gemma-causal-tiny-bf16", 400)))
+    put(t, "bpe-prepend-minicpm.json", dump(cut_tokenizer("minicpm-layerwise-tiny", 400)))
+    q = cut_tokenizer("qwen3-causal-tiny", 400)
+    put(t, "bpe-bytelevel-qwen3.json", dump(q))
+    q["post_processor"] = {"type": "RobertaProcessing", "sep": ["<|endoftext|>", q["added_tokens"][0]["id"]],
+                           "cls": ["<|endoftext|>", q["added_tokens"][0]["id"]], "trim_offsets": True, "add_prefix_space": True}
+    q["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    q["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFKD"}, {"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "}]}
+    put(t, "bpe-bytelevel-variants.json", dump(q))
+
+
+# ---- SentencePiece tokenizer.model (protobuf): the small ones whole, XLM-R's pieces cut to 300 ----
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << s
+        s += 7
+        if not c & 0x80:
+            return v, i
+
+
+def enc_varint(v):
+    out = bytearray()
+    while True:
+        c = v & 0x7F
+        v >>= 7
+        out.append(c | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def fields(b):
+    i = 0
+    while i < len(b):
+        key, j = varint(b, i)
+        wt = key & 7
+        body_at = j
+        if wt == 0:
+            _, k = varint(b, j)
+        elif wt == 2:
+            n, body_at = varint(b, j)
+            k = body_at + n
+        elif wt == 5:
+            k = j + 4
+        elif wt == 1:
+            k = j + 8
+        else:
+            raise ValueError("wire type %d" % wt)
+        yield key >> 3, wt, b[i:k], b[body_at:k]
+        i = k
+
+
+def cut_spm(path, n_pieces):
+    """The model's first n_pieces pieces, its trainer_spec, and its normalizer_spec without the charsmap."""
+    b = open(data(path), "rb").read()
+    out, pieces = bytearray(), 0
+    for num, wt, raw, body in fields(b):
+        if num == 1:
+            pieces += 1
+            if pieces > n_pieces:
+                continue
+        if num == 3 and wt == 2:  # normalizer_spec: drop the precompiled charsmap (field 2), keep the flags
+            inner = bytearray()
+            for n2, _, raw2, _ in fields(body):
+                if n2 != 2:
+                    inner += raw2
+            out += bytes([raw[0]]) + enc_varint(len(inner)) + inner
+            continue
+        out += raw
+    return bytes(out)
+
+
+def spm_models():
+    t = "fuzz_spm_model"
+    put(t, "gemma-bpe-400.model", cut_spm("gemma-causal-tiny-bf16/tokenizer.model", 400))
+    put(t, "minicpm-bpe-400.model", cut_spm("minicpm-layerwise-tiny/tokenizer.model", 400))
+    put(t, "xlmr-unigram-300.model", cut_spm("xlmr-seqcls-tiny/sentencepiece.bpe.model", 300))
+
+
+# ---- HTTP bodies as tests/test_server*.c send them; the first byte picks the API ('0' v1, '1' v2, '2' TEI) ----
+HTTP = [
+    '0{"model":"m","query":"what is a panda?","documents":["The giant panda is a bear native to China.","hello"],'
+    '"top_n":1,"return_documents":true}',
+    '1{"model":"m","query":"what is a panda?","documents":["hello world"],"raw_scores":true}',
+    '1{"query":"panda","documents":[{"text":"a b c"},"d e"],"long_doc":"chunk","max_tokens_per_doc":7}',
+    '0{"query":"q","documents":["a"],"instruction":"Find it","prompt":"Yes?","cutoff_layers":[2,3]}',
+    '2{"query":"what is a panda?","texts":["a","b","c"],"raw_scores":false,"return_text":true,"truncate":true,'
+    '"truncation_direction":"Right"}',
+    '2{"query":"q\u00e9","texts":["one two three"],"raw_scores":true}',
+]
+
+
+# ---- safetensors: tiny files of each dtype, with and without metadata, and real headers cut to 3 tensors ----
+def st_file(tensors, meta=None):
+    hdr, blob = {}, b""
+    if meta is not None:
+        hdr["__metadata__"] = meta
+    for name, dtype, shape, payload in tensors:
+        hdr[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(payload)]}
+        blob += payload
+    h = json.dumps(hdr).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def safetensors():
+    t = "fuzz_safetensors"
+    put(t, "f32.safetensors", st_file([("w", "F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4))], {"format": "pt"}))
+    put(t, "mixed.safetensors", st_file([("a.weight", "F16", [3], b"\x00\x3c" * 3), ("b.bias", "BF16", [1, 2], b"\x80\x3f" * 2),
+                                          ("ids", "I64", [2], struct.pack("<2q", 7, -1)), ("empty", "F32", [0, 4], b"")]))
+    put(t, "scalar.safetensors", st_file([("s", "F64", [], struct.pack("<d", 0.5)), ("u", "U8", [4], b"abcd"),
+                                          ("i32", "I32", [1], struct.pack("<i", 5))], {}))
+    # a real header (bert-seqcls-tiny) with only its first three tensors kept and their data cut to 4 elements
+    b = open(data("bert-seqcls-tiny/model.safetensors"), "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    hdr = json.loads(b[8:8 + n])
+    keep = [k for k in hdr if k != "__metadata__"][:3]
+    tens = []
+    for k in keep:
+        e = hdr[k]
+        size = {"F32": 4, "F16": 2, "BF16": 2}.get(e["dtype"], 4)
+        tens.append((k, e["dtype"], [4], b[8 + n + e["data_offsets"][0]:][:4 * size]))
+    put(t, "bert-cut.safetensors", st_file(tens, hdr.get("__metadata__")))
+
+
+# ---- texts for the tokenizers and the scoring target: a query and a passage split at the first newline ----
+TEXTS = [
+    "what is panda?\nThe giant panda (Ailuropoda melanoleuca) is a bear species endemic to China.",
+    "Hello  world! <s> x</s> [SEP] <mask>\n<|im_start|>user caf\u00e9 na\u00efve",
+    "\u4e2d\u6587\u67e5\u8be2\n\u5927\u718a\u732b\u662f\u4e2d\u56fd\u7279\u6709\u7684\u718a\u79d1\u52a8\u7269\u3002",
+    "\uff46\uff55\uff4c\uff4c \u339e \u2460 e\u0301\n\U0001F44D\U0001F3FD \t $1,000,000.00 don't I'll",
+    "\u0645\u0631\u062d\u0628\u0627\n\u041f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440 \u0928\u092e\u0938\u094d\u0924\u0947",
+]
+
+
+def http():
+    for i, body in enumerate(HTTP):
+        put("fuzz_http_request", "body%d.json" % i, body)
+
+
+def texts():
+    for i, s in enumerate(TEXTS):
+        put("fuzz_tokenizer", "text%d.txt" % i, s)
+    # fuzz_score: 4 parameter bytes (model, max_length, flags, overlap/cutoff layers; see fuzz_score.c), then
+    # "query\npassage\npassage"; every model with every text, varied flags
+    for m in range(5):
+        for i, s in enumerate(TEXTS):
+            params = bytes([m, 20 + 9 * i, (37 * (m + i)) & 0xFF, 8 | (i << 4) | (m & 4)])
+            put("fuzz_score", "m%d-pair%d" % (m, i), params + (s + "\nsecond passage").encode())
+
+
+# ---- training rows: the checkpoints' JSONL files, and rows with every optional key ----
+def train_rows():
+    t = "fuzz_train_data"
+    put(t, "rows.jsonl", open(data("train/xlmr-seqcls-tiny/train_data.jsonl"), "rb").read())
+    put(t, "rows_kd.jsonl", open(data("train/xlmr-seqcls-tiny/train_data_kd.jsonl"), "rb").read())
+    put(t, "prompts.jsonl", "\ufeff" + dump({"query": "q", "pos": ["p"], "neg": ["n1", "n2"], "prompt": "Yes or No?",
+                                              "query_prompt": "A: ", "passage_prompt": "B: "}) + "\r\n\n" +
+        dump({"query": "q2", "pos": ["p2"], "neg": [], "pos_scores": [1], "neg_scores": []}) + "\n")
+
+
+# ---- dictionaries: JSON syntax plus every key and short string value of the real files ----
+def json_words(j, acc):
+    if isinstance(j, dict):
+        for k, v in j.items():
+            if k in ("vocab", "merges", "precompiled_charsmap"):
+                acc.add(k)
+                continue
+            acc.add(k)
+            json_words(v, acc)
+    elif isinstance(j, list):
+        for v in j[:64]:
+            json_words(v, acc)
+    elif isinstance(j, str) and len(j) < 40:
+        acc.add(j)
+
+
+def write_dict(name, words):
+    os.makedirs("fuzz/dict", exist_ok=True)
+    base = ['"{"', '"}"', '"["', '"]"', '":"', '","', '"true"', '"false"', '"null"', '"0"', '"-1"', '"1e9"', '"0.5"',
+            '"\\\\u0000"', '"\\\\ud800"', '"\\\\""']
+    lines = ["# %s.dict - libFuzzer dictionary, generated by fuzz/seeds.py" % name] + base
+    for w in sorted(words):
+        if not w or "\n" in w or len(w.encode()) > 40:
+            continue
+        esc = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "".join("\\x%02X" % x for x in c.encode())
+                      for c in '"%s"' % w)
+        lines.append('"%s"' % esc)
+    with open("fuzz/dict/%s.dict" % name, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def dictionaries():
+    cfg = set()
+    for m in MODELS:
+        json_words(json.load(open(data(m + "/config.json"))), cfg)
+    write_dict("config", cfg)
+    tok = set()
+    for m in MODELS[:6]:
+        json_words(json.load(open(data(m + "/tokenizer.json"), encoding="utf-8")), tok)
+    # the names the loader compares against (src/tok/*.c string literals that look like identifiers)
+    for f in os.listdir("src/tok"):
+        if f.endswith(".c"):
+            tok.update(w for w in re.findall(r'"([A-Za-z_][A-Za-z0-9_]{1,30})"', open("src/tok/" + f).read()))
+    write_dict("tokenizer_json", tok)
+    http = {"query", "documents", "texts", "text", "top_n", "return_documents", "return_text", "raw_scores", "model",
+            "long_doc", "chunk", "truncate", "instruction", "prompt", "cutoff_layers", "max_tokens_per_doc", "truncate",
+            "truncation_direction", "Right", "Left", "normalize", "max_length", "query_max_length"}
+    for f in os.listdir("src/server"):
+        if f.endswith(".c"):
+            http.update(w for w in re.findall(r'"([A-Za-z_][A-Za-z0-9_]{1,30})"', open("src/server/" + f).read()))
+    write_dict("http_request", http)
+    rows = {"query", "pos", "neg", "prompt", "query_prompt", "passage_prompt", "pos_scores", "neg_scores", "\ufeff"}
+    write_dict("train_data", rows)
+
+
+if __name__ == "__main__":
+    configs()
+    tokenizers()
+    spm_models()
+    safetensors()
+    http()
+    texts()
+    train_rows()
+    dictionaries()
