@@ -315,6 +315,67 @@ def dictionaries():
     write_dict("train_data", rows)
 
 
+# ---- whole model directories for fuzz_model_dir: a micro BERT cross-encoder (hidden 4, one layer) as records
+# [file index][u16 length][content]; file indices as in fuzz_model_dir.c's names[] ----
+MD_NAMES = ["config.json", "model.safetensors", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors", "tokenizer.json", "tokenizer.model", "vocab.txt", "tokenizer_config.json",
+            "special_tokens_map.json"]
+
+
+def record(name, blob):
+    if isinstance(blob, str):
+        blob = blob.encode()
+    assert len(blob) < 65536
+    return bytes([MD_NAMES.index(name)]) + struct.pack("<H", len(blob)) + blob
+
+
+def micro_bert(vocab, dtype):
+    h, ffn, pos = 4, 8, 32
+    cfg = {"architectures": ["BertForSequenceClassification"], "model_type": "bert", "hidden_size": h,
+           "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": ffn, "hidden_act": "gelu",
+           "max_position_embeddings": pos, "type_vocab_size": 2, "vocab_size": vocab, "layer_norm_eps": 1e-12,
+           "pad_token_id": 0, "id2label": {"0": "LABEL_0"}}
+    shapes = [("bert.embeddings.word_embeddings.weight", [vocab, h]), ("bert.embeddings.position_embeddings.weight", [pos, h]),
+              ("bert.embeddings.token_type_embeddings.weight", [2, h]), ("bert.embeddings.LayerNorm.weight", [h]),
+              ("bert.embeddings.LayerNorm.bias", [h])]
+    pre = "bert.encoder.layer.0."
+    for lin in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"]:
+        shapes += [(pre + lin + ".weight", [h, h]), (pre + lin + ".bias", [h])]
+    shapes += [(pre + "attention.output.LayerNorm.weight", [h]), (pre + "attention.output.LayerNorm.bias", [h]),
+               (pre + "intermediate.dense.weight", [ffn, h]), (pre + "intermediate.dense.bias", [ffn]),
+               (pre + "output.dense.weight", [h, ffn]), (pre + "output.dense.bias", [h]),
+               (pre + "output.LayerNorm.weight", [h]), (pre + "output.LayerNorm.bias", [h]),
+               ("bert.pooler.dense.weight", [h, h]), ("bert.pooler.dense.bias", [h]), ("classifier.weight", [1, h]),
+               ("classifier.bias", [1])]
+    tens = []
+    for i, (name, shape) in enumerate(shapes):
+        n = 1
+        for d in shape:
+            n *= d
+        vals = [((i * 31 + k * 17) % 13 - 6) / 20.0 + (1.0 if "LayerNorm.weight" in name else 0.0) for k in range(n)]
+        payload = struct.pack("<%de" % n, *vals) if dtype == "F16" else struct.pack("<%df" % n, *vals)
+        tens.append((name, dtype, shape, payload))
+    return json.dumps(cfg), tens
+
+
+def model_dirs():
+    t = "fuzz_model_dir"
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "what", "is", "a", "the", "panda", "bear", "giant", "?",
+             "##s", "##a", "b", "c", "d", "e", "g", "h", "i", "n", "p", "r", "t", "w"]
+    cfg, tens = micro_bert(len(words), "F32")
+    put(t, "bert-vocab-txt", record("config.json", cfg) + record("model.safetensors", st_file(tens, {"format": "pt"})) +
+        record("vocab.txt", "\n".join(words) + "\n") +
+        record("tokenizer_config.json", '{"do_lower_case": true, "tokenizer_class": "BertTokenizer"}'))
+    # F16 weights in two shards with their index, and the cut-down BERT tokenizer.json (300 entries)
+    cfg, tens = micro_bert(300, "F16")
+    half = len(tens) // 2
+    index = {"metadata": {"total_size": 0},
+             "weight_map": {n: MD_NAMES[3] if i < half else MD_NAMES[4] for i, (n, _, _, _) in enumerate(tens)}}
+    tok = dump(cut_tokenizer("bert-seqcls-tiny", 300))
+    put(t, "bert-sharded-f16", record("config.json", cfg) + record("model.safetensors.index.json", json.dumps(index)) +
+        record(MD_NAMES[3], st_file(tens[:half])) + record(MD_NAMES[4], st_file(tens[half:])) + record("tokenizer.json", tok))
+
+
 if __name__ == "__main__":
     configs()
     tokenizers()
@@ -323,4 +384,5 @@ if __name__ == "__main__":
     http()
     texts()
     train_rows()
+    model_dirs()
     dictionaries()
