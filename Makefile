@@ -114,8 +114,8 @@ FUZZ_CFLAGS  := -std=c11 -O1 -g -fno-omit-frame-pointer $(CPPFLAGS) $(DEPS_CFLAG
 FUZZ_LIB_OBJ := $(addprefix build/fuzz-obj/,$(FUZZ_LIB_SRC:.c=.o) $(SERVER_PARSE_SRC:.c=.o))
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 # Coverage feedback where the input decides the path; the kernels' loops are compiled without it (their compare
-# tracing took three quarters of fuzz_score's time) but keep ASan + UBSan.
-FUZZ_COV = $(if $(filter src/kernels/%,$<),,-fsanitize=fuzzer-no-link)
+# tracing took three quarters of fuzz_score's time) and at -O2, but keep ASan + UBSan.
+FUZZ_COV = $(if $(filter src/kernels/%,$<),-O2,-fsanitize=fuzzer-no-link)
 build/fuzz-obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)clang $(FUZZ_CFLAGS) $(FUZZ_COV) -MMD -MP -c $< -o $@
