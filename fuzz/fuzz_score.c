@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 
     rerank_score_params sp = rerank_score_default_params();
     sp.n_threads = 1;
-    sp.max_length = 4 + b1 % 60;                             /* shorter than some specials + instruction */
+    sp.max_length = 4 + b1 % 36; /* from shorter than the specials + instruction to a few words */
     sp.query_max_length = b1 & 0x80 ? (b1 >> 4) % 8 : 0;     /* 0 = 3/4 of max_length */
     sp.normalize = b2 & 1;
     sp.long_doc = b2 & 2 ? RERANK_LONG_DOC_CHUNK : RERANK_LONG_DOC_TRUNCATE;
