@@ -3,6 +3,7 @@
 test checkpoints (tests/data/<x>, else $RERANK_SHARED/testdata/<x>, else ../shared/testdata/<x>): real-format files
 cut down to a few hundred vocabulary entries so that every seed loads fast and the fuzzer mutates valid inputs.
 Run from the repository root: python3 fuzz/seeds.py. The hand-written seeds (HTTP bodies, texts) live beside."""
+import base64
 import json
 import os
 import re
@@ -79,6 +80,22 @@ def cut_tokenizer(m, keep):
     return j
 
 
+def tiny_charsmap():
+    """A precompiled_charsmap (u32 trie size, darts-clone double array, NUL-separated replacements) mapping "A" to
+    "a" and "B" to "b": the real ones are 237 kB. Root offset 0x100: "A" sits at 0x100 ^ 0x41, its value unit at
+    that position ^ 0x200."""
+    units = [0] * 835
+    units[0] = 0x100 << 10
+    norm = b""
+    for c, rep in ((0x41, b"a"), (0x42, b"b")):
+        pos = 0x100 ^ c
+        units[pos] = (0x200 << 10) | (1 << 8) | c
+        units[pos ^ 0x200] = 0x80000000 | len(norm)
+        norm += rep + b"\0"
+    blob = struct.pack("<I", 4 * len(units)) + struct.pack("<%dI" % len(units), *units) + norm
+    return base64.b64encode(blob).decode()
+
+
 def tokenizers():
     t = "fuzz_tokenizer_json"
     x = cut_tokenizer("xlmr-seqcls-tiny", 300)
@@ -91,6 +108,9 @@ def tokenizers():
                                                                {"type": "Split", "pattern": {"String": "-"}, "behavior": "MergedWithNext", "invert": False},
                                                                {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}]}
     put(t, "unigram-variants.json", dump(x))
+    x["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Precompiled", "precompiled_charsmap": tiny_charsmap()},
+                                                           {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    put(t, "unigram-precompiled.json", dump(x))
     b = cut_tokenizer("bert-seqcls-tiny", 300)
     put(t, "wordpiece-bert.json", dump(b))
     b["normalizer"] = {"type": "BertNormalizer", "clean_text": False, "handle_chinese_chars": False, "strip_accents": True, "lowercase": False}
