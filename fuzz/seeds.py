@@ -46,7 +46,8 @@ def configs():
 
 
 # ---- tokenizer.json cut down: ids below `keep` (renumbered densely), added tokens after them ----
-def cut_tokenizer(m, keep):
+def cut_tokenizer(m, keep, extra=()):
+    """The tokenizer of checkpoint m with ids below `keep` (plus the tokens `extra`), renumbered densely."""
     j = json.load(open(data(m + "/tokenizer.json"), encoding="utf-8"))
     mo = j["model"]
     remap = {}
@@ -54,7 +55,8 @@ def cut_tokenizer(m, keep):
         mo["vocab"] = mo["vocab"][:keep]
         remap = {i: i for i in range(keep)}
     else:
-        items = sorted(mo["vocab"].items(), key=lambda kv: kv[1])[:keep]
+        items = sorted(mo["vocab"].items(), key=lambda kv: kv[1])
+        items = items[:keep] + [kv for kv in items[keep:] if kv[0] in extra]
         remap = {old: new for new, (_, old) in enumerate(items)}
         mo["vocab"] = {tok: remap[old] for tok, old in items}
     nxt = len(remap)
@@ -378,6 +380,35 @@ def micro_bert(vocab, dtype):
     return json.dumps(cfg), tens
 
 
+def micro_qwen3():
+    """Qwen3 with hidden 16, 2 heads of 8 (1 key/value head), one layer, tied embeddings, and the tokenizer cut
+    to 400 entries and "yes" / "no" (its 26 added tokens renumbered after them)."""
+    tok = cut_tokenizer("qwen3-causal-tiny", 400, extra=("yes", "no"))
+    n_base = len(tok["model"]["vocab"])
+    vocab = n_base + len(tok["added_tokens"])
+    h, hd, heads, kv, ffn = 16, 8, 2, 1, 32
+    cfg = json.load(open(data("qwen3-causal-tiny/config.json")))
+    cfg.update({"hidden_size": h, "head_dim": hd, "num_attention_heads": heads, "num_key_value_heads": kv,
+                "intermediate_size": ffn, "num_hidden_layers": 1, "vocab_size": vocab, "bos_token_id": n_base,
+                "eos_token_id": n_base + 2, "max_position_embeddings": 256})
+    pre = "model.layers.0."
+    shapes = [("model.embed_tokens.weight", [vocab, h]), (pre + "input_layernorm.weight", [h]),
+              (pre + "mlp.down_proj.weight", [h, ffn]), (pre + "mlp.gate_proj.weight", [ffn, h]),
+              (pre + "mlp.up_proj.weight", [ffn, h]), (pre + "post_attention_layernorm.weight", [h]),
+              (pre + "self_attn.k_norm.weight", [hd]), (pre + "self_attn.k_proj.weight", [kv * hd, h]),
+              (pre + "self_attn.o_proj.weight", [h, heads * hd]), (pre + "self_attn.q_norm.weight", [hd]),
+              (pre + "self_attn.q_proj.weight", [heads * hd, h]), (pre + "self_attn.v_proj.weight", [kv * hd, h]),
+              ("model.norm.weight", [h])]
+    tens = []
+    for i, (name, shape) in enumerate(shapes):
+        n = 1
+        for d in shape:
+            n *= d
+        vals = [((i * 29 + k * 13) % 11 - 5) / 16.0 + (1.0 if "norm" in name else 0.0) for k in range(n)]
+        tens.append((name, "F16", shape, struct.pack("<%de" % n, *vals)))
+    return json.dumps(cfg), tens, dump(tok)
+
+
 def model_dirs():
     t = "fuzz_model_dir"
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "what", "is", "a", "the", "panda", "bear", "giant", "?",
@@ -394,6 +425,8 @@ def model_dirs():
     tok = dump(cut_tokenizer("bert-seqcls-tiny", 300))
     put(t, "bert-sharded-f16", record("config.json", cfg) + record("model.safetensors.index.json", json.dumps(index)) +
         record(MD_NAMES[3], st_file(tens[:half])) + record(MD_NAMES[4], st_file(tens[half:])) + record("tokenizer.json", tok))
+    cfg, tens, tok = micro_qwen3()
+    put(t, "qwen3-f16", record("config.json", cfg) + record("model.safetensors", st_file(tens)) + record("tokenizer.json", tok))
 
 
 if __name__ == "__main__":
