@@ -108,7 +108,7 @@ FUZZ_LIB_SRC := $(filter-out src/kernels/$(KERNEL_ARCH)/%,$(LIB_SRC)) $(wildcard
 bench: $(BUILD)/bench_rerank
 	bench/run.sh
 
-# The library is compiled once (build/fuzz-obj/, coverage-instrumented) and linked into every target.
+# The library is compiled once (build/fuzz-obj/) and linked into every target.
 FUZZ_CFLAGS  := -std=c11 -O1 -g -fno-omit-frame-pointer $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined
 FUZZ_LIB_OBJ := $(addprefix build/fuzz-obj/,$(FUZZ_LIB_SRC:.c=.o) $(SERVER_PARSE_SRC:.c=.o))
@@ -121,9 +121,9 @@ build/fuzz-obj/%.o: %.c
 	$(Q)clang $(FUZZ_CFLAGS) $(FUZZ_COV) -MMD -MP -c $< -o $@
 build/fuzz/%: fuzz/%.c fuzz/fuzz_common.h $(FUZZ_LIB_OBJ)
 	@mkdir -p build/fuzz
-	@echo "  LD  $@"; clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) -o $@ $(LDLIBS)
+	@echo "  LD  $@"; clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP $< $(FUZZ_LIB_OBJ) -o $@ $(LDLIBS)
 .SECONDARY: $(FUZZ_LIB_OBJ)
--include $(FUZZ_LIB_OBJ:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:fuzz/%.c=build/fuzz/%.d)
 
 # Every target for FUZZ_SECONDS on its seed corpus (+ dictionary), after replaying fuzz/regressions/<target>/;
 # fails on any crash, leak, timeout or sanitizer report (fuzz/smoke.sh, run by .ci/run).
