@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "server/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -34,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rr_server_request_free(&req);
     } else {
         if (st < 400 || st > 599 || e.message[0] == 0 || memchr(e.message, '\n', strlen(e.message))) abort();
+        rr_fuzz_rejected("request", e.message);
         char *j = rr_server_error_json(&e);
         if (!j) abort();
         free(j);

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fuzz_common.h"
 #include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -10,7 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rr_safetensors *st;
     rerank_error err;
-    if (rr_safetensors_parse(data, size, "fuzz", &st, &err) != RERANK_OK) return 0;
+    if (rr_safetensors_parse(data, size, "fuzz", &st, &err) != RERANK_OK) {
+        rr_fuzz_rejected("safetensors", err.message);
+        return 0;
+    }
     volatile unsigned sum = 0;
     for (size_t i = 0; i < rr_safetensors_count(st); i++) {
         const rr_st_tensor *t = rr_safetensors_at(st, i);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/utf8.h"
+#include "fuzz_common.h"
 #include "tok/tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
@@ -13,6 +14,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (rr_tokenizer_load_spm(data, size, "tokenizer.model", true, size & 1, (int)(size % 3) - 1, &tok, &err) !=
         RERANK_OK) {
         if (tok || !err.message[0] || strchr(err.message, '\n')) abort();
+        rr_fuzz_rejected("tokenizer.model", err.message);
         return 0;
     }
     static const char *texts[] = {"Hello world, <s> caf\xC3\xA9 \xF0\x9F\x98\x80\n\t  x", "a", ""};

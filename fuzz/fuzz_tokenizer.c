@@ -1,9 +1,10 @@
 /* fuzz_tokenizer.c - libFuzzer target: encodes arbitrary bytes with the XLM-R (Unigram + Precompiled), BERT
  * (WordPiece), Gemma (BPE, byte fallback) and Qwen3 (byte-level BPE, PCRE2 Split) test tokenizers, loaded once
- * from $RERANK_SHARED (default tests/data, the repository's copy of ../shared). */
+ * once from the test data (fuzz_common.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fuzz_common.h"
 #include "tok/tokenizer.h"
 
 #define N_TOK 4
@@ -13,14 +14,12 @@ static void load_once(void) {
     static int done;
     if (done) return;
     done = 1;
-    const char *root = getenv("RERANK_SHARED");
-    if (!root || !*root) root = "tests/data";
-    static const char *dirs[N_TOK] = {"testdata/xlmr-seqcls-tiny", "testdata/bert-seqcls-tiny",
-                                      "testdata/gemma-causal-tiny-bf16", "testdata/qwen3-causal-tiny"};
+    static const char *dirs[N_TOK] = {"xlmr-seqcls-tiny", "bert-seqcls-tiny", "gemma-causal-tiny-bf16",
+                                      "qwen3-causal-tiny"};
     for (int i = 0; i < N_TOK; i++) {
         char path[1024];
         rerank_error err;
-        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
+        if (!rr_fuzz_data_path(dirs[i], path, sizeof path)) abort();
         if (rr_tokenizer_load(path, &toks[i], &err) != RERANK_OK) {
             fprintf(stderr, "fuzz_tokenizer: %s\n", err.message);
             abort();

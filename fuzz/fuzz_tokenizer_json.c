@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "tok/tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
@@ -11,6 +12,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     rerank_error err;
     if (rr_tokenizer_load_json((const char *)data, size, "fuzz.json", &tok, &err) != RERANK_OK) {
         if (tok || !err.message[0] || strchr(err.message, '\n')) abort();
+        rr_fuzz_rejected("tokenizer.json", err.message);
         return 0;
     }
     static const char *texts[] = {"Hello  world! <s> x</s>", "  ünïcödé\t中文 ｆｕｌｌ ㎞ ①  ", "a", "$1,000,000.00 <mask>",
