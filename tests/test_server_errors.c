@@ -176,6 +176,12 @@ TEST(server_truncate_false_413_and_api_key_401) {
     REQUIRE(rr_ts_request(s.port, "GET", "/metrics", NULL, NULL, &r) == 0);
     CHECK(r.status == 401);
     rr_ts_response_free(&r);
+    /* the refusals above are counted by reason (two 401s, one 413) */
+    REQUIRE(rr_ts_request(s.port, "GET", "/metrics", "Authorization: Bearer s3cret\r\n", NULL, &r) == 0);
+    CHECK(r.status == 200 && strstr(r.body, "rerank_rejected_total{reason=\"unauthorized\"} 3") &&
+              strstr(r.body, "rerank_rejected_total{reason=\"too_large\"} 1") &&
+              strstr(r.body, "rerank_rejected_total{reason=\"queue_full\"} 0"), "%s", r.body);
+    rr_ts_response_free(&r);
     REQUIRE(rr_ts_request(s.port, "GET", "/health", NULL, NULL, &r) == 0);
     CHECK(r.status == 200, "health needs no key");
     rr_ts_response_free(&r);

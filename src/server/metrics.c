@@ -8,7 +8,15 @@
 
 #include "server/internal.h"
 
-static const int statuses[] = {200, 400, 401, 404, 405, 408, 413, 422, 500, 503, 504};
+static const int statuses[] = {200, 400, 401, 404, 405, 408, 413, 415, 422, 500, 503, 504};
+/* Requests refused before scoring, by reason: the 4xx answers (503 has its own reasons, rr_server_metrics_rejected). */
+static const struct {
+    int status;
+    const char *reason;
+} refusals[] = {{400, "invalid_request"}, {401, "unauthorized"},      {404, "unknown_route_or_model"},
+                {405, "method_not_allowed"}, {408, "timeout"},        {413, "too_large"},
+                {415, "unsupported_media_type"}, {422, "invalid_input"}};
+#define N_REFUSALS (sizeof refusals / sizeof refusals[0])
 #define N_STATUS (sizeof statuses / sizeof statuses[0] + 1) /* + "other" */
 static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define N_LAT (sizeof lat_bounds / sizeof lat_bounds[0])
@@ -27,7 +35,7 @@ static struct {
     unsigned long long requests[RR_ROUTE_COUNT][N_STATUS];
     histogram latency[RR_ROUTE_COUNT];
     histogram batch_pairs, batch_requests, batch_tokens, batch_seconds;
-    unsigned long long tokens, pairs, rejected_queue_full, rejected_other;
+    unsigned long long tokens, pairs, rejected_queue_full, rejected_other, refused[N_REFUSALS];
 } m = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *route_names[RR_ROUTE_COUNT] = {"/v1/rerank", "/v2/rerank", "/rerank",  "/health",
@@ -49,6 +57,8 @@ void rr_server_metrics_request(rr_server_route route, int status, double seconds
         if (statuses[i] == status) s = i;
     pthread_mutex_lock(&m.mu);
     m.requests[route][s]++;
+    for (size_t i = 0; i < N_REFUSALS; i++)
+        if (refusals[i].status == status) m.refused[i]++;
     observe(&m.latency[route], lat_bounds, N_LAT, seconds);
     pthread_mutex_unlock(&m.mu);
 }
@@ -146,9 +156,12 @@ char *rr_server_metrics_render(rr_server_batcher *const *bt, size_t n_batchers, 
             "rerank_tokens_processed_total %llu\n", m.tokens);
     out(&b, "# HELP rerank_pairs_scored_total Pairs scored.\n# TYPE rerank_pairs_scored_total counter\n"
             "rerank_pairs_scored_total %llu\n", m.pairs);
-    out(&b, "# HELP rerank_rejected_total Requests refused with 503.\n# TYPE rerank_rejected_total counter\n"
+    out(&b, "# HELP rerank_rejected_total Requests refused, by reason (503: queue_full, shutting_down; the others "
+            "by their 4xx status).\n# TYPE rerank_rejected_total counter\n"
             "rerank_rejected_total{reason=\"queue_full\"} %llu\nrerank_rejected_total{reason=\"shutting_down\"} %llu\n",
         m.rejected_queue_full, m.rejected_other);
+    for (size_t i = 0; i < N_REFUSALS; i++)
+        out(&b, "rerank_rejected_total{reason=\"%s\"} %llu\n", refusals[i].reason, m.refused[i]);
     pthread_mutex_unlock(&m.mu);
     out(&b, "# HELP rerank_model_loaded 1 when the model is loaded and the server is ready.\n# TYPE rerank_model_loaded gauge\n"
             "rerank_model_loaded %d\n", model_loaded ? 1 : 0);
