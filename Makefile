@@ -1,6 +1,7 @@
 # rerank - build with `make`, test with `make test`, sanitizers with `make SAN=1 test`.
-# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. Files named
-# *_avx2.c / *_avx512.c are compiled for that instruction set and chosen at run time.
+# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. Files named after an
+# instruction set (*_avx2.c, *_avx512.c on x86-64; *_neon.c, *_neon_dot.c, *_neon_i8mm.c, *_neon_bf16.c on
+# aarch64) are compiled, with that set's flags, only for a target of their architecture and chosen at run time.
 
 CC      ?= cc
 V       ?= 0
@@ -23,15 +24,31 @@ ifeq ($(SAN),1)
   LDFLAGS    += -fsanitize=address,undefined
 endif
 
-ISA_avx2   = -mavx2 -mfma -mf16c
-ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
+# The target architecture (the compiler's, so a cross compiler picks its own files) and, per architecture, the
+# instruction-set files it compiles. A file of a set the CPU may lack runs only where rr_isa_supported says so.
+TARGET_ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
+ISA_avx2      = -mavx2 -mfma -mf16c
+ISA_avx512    = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
+ISA_neon      =
+ISA_neon_dot  = -march=armv8.2-a+dotprod
+ISA_neon_i8mm = -march=armv8.6-a+dotprod+i8mm
+ISA_neon_bf16 = -march=armv8.6-a+bf16
+ISA_FILES_x86_64  = %_avx2.c %_avx512.c
+ISA_FILES_aarch64 = %_neon.c %_neon_dot.c %_neon_i8mm.c %_neon_bf16.c
+ISA_FILES_ALL     = $(ISA_FILES_x86_64) $(ISA_FILES_aarch64)
 
 LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
 # src/mpi/ is the MPI shim (its own shared library, below), never part of librerank.
 LIB_SRC   := $(filter-out src/mpi/%,$(LIB_SRC))
 ifeq ($(NOISA),1)
-  LIB_SRC  := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC))
+  LIB_SRC  := $(filter-out $(ISA_FILES_ALL),$(LIB_SRC))
   CPPFLAGS += -DRR_NO_ISA
+else
+  LIB_SRC  := $(filter-out $(filter-out $(ISA_FILES_$(TARGET_ARCH)),$(ISA_FILES_ALL)),$(LIB_SRC))
+  # until the x86 dispatch sites in src/kernels leave fast.c: they compile only on x86-64
+  ifneq ($(TARGET_ARCH),x86_64)
+    CPPFLAGS += -DRR_NO_ISA
+  endif
 endif
 # The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
 SERVER_SRC  := $(wildcard src/server/*.c)
@@ -44,7 +61,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
 
-.PHONY: all test check clean fuzz bench
+.PHONY: all test check check-arm64 clean fuzz bench
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -53,6 +70,18 @@ $(BUILD)/%_avx2.o: %_avx2.c
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx512) -c $< -o $@
+$(BUILD)/%_neon.o: %_neon.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon) -c $< -o $@
+$(BUILD)/%_neon_dot.o: %_neon_dot.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon_dot) -c $< -o $@
+$(BUILD)/%_neon_i8mm.o: %_neon_i8mm.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon_i8mm) -c $< -o $@
+$(BUILD)/%_neon_bf16.o: %_neon_bf16.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon_bf16) -c $< -o $@
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
@@ -104,7 +133,7 @@ bench: $(BUILD)/bench_rerank
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out $(ISA_FILES_ALL),$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
 # The whole suite, again with the fallbacks a CPU without AMX or without AVX-512 takes (chosen at run time),
 # then under AddressSanitizer + UBSan (what CI runs).
@@ -114,7 +143,29 @@ check:
 	RERANK_ISA=avx2 $(MAKE) test
 	$(MAKE) SAN=1 test
 
+# ARM64 under emulation: cross-build into build-arm64/ (gcc-aarch64-linux-gnu, the arm64 dev packages of
+# scripts/install-deps.sh --arm64) and run the whole suite under qemu-aarch64-static, once with the emulated
+# CPU at baseline NEON (Cortex-A57: no dot product, i8mm or bf16) and once with every optional feature on
+# (max). The tests run the CLI as $$RERANK_CLI: wrappers that start the arm64 binaries under qemu, so that
+# no binfmt_misc registration is needed. Open MPI has no arm64 dev files here: the MPI runs skip.
+# The arm64 binaries run on Debian's multiarch libc6:arm64 (/lib/ld-linux-aarch64.so.1, installed with the
+# :arm64 dev packages): with `-L /usr/aarch64-linux-gnu` (the cross toolchain's libc) a thread's start hangs.
+ARM64_CC      ?= aarch64-linux-gnu-gcc
+ARM64_PASSES  ?= cortex-a57 max
+ARM64_QEMU    ?= qemu-aarch64-static
+check-arm64:
+	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
+	  $(MAKE) CC=$(ARM64_CC) BUILD=build-arm64 build-arm64/test_rerank build-arm64/rerank build-arm64/make_example_model
+	@for b in rerank make_example_model; do \
+	  printf '#!/bin/sh\nexec $(ARM64_QEMU) "$$(dirname "$$0")/%s" "$$@"\n' $$b > build-arm64/$$b-qemu; \
+	  chmod +x build-arm64/$$b-qemu; done
+	@for cpu in $(ARM64_PASSES); do \
+	  echo "== arm64 suite under qemu, QEMU_CPU=$$cpu"; start=$$(date +%s); \
+	  QEMU_CPU=$$cpu RERANK_CLI=build-arm64/rerank-qemu RERANK_MAKE_EXAMPLE=build-arm64/make_example_model-qemu \
+	    $(ARM64_QEMU) build-arm64/test_rerank $(T) || exit 1; \
+	  echo "== QEMU_CPU=$$cpu: $$(( $$(date +%s) - start )) s"; done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-arm64
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/bench/bench_llm.d $(BUILD)/tests/mpi/test_dist_mpi.d $(BUILD)/bench/bench_train.d
