@@ -1,13 +1,14 @@
 # rerank - build with `make`, test with `make test`, sanitizers with `make SAN=1 test`.
-# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. Files named after an
-# instruction set (*_avx2.c, *_avx512.c on x86-64; *_neon.c, *_neon_dot.c, *_neon_i8mm.c, *_neon_bf16.c on
-# aarch64) are compiled, with that set's flags, only for a target of their architecture and chosen at run time.
+# Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. The kernels of one
+# architecture live in src/kernels/<arch>/ (x86, arm64, generic): only the target's folder is built; in it, files
+# named after an instruction set (*_avx2.c, *_avx512.c; *_neon.c, *_neon_dot.c, *_neon_i8mm.c, *_neon_bf16.c)
+# are compiled with that set's flags, and chosen at run time.
 
 CC      ?= cc
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@echo "  CC  $<";)
 SAN     ?= 0
-# NOISA=1: the portable build the fuzz targets use (no *_avx2.c / *_avx512.c, -DRR_NO_ISA), e.g.
+# NOISA=1: the portable build the fuzz targets use (src/kernels/generic/ instead of the target's folder), e.g.
 # `make NOISA=1 test T=kernels` checks that dispatch compiles, links and runs without the SIMD files.
 NOISA   ?= 0
 BUILD   ?= $(if $(filter 1,$(SAN)),build-san,$(if $(filter 1,$(NOISA)),build-noisa,build))
@@ -24,32 +25,21 @@ ifeq ($(SAN),1)
   LDFLAGS    += -fsanitize=address,undefined
 endif
 
-# The target architecture (the compiler's, so a cross compiler picks its own files) and, per architecture, the
-# instruction-set files it compiles. A file of a set the CPU may lack runs only where rr_isa_supported says so.
-TARGET_ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
+# Each instruction-set file's flags. A file of a set the CPU may lack runs only where its folder's isa_*.c says so.
 ISA_avx2      = -mavx2 -mfma -mf16c
 ISA_avx512    = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
 ISA_neon      =
 ISA_neon_dot  = -march=armv8.2-a+dotprod
 ISA_neon_i8mm = -march=armv8.6-a+dotprod+i8mm
 ISA_neon_bf16 = -march=armv8.6-a+bf16
-ISA_FILES_x86_64  = %_avx2.c %_avx512.c
-ISA_FILES_aarch64 = %_neon.c %_neon_dot.c %_neon_i8mm.c %_neon_bf16.c
-ISA_FILES_ALL     = $(ISA_FILES_x86_64) $(ISA_FILES_aarch64)
 
+# The kernels' architecture folder, from the compiler's target (a cross compiler picks its own).
+TARGET_ARCH_NAME := $(shell $(CC) -dumpmachine 2>/dev/null)
+KERNEL_ARCH := $(if $(filter 1,$(NOISA)),generic,$(if $(filter x86_64-% i686-% i386-%,$(TARGET_ARCH_NAME)),x86,$(if $(filter aarch64-%,$(TARGET_ARCH_NAME)),arm64,generic)))
+KERNEL_ARCH_DIRS := $(wildcard src/kernels/*/)
 LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
 # src/mpi/ is the MPI shim (its own shared library, below), never part of librerank.
-LIB_SRC   := $(filter-out src/mpi/%,$(LIB_SRC))
-ifeq ($(NOISA),1)
-  LIB_SRC  := $(filter-out $(ISA_FILES_ALL),$(LIB_SRC))
-  CPPFLAGS += -DRR_NO_ISA
-else
-  LIB_SRC  := $(filter-out $(filter-out $(ISA_FILES_$(TARGET_ARCH)),$(ISA_FILES_ALL)),$(LIB_SRC))
-  # until the x86 dispatch sites in src/kernels leave fast.c: they compile only on x86-64
-  ifneq ($(TARGET_ARCH),x86_64)
-    CPPFLAGS += -DRR_NO_ISA
-  endif
-endif
+LIB_SRC   := $(filter-out src/mpi/% $(KERNEL_ARCH_DIRS:%=%%),$(LIB_SRC)) $(sort $(wildcard src/kernels/$(KERNEL_ARCH)/*.c))
 # The HTTP server (src/server/) is a client of rerank.h: linked into the CLI and the tests, not librerank.
 SERVER_SRC  := $(wildcard src/server/*.c)
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -59,9 +49,14 @@ SERVER_PARSE_SRC := $(addprefix src/server/,request.c api_cohere.c api_tei.c lim
 TEST_SRC  := $(wildcard tests/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   := $(BUILD)/tools/rerank.o $(BUILD)/tools/cli_train.o
+# The CLI: every tools/*.c but the example-model generator (tools/rerank.c has main()).
+CLI_SRC   := $(filter-out tools/make_example_model.c,$(wildcard tools/*.c))
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# The CLI's option layer and `rerank serve`'s command line, linked into the tests too (tests/test_cli_options.c
+# checks the table; tests/server_client.c starts servers with rr_serve_main).
+CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o
 
-.PHONY: all test check check-arm64 clean fuzz bench
+.PHONY: all test check check-arm64 clean fuzz bench test-python
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -90,8 +85,7 @@ $(BUILD)/librerank.a: $(LIB_OBJ)
 	@echo "  AR  $@"; rm -f $@ && ar rcs $@ $^
 $(BUILD)/librerank.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# The CLI finds rr_serve_main through a weak reference, which does not pull archive members: link the
-# server's objects directly.
+# The server is not part of librerank: the CLI links its objects directly.
 $(BUILD)/rerank: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 $(BUILD)/make_example_model: $(BUILD)/tools/make_example_model.o $(BUILD)/librerank.a
@@ -104,7 +98,7 @@ $(BUILD)/bench_llm: $(BUILD)/bench/bench_llm.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/test_rerank: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
+$(BUILD)/test_rerank: $(TEST_OBJ) $(CLI_TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 # Tests run from the repository root; they read ../shared (or $RERANK_SHARED) and use the built CLI.
@@ -127,21 +121,35 @@ $(BUILD)/test_dist_mpi: $(BUILD)/tests/mpi/test_dist_mpi.o $(BUILD)/librerank.a
 
 # libFuzzer targets (clang): build/fuzz/<name>; run e.g. build/fuzz/fuzz_json -max_total_time=60
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+# the portable kernels only: one compiler invocation has no per-file instruction-set flags
+FUZZ_LIB_SRC := $(filter-out src/kernels/$(KERNEL_ARCH)/%,$(LIB_SRC)) $(wildcard src/kernels/generic/*.c)
 bench: $(BUILD)/bench_rerank
 	bench/run.sh
 
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(SERVER_PARSE_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -O1 -g $(CPPFLAGS) -DRR_NO_ISA $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(filter-out $(ISA_FILES_ALL),$(LIB_SRC)) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
+	clang -std=c11 -O1 -g $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(FUZZ_LIB_SRC) $(SERVER_PARSE_SRC) -o $@ $(LDLIBS)
 
-# The whole suite, again with the fallbacks a CPU without AMX or without AVX-512 takes (chosen at run time),
-# then under AddressSanitizer + UBSan (what CI runs).
+# The whole suite, again with the fallbacks a CPU without AMX, without AVX-512 or without AVX2 takes (chosen at
+# run time; a pass for an instruction set this CPU lacks runs its best one and says so), then under
+# AddressSanitizer + UBSan.
 check:
 	$(MAKE) test
+	$(MAKE) test-python
 	RERANK_AMX=0 $(MAKE) test
 	RERANK_ISA=avx2 $(MAKE) test
+	RERANK_ISA=scalar $(MAKE) test
 	$(MAKE) SAN=1 test
+
+# The Python package (python/rerank, pyproject.toml): pip-installed from this tree, offline, into a venv under
+# build/ that also sees Debian's numpy, pytest and distributed; then its tests (they compare with $(BUILD)/rerank).
+PYTHON  ?= /usr/bin/python3
+PY_VENV := build/venv
+test-python: $(BUILD)/rerank
+	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install -q --no-build-isolation --no-index --no-deps .
+	cd python/tests && RERANK_CLI=$(CURDIR)/$(BUILD)/rerank ../../$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 # ARM64 under emulation: cross-build into build-arm64/ (gcc-aarch64-linux-gnu, the arm64 dev packages of
 # scripts/install-deps.sh --arm64) and run the whole suite under qemu-aarch64-static, once with the emulated

@@ -3,8 +3,8 @@
  *   bench_rerank synth --shape base|m3 --out DIR   write a checkpoint of that shape with random weights
  *   bench_rerank run --model DIR --workload W [--threads N] [--ids FILE] [--scores FILE] [--raw 1]
  *                    [--dtype f32|bf16|int8]       time one workload; print one line "key=value ..."
- *   bench_rerank peak [--threads N] [--m M --k K --n N] [--dtype f32|bf16|int8] [--gelu 1]
- *                    GFLOP/s of our dense layer (rr_linear_w_fwd, best of 5) on M tokens x K -> N
+ *   bench_rerank peak [--threads N] [--m M --k K --n N] [--dtype f32|bf16|int8] [--gelu 1] [--reps R]
+ *                    GFLOP/s of our dense layer (rr_linear_w_fwd, best of R, default 5) on M tokens x K -> N
  *                    (default fp32, 512 x 768 -> 3072, an encoder FFN up-projection; --gelu 1 adds its GELU)
  *
  * --raw 1 skips the tokenizer: each pair becomes random token ids of the length the workload gives it (same
@@ -449,7 +449,7 @@ static int cmd_run(const char *model_dir, const char *wl_name, int threads, cons
     return 0;
 }
 
-static int cmd_peak(int threads, int n, int in, int out, rerank_dtype dtype, rr_act act) {
+static int cmd_peak(int threads, int n, int in, int out, rerank_dtype dtype, rr_act act, int reps) {
     rng_state = 0x9eac0001u; /* unseeded, every value was the same */
     float *x = random_tensor((size_t)n * in, 1, 0), *wt = random_tensor((size_t)out * in, 0.02f, 0),
           *y = alloc64((size_t)n * out * sizeof *y);
@@ -461,14 +461,16 @@ static int cmd_peak(int threads, int n, int in, int out, rerank_dtype dtype, rr_
     float *scratch = malloc(sc * sizeof *scratch);
     rr_linear_w_fwd(pool, scratch, y, x, &w, NULL, NULL, n, act);
     double best = 1e30;
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < reps; r++) {
         double t0 = now();
         rr_linear_w_fwd(pool, scratch, y, x, &w, NULL, NULL, n, act);
         double t = now() - t0;
         if (t < best) best = t;
     }
-    printf("peak_gflops=%.1f isa=%s threads=%d wtype=%s\n", 2.0 * n * in * out / best / 1e9, rr_isa_name(rr_isa_get()),
-           rr_pool_size(pool), type == RR_W_BF16 ? "bf16" : type == RR_W_INT8 ? "int8" : "f32");
+    const char *kernel = rr_kernels_last(type);
+    printf("peak_gflops=%.1f isa=%s kernel=%s threads=%d wtype=%s\n", 2.0 * n * in * out / best / 1e9,
+           rr_isa_name(rr_isa_get()), kernel ? kernel : "?", rr_pool_size(pool),
+           type == RR_W_BF16 ? "bf16" : type == RR_W_INT8 ? "int8" : "f32");
     rr_wmat_free(&w);
     rr_pool_free(pool);
     free(x), free(wt), free(y), free(scratch);
@@ -477,7 +479,7 @@ static int cmd_peak(int threads, int n, int in, int out, rerank_dtype dtype, rr_
 
 int main(int argc, char **argv) {
     const char *shape_name = "base", *out = NULL, *model = NULL, *wl = "W1", *ids = NULL, *scores = NULL;
-    int threads = 0, raw = 0, pm = 512, pk = 768, pn = 3072, gelu = 0;
+    int threads = 0, raw = 0, pm = 512, pk = 768, pn = 3072, gelu = 0, reps = 5;
     rerank_dtype dtype = RERANK_DTYPE_AUTO;
     if (argc < 2) {
         fprintf(stderr, "usage: bench_rerank synth|run|peak [options]; see the comment on top of bench_rerank.c\n");
@@ -497,6 +499,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--k")) pk = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--n")) pn = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gelu")) gelu = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else return fprintf(stderr, "bench: unknown option %s\n", argv[i]), 2;
     }
     if (!strcmp(argv[1], "synth")) {
@@ -511,7 +514,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "peak")) {
         if (pm < 1 || pk < 1 || pn < 1) return fprintf(stderr, "bench: peak needs positive --m --k --n\n"), 2;
-        return cmd_peak(threads, pm, pk, pn, dtype, gelu ? RR_ACT_GELU : RR_ACT_NONE);
+        return cmd_peak(threads, pm, pk, pn, dtype, gelu ? RR_ACT_GELU : RR_ACT_NONE, reps);
     }
     return fprintf(stderr, "bench: unknown command %s\n", argv[1]), 2;
 }

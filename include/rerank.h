@@ -84,10 +84,11 @@ typedef enum rerank_dtype {
     RERANK_DTYPE_AUTO = 0, /* the default: fp32 compute for any stored dtype (a converted model: its own) */
     RERANK_DTYPE_F32,
     RERANK_DTYPE_BF16, /* dense weights (all model kinds) converted to bf16 at load (or stored so by
-                        * rerank_model_convert), fp32 accumulation; needs AVX512_BF16 (uses AMX tiles where
-                        * present), else RERANK_ERR_UNSUPPORTED */
+                        * rerank_model_convert), fp32 accumulation; any CPU (AVX512_BF16 dot products and AMX
+                        * tiles where present, else bf16 widened to fp32 in registers) */
     RERANK_DTYPE_INT8, /* int8 weights (scale per output channel) x int8 activations (scale per token), FFN /
-                        * MLP down-projection kept bf16 (fp32 without AVX512_BF16); needs AVX512_VNNI */
+                        * MLP down-projection kept bf16; any CPU, the same int32 sums on each (VNNI / AMX where
+                        * present, else 16-bit pair products) */
 } rerank_dtype;
 
 typedef struct rerank_model_params {
@@ -215,6 +216,80 @@ rerank_status rerank_tokenize(const rerank_model *model, const rerank_score_para
                               const rerank_pair *pair, rerank_encoding *out, rerank_error *err);
 
 void rerank_encoding_free(rerank_encoding *enc);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Fine-tuning and evaluation (FlagEmbedding's reranker fine-tuning; `rerank train`, `eval`, `merge-lora`)
+ * ------------------------------------------------------------------------------------------------- */
+/* Receives one progress or report line (no newline). */
+typedef void (*rerank_log_fn)(void *ctx, const char *line);
+
+/* Training data: a .json/.jsonl file or a directory of them, one object per line:
+ * {"query": str, "pos": [str], "neg": [str]} plus "prompt" (LLM rerankers) and "pos_scores"/"neg_scores"
+ * (teacher scores for knowledge_distillation). Defaults: rerank_train_default_params. */
+typedef struct rerank_train_params {
+    const char *model;        /* the model directory to fine-tune (required) */
+    const char *train_data;   /* file or directory (required) */
+    const char *output_dir;   /* where the trained model and checkpoint-N directories go (required) */
+    int group_size;           /* passages per query: 1 positive + group_size-1 sampled negatives; default 8 */
+    int query_max_len;        /* query token budget; default 32 */
+    int passage_max_len;      /* passage token budget; default 128 */
+    int batch_size;           /* groups per process per micro-batch; default 8 */
+    int grad_accum;           /* micro-batches per optimizer step; default 1 */
+    double learning_rate;     /* peak learning rate; default 6e-5 */
+    int epochs;               /* passes over the data; default 1 (ignored when max_steps > 0) */
+    long max_steps;           /* > 0: exactly this many optimizer steps */
+    double warmup_ratio;      /* linear warm-up over ceil(ratio * steps), then linear decay; default 0.1 */
+    double weight_decay;      /* decoupled, not on biases and LayerNorm; default 0.01 */
+    double max_grad_norm;     /* global gradient-norm clipping; default 1.0, 0 = off */
+    bool knowledge_distillation; /* add the KD loss against softmax(teacher scores) */
+    unsigned long long seed;  /* data order, group sampling, dropout, LoRA init; default 42 */
+    long save_steps;          /* checkpoint every N steps (default 500; 0 = only at the end) */
+    bool resume;              /* continue from the latest output_dir/checkpoint-N */
+    bool skip_bad_lines;      /* train on the good rows instead of failing on a bad line */
+    int threads;              /* threads of the training step; 0 = all cores */
+    bool dropout;             /* the config's dropout while training; default true */
+    bool merge;               /* LoRA: also write output_dir/merged_model */
+    /* LoRA (decoder LLM rerankers; encoders are fully fine-tuned and ignore these) */
+    int lora_rank;            /* default 64 */
+    double lora_alpha;        /* default 16 */
+    double lora_dropout;      /* default 0.1 */
+    const char *lora_targets; /* comma-separated modules; default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj */
+    bool lora_train_heads;    /* layerwise model: train the per-layer heads too */
+    rerank_log_fn log;        /* progress lines and every bad data line (process 0 only); NULL = none */
+    void *log_ctx;
+} rerank_train_params;
+
+typedef struct rerank_train_result {
+    long steps_run;           /* optimizer steps taken by this call */
+    long total_steps;
+    double first_loss, last_loss; /* of the first and last step of this call */
+    double seconds;           /* wall time of the steps */
+    size_t n_rows, n_skipped; /* training rows, bad lines skipped */
+    int rank;                 /* this process's rank in a data-parallel (mpirun) job; 0 when alone */
+} rerank_train_result;
+
+rerank_train_params rerank_train_default_params(void);
+
+/* Fine-tunes as FlagEmbedding does: encoders fully, decoder LLM rerankers with LoRA adapters. Every bad data
+ * line is reported through params->log before training starts. */
+rerank_status rerank_train(const rerank_train_params *params, rerank_train_result *out, rerank_error *err);
+
+/* Merges a PEFT LoRA adapter into its decoder base model (base_dir NULL: adapter_config.json's
+ * base_model_name_or_path); writes out_dir/merged_model. */
+rerank_status rerank_merge_lora(const char *adapter_dir, const char *base_dir, const char *out_dir, rerank_error *err);
+
+typedef struct rerank_eval_result {
+    size_t n_rows;
+    double mrr10, ndcg10, map; /* averages over the rows, binary relevance (pos relevant) */
+} rerank_eval_result;
+
+/* Ranks the pos + neg passages of every row of training-format data (as rerank_train reads it) with
+ * rerank_score under params (a row's "prompt" replaces params->prompt; with several cutoff layers the highest
+ * ranks) and averages MRR@10, nDCG@10 and MAP; equal scores rank negatives first. Bad lines are reported
+ * through log (prefixed "skipped: " with skip_bad_lines) before anything is scored. */
+rerank_status rerank_evaluate(const rerank_model *model, const rerank_score_params *params, const char *data_path,
+                              bool skip_bad_lines, rerank_log_fn log, void *log_ctx, rerank_eval_result *out,
+                              rerank_error *err);
 
 #ifdef __cplusplus
 }

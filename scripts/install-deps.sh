@@ -10,6 +10,8 @@ PKGS=(
   wrk                          # bench/load_server.sh: HTTP load generator
   libpcre2-dev                 # regexes of Split/ByteLevel pre-tokenizers (BPE tokenizers)
   openmpi-bin libopenmpi-dev   # `mpirun -np N rerank train`: the MPI shim build/librerank_mpi.so (optional at run time)
+  python3-venv python3-pip python3-setuptools   # the Python package: `pip install --no-build-isolation .` in a venv
+  python3-pytest python3-numpy python3-distributed   # its tests (make test-python): pytest, numpy arrays, Dask
 )
 # bench/run.sh compares against a plain PyTorch implementation: scripts/install-deps.sh --bench. Debian's
 # python3-torch multiplies through libblas.so.3 (Debian alternatives); with only the reference BLAS there it

@@ -7,11 +7,7 @@
 #include "kernels/kernels.h"
 #include "test.h"
 
-#ifndef RR_NO_ISA
-bool rr_amx_usable(void); /* fast_avx512.c */
-#else
-static bool rr_amx_usable(void) { return false; }
-#endif
+#include "kernels/fast_impl.h"
 
 static unsigned rnd_state = 12345;
 static float rnd(void) {
@@ -179,7 +175,7 @@ TEST(bf16_attention_is_close_to_reference) {
         check_attention_seqs_p(NULL, 2, 2, 32, false, false, ragged, 5, true);
         check_attention_seqs_p(pool2, 2, 1, 128, true, false, ragged, 5, true);
     }
-    fprintf(stderr, "    AMX here: %d\n", rr_isa_supported(RR_ISA_AVX512) && rr_amx_usable());
+    fprintf(stderr, "    AMX attention here: %d\n", rr_ops_get()->att_amx != NULL);
     rr_isa_set(before);
     rr_pool_free(pool2);
 }
@@ -197,7 +193,6 @@ TEST(linear_multi_equals_single_outputs) {
         rr_linear_out outs[3];
         for (int i = 0; i < 3; i++) {
             rr_wtype type = t <= RR_W_INT8 ? (rr_wtype)t : i == 1 ? RR_W_INT8 : RR_W_BF16;
-            if (!rr_wtype_native(type) && type != RR_W_F32) type = RR_W_F32;
             w[i] = rand_vec((size_t)outs_n[i] * in, 0.1f), b[i] = rand_vec((size_t)outs_n[i], 1);
             y[i] = malloc((size_t)n * outs_n[i] * sizeof *y[i]), want[i] = malloc((size_t)n * outs_n[i] * sizeof *want[i]);
             REQUIRE(rr_wmat_init(&m[i], type, w[i], outs_n[i], in));
@@ -214,7 +209,7 @@ TEST(linear_multi_equals_single_outputs) {
         rr_linear_w_multi(pool2, scratch, x, n, outs, 3);
         for (int i = 0; i < 3; i++)
             CHECK(max_rel_diff(y[i], want[i], (size_t)n * outs_n[i]) == 0, "round %d output %d", t, i);
-        CHECK(rr_linear_outs_share(outs, 3) == (t <= RR_W_INT8 || !rr_wtype_native(RR_W_BF16)), "round %d share", t);
+        CHECK(rr_linear_outs_share(outs, 3) == (t <= RR_W_INT8), "round %d share", t);
         for (int i = 0; i < 3; i++) rr_wmat_free(&m[i]), free(w[i]), free(b[i]), free(y[i]), free(want[i]);
         free(scratch);
     }
@@ -319,8 +314,44 @@ TEST(low_precision_linear_is_close_and_paths_agree) {
             free(x), free(w), free(b), free(res), free(want);
         }
     }
-    fprintf(stderr, "    bf16 native here: %d, int8 native here: %d\n", rr_wtype_native(RR_W_BF16),
-            rr_wtype_native(RR_W_INT8));
     rr_isa_set(before);
     rr_pool_free(pool2);
+}
+
+/* `make check` runs the suite once per instruction set ($RERANK_ISA): the pass must really run that set's
+ * kernels for every weight type, not fall back to another one. */
+TEST(isa_pass_runs_its_own_kernels) {
+    const char *env = getenv("RERANK_ISA");
+    rr_isa isa = rr_isa_get();
+    rr_kernel_names k = rr_kernels_active();
+    fprintf(stderr, "    isa %s: f32 %s, bf16 %s, int8 %s (RERANK_ISA=%s)\n", k.isa, k.f32, k.bf16, k.int8,
+            env ? env : "unset");
+    if (env) {
+        rr_isa wanted = RR_ISA_COUNT;
+        for (int i = 0; i < RR_ISA_COUNT; i++)
+            if (!strcmp(env, rr_isa_name((rr_isa)i))) wanted = (rr_isa)i;
+        REQUIRE(wanted != RR_ISA_COUNT, "RERANK_ISA=%s names no instruction set", env);
+        if (rr_isa_supported(wanted)) CHECK(isa == wanted, "RERANK_ISA=%s but %s runs", env, rr_isa_name(isa));
+        else fprintf(stderr, "    this CPU lacks %s: the pass runs %s\n", env, rr_isa_name(isa));
+    }
+    /* the names of this set's kernels start with its name ("c" for the portable ones), or with the name of the
+     * set it extends where it adds nothing of its own: AVX-512 CPUs without AVX512_BF16 / VNNI run AVX2's
+     * low-precision blocks, neon_dot and neon_i8mm neon's fp32 kernels (and neon_dot neon's bf16 block);
+     * test_kernels_neon.c checks that each ARM64 set runs its own int8 / bf16 blocks */
+    const char *own = isa == RR_ISA_SCALAR ? "c" : rr_isa_name(isa);
+    const char *base = isa == RR_ISA_AVX512 ? "avx2" : isa == RR_ISA_NEON_DOT || isa == RR_ISA_NEON_I8MM ? "neon-" : NULL;
+    CHECK(!strncmp(k.f32, own, strlen(own)) || (base && !strncmp(k.f32, base, 4)), "f32 kernel %s in a %s pass", k.f32, own);
+    for (int t = RR_W_F32; t <= RR_W_INT8; t++) {
+        int n = 3, in = 64, out = 40;
+        float *x = rand_vec((size_t)n * in, 1), *w = rand_vec((size_t)out * in, 0.1f), *y = malloc((size_t)n * out * sizeof *y);
+        rr_wmat m;
+        REQUIRE(rr_wmat_init(&m, (rr_wtype)t, w, out, in));
+        float *scratch = malloc(rr_linear_w_scratch(&m, 1, n) * sizeof *scratch);
+        rr_linear_w_fwd(NULL, scratch, y, x, &m, NULL, NULL, n, RR_ACT_NONE);
+        const char *ran = rr_kernels_last((rr_wtype)t), *want = t == RR_W_F32 ? k.f32 : t == RR_W_BF16 ? k.bf16 : k.int8;
+        CHECK(ran && !strcmp(ran, want), "wtype %d ran %s, the table says %s", t, ran ? ran : "nothing", want);
+        CHECK(ran && (!strncmp(ran, own, strlen(own)) || (base && !strncmp(ran, base, t == RR_W_F32 ? 4 : strlen(base)))),
+              "wtype %d ran %s in a %s pass", t, ran ? ran : "nothing", own);
+        rr_wmat_free(&m), free(scratch), free(x), free(w), free(y);
+    }
 }

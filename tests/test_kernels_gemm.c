@@ -53,6 +53,7 @@ static void check_gemm(rr_pool *pool, bool ta, bool tb, int M, int N, int K, flo
 TEST(sgemm_all_layouts) {
     static const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 47, 129}, {64, 96, 300}, {130, 17, 1}, {5, 200, 64}};
     rr_pool *two = rr_pool_new(2);
+    rr_isa before = rr_isa_get();
     for (int isa = 0; isa < RR_ISA_COUNT; isa++) {
         if (!rr_isa_set((rr_isa)isa)) continue;
         for (int t = 0; t < 2; t++)
@@ -64,7 +65,7 @@ TEST(sgemm_all_layouts) {
                         check_gemm(t ? two : NULL, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 2.0f, 0.25f);
                     }
     }
-    rr_isa_set(rr_isa_get());
+    rr_isa_set(before); /* the pass's own instruction set for the tests that follow */
     rr_pool_free(two);
     /* K = 0: C = beta * C (alpha times an empty sum). */
     float c[2] = {3, 4};

@@ -6,7 +6,7 @@
 #if defined(__aarch64__)
 #include <stdint.h>
 
-#include "kernels/fast_neon.h"
+#include "kernels/arm64/arm64.h"
 #include "test.h"
 
 static unsigned rnd_state = 4242;
@@ -218,5 +218,116 @@ TEST(neon_softmax_and_layernorm_rows) {
         for (int i = 0; i < n; i++) bad += !(fabs(y[i] - ((x[i] - mean) * rstd * w[i] + b[i])) <= 2e-5);
     }
     CHECK(bad == 0, "%d wrong", bad);
+}
+static double rel(double got, double want) { return fabs(got - want) / (1.0 + fabs(want)); }
+
+TEST(neon_decoder_row_ops) {
+    const rr_dec_ops *o = &rr_dec_ops_neon;
+    enum { DIM = 43, HD = 40, M = 5, NK = 19, LD = 47 };
+    double worst = 0;
+    float x[DIM], y[DIM], w[DIM], u[DIM];
+    for (int i = 0; i < DIM; i++) x[i] = rnd() * 3, w[i] = rnd(), u[i] = rnd();
+    o->rmsnorm(y, x, w, 1.0f, DIM, 1e-6f);
+    double ss = 0;
+    for (int i = 0; i < DIM; i++) ss += (double)x[i] * x[i];
+    for (int i = 0; i < DIM; i++) worst = fmax(worst, rel(y[i], x[i] / sqrt(ss / DIM + 1e-6) * (w[i] + 1.0)));
+    for (int act = RR_GLU_SILU; act <= RR_GLU_GELU_TANH; act++) {
+        o->glu(y, x, u, DIM, (rr_glu)act);
+        for (int i = 0; i < DIM; i++) {
+            double v = x[i], a = act == RR_GLU_SILU ? v / (1 + exp(-v))
+                                                   : 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+            worst = fmax(worst, rel(y[i], a * u[i]));
+        }
+    }
+    o->add_scaled(y, x, u, 0.75f, DIM);
+    for (int i = 0; i < DIM; i++) worst = fmax(worst, rel(y[i], x[i] + u[i] * 0.75));
+    float cs[HD / 2], sn[HD / 2], h[2 * HD], h0[2 * HD];
+    for (int i = 0; i < HD / 2; i++) cs[i] = cosf((float)i), sn[i] = sinf((float)i);
+    for (int i = 0; i < 2 * HD; i++) h[i] = h0[i] = rnd();
+    o->rope(h, cs, sn, 2, HD);
+    for (int hh = 0; hh < 2; hh++)
+        for (int i = 0; i < HD / 2; i++) {
+            const float *a = h0 + hh * HD;
+            worst = fmax(worst, rel(h[hh * HD + i], (double)a[i] * cs[i] - (double)a[i + HD / 2] * sn[i]));
+            worst = fmax(worst, rel(h[hh * HD + i + HD / 2], (double)a[i + HD / 2] * cs[i] + (double)a[i] * sn[i]));
+        }
+    /* attention pieces: scores from packed K^T panels, softmax, P V (accumulating on a second call) */
+    float q[M * HD], k[NK * HD], v[NK * LD], kt[2 * HD * RR_KT_NR] __attribute__((aligned(64)));
+    float S[M * 32], out[M * LD];
+    for (int i = 0; i < M * HD; i++) q[i] = rnd();
+    for (int i = 0; i < NK * HD; i++) k[i] = rnd();
+    for (int i = 0; i < NK * LD; i++) v[i] = rnd();
+    for (int p = 0; p < 2; p++) {
+        const float *rows[RR_KT_NR];
+        for (int j = 0; j < RR_KT_NR; j++) rows[j] = p * RR_KT_NR + j < NK ? k + (p * RR_KT_NR + j) * HD : NULL;
+        o->pack_panel(kt + p * HD * RR_KT_NR, rows, HD);
+    }
+    o->scores(S, 32, q, HD, M, kt, HD, 2);
+    for (int r = 0; r < M; r++)
+        for (int j = 0; j < 32; j++) {
+            double d = 0;
+            for (int e = 0; e < HD; e++) d += j < NK ? (double)q[r * HD + e] * k[j * HD + e] : 0;
+            worst = fmax(worst, rel(S[r * 32 + j], d));
+        }
+    for (int r = 0; r < M; r++) o->softmax(S + r * 32, NK, 0.5f);
+    for (int r = 0; r < M; r++) {
+        double sum = 0;
+        for (int j = 0; j < NK; j++) sum += S[r * 32 + j];
+        worst = fmax(worst, rel(sum, 1.0));
+    }
+    for (int i = 0; i < M * LD; i++) out[i] = 9.0f; /* columns past HD must stay */
+    o->pv(out, LD, S, 32, M, v, LD, NK, HD, false);
+    o->pv(out, LD, S, 32, M, v, LD, NK, HD, true);
+    int untouched = 0;
+    for (int r = 0; r < M; r++)
+        for (int e = 0; e < LD; e++) {
+            if (e >= HD) {
+                untouched += out[r * LD + e] == 9.0f;
+                continue;
+            }
+            double d = 0;
+            for (int j = 0; j < NK; j++) d += (double)S[r * 32 + j] * v[j * LD + e];
+            worst = fmax(worst, rel(out[r * LD + e], 2 * d));
+        }
+    CHECK(worst < 1e-5, "worst relative difference %g", worst);
+    CHECK(untouched == M * (LD - HD));
+}
+/* Each ARM64 set the (emulated) CPU has runs its own blocks: neon_dot sdot, neon_i8mm smmla and bfmmla, neon
+ * the widening ones; every set the fp32 NEON micro-kernel. */
+TEST(neon_sets_run_their_own_kernels) {
+    static const struct {
+        rr_isa isa;
+        const char *f32, *bf16, *int8;
+    } sets[] = {{RR_ISA_NEON, "neon", "neon-widen", "neon-smull"},
+                {RR_ISA_NEON_DOT, "neon", "neon-widen", "neon_dot-sdot"},
+                {RR_ISA_NEON_I8MM, "neon", "neon_i8mm-bfmmla", "neon_i8mm-smmla"}};
+    rr_isa before = rr_isa_get();
+    CHECK(rr_isa_supported(RR_ISA_NEON) && !rr_isa_supported(RR_ISA_AVX2) && !rr_isa_supported(RR_ISA_AVX512));
+    CHECK(rr_isa_supported(RR_ISA_NEON_DOT) == rr_neon_has(RR_NEON_DOT));
+    int ran = 0;
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        if (!rr_isa_set(sets[i].isa)) {
+            printf("     (%s: not on this CPU, skipped)\n", rr_isa_name(sets[i].isa));
+            continue;
+        }
+        ran++;
+        const char *want[3] = {sets[i].f32, sets[i].bf16, sets[i].int8};
+        for (int t = RR_W_F32; t <= RR_W_INT8; t++) {
+            enum { N = 3, IN = 64, NO = 40 };
+            float x[N * IN], w[NO * IN], y[N * NO];
+            for (int j = 0; j < N * IN; j++) x[j] = rnd();
+            for (int j = 0; j < NO * IN; j++) w[j] = rnd() * 0.1f;
+            rr_wmat m;
+            REQUIRE(rr_wmat_init(&m, (rr_wtype)t, w, NO, IN));
+            float *scratch = malloc(rr_linear_w_scratch(&m, 1, N) * sizeof *scratch);
+            rr_linear_w_fwd(NULL, scratch, y, x, &m, NULL, NULL, N, RR_ACT_NONE);
+            const char *k = rr_kernels_last((rr_wtype)t);
+            CHECK(k && !strcmp(k, want[t]), "%s wtype %d ran %s, not %s", rr_isa_name(sets[i].isa), t, k ? k : "nothing",
+                  want[t]);
+            rr_wmat_free(&m), free(scratch);
+        }
+    }
+    rr_isa_set(before);
+    CHECK(ran >= 1);
 }
 #endif

@@ -71,6 +71,13 @@ rerank_status rr_packed_bind(rr_weights *w, const rr_dense *d, rr_wtype type, re
     const void *panels, *scale = NULL, *colsum = NULL;
     if (type == RR_W_BF16) {
         st = stored(w, d, SFX_BF16, RR_ST_BF16, (const int64_t[]){P, (d->in + 1) / 2, RR_WMAT_PANEL, 2}, 4, &panels, err);
+        /* an int8 file converted by an older rerank on a CPU without AVX512_BF16 kept its down-projections as
+         * stored: still loads, in fp32 */
+        const float *v;
+        if (st && d->down && !RR_WEIGHTS_REQUIRE(w, d->name, &v, NULL, d->out, d->in)) {
+            rr_wmat_init(d->mat, RR_W_F32, v, d->out, d->in);
+            return RERANK_OK;
+        }
     } else if (!(st = stored(w, d, SFX_INT8, RR_ST_I8, (const int64_t[]){P, (d->in + 3) / 4, RR_WMAT_PANEL, 4}, 4,
                              &panels, err)) &&
                !(st = stored(w, d, SFX_SCALE, RR_ST_F32, (const int64_t[]){P, RR_WMAT_PANEL}, 2, &scale, err))) {
@@ -200,7 +207,7 @@ static rerank_status converted_tensors(rr_model *m, rr_st_write_tensor **out, si
         const rr_st_tensor *t = rr_weights_at(m->weights, i, NULL);
         bool packed;
         const rr_dense *d = dense_of(sorted, n_dense, t->name, &packed);
-        /* written above; but a matrix kept fp32 (int8's down-projection without AVX512_BF16) stays as stored */
+        /* written above; a matrix kept fp32 would stay as stored */
         if ((d && (packed || d->mat->type != RR_W_F32)) || !strncmp(t->name, RR_ST_PAD_PREFIX, strlen(RR_ST_PAD_PREFIX)))
             continue;
         rr_st_write_tensor *x = &ts[n++];

@@ -12,8 +12,8 @@
  *     <name>.rr_int8    I8   [P, ceil(in/4), 32, 4]   [p][kq][c][j] = q[32p + c][4kq + j], W ~ scale[o] q[o][k]
  *     <name>.rr_scale   F32  [P, 32]                  scale[o] = max_k |W[o][k]| / 127 (1 for a zero row)
  *     <name>.rr_colsum  I32  [P, 32]                  sum_k q[o][k]
- * With dtype int8 the down-projections are stored as <name>.rr_bf16, or, when converted on a CPU without
- * AVX512_BF16, kept as the original <name>: exactly what loading with that --dtype builds. Every tensor starts
+ * With dtype int8 the down-projections are stored as <name>.rr_bf16: exactly what loading with that --dtype
+ * builds, on every CPU (files of older versions that kept them as the original <name> still load). Every tensor starts
  * at a multiple of 64 bytes of the file ("__pad__.N" U8 fillers, rr_safetensors_write_aligned). The file is
  * valid safetensors, but no longer a transformers checkpoint (the dense weights are gone); a reader refuses a
  * format or panel width it does not know. */

@@ -1,13 +1,16 @@
 /* fast.c - run-time choice of the instruction set, B-panel packing, the portable micro-kernel, and the
  * threaded drivers of the dense layers (rr_linear_fwd, on fast_gemm.c) and attention (rr_attention_seqs_fwd). The SIMD
- * blocks live in fast_avx2.c / fast_avx512.c; a build with -DRR_NO_ISA has the portable path only. */
+ * kernels of each instruction set live in an architecture's folder (x86/, ...) and reach the drivers through
+ * rr_isa_ops; a build without one (generic/) runs the portable path below. */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/threadpool.h"
+#include "kernels/fast_decoder_impl.h"
 #include "kernels/fast_impl.h"
 
 /* ---- portable path: plain C, the reference's arithmetic (erff, expf) ---- */
@@ -50,33 +53,36 @@ static void layernorm_c(float *y, const float *x, const float *w, const float *b
     rr_layernorm_fwd(y, x, w, b, 1, dim, eps);
 }
 
-/* ---- dispatch ---- */
+/* ---- dispatch: one table per instruction set, resolved once (see rr_isa_desc) ---- */
 
-static const rr_isa_ops ops_table[RR_ISA_COUNT] = {
-    [RR_ISA_SCALAR] = {C_NR, softmax_c, C_MR, C_NR, ukernel_c, NULL, NULL, layernorm_c},
-#ifndef RR_NO_ISA
-    [RR_ISA_AVX2] = {16, rr_softmax_avx2, 6, 16, rr_ukernel_avx2, NULL, NULL, rr_layernorm_row_avx2},
-    [RR_ISA_AVX512] = {32, rr_softmax_avx512, 14, 32, rr_ukernel_avx512, rr_pack_a_avx512, rr_pack_bt_avx512,
-                       rr_layernorm_row_avx512},
-#endif
-};
+static void block_bf16_c(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                         int kc, int nc, const rr_epi *e);
+static void block_int8_c(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                         const rr_epi *e);
+static void to_bf16_c(uint16_t *dst, const float *x, int n);
+static float quant_row(uint8_t *dst, const float *x, int in, int kq);
 
-static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm"};
+static rr_isa_ops ops_table[RR_ISA_COUNT];
+static bool isa_ok[RR_ISA_COUNT];
+static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
+
+static void ops_resolve(void) {
+    for (int i = 0; i < RR_ISA_COUNT; i++) {
+        ops_table[i] = (rr_isa_ops){C_NR,        softmax_c, C_MR,      C_NR,  ukernel_c, NULL,  NULL,  layernorm_c,
+                                    block_bf16_c, block_int8_c, to_bf16_c, quant_row, &rr_dec_ops_c, NULL, "c", "c", "c"};
+        isa_ok[i] = i == RR_ISA_SCALAR || (rr_isa_descs[i] && rr_isa_descs[i]->supported());
+        if (i != RR_ISA_SCALAR && isa_ok[i]) rr_isa_descs[i]->fill(&ops_table[i]);
+    }
+}
 
 const char *rr_isa_name(rr_isa isa) { return isa >= 0 && isa < RR_ISA_COUNT ? isa_names[isa] : "?"; }
 
 bool rr_isa_supported(rr_isa isa) {
-    if (isa < 0 || isa >= RR_ISA_COUNT || !ops_table[isa].ukernel) return false;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (isa == RR_ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (isa == RR_ISA_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    return true;
-#else
-    return isa == RR_ISA_SCALAR;
-#endif
+    if (isa < 0 || isa >= RR_ISA_COUNT) return false;
+    pthread_once(&ops_once, ops_resolve);
+    return isa_ok[isa];
 }
 
 static atomic_int active_isa = -1;
@@ -104,8 +110,23 @@ bool rr_isa_set(rr_isa isa) {
     return true;
 }
 
-static const rr_isa_ops *ops_get(void) { return &ops_table[rr_isa_get()]; }
+static const rr_isa_ops *ops_get(void) {
+    rr_isa isa = rr_isa_get(); /* resolves the tables */
+    return &ops_table[isa];
+}
 const rr_isa_ops *rr_ops_get(void) { return ops_get(); }
+
+/* The name of the kernel that last ran for each weight type (tests check that an instruction set's pass ran its
+ * own kernels). */
+static _Atomic(const char *) last_kernel[3];
+const char *rr_kernels_last(rr_wtype type) {
+    return type >= 0 && type < 3 ? atomic_load_explicit(&last_kernel[type], memory_order_relaxed) : NULL;
+}
+
+rr_kernel_names rr_kernels_active(void) {
+    const rr_isa_ops *o = ops_get();
+    return (rr_kernel_names){rr_isa_name(rr_isa_get()), o->name_f32, o->name_bf16, o->name_int8};
+}
 
 /* ---- packing ---- */
 
@@ -137,13 +158,14 @@ static int round_up(int a, int m) { return (a + m - 1) / m * m; }
 
 /* ---- dense layers ---- */
 
-enum { NC_MAX = 256, MAX_NR = 32, PAD = 16 };
+enum { NC_MAX = RR_LP_NC_MAX, MAX_NR = 32, PAD = 16 };
 
 size_t rr_linear_scratch(int n_threads) { return rr_gemm_scratch(n_threads); }
 
 void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const float *w, const float *b,
                    const float *res, int n, int in, int out, rr_act act) {
     if (n <= 0 || out <= 0) return;
+    atomic_store_explicit(&last_kernel[RR_W_F32], ops_get()->name_f32, memory_order_relaxed);
     /* B(k, j) = W[j, k]: the packed GEMM reads W's rows contiguously */
     rr_gemm g = {n, out, in, x, w, (size_t)in, 1, 1, (size_t)in, y, out, 1.0f, 0.0f, b, res, out, act};
     rr_gemm_run(pool, scratch, &g);
@@ -204,7 +226,8 @@ typedef struct att_job {
     const size_t *offsets;
     size_t n_seqs, per_thread;
     const rr_attn_shape *s;
-    bool first_only, amx;
+    bool first_only;
+    const rr_att_amx_ops *amx; /* bf16 attention on AMX, or NULL */
 } att_job;
 
 static int n_qblocks(const att_job *j, size_t seq) {
@@ -236,13 +259,11 @@ static void att_task(void *ctx, int task, int thread) {
     size_t qrow = j->first_only ? seq : first + (size_t)q0;
     const float *qh = j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd;
     float *oh = j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd;
-#ifndef RR_NO_ISA
     if (j->amx) {
-        rr_att_amx_pack(S, NULL, NULL, 0, kh, vh, (size_t)s->ld_kv, T, hd);
-        rr_att_amx_block(oh, (size_t)s->ld_out, qh, (size_t)s->ld_q, qn, s->causal ? q0 : -1, T, hd, S);
+        j->amx->pack(S, NULL, NULL, 0, kh, vh, (size_t)s->ld_kv, T, hd);
+        j->amx->block(oh, (size_t)s->ld_out, qh, (size_t)s->ld_q, qn, s->causal ? q0 : -1, T, hd, S);
         return;
     }
-#endif
     rr_uepi plain = {NULL, NULL, 0, RR_ACT_NONE, true, true, 1.0f, 0.0f};
     /* S[qn, T] = Q K^T, then softmax(S / sqrt(hd)) per row */
     if (ops->pack_bt)
@@ -277,11 +298,9 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
     for (size_t i = 0; i < n_seqs; i++)
         if ((int)(offsets[i + 1] - offsets[i]) > longest) longest = (int)(offsets[i + 1] - offsets[i]);
     att_job j = {ops_get(), out, scratch, q, k, v, offsets, n_seqs, att_per_thread(longest, s->head_dim), s,
-                 first_only, false};
-#ifndef RR_NO_ISA
+                 first_only, NULL};
     /* its scratch fits in att_per_thread's: tp * hd + QB * tp + QB * hd / 2 + 16 * hd + 64 (first-only: qn = 1) */
-    j.amx = s->bf16 && s->head_dim % 32 == 0 && rr_isa_get() == RR_ISA_AVX512 && rr_amx_usable();
-#endif
+    j.amx = s->bf16 && s->head_dim % 32 == 0 ? j.ops->att_amx : NULL;
     int n_tasks = 0;
     for (size_t i = 0; i < n_seqs; i++) n_tasks += s->n_heads * n_qblocks(&j, i);
     rr_pool_run(pool, att_task, &j, n_tasks);
@@ -298,15 +317,10 @@ static uint16_t bf16_of(float f) { /* round to nearest even, as vcvtneps2bf16 */
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
-void rr_to_bf16_row(uint16_t *dst, const float *x, int n) {
-#ifndef RR_NO_ISA
-    if (rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)) {
-        rr_to_bf16_avx512(dst, x, n);
-        return;
-    }
-#endif
+static void to_bf16_c(uint16_t *dst, const float *x, int n) {
     for (int k = 0; k < n; k++) dst[k] = bf16_of(x[k]);
 }
+void rr_to_bf16_row(uint16_t *dst, const float *x, int n) { ops_get()->to_bf16(dst, x, n); }
 
 static float f32_of_bf16(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
@@ -315,15 +329,6 @@ static float f32_of_bf16(uint16_t h) {
     return f;
 }
 
-bool rr_wtype_native(rr_wtype type) {
-    if (type == RR_W_F32) return true;
-#if !defined(RR_NO_ISA) && (defined(__x86_64__) || defined(__i386__))
-    if (!rr_isa_supported(RR_ISA_AVX512)) return false;
-    return type == RR_W_BF16 ? __builtin_cpu_supports("avx512bf16") : __builtin_cpu_supports("avx512vnni");
-#else
-    return false;
-#endif
-}
 
 /* Zeroed, 64-byte aligned (AMX tile rows of a panel then never straddle cache lines); free() releases it. */
 static void *zalloc64(size_t bytes) {
@@ -461,7 +466,7 @@ typedef struct lp_job {
     int n, ldq, nc, in;
     rr_wtype type;
     int chunks[RR_LINEAR_MAX_OUTS + 1]; /* first task of each output; the last entry is the total */
-    bool native;
+    const rr_isa_ops *ops;
 } lp_job;
 
 enum { CONV_ROWS = 32 };
@@ -473,19 +478,11 @@ static void lp_convert_task(void *ctx, int task, int thread) {
         const float *xr = j->x + (size_t)r * (size_t)in;
         if (j->type == RR_W_BF16) {
             uint16_t *d = (uint16_t *)j->xq + (size_t)r * (size_t)j->ldq;
-#ifndef RR_NO_ISA
-            if (j->native) rr_to_bf16_avx512(d, xr, in);
-            else
-#endif
-                for (int k = 0; k < in; k++) d[k] = bf16_of(xr[k]);
+            j->ops->to_bf16(d, xr, in);
             if (in < j->ldq) d[in] = 0;
         } else {
             uint8_t *d = (uint8_t *)j->xq + (size_t)r * (size_t)j->ldq;
-#ifndef RR_NO_ISA
-            if (j->native) j->xscale[r] = rr_quant_row_avx512(d, xr, in, j->ldq);
-            else
-#endif
-                j->xscale[r] = quant_row(d, xr, in, j->ldq);
+            j->xscale[r] = j->ops->quant_row(d, xr, in, j->ldq);
         }
     }
 }
@@ -503,18 +500,12 @@ static void lp_task(void *ctx, int task, int thread) {
     float *y = out->y + c0;
     if (w->type == RR_W_BF16) {
         const uint16_t *pb = (const uint16_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
-        rr_block_bf16_fn fn = block_bf16_c;
-#ifndef RR_NO_ISA
-        if (j->native) fn = rr_block_bf16_avx512;
-#endif
-        fn(y, w->out, j->xq, j->ldq, pb, pstride, j->n, j->ldq, nc, &e);
+        atomic_store_explicit(&last_kernel[RR_W_BF16], j->ops->name_bf16, memory_order_relaxed);
+        j->ops->block_bf16(y, w->out, j->xq, j->ldq, pb, pstride, j->n, j->ldq, nc, &e);
     } else {
         const int8_t *pb = (const int8_t *)w->packed + (size_t)(c0 / LP_NR) * pstride;
-        rr_block_int8_fn fn = block_int8_c;
-#ifndef RR_NO_ISA
-        if (j->native) fn = rr_block_int8_avx512;
-#endif
-        fn(y, w->out, j->xq, j->ldq, j->xscale, pb, pstride, w->scale + c0, w->colsum + c0, j->n, j->ldq, nc, &e);
+        atomic_store_explicit(&last_kernel[RR_W_INT8], j->ops->name_int8, memory_order_relaxed);
+        j->ops->block_int8(y, w->out, j->xq, j->ldq, j->xscale, pb, pstride, w->scale + c0, w->colsum + c0, j->n, j->ldq, nc, &e);
     }
 }
 
@@ -547,7 +538,7 @@ void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, con
     for (int i = 0; i < count; i++) total_out += outs[i].w->out;
     if (total_out <= 0) return;
     lp_job j = {outs, count, NULL, x, align64(scratch), n, round_up(w0->in, w0->type == RR_W_BF16 ? 2 : 4), 0, w0->in,
-                w0->type, {0}, rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(w0->type)};
+                w0->type, {0}, ops_get()};
     if (w0->type == RR_W_INT8) j.xscale = align64(scratch + (size_t)n * (size_t)j.ldq / 4 + PAD);
     /* the input once in the weights' precision, for every output */
     rr_pool_run(pool, lp_convert_task, &j, (n + CONV_ROWS - 1) / CONV_ROWS);
@@ -562,7 +553,7 @@ void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_l
     int threads = rr_pool_size(pool), total_out = 0;
     for (int i = 0; i < count; i++) total_out += outs[i].w->out;
     lp_job j = {outs, count, NULL, NULL, (void *)(uintptr_t)xq, n, round_up(outs[0].w->in, 2), 0, outs[0].w->in,
-                RR_W_BF16, {0}, rr_isa_get() == RR_ISA_AVX512 && rr_wtype_native(RR_W_BF16)};
+                RR_W_BF16, {0}, ops_get()};
     int nc = round_up((total_out + 3 * threads - 1) / (3 * threads), LP_NR);
     j.nc = nc > NC_MAX ? NC_MAX : nc;
     for (int i = 0; i < count; i++) j.chunks[i + 1] = j.chunks[i] + (outs[i].w->out + j.nc - 1) / j.nc;

@@ -91,16 +91,9 @@ static void pv_c(float *out, int ldo, const float *P, int ldp, int m, const floa
     }
 }
 
-static const rr_dec_ops ops_c = {rmsnorm_c, rope_c, glu_c, add_scaled_c, pack_panel_c, scores_c, softmax_c, pv_c};
+const rr_dec_ops rr_dec_ops_c = {rmsnorm_c, rope_c, glu_c, add_scaled_c, pack_panel_c, scores_c, softmax_c, pv_c};
 
-static const rr_dec_ops *ops_get(void) {
-#ifndef RR_NO_ISA
-    rr_isa isa = rr_isa_get();
-    if (isa == RR_ISA_AVX512) return &rr_dec_ops_avx512;
-    if (isa == RR_ISA_AVX2) return &rr_dec_ops_avx2;
-#endif
-    return &ops_c;
-}
+static const rr_dec_ops *ops_get(void) { return rr_ops_get()->dec; }
 
 /* ---- element-wise and per-row drivers ---- */
 
@@ -220,12 +213,8 @@ static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintp
 
 static size_t att_per_thread(int n_keys, int hd) {
     size_t nk = round16((size_t)(n_keys > 0 ? n_keys : 1)), fp32 = nk * (size_t)hd + (size_t)QB * nk + 2 * PAD;
-#ifndef RR_NO_ISA
-    size_t amx = rr_att_amx_scratch(n_keys > 0 ? n_keys : 1, QB, hd) + 2 * PAD;
+    size_t amx = rr_att_amx_scratch(n_keys > 0 ? n_keys : 1, QB, hd) + 2 * PAD; /* whether or not AMX runs */
     return amx > fp32 ? amx : fp32;
-#else
-    return fp32;
-#endif
 }
 
 size_t rr_attention_past_scratch(int n_threads, int n_keys, int head_dim) {
@@ -240,7 +229,8 @@ typedef struct att_job {
     size_t n_seqs, per_thread;
     int n_past;
     const rr_attn_shape *s;
-    bool last_only, amx;
+    bool last_only;
+    const rr_att_amx_ops *amx; /* bf16 attention on AMX, or NULL */
 } att_job;
 
 static int n_qblocks(const att_job *j, size_t seq) {
@@ -282,19 +272,17 @@ static void att_task(void *ctx, int task, int thread) {
     float *S = align64(kt + (size_t)lds * (size_t)hd);
     const float *own_k = j->k + first * (size_t)s->ld_kv, *own_v = j->v + first * (size_t)s->ld_kv + kvo;
     size_t qrow = j->last_only ? seq : first + (size_t)q0;
-#ifndef RR_NO_ISA
     if (j->amx) { /* the head's keys and values packed once for the whole group of query heads */
-        rr_att_amx_pack(kt, j->k_past ? j->k_past + kvo : NULL, j->v_past ? j->v_past + kvo : NULL, j->n_past,
+        j->amx->pack(kt, j->k_past ? j->k_past + kvo : NULL, j->v_past ? j->v_past + kvo : NULL, j->n_past,
                         own_k + kvo, own_v, (size_t)s->ld_kv, nk, hd);
         for (int g = 0; g < group; g++) {
             int h = kvh * group + g;
-            rr_att_amx_block(j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd, (size_t)s->ld_out,
+            j->amx->block(j->out + qrow * (size_t)s->ld_out + (size_t)h * (size_t)hd, (size_t)s->ld_out,
                              j->q + qrow * (size_t)s->ld_q + (size_t)h * (size_t)hd, (size_t)s->ld_q, qn,
                              s->causal ? j->n_past + q0 : -1, nk, hd, kt);
         }
         return;
     }
-#endif
     pack_kt(kt, j, own_k, kvh, nk);
     float scale = 1.0f / sqrtf((float)hd);
     for (int g = 0; g < group; g++) {
@@ -326,10 +314,8 @@ void rr_attention_past_seqs_fwd(rr_pool *pool, float *scratch, float *out, const
     for (size_t i = 0; i < n_seqs; i++)
         if ((int)(offsets[i + 1] - offsets[i]) > longest) longest = (int)(offsets[i + 1] - offsets[i]);
     att_job j = {ops_get(), out, scratch, q, k_past, v_past, k, v, offsets, n_seqs,
-                 att_per_thread(n_past + longest, s->head_dim), n_past, s, last_only, false};
-#ifndef RR_NO_ISA
-    j.amx = s->bf16 && s->head_dim % 32 == 0 && rr_isa_get() == RR_ISA_AVX512 && rr_amx_usable();
-#endif
+                 att_per_thread(n_past + longest, s->head_dim), n_past, s, last_only, NULL};
+    j.amx = s->bf16 && s->head_dim % 32 == 0 ? rr_ops_get()->att_amx : NULL;
     int n_tasks = 0;
     for (size_t i = 0; i < n_seqs; i++) n_tasks += s->n_kv_heads * n_qblocks(&j, i);
     if (n_tasks) rr_pool_run(pool, att_task, &j, n_tasks);

@@ -1,5 +1,5 @@
 /* fast_decoder_impl.h - private to src/kernels: the per-instruction-set row operations behind the decoder
- * fast paths (fast_decoder.c drives them over a pool; fast_decoder_avx2.c / _avx512.c provide SIMD ones). */
+ * fast paths (fast_decoder.c drives them over a pool; an instruction set provides SIMD ones through rr_isa_ops.dec). */
 #ifndef RR_KERNELS_FAST_DECODER_IMPL_H
 #define RR_KERNELS_FAST_DECODER_IMPL_H
 
@@ -10,7 +10,7 @@
 /* Keys per packed K^T panel: panel p holds keys [16p, 16p+16) as kt[p*hd*16 + e*16 + j] (zeros past the last). */
 enum { RR_KT_NR = 16 };
 
-typedef struct rr_dec_ops {
+struct rr_dec_ops {
     /* one row: y = x * rsqrt(mean(x^2) + eps) * (w + off); y may be x */
     void (*rmsnorm)(float *y, const float *x, const float *w, float off, int dim, float eps);
     /* one token's n_heads heads of head_dim (consecutive), rotate-half with cos/sin c, s [head_dim/2] */
@@ -28,10 +28,9 @@ typedef struct rr_dec_ops {
     /* out[r, 0..hd) (+)= sum_{j < nk} P[r, j] * v[j * ldv + 0..hd) for r < m; accumulate adds to out */
     void (*pv)(float *out, int ldo, const float *P, int ldp, int m, const float *v, int ldv, int nk, int hd,
                bool accumulate);
-} rr_dec_ops;
+};
+typedef struct rr_dec_ops rr_dec_ops;
 
-#ifndef RR_NO_ISA
-extern const rr_dec_ops rr_dec_ops_avx2, rr_dec_ops_avx512;
-#endif
+extern const rr_dec_ops rr_dec_ops_c; /* the portable ones (fast_decoder.c) */
 
 #endif

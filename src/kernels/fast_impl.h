@@ -28,6 +28,9 @@ typedef void (*rr_block_fn)(float *y, int ldy, const float *x, int ldx, const fl
 /* In place: x[i] = exp(scale * x[i] - max) / sum over i < n. */
 typedef void (*rr_softmax_fn)(float *x, int n, float scale);
 
+/* Low-precision blocks never get more than this many columns (nc) at once. */
+enum { RR_LP_NC_MAX = 256 };
+
 /* Low-precision blocks: as rr_block_fn on packed bf16 pairs / int8 quads (see fast.c, pack_bf16 / pack_int8).
  * x is bf16 [m, ldx] / unsigned int8 (q + 128) [m, ldx]; kc is a multiple of 2 / 4. The int8 block turns
  * its int32 sums into (acc - 128 * colsum[c]) * xscale[r] * wscale[c] before the epilogue. kc covers all
@@ -54,6 +57,31 @@ typedef struct rr_uepi {
 typedef void (*rr_ukernel_fn)(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr,
                               const rr_uepi *e);
 
+/* Converts a row for the low-precision blocks: to bf16 (nearest even, fast.c's bf16_of), or to unsigned int8
+ * (fast.c's quant_row: dst[k] = round(x[k] * 127 / max|x|) + 128 for k < n, 128 up to kq; returns the scale). */
+typedef void (*rr_to_bf16_fn)(uint16_t *dst, const float *x, int n);
+typedef float (*rr_quant_row_fn)(uint8_t *dst, const float *x, int n, int kq);
+
+/* Attention on AMX-BF16 (hd % 32 == 0), q, k, v and the softmax weights rounded to bf16, fp32 sums. pack packs
+ * the keys and values of one head, nk of them: the n_past rows of k_past / v_past, then the sequence's own; block
+ * then computes qn query rows against them (query r sees keys up to q_pos + r; all nk when q_pos < 0). scratch:
+ * rr_att_amx_scratch(nk, qn, hd) floats, 64-byte aligned, shared. */
+typedef struct rr_att_amx_ops {
+    void (*pack)(float *scratch, const float *k_past, const float *v_past, int n_past, const float *k,
+                 const float *v, size_t ld_kv, int nk, int hd);
+    void (*block)(float *out, size_t ld_out, const float *q, size_t ld_q, int qn, int q_pos, int nk, int hd,
+                  float *scratch);
+} rr_att_amx_ops;
+/* Packed K and V of tp keys, then per block the scores [qp, tp], Q [qp, hd] in bf16 and one 16-row output block. */
+static inline size_t rr_att_amx_scratch(int n_keys, int max_q, int hd) {
+    size_t tp = (size_t)(n_keys + 31) / 32 * 32, qp = (size_t)(max_q + 15) / 16 * 16;
+    return tp * (size_t)hd + qp * tp + qp * (size_t)hd / 2 + 16 * (size_t)hd + 64;
+}
+
+struct rr_dec_ops; /* fast_decoder_impl.h */
+
+/* Everything an instruction set provides to the drivers. The portable C of fast.c / fast_decoder.c fills every
+ * entry first; an instruction set then overrides what it has (see rr_isa_desc). */
 typedef struct rr_isa_ops {
     int nr; /* panel width of pack_b (fast.c), = unr */
     rr_softmax_fn softmax;
@@ -65,7 +93,27 @@ typedef struct rr_isa_ops {
     void (*pack_bt)(float *dst, const float *w, size_t ld, int kc, int cols);
     /* one LayerNorm row: y = (x - mean) / sqrt(var + eps) * w + b (y may be x) */
     void (*layernorm)(float *y, const float *x, const float *w, const float *b, int dim, float eps);
+    /* the low-precision weights' blocks and their input conversions */
+    rr_block_bf16_fn block_bf16;
+    rr_block_int8_fn block_int8;
+    rr_to_bf16_fn to_bf16;
+    rr_quant_row_fn quant_row;
+    /* the decoder's row operations */
+    const struct rr_dec_ops *dec;
+    /* NULL where the CPU has no AMX-BF16 (or $RERANK_AMX=0) */
+    const rr_att_amx_ops *att_amx;
+    /* which kernels these are, for tests and benchmarks: "<isa>[-<variant>]" */
+    const char *name_f32, *name_bf16, *name_int8;
 } rr_isa_ops;
+
+/* One instruction set: whether this CPU runs it, and what it overrides in ops (called once, on a table that
+ * already holds the portable C, or for a superset ISA what its subset filled). An architecture's folder
+ * (src/kernels/x86/, ...) lists its sets in rr_isa_descs, indexed by rr_isa; the Makefile builds one folder. */
+typedef struct rr_isa_desc {
+    bool (*supported)(void);
+    void (*fill)(rr_isa_ops *ops);
+} rr_isa_desc;
+extern const rr_isa_desc *const rr_isa_descs[RR_ISA_COUNT]; /* NULL where the architecture lacks the set */
 
 const rr_isa_ops *rr_ops_get(void); /* the active instruction set's (fast.c) */
 
@@ -97,34 +145,5 @@ void rr_pack_a(const rr_isa_ops *ops, float *dst, const float *a, size_t rs, siz
 void rr_gemm_packed(const rr_isa_ops *ops, float *c, int ldc, const float *pa, const float *pb, size_t pstride, int m,
                     int n, int kc, const rr_uepi *e);
 
-#ifndef RR_NO_ISA
-void rr_softmax_avx512(float *x, int n, float scale);
-void rr_block_bf16_avx512(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
-                          int kc, int nc, const rr_epi *e);
-bool rr_amx_usable(void); /* AMX-BF16 present and granted by the kernel; $RERANK_AMX=0 turns it off */
-void rr_block_int8_avx512(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
-                          size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
-                          const rr_epi *e);
-/* x[0, n) as bf16, rounded to nearest even (fast.c's bf16_of) */
-void rr_to_bf16_avx512(uint16_t *dst, const float *x, int n);
-/* fast.c's quant_row: dst[k] = round(x[k] * 127 / max|x|) + 128 for k < n, 128 up to kq; returns the scale */
-float rr_quant_row_avx512(uint8_t *dst, const float *x, int n, int kq);
-void rr_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int dim, float eps);
-void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps);
-/* Attention on AMX-BF16 (rr_amx_usable; hd % 32 == 0), q, k, v and the softmax weights rounded to bf16, fp32
- * sums. rr_att_amx_pack packs the keys and values of one head, nk of them: the n_past rows of k_past / v_past,
- * then the sequence's own; rr_att_amx_block then computes qn query rows against them (query r sees keys up to
- * q_pos + r; all nk when q_pos < 0). scratch: rr_att_amx_scratch(nk, qn) floats, 64-byte aligned, shared. */
-size_t rr_att_amx_scratch(int n_keys, int max_q, int hd);
-void rr_att_amx_pack(float *scratch, const float *k_past, const float *v_past, int n_past, const float *k,
-                     const float *v, size_t ld_kv, int nk, int hd);
-void rr_att_amx_block(float *out, size_t ld_out, const float *q, size_t ld_q, int qn, int q_pos, int nk, int hd,
-                      float *scratch);
-void rr_softmax_avx2(float *x, int n, float scale);
-void rr_ukernel_avx512(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
-void rr_pack_a_avx512(float *dst, const float *a, size_t rs, int m, int kc);
-void rr_pack_bt_avx512(float *dst, const float *w, size_t ld, int kc, int cols);
-void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
-#endif
 
 #endif

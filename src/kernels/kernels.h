@@ -81,11 +81,24 @@ float rr_dot_fwd(const float *a, const float *b, size_t n);
 
 typedef struct rr_pool rr_pool;
 
-typedef enum rr_isa { RR_ISA_SCALAR, RR_ISA_AVX2, RR_ISA_AVX512, RR_ISA_COUNT } rr_isa;
+/* x86-64: avx2 (+ FMA), avx512 (F/BW/VL/DQ; its bf16/int8 blocks where AVX512_BF16 / VNNI). ARM64: neon (Armv8.0
+ * Advanced SIMD), neon_dot (+ the dot product, sdot), neon_i8mm (+ the int8 and bf16 matrix multiplies, smmla and
+ * bfmmla, Armv8.6). An instruction set of another architecture than the build's is never supported. */
+typedef enum rr_isa {
+    RR_ISA_SCALAR,
+    RR_ISA_AVX2,
+    RR_ISA_AVX512,
+    RR_ISA_NEON,
+    RR_ISA_NEON_DOT,
+    RR_ISA_NEON_I8MM,
+    RR_ISA_COUNT
+} rr_isa;
 
-/* Compiled in and supported by this CPU (the scalar path always is). */
+/* Compiled in and supported by this CPU (the scalar path always is). Every instruction set runs every weight
+ * type (rr_wtype): where a CPU lacks bf16 or int8 dot products the bf16 weights are widened in registers and the
+ * int8 products summed in 16-bit pairs, with the same integer sums. */
 bool rr_isa_supported(rr_isa isa);
-/* The instruction set in use: $RERANK_ISA (scalar|avx2|avx512, read at the first call; an unsupported one
+/* The instruction set in use: $RERANK_ISA (scalar|avx2|avx512|neon|neon_dot|neon_i8mm, read at the first call; an unsupported one
  * falls back to the best) or the best supported one. */
 rr_isa rr_isa_get(void);
 /* Forces an instruction set (tests, benchmarks); false, and no change, when it is not supported. */
@@ -118,8 +131,8 @@ void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const floa
                            bool first_only);
 
 /* Weights of a dense layer as the fast kernels use them: fp32 in place (zero-copy), or converted once (at
- * load) to bf16 (AVX512_BF16 dot products, fp32 accumulation) or int8 with a scale per output channel
- * (activations then quantized per token at run time; AVX512_VNNI). Converted ones are packed in panels. */
+ * load) to bf16 (fp32 accumulation) or int8 with a scale per output channel (activations then quantized per
+ * token at run time; int32 sums). Converted ones are packed in panels, the same on every CPU. */
 typedef enum rr_wtype { RR_W_F32, RR_W_BF16, RR_W_INT8 } rr_wtype;
 /* Packed layout, P = ceil(out / RR_WMAT_PANEL) panels of RR_WMAT_PANEL output columns, zeros past out and in:
  * bf16 [P][ceil(in/2)][PANEL][2] = W[p*PANEL + c][2*kk + j]; int8 [P][ceil(in/4)][PANEL][4] = q[p*PANEL + c][4*kq + j],
@@ -135,8 +148,14 @@ typedef struct rr_wmat {
     bool borrowed;    /* packed/scale/colsum belong to someone else (a mapped converted model): not freed */
 } rr_wmat;
 
-/* Whether this CPU runs `type` with its SIMD instructions (a portable fallback always exists). */
-bool rr_wtype_native(rr_wtype type);
+/* Which kernels the active instruction set runs ("c" for the portable ones; "avx2", "avx2-widen",
+ * "avx512vnni", ...), for tests that check an instruction set's pass really ran it, and for benchmarks. */
+typedef struct rr_kernel_names {
+    const char *isa, *f32, *bf16, *int8;
+} rr_kernel_names;
+rr_kernel_names rr_kernels_active(void);
+/* The kernel that last ran a dense layer of this weight type in this process (NULL before the first). */
+const char *rr_kernels_last(rr_wtype type);
 /* Fills *m from W[out,in]: type RR_W_F32 borrows w; the others convert and pack it. false when out of memory. */
 bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in);
 /* Fills *m with panels already packed as rr_wmat_init packs them (type RR_W_BF16 or RR_W_INT8; scale and colsum
@@ -189,7 +208,7 @@ void rr_rmsnorm_fast(rr_pool *pool, float *y, const float *x, const float *w, fl
 void rr_rmsnorm_fast_bf16(rr_pool *pool, float *y, uint16_t *ybf, const float *x, const float *w, float w_offset,
                           int n, int dim, float eps);
 
-/* dst[k] = x[k] rounded to bf16 (nearest even), k < n; AVX512_BF16 where the CPU has it. */
+/* dst[k] = x[k] rounded to bf16 (nearest even), k < n, in the active instruction set. */
 void rr_to_bf16_row(uint16_t *dst, const float *x, int n);
 
 /* rr_rope_fwd on the rows of a packed batch: row i of sequence s (rows [offsets[s], offsets[s+1]) of x, row

@@ -149,7 +149,8 @@ static void run_batch(worker *w, slice *sl, size_t n_sl) {
     for (size_t s = 0; s < n_sl; s++) n += sl[s].count, est_total += sl[s].est;
     rerank_score_params p = key->params;
     p.n_threads = b->cfg->threads;
-    p.batch_size = n < 256 ? (int)n : 256;
+    int cap = b->cfg->score.batch_size > 0 ? b->cfg->score.batch_size : 256;
+    p.batch_size = n < (size_t)cap ? (int)n : cap;
     int64_t t0 = rr_server_now_ns();
     size_t tokens = 0;
     if (!grow(w, n, n * n_out)) {

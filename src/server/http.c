@@ -271,7 +271,7 @@ int rr_server_http_run(rr_server *s) {
 
     /* load the model while /health answers 503 */
     rerank_error err;
-    rerank_model_params mp = rerank_model_default_params();
+    rerank_model_params mp = s->cfg.model;
     int rc = 0;
     char msg[512];
     if (rerank_model_load(s->cfg.model_dir, &mp, &s->model, &err) != RERANK_OK) {

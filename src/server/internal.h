@@ -9,28 +9,7 @@
 #include <stdint.h>
 
 #include "rerank.h"
-
-/* ---- configuration (command line) ---------------------------------------------------------------- */
-typedef struct rr_server_config {
-    const char *model_dir;
-    const char *model_name;     /* served name: --model-name, else the directory's base name */
-    const char *host;           /* default 127.0.0.1 */
-    int port;                   /* default 8080; 0 = ephemeral (the bound port is printed) */
-    int workers;                /* scoring sessions sharing the model */
-    int threads;                /* rerank_score_params.n_threads of each worker */
-    int http_threads;           /* libmicrohttpd polling threads */
-    int max_batch_tokens;       /* token budget of one cross-request batch */
-    int max_length;             /* pair token budget (rerank_score_params.max_length) */
-    rerank_long_doc long_doc;   /* default long-document policy */
-    size_t max_body_bytes;      /* 413 above */
-    size_t max_documents;       /* 413 above */
-    size_t max_doc_tokens;      /* 413 above; 0 = no limit besides the model's */
-    size_t max_queue_pairs;     /* 503 + Retry-After when the queue would grow past it */
-    int timeout_ms;             /* per request, from its first byte to its response */
-    int max_connections;
-    int idle_timeout_s;         /* keep-alive / slow-client timeout of a connection */
-    const char *api_key;        /* Bearer token required when set */
-} rr_server_config;
+#include "server/server.h"
 
 /* ---- errors ---------------------------------------------------------------------------------------- */
 /* An HTTP failure: status, machine-readable type, optional limit name and value, a one-line message. */

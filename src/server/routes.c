@@ -108,13 +108,15 @@ int rr_server_rerank_prepare(rr_server *s, rr_server_api api, const char *body, 
     if (st) return st;
     rr_server_request *r = &p->req;
     rr_server_job *j = &p->job;
-    rerank_score_params sp = rerank_score_default_params();
+    rerank_score_params sp = s->cfg.score; /* the server's defaults (--prompt, --cutoff-layers, ...) */
     sp.max_length = s->cfg.max_length;
     sp.normalize = !r->raw_scores;
     sp.long_doc = r->long_doc >= 0 ? (rerank_long_doc)r->long_doc : s->cfg.long_doc;
-    sp.instruction = r->instruction;
-    sp.cutoff_layers = r->cutoff_layers;
-    sp.n_cutoff_layers = r->n_cutoff_layers;
+    if (r->instruction) sp.instruction = r->instruction;
+    if (r->n_cutoff_layers) {
+        sp.cutoff_layers = r->cutoff_layers;
+        sp.n_cutoff_layers = r->n_cutoff_layers;
+    }
     rerank_error err;
     if (rerank_score_n_outputs(s->model, &sp, &j->n_out, &err) != RERANK_OK)
         return rr_server_fail(e, 422, "unprocessable_entity", "%s", err.message);

@@ -10,8 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "kernels/fast_impl.h"
-#include "kernels/simd_avx512.h"
+#include "kernels/x86/x86.h"
+#include "kernels/x86/simd_avx512.h"
 
 enum { NR = 32, MR = 8 };
 
@@ -550,12 +550,6 @@ __attribute__((target("amx-tile"))) static void amx_config16(void) {
     _tile_loadconfig(&cfg);
 }
 
-/* Scratch of the AMX attention (floats from a 64-byte aligned start): packed K and V of tp keys, then per block
- * the scores [qp, tp], Q [qp, hd] in bf16 and one 16-row output block. */
-size_t rr_att_amx_scratch(int n_keys, int max_q, int hd) {
-    size_t tp = (size_t)(n_keys + 31) / 32 * 32, qp = (size_t)(max_q + 15) / 16 * 16;
-    return tp * (size_t)hd + qp * tp + qp * (size_t)hd / 2 + 16 * (size_t)hd + 64;
-}
 
 /* Key j of the two segments: the cached prefix's rows first, then the sequence's own. */
 static inline const float *key_row(const float *past, int n_past, const float *own, size_t ld, int j) {

@@ -4,8 +4,8 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#include "kernels/fast_neon.h"
-#include "kernels/simd_neon.h"
+#include "kernels/arm64/arm64.h"
+#include "kernels/arm64/simd_neon.h"
 
 enum { LP_NR = RR_WMAT_PANEL, BC = 16 };
 

@@ -3,8 +3,8 @@
 #include <arm_neon.h>
 #include <math.h>
 
-#include "kernels/fast_neon.h"
-#include "kernels/simd_neon.h"
+#include "kernels/arm64/arm64.h"
+#include "kernels/arm64/simd_neon.h"
 
 static inline int left4(size_t left) { return left >= 4 ? 4 : (int)left; }
 

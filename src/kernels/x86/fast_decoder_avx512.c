@@ -5,8 +5,8 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "kernels/fast_decoder_impl.h"
-#include "kernels/simd_avx512.h"
+#include "kernels/x86/x86.h"
+#include "kernels/x86/simd_avx512.h"
 
 static inline __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
 

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/fast_neon.h"
-#include "kernels/simd_neon.h"
+#include "kernels/arm64/arm64.h"
+#include "kernels/arm64/simd_neon.h"
 
 /* ---- packed-GEMM micro-kernel: 6 rows x 16 columns = 24 q-register accumulators ---- */
 
@@ -226,25 +226,38 @@ void rr_block_int8_neon(float *y, int ldy, const uint8_t *x, int ldx, const floa
     }
 }
 
-/* ---- run-time features (Linux: the kernel's hardware capability words) ---- */
+/* ---- the low-precision blocks' row conversions: the same values as fast.c's to_bf16_c / quant_row ---- */
 
-#include <sys/auxv.h>
-#ifndef HWCAP_ASIMDDP
-#define HWCAP_ASIMDDP (1UL << 20)
-#endif
-#ifndef HWCAP2_I8MM
-#define HWCAP2_I8MM (1UL << 13)
-#endif
-#ifndef HWCAP2_BF16
-#define HWCAP2_BF16 (1UL << 14)
-#endif
-
-bool rr_neon_has(rr_neon_feature f) {
-    unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
-    switch (f) {
-    case RR_NEON_DOT: return (hw & HWCAP_ASIMDDP) != 0;
-    case RR_NEON_I8MM: return (hw & HWCAP_ASIMDDP) && (hw2 & HWCAP2_I8MM);
-    case RR_NEON_BF16: return (hw2 & HWCAP2_BF16) != 0;
+void rr_to_bf16_neon(uint16_t *dst, const float *x, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) vst1_u16(dst + k, rr_bf16_of4(vld1q_f32(x + k)));
+    if (k < n) {
+        uint16_t b[4];
+        vst1_u16(b, rr_bf16_of4(rr_load_n(x + k, n - k)));
+        memcpy(dst + k, b, (size_t)(n - k) * sizeof *dst);
     }
-    return false;
+}
+
+float rr_quant_row_neon(uint8_t *dst, const float *x, int n, int kq) {
+    /* scalar: amax = max |x| (NaN ignored: fmaxnm); q = round-to-even(x * (127 / amax)) clamped to +-127, + 128 */
+    float32x4_t m = vdupq_n_f32(0.0f);
+    int k = 0;
+    for (; k + 4 <= n; k += 4) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + k)));
+    float amax = vmaxnmvq_f32(m);
+    for (; k < n; k++) amax = fabsf(x[k]) > amax ? fabsf(x[k]) : amax;
+    float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 127.0f / (amax > 0 ? amax : 127.0f);
+    const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127), off = vdupq_n_s32(128);
+    for (k = 0; k + 8 <= n; k += 8) {
+        int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + k), inv));
+        int32x4_t q1 = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + k + 4), inv));
+        q0 = vaddq_s32(vminq_s32(vmaxq_s32(q0, lo), hi), off);
+        q1 = vaddq_s32(vminq_s32(vmaxq_s32(q1, lo), hi), off);
+        vst1_u8(dst + k, vmovn_u16(vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q0)), vmovn_u32(vreinterpretq_u32_s32(q1)))));
+    }
+    for (; k < n; k++) {
+        int q = (int)nearbyintf(x[k] * inv);
+        dst[k] = (uint8_t)((q > 127 ? 127 : q < -127 ? -127 : q) + 128);
+    }
+    for (k = n; k < kq; k++) dst[k] = 128;
+    return sc;
 }

@@ -3,8 +3,8 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "kernels/fast_decoder_impl.h"
-#include "kernels/simd_avx2.h"
+#include "kernels/x86/x86.h"
+#include "kernels/x86/simd_avx2.h"
 
 static inline __m256i tail8(size_t left) {
     int n = left >= 8 ? 8 : (int)left;

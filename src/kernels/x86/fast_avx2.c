@@ -1,0 +1,350 @@
+/* fast_avx2.c - AVX2+FMA kernels: the packed-GEMM micro-kernel (6 x 16 fp32 tile, 12 ymm accumulators) with the
+ * fused bias/GELU/residual epilogue, a vectorised softmax row and LayerNorm row, and the bf16 / int8 blocks of
+ * CPUs without AVX-512 (bf16 widened to fp32 in registers; int8 products with vpmaddubsw). */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/x86/x86.h"
+#include "kernels/x86/simd_avx2.h"
+
+enum { NR = 16, MR = 6 };
+
+/* x * Phi(x) from erfc as in fast_avx512.c. */
+static inline __m256 gelu8(__m256 x) {
+    __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    __m256 z = _mm256_mul_ps(ax, _mm256_set1_ps((float)M_SQRT1_2));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_set1_ps(1.0f)));
+    static const float c[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                              -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(c[i]));
+    __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(z, z, p))), _mm256_set1_ps(0.5f));
+    __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+    __m256 phi = _mm256_blendv_ps(half_erfc, _mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), pos);
+    return _mm256_mul_ps(x, phi);
+}
+
+static inline __m256i mask8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* ---- packed-GEMM micro-kernel: 6 rows x 16 columns = 12 ymm accumulators ---- */
+
+enum { UMR = 6, UNR = 16 };
+
+static inline __m256 uepilogue(__m256 acc, float *c, __m256i m, const rr_uepi *e, int col, const float *res) {
+    __m256 v = e->alpha == 1.0f ? acc : _mm256_mul_ps(acc, _mm256_set1_ps(e->alpha));
+    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+    else if (e->beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(e->beta), _mm256_maskload_ps(c, m), v);
+    if (e->last) {
+        if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
+        if (e->act == RR_ACT_GELU) v = gelu8(v);
+        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res + col, m));
+    }
+    return v;
+}
+
+void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e) {
+    /* scalar: acc[r][j] = sum_k pa[k*6 + r] * pb[k*16 + j] */
+    __m256 acc[UMR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++, pa += UMR, pb += UNR) {
+        __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < UMR; r++) {
+            __m256 a = _mm256_broadcast_ss(pa + r);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __m256i m0 = mask8(nr), m1 = mask8(nr - 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) {
+        if (r >= mr) break;
+        float *cr = c + (size_t)r * (size_t)ldc;
+        const float *res = e->res ? e->res + (size_t)r * (size_t)e->ldr : NULL;
+        _mm256_maskstore_ps(cr, m0, uepilogue(acc[r][0], cr, m0, e, 0, res));
+        if (nr > 8) _mm256_maskstore_ps(cr + 8, m1, uepilogue(acc[r][1], cr + 8, m1, e, 8, res));
+    }
+}
+
+void rr_softmax_avx2(float *x, int n, float scale) {
+    /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(scale * m), sum = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) {
+        __m256i k = mask8(n - i);
+        __m256 v = _mm256_and_ps(exp8(_mm256_fmsub_ps(_mm256_maskload_ps(x + i, k), vs, vm)), _mm256_castsi256_ps(k));
+        sum = _mm256_add_ps(sum, v);
+        _mm256_maskstore_ps(x + i, k, v);
+    }
+    float s[8];
+    _mm256_storeu_ps(s, sum);
+    __m256 inv = _mm256_set1_ps(1.0f / (s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7]));
+    for (int i = 0; i < n; i += 8) {
+        __m256i k = mask8(n - i);
+        _mm256_maskstore_ps(x + i, k, _mm256_mul_ps(_mm256_maskload_ps(x + i, k), inv));
+    }
+}
+
+void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps) {
+    /* scalar: as rr_layernorm_row_avx512, in 8 lanes; the tail (dim % 8) in plain C */
+    int v = dim / 8 * 8;
+    __m256 s = _mm256_setzero_ps();
+    for (int i = 0; i < v; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
+    float lanes[8], sum = 0.0f, sq = 0.0f;
+    _mm256_storeu_ps(lanes, s);
+    for (int i = 0; i < 8; i++) sum += lanes[i];
+    for (int i = v; i < dim; i++) sum += x[i];
+    float mean = sum / (float)dim;
+    __m256 vm = _mm256_set1_ps(mean), q = _mm256_setzero_ps();
+    for (int i = 0; i < v; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        q = _mm256_fmadd_ps(d, d, q);
+    }
+    _mm256_storeu_ps(lanes, q);
+    for (int i = 0; i < 8; i++) sq += lanes[i];
+    for (int i = v; i < dim; i++) sq += (x[i] - mean) * (x[i] - mean);
+    float r = 1.0f / sqrtf(sq / (float)dim + eps);
+    __m256 rstd = _mm256_set1_ps(r);
+    for (int i = 0; i < v; i += 8) {
+        __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), rstd);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+    for (int i = v; i < dim; i++) y[i] = (x[i] - mean) * r * w[i] + b[i];
+}
+
+/* ---- low-precision blocks: MR rows x one 32-column panel (4 groups of 8 columns) at a time, all of K ---- */
+
+enum { LP_NR = RR_WMAT_PANEL, LP_MR = 2, NC_PART = RR_LP_NC_MAX };
+
+/* v (8 floats, as fast.c's bf16_of) rounded to bf16 nearest-even, NaN kept quiet */
+static inline __m128i bf16x8(__m256 v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40)), nan);
+    __m256i p = _mm256_packus_epi32(r, r); /* [r0..3 r0..3 | r4..7 r4..7] as u16 */
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08));
+}
+
+/* The epilogue of 8 results of one row (ncol of them valid): + y unless first, then bias, act and res when last;
+ * to yr in fp32, or to br in bf16. */
+static inline __attribute__((always_inline)) void lp_put8(float *yr, uint16_t *br, int ncol, __m256 v, const rr_epi *e, int col, const float *res) {
+    __m256i m = mask8(ncol);
+    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(yr, m));
+    if (e->last) {
+        if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
+        if (e->act == RR_ACT_GELU) v = gelu8(v);
+        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res + col, m));
+    }
+    if (!br) {
+        _mm256_maskstore_ps(yr, m, v);
+    } else if (ncol >= 8) {
+        _mm_storeu_si128((__m128i *)br, bf16x8(v));
+    } else {
+        uint16_t t[8];
+        _mm_storeu_si128((__m128i *)t, bf16x8(v));
+        for (int i = 0; i < ncol; i++) br[i] = t[i];
+    }
+}
+
+/* Rows r < mr of a tile: acc[r][g] holds columns 8g..8g+7 of the panel (ncr of the 32 valid). */
+static inline __attribute__((always_inline)) void lp_store(int mr, __m256 acc[][4], float *y, int ldy, int ncr,
+                                                           const rr_epi *e, int row) {
+#pragma GCC unroll 3
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (size_t)r * (size_t)ldy;
+        uint16_t *br = e->ybf ? e->ybf + (size_t)r * (size_t)e->ldbf : NULL;
+        const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
+        for (int g = 0; g < 4 && 8 * g < ncr; g++)
+            lp_put8(yr + 8 * g, br ? br + 8 * g : NULL, ncr - 8 * g, acc[r][g], e, 8 * g, res);
+    }
+}
+
+/* bf16 tiles run on x rows already widened to fp32 (xf, row stride KC_BF16), K in chunks of KC_BF16: the partial
+ * sums of a chunk wait in part[r][c] (columns of the whole block), the epilogue runs after the last. */
+enum { BF_MR = 2, KC_BF16 = 1024 };
+
+static inline __attribute__((always_inline)) void tile_bf16(int mr, const float *xf, const uint16_t *p, int kc,
+                                                            float *part, bool first, bool last, float *y, int ldy,
+                                                            int ncr, const rr_epi *e, int row) {
+    /* scalar: acc[r][c] += xf[r][k] * bf16(W[c,k]). A bf16 is the top half of its float: the dword of a pair
+     * (k even in the low half) widens to k's float with a shift and to k+1's with a mask. */
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    __m256 acc[BF_MR][4];
+#pragma GCC unroll 3
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) acc[r][g] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(part + r * NC_PART + 8 * g);
+    for (int k = 0; k < kc; k += 2, p += 2 * LP_NR) {
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m256i w = _mm256_load_si256((const __m256i *)(p + 16 * g));
+            __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)), wo = _mm256_castsi256_ps(_mm256_and_si256(w, hi));
+#pragma GCC unroll 3
+            for (int r = 0; r < mr; r++) {
+                const float *xr = xf + r * KC_BF16 + k;
+                acc[r][g] = _mm256_fmadd_ps(_mm256_broadcast_ss(xr + 1), wo,
+                                            _mm256_fmadd_ps(_mm256_broadcast_ss(xr), we, acc[r][g]));
+            }
+        }
+    }
+    if (last) {
+        __m256 sums[BF_MR][4]; /* a copy: with acc itself in memory, gcc stores it at every step of the loop */
+#pragma GCC unroll 3
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) sums[r][g] = acc[r][g];
+        lp_store(mr, sums, y, ldy, ncr, e, row);
+        return;
+    }
+#pragma GCC unroll 3
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) _mm256_storeu_ps(part + r * NC_PART + 8 * g, acc[r][g]);
+}
+
+static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
+                                                            const float *xscale, const int8_t *p, const float *wscale,
+                                                            int kc, int ncr, const rr_epi *e, int row) {
+    /* scalar: acc[r][c] = sum_k q(x)[r,k] * q(W)[c,k], q(x) = stored x - 128 (a xor of the top bit). vpmaddubsw
+     * multiplies |q(x)| (unsigned) by q(W) with q(x)'s sign moved onto it: each product is at most 127 * 127, so a
+     * pair sum fits int16 exactly and acc equals the VNNI path's (acc - 128 * colsum) to the bit. */
+    const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    __m256i acc[LP_MR][4];
+#pragma GCC unroll 3
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) acc[r][g] = _mm256_setzero_si256();
+    for (int k = 0; k < kc; k += 4, p += 4 * LP_NR) {
+        __m256i xs[LP_MR], xa[LP_MR];
+#pragma GCC unroll 3
+        for (int r = 0; r < mr; r++) {
+            int32_t quad;
+            __builtin_memcpy(&quad, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof quad);
+            xs[r] = _mm256_xor_si256(_mm256_set1_epi32(quad), flip);
+            xa[r] = _mm256_abs_epi8(xs[r]);
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m256i w = _mm256_load_si256((const __m256i *)(p + 32 * g));
+#pragma GCC unroll 3
+            for (int r = 0; r < mr; r++) {
+                __m256i pairs = _mm256_maddubs_epi16(xa[r], _mm256_sign_epi8(w, xs[r]));
+                acc[r][g] = _mm256_add_epi32(acc[r][g], _mm256_madd_epi16(pairs, ones));
+            }
+        }
+    }
+    __m256 v[LP_MR][4];
+#pragma GCC unroll 3
+    for (int r = 0; r < mr; r++) {
+        __m256 xsr = _mm256_set1_ps(xscale[r]);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) { /* as the AVX-512 block: acc * (wscale * xscale) */
+            __m256 ws = _mm256_maskload_ps(wscale + 8 * g, mask8(ncr - 8 * g));
+            v[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][g]), _mm256_mul_ps(ws, xsr));
+        }
+    }
+    lp_store(mr, v, y, ldy, ncr, e, row);
+}
+
+/* The tile's epilogue with bias, res and bf16 output moved to panel column c0 and row r0. */
+static inline rr_epi lp_shift(const rr_epi *e, int r0, int c0) {
+    rr_epi s = *e;
+    s.bias = e->bias ? e->bias + c0 : NULL;
+    s.res = e->res ? e->res + c0 : NULL;
+    s.ybf = e->ybf ? e->ybf + (size_t)r0 * (size_t)e->ldbf + c0 : NULL;
+    return s;
+}
+
+void rr_block_bf16_avx2(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
+                        int kc, int nc, const rr_epi *e) {
+    float xf[BF_MR * KC_BF16] __attribute__((aligned(32))), part[BF_MR * NC_PART] __attribute__((aligned(32)));
+    for (int r0 = 0; r0 < m; r0 += BF_MR) {
+        int mr = m - r0 < BF_MR ? m - r0 : BF_MR;
+        for (int k0 = 0; k0 < kc; k0 += KC_BF16) {
+            int kn = kc - k0 < KC_BF16 ? kc - k0 : KC_BF16;
+#pragma GCC unroll 3
+            for (int r = 0; r < mr; r++) { /* the rows' chunk widened once for every panel */
+                const uint16_t *xr = x + (size_t)(r0 + r) * (size_t)ldx + k0;
+                float *xd = xf + r * KC_BF16;
+                int k = 0;
+                for (; k + 8 <= kn; k += 8)
+                    _mm256_store_ps(xd + k, _mm256_castsi256_ps(_mm256_slli_epi32(
+                                                _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(xr + k))), 16)));
+                for (; k < kn; k++) {
+                    uint32_t u = (uint32_t)xr[k] << 16;
+                    __builtin_memcpy(xd + k, &u, sizeof u);
+                }
+            }
+            for (int c0 = 0; c0 < nc; c0 += LP_NR) {
+                float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+                const uint16_t *p = pb + (size_t)(c0 / LP_NR) * pstride + (size_t)k0 * LP_NR;
+                int ncr = nc - c0 < LP_NR ? nc - c0 : LP_NR;
+                rr_epi ee = lp_shift(e, r0, c0);
+                bool first = k0 == 0, last = k0 + kn >= kc;
+                float *pt = part + c0;
+                if (mr == 3) tile_bf16(3, xf, p, kn, pt, first, last, yt, ldy, ncr, &ee, r0);
+                else if (mr == 2) tile_bf16(2, xf, p, kn, pt, first, last, yt, ldy, ncr, &ee, r0);
+                else tile_bf16(1, xf, p, kn, pt, first, last, yt, ldy, ncr, &ee, r0);
+            }
+        }
+    }
+}
+
+void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                        size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                        const rr_epi *e) {
+    (void)colsum; /* the signed products need no correction */
+    for (int r0 = 0; r0 < m; r0 += LP_MR) {
+        const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int c0 = 0; c0 < nc; c0 += LP_NR) {
+            float *yt = y + (size_t)r0 * (size_t)ldy + c0;
+            const int8_t *p = pb + (size_t)(c0 / LP_NR) * pstride;
+            int ncr = nc - c0 < LP_NR ? nc - c0 : LP_NR;
+            rr_epi ee = lp_shift(e, r0, c0);
+            if (m - r0 >= 2) tile_int8(2, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0);
+            else tile_int8(1, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0);
+        }
+    }
+}
+
+/* ---- row conversions for the low-precision blocks ---- */
+
+void rr_to_bf16_avx2(uint16_t *dst, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(dst + i), bf16x8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        uint16_t t[8];
+        _mm_storeu_si128((__m128i *)t, bf16x8(_mm256_maskload_ps(x + i, mask8(n - i))));
+        for (int j = 0; i + j < n; j++) dst[i + j] = t[j];
+    }
+}
+
+float rr_quant_row_avx2(uint8_t *dst, const float *x, int n, int kq) {
+    /* scalar: fast.c's quant_row; cvtps rounds to nearest even, as nearbyintf */
+    __m256 mx = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n; i += 8) mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_maskload_ps(x + i, mask8(n - i))));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 127.0f / (amax > 0 ? amax : 127.0f);
+    __m256 vinv = _mm256_set1_ps(inv);
+    __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+    for (int i = 0; i < n; i += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(x + i, mask8(n - i)), vinv));
+        q = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), off);
+        __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q, q), _mm256_setzero_si256());
+        uint32_t q0 = (uint32_t)_mm256_extract_epi32(b, 0), q1 = (uint32_t)_mm256_extract_epi32(b, 4);
+        uint8_t t[8];
+        __builtin_memcpy(t, &q0, 4);
+        __builtin_memcpy(t + 4, &q1, 4);
+        for (int j = 0; j < 8 && i + j < n; j++) dst[i + j] = t[j];
+    }
+    for (int i = n; i < kq; i++) dst[i] = 128;
+    return sc;
+}
