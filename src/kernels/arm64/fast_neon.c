@@ -47,12 +47,16 @@ void rr_ukernel_neon(float *c, int ldc, const float *pa, const float *pb, int kc
 #undef RR_ROW_Q
 #undef RR_ROW_D
     }
+    /* a copy for the epilogue's run-time indexing: with acc itself in memory, gcc stores it at every k */
+    float32x4_t sums[UMR][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < UMR; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
     for (int r = 0; r < mr && r < UMR; r++) {
         float *cr = c + (size_t)r * (size_t)ldc;
         const float *res = e->res ? e->res + (size_t)r * (size_t)e->ldr : NULL;
         for (int v = 0; v < 4 && 4 * v < nr; v++) {
             int n = nr - 4 * v;
-            rr_store_n(cr + 4 * v, uepilogue(acc[r][v], cr + 4 * v, n, e, 4 * v, res), n);
+            rr_store_n(cr + 4 * v, uepilogue(sums[r][v], cr + 4 * v, n, e, 4 * v, res), n);
         }
     }
 }
@@ -134,9 +138,11 @@ static inline __attribute__((always_inline)) void bf16_tile(int mr, float *y, in
             }
         }
     }
+    float32x4_t sums[BR][4]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+    for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4 && c + 4 * v < nc; v++)
-            rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, nc - c - 4 * v, acc[r][v], e);
+            rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, nc - c - 4 * v, sums[r][v], e);
 }
 
 void rr_block_bf16_neon(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
@@ -200,10 +206,14 @@ static inline __attribute__((always_inline)) void int8_tile(int mr, float *y, in
             }
         }
     }
+    /* lanes (c0 lo, c0 hi, c1 lo, c1 hi) + (c2 .., c3 ..) pairwise -> (c0, c1, c2, c3); a copy for the
+     * epilogue, as in bf16_tile */
+    int32x4_t sums[BR][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) sums[r][v] = vpaddq_s32(acc[r][2 * v], acc[r][2 * v + 1]);
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4 && c + 4 * v < nc; v++) {
-            /* lanes (c0 lo, c0 hi, c1 lo, c1 hi) + (c2 .., c3 ..) pairwise -> (c0, c1, c2, c3) */
-            int32x4_t s = vpaddq_s32(acc[r][2 * v], acc[r][2 * v + 1]);
+            int32x4_t s = sums[r][v];
             int n = nc - c - 4 * v;
             rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, n, rr_int8_scale4(s, xscale[r0 + r], wscale + c + 4 * v, n), e);
         }

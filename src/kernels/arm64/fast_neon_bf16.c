@@ -34,8 +34,10 @@ static void tile2(float *y, int ldy, const uint16_t *x, int ldx, int r0, int row
             acc[2 * v + 1] = vbfmmlaq_f32(acc[2 * v + 1], a, vreinterpretq_bf16_u32(vzip2q_u32(q0, q1)));
         }
     }
+    float32x4_t sums[8]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+    for (int i = 0; i < 8; i++) sums[i] = acc[i];
     for (int v = 0; v < 4 && c + 4 * v < nc; v++) {
-        float64x2_t lo = vreinterpretq_f64_f32(acc[2 * v]), hi = vreinterpretq_f64_f32(acc[2 * v + 1]);
+        float64x2_t lo = vreinterpretq_f64_f32(sums[2 * v]), hi = vreinterpretq_f64_f32(sums[2 * v + 1]);
         float32x4_t row[2] = {vreinterpretq_f32_f64(vzip1q_f64(lo, hi)), vreinterpretq_f32_f64(vzip2q_f64(lo, hi))};
         for (int r = 0; r < rows; r++) rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, nc - c - 4 * v, row[r], e);
     }

@@ -29,13 +29,10 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = vdupq_n_s32(0);
     const uint8_t *xr[BR];
     for (int r = 0; r < mr; r++) xr[r] = x + (size_t)(r0 + r) * (size_t)ldx;
-    for (int k = 0; k < kc; k += 16, p += 16 * LP_NR) {
-        int nq = (kc - k) / 4 < 4 ? (kc - k) / 4 : 4;
-        int8x16_t q[BR];
-        for (int r = 0; r < mr; r++) q[r] = row_q(xr[r], k, nq);
-        /* quad j of columns 4v .. 4v+3 (16 bytes) against the row's quad j: lane j of q */
+    int k = 0;
+    /* quad j of columns 4v .. 4v+3 (16 bytes) against the row's quad j: lane j of q */
 #define RR_QUAD(j)                                                                                                 \
-    if (j < nq) {                                                                                                  \
+    {                                                                                                              \
         int8x16_t w0 = vld1q_s8(p + j * 4 * LP_NR), w1 = vld1q_s8(p + j * 4 * LP_NR + 16);                         \
         int8x16_t w2 = vld1q_s8(p + j * 4 * LP_NR + 32), w3 = vld1q_s8(p + j * 4 * LP_NR + 48);                    \
         for (int r = 0; r < mr; r++) {                                                                             \
@@ -45,13 +42,26 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
             acc[r][3] = vdotq_laneq_s32(acc[r][3], w3, q[r], j);                                                   \
         }                                                                                                          \
     }
+    for (; k + 16 <= kc; k += 16, p += 16 * LP_NR) {
+        int8x16_t q[BR];
+        for (int r = 0; r < mr; r++) q[r] = row_q(xr[r], k, 4);
         RR_QUAD(0) RR_QUAD(1) RR_QUAD(2) RR_QUAD(3)
-#undef RR_QUAD
     }
+    if (k < kc) { /* 1 .. 3 quads left */
+        int nq = (kc - k) / 4;
+        int8x16_t q[BR];
+        for (int r = 0; r < mr; r++) q[r] = row_q(xr[r], k, nq);
+        RR_QUAD(0)
+        if (nq > 1) RR_QUAD(1)
+        if (nq > 2) RR_QUAD(2)
+    }
+#undef RR_QUAD
+    int32x4_t sums[BR][4]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+    for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4 && c + 4 * v < nc; v++) {
             int n = nc - c - 4 * v;
-            rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, n, rr_int8_scale4(acc[r][v], xscale[r0 + r], wscale + c + 4 * v, n), e);
+            rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, n, rr_int8_scale4(sums[r][v], xscale[r0 + r], wscale + c + 4 * v, n), e);
         }
 }
 

@@ -35,8 +35,10 @@ static void tile2(float *y, int ldy, const uint8_t *x, int ldx, const float *xsc
             acc[2 * v + 1] = vmmlaq_s32(acc[2 * v + 1], a, vreinterpretq_s8_u32(vzip2q_u32(q0, q1)));
         }
     }
+    int32x4_t sums[8]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+    for (int i = 0; i < 8; i++) sums[i] = acc[i];
     for (int v = 0; v < 4 && c + 4 * v < nc; v++) {
-        int64x2_t lo = vreinterpretq_s64_s32(acc[2 * v]), hi = vreinterpretq_s64_s32(acc[2 * v + 1]);
+        int64x2_t lo = vreinterpretq_s64_s32(sums[2 * v]), hi = vreinterpretq_s64_s32(sums[2 * v + 1]);
         int32x4_t row[2] = {vreinterpretq_s32_s64(vzip1q_s64(lo, hi)), vreinterpretq_s32_s64(vzip2q_s64(lo, hi))};
         int n = nc - c - 4 * v;
         for (int r = 0; r < rows; r++)
