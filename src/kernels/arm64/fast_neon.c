@@ -122,16 +122,19 @@ static inline __attribute__((always_inline)) void bf16_tile(int mr, float *y, in
     const uint32x4_t hi = vdupq_n_u32(0xffff0000u);
     for (int k = 0; k < kc; k += 2, p += 2 * LP_NR) {
         float32x4_t w0[4], w1[4]; /* the pair's first / second weight of columns 4v .. 4v+3 */
+#pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             uint32x4_t u = vreinterpretq_u32_u16(vld1q_u16(p + 8 * v));
             w0[v] = vreinterpretq_f32_u32(vshlq_n_u32(u, 16));
             w1[v] = vreinterpretq_f32_u32(vandq_u32(u, hi));
         }
+#pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             uint32_t pair;
             memcpy(&pair, xr[r] + k, sizeof pair);
             /* (x[k], x[k+1]) widened: each bf16 moved to the top half of a 32-bit lane */
             float32x2_t xv = vreinterpret_f32_u32(vget_low_u32(vshll_n_u16(vreinterpret_u16_u32(vdup_n_u32(pair)), 16)));
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++) {
                 acc[r][v] = vfmaq_lane_f32(acc[r][v], w0[v], xv, 0);
                 acc[r][v] = vfmaq_lane_f32(acc[r][v], w1[v], xv, 1);
@@ -187,6 +190,7 @@ static inline __attribute__((always_inline)) void int8_tile(int mr, float *y, in
         for (int v = 0; v < 4; v++) w0[v] = vld1q_s8(p + 16 * v), w1[v] = vld1q_s8(p + 4 * LP_NR + 16 * v);
         for (int r = 0; r < mr; r++) {
             int8x16_t q0 = quad_of(xr[r], k), q1 = quad_of(xr[r], k + 4);
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++) {
                 int16x8_t lo = vmlal_s8(vmull_s8(vget_low_s8(w0[v]), vget_low_s8(q0)), vget_low_s8(w1[v]), vget_low_s8(q1));
                 int16x8_t hi = vmlal_high_s8(vmull_high_s8(w0[v], q0), w1[v], q1);

@@ -26,6 +26,7 @@ static void tile2(float *y, int ldy, const uint16_t *x, int ldx, int r0, int row
     for (int k = 0; k < kc; k += 4, p += 4 * LP_NR) {
         int half = kc - k < 4;
         bfloat16x8_t a = row_pair(xa, xb, k, half);
+#pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             /* pairs k/2 and k/2+1 of columns 4v .. 4v+3, interleaved per column: (c k0-1, c k2-3, c+1 ..) */
             uint32x4_t q0 = vreinterpretq_u32_u16(vld1q_u16(p + 8 * v));

@@ -27,6 +27,7 @@ static void tile2(float *y, int ldy, const uint8_t *x, int ldx, const float *xsc
     for (int k = 0; k < kc; k += 8, p += 8 * LP_NR) {
         int half = kc - k < 8;
         int8x16_t a = row_pair(xa, xb, k, half);
+#pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             /* quads k/4 and k/4+1 of columns 4v .. 4v+3, interleaved per column: (c k0-3, c k4-7, c+1 ..) */
             uint32x4_t q0 = vreinterpretq_u32_s8(vld1q_s8(p + 16 * v));
