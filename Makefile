@@ -154,8 +154,8 @@ test-python: $(BUILD)/rerank
 # ARM64 under emulation: cross-build into build-arm64/ (gcc-aarch64-linux-gnu, the arm64 dev packages of
 # scripts/install-deps.sh --arm64) and run the whole suite under qemu-aarch64-static, once with the emulated
 # CPU at baseline NEON (Cortex-A57: no dot product, i8mm or bf16) and once with every optional feature on
-# (max). The tests run the CLI as $$RERANK_CLI: wrappers that start the arm64 binaries under qemu, so that
-# no binfmt_misc registration is needed. Open MPI has no arm64 dev files here: the MPI runs skip.
+# (max). The tests run the CLI as $$RERANK_CLI: wrappers in build-arm64/qemu/ start the arm64 binaries (the CLI,
+# the example-model maker, the MPI test program) under qemu, so that no binfmt_misc registration is needed. Open MPI has no arm64 dev files here: the MPI runs skip.
 # The arm64 binaries run on Debian's multiarch libc6:arm64 (/lib/ld-linux-aarch64.so.1, installed with the
 # :arm64 dev packages): with `-L /usr/aarch64-linux-gnu` (the cross toolchain's libc) a thread's start hangs.
 ARM64_CC      ?= aarch64-linux-gnu-gcc
@@ -163,13 +163,14 @@ ARM64_PASSES  ?= cortex-a57 max
 ARM64_QEMU    ?= qemu-aarch64-static
 check-arm64:
 	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
-	  $(MAKE) CC=$(ARM64_CC) BUILD=build-arm64 build-arm64/test_rerank build-arm64/rerank build-arm64/make_example_model
-	@for b in rerank make_example_model; do \
-	  printf '#!/bin/sh\nexec $(ARM64_QEMU) "$$(dirname "$$0")/%s" "$$@"\n' $$b > build-arm64/$$b-qemu; \
-	  chmod +x build-arm64/$$b-qemu; done
+	  $(MAKE) CC=$(ARM64_CC) BUILD=build-arm64 build-arm64/test_rerank build-arm64/rerank build-arm64/make_example_model \
+	    build-arm64/test_dist_mpi
+	@mkdir -p build-arm64/qemu; for b in rerank make_example_model test_dist_mpi; do \
+	  printf '#!/bin/sh\nexec $(ARM64_QEMU) "$$(dirname "$$0")/../%s" "$$@"\n' $$b > build-arm64/qemu/$$b; \
+	  chmod +x build-arm64/qemu/$$b; done
 	@for cpu in $(ARM64_PASSES); do \
 	  echo "== arm64 suite under qemu, QEMU_CPU=$$cpu"; start=$$(date +%s); \
-	  QEMU_CPU=$$cpu RERANK_CLI=build-arm64/rerank-qemu RERANK_MAKE_EXAMPLE=build-arm64/make_example_model-qemu \
+	  QEMU_CPU=$$cpu RERANK_CLI=build-arm64/qemu/rerank RERANK_MAKE_EXAMPLE=build-arm64/qemu/make_example_model \
 	    $(ARM64_QEMU) build-arm64/test_rerank $(T) || exit 1; \
 	  echo "== QEMU_CPU=$$cpu: $$(( $$(date +%s) - start )) s"; done
 
