@@ -1,7 +1,8 @@
 # rerank - build with `make`, test with `make test`, sanitizers with `make SAN=1 test`.
 # Sources are found by wildcard: a new .c file under src/ or tests/ needs no edit here. The kernels of one
-# architecture live in src/kernels/<arch>/ (x86, generic): only the target's folder is built; in it, files named
-# *_avx2.c / *_avx512.c are compiled for that instruction set, and chosen at run time.
+# architecture live in src/kernels/<arch>/ (x86, arm64, generic): only the target's folder is built; in it, files
+# named after an instruction set (*_avx2.c, *_avx512.c; *_neon.c, *_neon_dot.c, *_neon_i8mm.c, *_neon_bf16.c)
+# are compiled with that set's flags, and chosen at run time.
 
 CC      ?= cc
 # The version is RERANK_VERSION in include/rerank.h; the SONAME carries its major number (librerank.so.0).
@@ -33,12 +34,17 @@ ifeq ($(SAN),1)
   LDFLAGS    += -fsanitize=address,undefined
 endif
 
-ISA_avx2   = -mavx2 -mfma -mf16c
-ISA_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
+# Each instruction-set file's flags. A file of a set the CPU may lack runs only where its folder's isa_*.c says so.
+ISA_avx2      = -mavx2 -mfma -mf16c
+ISA_avx512    = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c
+ISA_neon      =
+ISA_neon_dot  = -march=armv8.2-a+dotprod
+ISA_neon_i8mm = -march=armv8.6-a+dotprod+i8mm
+ISA_neon_bf16 = -march=armv8.6-a+bf16
 
-# The kernels' architecture folder, from the compiler's target.
+# The kernels' architecture folder, from the compiler's target (a cross compiler picks its own).
 TARGET_ARCH_NAME := $(shell $(CC) -dumpmachine 2>/dev/null)
-KERNEL_ARCH := $(if $(filter 1,$(NOISA)),generic,$(if $(filter x86_64-% i686-% i386-%,$(TARGET_ARCH_NAME)),x86,generic))
+KERNEL_ARCH := $(if $(filter 1,$(NOISA)),generic,$(if $(filter x86_64-% i686-% i386-%,$(TARGET_ARCH_NAME)),x86,$(if $(filter aarch64-%,$(TARGET_ARCH_NAME)),arm64,generic)))
 KERNEL_ARCH_DIRS := $(wildcard src/kernels/*/)
 LIB_SRC   := $(shell find src -name '*.c' -not -path 'src/server/*' | sort)
 # src/mpi/ is the MPI shim (its own shared library, below), never part of librerank.
@@ -60,7 +66,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o \
                 $(BUILD)/tools/cli_download.o
 
-.PHONY: all test check check-layering deb-check clean fuzz fuzz-smoke bench test-python install uninstall FORCE
+.PHONY: all test check check-arm64 check-layering deb-check clean fuzz fuzz-smoke bench test-python install uninstall FORCE
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -69,6 +75,18 @@ $(BUILD)/%_avx2.o: %_avx2.c
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_avx512) -c $< -o $@
+$(BUILD)/%_neon.o: %_neon.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon) -c $< -o $@
+$(BUILD)/%_neon_dot.o: %_neon_dot.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon_dot) -c $< -o $@
+$(BUILD)/%_neon_i8mm.o: %_neon_i8mm.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon_i8mm) -c $< -o $@
+$(BUILD)/%_neon_bf16.o: %_neon_bf16.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ISA_neon_bf16) -c $< -o $@
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
@@ -206,7 +224,30 @@ test-python: $(BUILD)/rerank
 
 FORCE:
 
+# ARM64 under emulation: cross-build into build-arm64/ (gcc-aarch64-linux-gnu, the arm64 dev packages of
+# scripts/install-deps.sh --arm64) and run the whole suite under qemu-aarch64-static, once with the emulated
+# CPU at baseline NEON (Cortex-A57: no dot product, i8mm or bf16) and once with every optional feature on
+# (max). The tests run the CLI as $$RERANK_CLI: wrappers in build-arm64/qemu/ start the arm64 binaries (the CLI,
+# the example-model maker, the MPI test program) under qemu, so that no binfmt_misc registration is needed. Open MPI has no arm64 dev files here: the MPI runs skip.
+# The arm64 binaries run on Debian's multiarch libc6:arm64 (/lib/ld-linux-aarch64.so.1, installed with the
+# :arm64 dev packages): with `-L /usr/aarch64-linux-gnu` (the cross toolchain's libc) a thread's start hangs.
+ARM64_CC      ?= aarch64-linux-gnu-gcc
+ARM64_PASSES  ?= cortex-a57 max
+ARM64_QEMU    ?= qemu-aarch64-static
+check-arm64:
+	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
+	  $(MAKE) CC=$(ARM64_CC) BUILD=build-arm64 build-arm64/test_rerank build-arm64/rerank build-arm64/make_example_model \
+	    build-arm64/test_dist_mpi
+	@mkdir -p build-arm64/qemu; for b in rerank make_example_model test_dist_mpi; do \
+	  printf '#!/bin/sh\nexec $(ARM64_QEMU) "$$(dirname "$$0")/../%s" "$$@"\n' $$b > build-arm64/qemu/$$b; \
+	  chmod +x build-arm64/qemu/$$b; done
+	@for cpu in $(ARM64_PASSES); do \
+	  echo "== arm64 suite under qemu, QEMU_CPU=$$cpu"; start=$$(date +%s); \
+	  QEMU_CPU=$$cpu RERANK_CLI=build-arm64/qemu/rerank RERANK_MAKE_EXAMPLE=build-arm64/qemu/make_example_model \
+	    $(ARM64_QEMU) build-arm64/test_rerank $(T) || exit 1; \
+	  echo "== QEMU_CPU=$$cpu: $$(( $$(date +%s) - start )) s"; done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-arm64
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/bench/bench_llm.d $(BUILD)/tests/mpi/test_dist_mpi.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_adapter.d

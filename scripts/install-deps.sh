@@ -30,6 +30,18 @@ fi
 # conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+# `make check-arm64` cross-builds for ARM64 and runs the suite under user-mode emulation: the cross compiler,
+# qemu, and the arm64 builds of the libraries (Debian multiarch; libc6:arm64 comes with them and is what the
+# emulated binaries load). `scripts/install-deps.sh --arm64` (as .ci/run does) adds them.
+ARM64_PKGS=(libjansson-dev:arm64 libutf8proc-dev:arm64 libpcre2-dev:arm64 libmicrohttpd-dev:arm64
+            libcurl4-openssl-dev:arm64 libssl-dev:arm64)
+if [ "${1:-}" = "--arm64" ]; then
+  PKGS+=(gcc-aarch64-linux-gnu qemu-user-static "${ARM64_PKGS[@]}")
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO dpkg --add-architecture arm64
+  fi
+fi
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -63,7 +63,7 @@ static void block_int8_c(float *y, int ldy, const uint8_t *x, int ldx, const flo
 static void to_bf16_c(uint16_t *dst, const float *x, int n);
 static float quant_row(uint8_t *dst, const float *x, int in, int kq);
 
-static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+static const char *const isa_names[RR_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm"};
 static rr_isa_ops ops_table[RR_ISA_COUNT];
 static bool isa_ok[RR_ISA_COUNT];
 static pthread_once_t ops_once = PTHREAD_ONCE_INIT;

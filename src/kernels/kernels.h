@@ -81,13 +81,24 @@ float rr_dot_fwd(const float *a, const float *b, size_t n);
 
 typedef struct rr_pool rr_pool;
 
-typedef enum rr_isa { RR_ISA_SCALAR, RR_ISA_AVX2, RR_ISA_AVX512, RR_ISA_COUNT } rr_isa;
+/* x86-64: avx2 (+ FMA), avx512 (F/BW/VL/DQ; its bf16/int8 blocks where AVX512_BF16 / VNNI). ARM64: neon (Armv8.0
+ * Advanced SIMD), neon_dot (+ the dot product, sdot), neon_i8mm (+ the int8 and bf16 matrix multiplies, smmla and
+ * bfmmla, Armv8.6). An instruction set of another architecture than the build's is never supported. */
+typedef enum rr_isa {
+    RR_ISA_SCALAR,
+    RR_ISA_AVX2,
+    RR_ISA_AVX512,
+    RR_ISA_NEON,
+    RR_ISA_NEON_DOT,
+    RR_ISA_NEON_I8MM,
+    RR_ISA_COUNT
+} rr_isa;
 
 /* Compiled in and supported by this CPU (the scalar path always is). Every instruction set runs every weight
  * type (rr_wtype): where a CPU lacks bf16 or int8 dot products the bf16 weights are widened in registers and the
  * int8 products summed in 16-bit pairs, with the same integer sums. */
 bool rr_isa_supported(rr_isa isa);
-/* The instruction set in use: $RERANK_ISA (scalar|avx2|avx512, read at the first call; an unsupported one
+/* The instruction set in use: $RERANK_ISA (scalar|avx2|avx512|neon|neon_dot|neon_i8mm, read at the first call; an unsupported one
  * falls back to the best) or the best supported one. */
 rr_isa rr_isa_get(void);
 /* Forces an instruction set (tests, benchmarks); false, and no change, when it is not supported. */
