@@ -285,6 +285,7 @@ TEST(hub_cached_files_cost_no_request) {
     char path[4400], target[256];
     snprintf(path, sizeof path, "%s/config.json", dir);
     ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0'; /* readlink does not terminate */
     CHECK(n == 52 && !strchr(target, '"') && !strchr(target, 'W'), "config.json -> %.*s", (int)(n > 0 ? n : 0), target);
     fake_hub_counts_reset(h);
     REQUIRE(rerank_hub_download("org/bert", NULL, NULL, dir2, sizeof dir2, &err) == RERANK_OK, "%s", err.message);
