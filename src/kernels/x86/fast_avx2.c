@@ -71,7 +71,12 @@ void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc
     /* scalar: acc[r][j] = sum_k pa[k*6 + r] * pb[k*16 + j] */
     __m256 acc[UMR][2];
 #pragma GCC unroll 6
-    for (int r = 0; r < UMR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < UMR; r++) {
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        /* the tile of C is read (and written) only after the k loop: fetch its lines meanwhile */
+        _mm_prefetch((const char *)(c + (size_t)r * (size_t)ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)r * (size_t)ldc + UNR - 1), _MM_HINT_T0);
+    }
     for (int k = 0; k < kc; k++, pa += UMR, pb += UNR) {
         __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
 #pragma GCC unroll 6
@@ -85,10 +90,82 @@ void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc
     else ustore(acc, c, ldc, mr, nr, false, e);
 }
 
+/* ---- packing: 8 x 8 blocks transposed in registers (the scalar loops of fast_gemm.c read columns) ---- */
+
+static inline __attribute__((always_inline)) void tr8(__m256 r[8]) {
+    __m256 a[8], b[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        a[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) {
+        b[4 * i + 0] = _mm256_shuffle_ps(a[4 * i + 0], a[4 * i + 2], 0x44);
+        b[4 * i + 1] = _mm256_shuffle_ps(a[4 * i + 0], a[4 * i + 2], 0xEE);
+        b[4 * i + 2] = _mm256_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
+        b[4 * i + 3] = _mm256_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
+    }
+    /* b[j] holds column j of rows 0-3 in its low lane and column j+4 in its high lane; b[4+j] rows 4-7 */
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(b[j], b[4 + j], 0x20);
+        r[4 + j] = _mm256_permute2f128_ps(b[j], b[4 + j], 0x31);
+    }
+}
+
+/* rr_pack_a for cs == 1 and MR = 6: 8 steps of k of the 6 rows at a time, transposed in registers; each k's 6
+ * values are stored as 4 + 2 so nothing is written past the panel. */
+void rr_pack_a_avx2(float *dst, const float *a, size_t rs, int m, int kc) {
+    for (int t = 0; t * UMR < m; t++, dst += (size_t)kc * UMR) {
+        int rows = m - t * UMR < UMR ? m - t * UMR : UMR;
+        const float *at = a + (size_t)t * UMR * rs;
+        int k0 = 0;
+        for (; k0 + 8 <= kc; k0 += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) r[i] = i < rows ? _mm256_loadu_ps(at + (size_t)i * rs + (size_t)k0) : _mm256_setzero_ps();
+            tr8(r);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                float *d = dst + (size_t)(k0 + i) * UMR;
+                _mm_storeu_ps(d, _mm256_castps256_ps128(r[i]));
+                _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[i], 1));
+            }
+        }
+        for (; k0 < kc; k0++)
+            for (int i = 0; i < UMR; i++) dst[(size_t)k0 * UMR + (size_t)i] = i < rows ? at[(size_t)i * rs + (size_t)k0] : 0.0f;
+    }
+}
+
+/* pack_b of W[col, k] rows (ld) into one 16-column panel [k*16 + c], cols <= 16 of them, zero past cols. */
+void rr_pack_bt_avx2(float *dst, const float *w, size_t ld, int kc, int cols) {
+    for (int h = 0; h < 2; h++) {
+        int k0 = 0;
+        for (; k0 + 8 <= kc; k0 += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                r[i] = h * 8 + i < cols ? _mm256_loadu_ps(w + (size_t)(h * 8 + i) * ld + (size_t)k0) : _mm256_setzero_ps();
+            tr8(r);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) _mm256_store_ps(dst + (size_t)(k0 + i) * UNR + h * 8, r[i]);
+        }
+        for (; k0 < kc; k0++)
+            for (int i = 0; i < 8; i++)
+                dst[(size_t)k0 * UNR + (size_t)(h * 8 + i)] = h * 8 + i < cols ? w[(size_t)(h * 8 + i) * ld + (size_t)k0] : 0.0f;
+    }
+}
+
 void rr_softmax_avx2(float *x, int n, float scale) {
     /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
-    float m = -INFINITY;
-    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int i8 = n / 8 * 8;
+    for (int i = 0; i < i8; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    float lanes[8], m = -INFINITY;
+    _mm256_storeu_ps(lanes, mx);
+    for (int i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+    for (int i = i8; i < n; i++) m = x[i] > m ? x[i] : m;
     __m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(scale * m), sum = _mm256_setzero_ps();
     for (int i = 0; i < n; i += 8) {
         __m256i k = mask8(n - i);

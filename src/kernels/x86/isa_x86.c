@@ -20,6 +20,8 @@ static void fill_avx2(rr_isa_ops *o) {
     o->umr = 6;
     o->unr = 16;
     o->ukernel = rr_ukernel_avx2;
+    o->pack_a_rows = rr_pack_a_avx2;
+    o->pack_bt = rr_pack_bt_avx2;
     o->layernorm = rr_layernorm_row_avx2;
     o->block_bf16 = rr_block_bf16_avx2;
     o->block_int8 = rr_block_int8_avx2;
