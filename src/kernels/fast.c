@@ -70,7 +70,7 @@ static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
 
 static void ops_resolve(void) {
     for (int i = 0; i < RR_ISA_COUNT; i++) {
-        ops_table[i] = (rr_isa_ops){C_NR,        softmax_c, C_MR,      C_NR,  ukernel_c, NULL,  NULL,  layernorm_c,
+        ops_table[i] = (rr_isa_ops){C_NR,        softmax_c, C_MR,      C_NR,  ukernel_c, 0,  NULL,  NULL,  layernorm_c,
                                     block_bf16_c, block_int8_c, to_bf16_c, quant_row, &rr_dec_ops_c, NULL, "c", "c", "c"};
         isa_ok[i] = i == RR_ISA_SCALAR || (rr_isa_descs[i] && rr_isa_descs[i]->supported());
         if (i != RR_ISA_SCALAR && isa_ok[i]) rr_isa_descs[i]->fill(&ops_table[i]);

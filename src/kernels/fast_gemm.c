@@ -3,22 +3,26 @@
  * then each task packs one row block of A [mb, kc] into MR-row micro-panels (its own scratch, ~690 KiB:
  * stays in L2) and sweeps it once per B micro-panel, which stays in L1/L2 for the whole sweep. The
  * micro-kernel (rr_isa_ops.ukernel) keeps an MR x NR tile of C in registers. KC = 512 halves the passes over
- * C against 256 and measured best (256/384/512 tried on 4096 x 768 -> 3072 and 4096 x 3072 -> 768). */
+ * C against 256 and measured best on AVX-512 (256/384/512 tried on 4096 x 768 -> 3072 and 4096 x 3072 -> 768). */
 #include <stdint.h>
 #include <string.h>
 
 #include "base/threadpool.h"
 #include "kernels/fast_impl.h"
 
-/* MB_MAX is a multiple of every MR (14, 6, 4); NR is at most 32. The shared B block is KC x NB_MAX (8 MiB). */
-enum { KC = 512, MB_MAX = 336, NB_MAX = 4096, MAX_NR = 32, PAD = 16 };
+/* MB_MAX is a multiple of every MR (14, 6, 4); NR is at most 32. The shared B block is at most KC_MAX x NB_MAX
+ * (16 MiB). K up to KC_MAX runs in one pass: a second pass over K re-reads and re-writes all of C, which for
+ * 4096 x 3072 (the FFN up-projection at the token budget) no longer sits in any cache (an ISA opts in with
+ * rr_isa_ops.kc_max; the others keep blocks of KC); a longer K runs in equal blocks of at most KC. The A block
+ * keeps to about MB_MAX x KC floats whatever kc is. */
+enum { KC = 512, KC_MAX = 1024, MB_MAX = 336, NB_MAX = 4096, MAX_NR = 32, PAD = 16 };
 
 static int round_up(int a, int m) { return (a + m - 1) / m * m; }
 static int min_i(int a, int b) { return a < b ? a : b; }
 static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 static size_t per_thread(void) { return (size_t)MB_MAX * KC + PAD; }
-static size_t b_block(int n) { return (size_t)KC * (size_t)round_up(min_i(n, NB_MAX), MAX_NR) + PAD; }
+static size_t b_block(int n) { return (size_t)KC_MAX * (size_t)round_up(min_i(n, NB_MAX), MAX_NR) + PAD; }
 
 size_t rr_gemm_scratch(int n_threads) { return b_block(NB_MAX) + (size_t)(n_threads > 0 ? n_threads : 1) * per_thread(); }
 
@@ -132,8 +136,12 @@ void rr_gemm_run(rr_pool *pool, float *scratch, const rr_gemm *g) {
     int threads = rr_pool_size(pool), mr = ops->umr, nr = ops->unr;
     gemm_job j = {g, ops, align64(scratch), NULL, 0, 0, 0, 0, 0, 1, 0};
     j.pa = align64(scratch + b_block(g->N));
-    /* row blocks: at most MB_MAX rows, at least two per thread when M allows */
-    j.mb = min_i(MB_MAX, round_up((g->M + 2 * threads - 1) / (2 * threads), mr));
+    /* K blocks: one when K <= the ISA's kc_max, else equal ones of at most KC */
+    int kc_max = ops->kc_max > 0 ? min_i(ops->kc_max, KC_MAX) : KC;
+    int kblocks = g->K <= kc_max ? 1 : (g->K + KC - 1) / KC, kstep = round_up((g->K + kblocks - 1) / kblocks, 16);
+    /* row blocks: at most MB_MAX * KC / kstep rows (a multiple of MR), at least two per thread when M allows */
+    int mb_max = (int)((size_t)MB_MAX * KC / (size_t)kstep) / mr * mr;
+    j.mb = min_i(mb_max > mr ? mb_max : mr, round_up((g->M + 2 * threads - 1) / (2 * threads), mr));
     int rblocks = (g->M + j.mb - 1) / j.mb;
     for (j.jc = 0; j.jc < g->N; j.jc += NB_MAX) {
         j.nb = min_i(NB_MAX, g->N - j.jc);
@@ -142,8 +150,8 @@ void rr_gemm_run(rr_pool *pool, float *scratch, const rr_gemm *g) {
         j.cgroups = rblocks >= 4 * threads ? 1 : min_i(np, (4 * threads + rblocks - 1) / rblocks);
         j.gpanels = (np + j.cgroups - 1) / j.cgroups;
         j.cgroups = (np + j.gpanels - 1) / j.gpanels;
-        for (j.pc = 0; j.pc < g->K; j.pc += KC) {
-            j.kc = min_i(KC, g->K - j.pc);
+        for (j.pc = 0; j.pc < g->K; j.pc += kstep) {
+            j.kc = min_i(kstep, g->K - j.pc);
             rr_pool_run(pool, pack_b_task, &j, np);
             rr_pool_run(pool, compute_task, &j, rblocks * j.cgroups);
         }

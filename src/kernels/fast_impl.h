@@ -87,6 +87,8 @@ typedef struct rr_isa_ops {
     rr_softmax_fn softmax;
     int umr, unr; /* the micro-kernel's tile */
     rr_ukernel_fn ukernel;
+    /* the longest K the GEMM runs in one pass (fast_gemm.c; 0 = its default block of 512) */
+    int kc_max;
     /* optional (NULL: plain C): rr_pack_a of rows with cs == 1; one B panel of unr columns from W[col, k]
      * (row stride ld, cols <= unr of them) into dst [k*unr + c], 64-byte aligned, zero past cols */
     void (*pack_a_rows)(float *dst, const float *a, size_t rs, int m, int kc);
