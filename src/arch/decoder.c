@@ -481,7 +481,7 @@ static void residual_linear(const rr_decoder *d, dec_bufs *bf, const float *in, 
                             const float *bias, int n) {
     bool fold = d->res_scale == 1.0f;
     rr_linear_out out = {bf->tmp, w, bias, fold ? bf->x : NULL, RR_ACT_NONE, NULL};
-    if (inb) rr_linear_w_bf16_input(bf->pool, inb, n, &out, 1);
+    if (inb) rr_linear_w_bf16_input(bf->pool, bf->lin, inb, n, &out, 1);
     else rr_linear_w_multi(bf->pool, bf->lin, in, n, &out, 1);
     if (fold) swap_rows(&bf->x, &bf->tmp);
     else rr_add_scaled_fast(bf->pool, bf->x, bf->x, bf->tmp, d->res_scale, (size_t)n * (size_t)d->hidden);
@@ -521,7 +521,7 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     bool q_all = !kv->kv_only && !kv->last_only;
     rr_linear_out kvq[] = {{bf->k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {bf->v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
                            {bf->q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
-    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->xnb, n, kvq, q_all ? 3 : 2);
+    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->lin, bf->xnb, n, kvq, q_all ? 3 : 2);
     else rr_linear_w_multi(pool, bf->lin, bf->xn, n, kvq, q_all ? 3 : 2);
     if (L->k_norm) rr_rmsnorm_fast(pool, bf->k, bf->k, L->k_norm, off, n * d->n_kv_heads, hd, d->eps);
     rr_rope_seqs_fast(pool, bf->k, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->n_kv_heads, hd, KD);
@@ -547,7 +547,7 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     residual_linear(d, bf, bf->att, NULL, &L->o, L->o_b, n);
     rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln2, off, n, H, d->eps);
     rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE, NULL}, {bf->up, &L->up, NULL, NULL, RR_ACT_NONE, NULL}};
-    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->xnb, n, gate_up, 2);
+    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->lin, bf->xnb, n, gate_up, 2);
     else rr_linear_w_multi(pool, bf->lin, bf->xn, n, gate_up, 2);
     rr_glu act = d->act == ACT_SILU ? RR_GLU_SILU : d->act == ACT_GELU_TANH ? RR_GLU_GELU_TANH : RR_GLU_GELU;
     rr_glu_fast_bf16(pool, bf->gate, bf->gb, bf->gate, bf->up, (size_t)n * (size_t)d->ffn, act);

@@ -266,13 +266,13 @@ static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *
  * already in bf16 (all-bf16 models). */
 static void ffn_fwd(rr_pool *pool, float *lin, const enc_layer *L, const float *x, const uint16_t *xb, float *ffn,
                     float *out, int n) {
-    if (L->up.type != RR_W_F32 && L->down.type == RR_W_BF16 && L->up.out % 2 == 0) {
+    if (L->up.type != RR_W_F32 && L->down.type == RR_W_BF16 && L->up.out % 2 == 0 && rr_linear_bf16_out_native()) {
         uint16_t *h = (uint16_t *)(void *)ffn;
         rr_linear_out up = {NULL, &L->up, L->up_b, NULL, RR_ACT_GELU, h};
-        if (xb) rr_linear_w_bf16_input(pool, xb, n, &up, 1);
+        if (xb) rr_linear_w_bf16_input(pool, lin, xb, n, &up, 1);
         else rr_linear_w_multi(pool, lin, x, n, &up, 1);
         rr_linear_out down = {out, &L->down, L->down_b, x, RR_ACT_NONE, NULL};
-        rr_linear_w_bf16_input(pool, h, n, &down, 1);
+        rr_linear_w_bf16_input(pool, lin, h, n, &down, 1);
         return;
     }
     rr_linear_w_fwd(pool, lin, ffn, x, &L->up, L->up_b, NULL, n, RR_ACT_GELU);
@@ -348,7 +348,7 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         /* q, k, v from one rounding of x (the last layer needs q of token 0 only: below) */
         rr_linear_out qkv[] = {{k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
                                {q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
-        if (xb) rr_linear_w_bf16_input(pool, xb, n, qkv, l + 1 < e->n_layers ? 3 : 2);
+        if (xb) rr_linear_w_bf16_input(pool, lin, xb, n, qkv, l + 1 < e->n_layers ? 3 : 2);
         else rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->n_layers ? 3 : 2);
         if (l + 1 < e->n_layers) {
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);

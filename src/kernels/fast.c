@@ -70,8 +70,10 @@ static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
 
 static void ops_resolve(void) {
     for (int i = 0; i < RR_ISA_COUNT; i++) {
-        ops_table[i] = (rr_isa_ops){C_NR,        softmax_c, C_MR,      C_NR,  ukernel_c, 0,  NULL,  NULL,  layernorm_c,
-                                    block_bf16_c, block_int8_c, to_bf16_c, quant_row, &rr_dec_ops_c, NULL, "c", "c", "c"};
+        ops_table[i] = (rr_isa_ops){.nr = C_NR, .softmax = softmax_c, .umr = C_MR, .unr = C_NR, .ukernel = ukernel_c,
+                                    .layernorm = layernorm_c, .block_bf16 = block_bf16_c, .block_int8 = block_int8_c,
+                                    .to_bf16 = to_bf16_c, .quant_row = quant_row, .dec = &rr_dec_ops_c,
+                                    .name_f32 = "c", .name_bf16 = "c", .name_int8 = "c"};
         isa_ok[i] = i == RR_ISA_SCALAR || (rr_isa_descs[i] && rr_isa_descs[i]->supported());
         if (i != RR_ISA_SCALAR && isa_ok[i]) rr_isa_descs[i]->fill(&ops_table[i]);
     }
@@ -167,7 +169,7 @@ void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, cons
     if (n <= 0 || out <= 0) return;
     atomic_store_explicit(&last_kernel[RR_W_F32], ops_get()->name_f32, memory_order_relaxed);
     /* B(k, j) = W[j, k]: the packed GEMM reads W's rows contiguously */
-    rr_gemm g = {n, out, in, x, w, (size_t)in, 1, 1, (size_t)in, y, out, 1.0f, 0.0f, b, res, out, act};
+    rr_gemm g = {n, out, in, x, w, (size_t)in, 1, 1, (size_t)in, y, out, 1.0f, 0.0f, b, res, out, act, NULL, false, NULL, 0};
     rr_gemm_run(pool, scratch, &g);
 }
 
@@ -453,7 +455,10 @@ static float quant_row(uint8_t *dst, const float *x, int in, int kq) {
 size_t rr_linear_w_scratch(const rr_wmat *w, int n_threads, int n) {
     if (w->type == RR_W_F32) return rr_linear_scratch(n_threads);
     size_t rows = (size_t)(n > 0 ? n : 1);
-    if (w->type == RR_W_BF16) return rows * (size_t)round_up(w->in, 2) / 2 + PAD;
+    if (w->type == RR_W_BF16) {
+        size_t blocks = rows * (size_t)round_up(w->in, 2) / 2 + PAD, gemm = rr_gemm_scratch(n_threads);
+        return ops_get()->bf16_gemm && gemm > blocks ? gemm : blocks;
+    }
     return rows * (size_t)round_up(w->in, 4) / 4 + rows + 2 * PAD;
 }
 
@@ -509,6 +514,27 @@ static void lp_task(void *ctx, int task, int thread) {
     }
 }
 
+bool rr_linear_bf16_out_native(void) { return !ops_get()->bf16_gemm; }
+
+/* bf16 weights on the fp32 GEMM (ops->bf16_gemm): x from fp32 rows rounded to bf16 (x32) or from bf16 rows (x16,
+ * row stride ldx), the weights widened while their panels are packed; the products and their rounding are
+ * those of the blocks (sums in another order). Only for fp32 outputs. */
+static bool bf16_by_gemm(rr_pool *pool, float *scratch, const float *x32, const uint16_t *x16, int ldx, int n,
+                         const rr_linear_out *outs, int count) {
+    if (!ops_get()->bf16_gemm || !scratch) return false;
+    for (int i = 0; i < count; i++)
+        if (outs[i].y_bf16 || outs[i].w->type != RR_W_BF16) return false;
+    atomic_store_explicit(&last_kernel[RR_W_BF16], ops_get()->name_bf16, memory_order_relaxed);
+    for (int i = 0; i < count; i++) {
+        const rr_wmat *w = outs[i].w;
+        rr_gemm g = {n, w->out, w->in, x32, NULL, (size_t)ldx, 1, 1, (size_t)w->in, outs[i].y, w->out, 1.0f, 0.0f,
+                     outs[i].b, outs[i].res, w->out, outs[i].act, x16, x16 == NULL, w->packed,
+                     (size_t)round_up(w->in, 2) * LP_NR};
+        rr_gemm_run(pool, scratch, &g);
+    }
+    return true;
+}
+
 void rr_linear_w_fwd(rr_pool *pool, float *scratch, float *y, const float *x, const rr_wmat *w, const float *b,
                      const float *res, int n, rr_act act) {
     rr_linear_out out = {y, w, b, res, act, NULL};
@@ -534,6 +560,7 @@ void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, con
         return;
     }
     if (n <= 0) return;
+    if (w0->type == RR_W_BF16 && bf16_by_gemm(pool, scratch, x, NULL, w0->in, n, outs, count)) return;
     int threads = rr_pool_size(pool), total_out = 0;
     for (int i = 0; i < count; i++) total_out += outs[i].w->out;
     if (total_out <= 0) return;
@@ -548,8 +575,10 @@ void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, con
     rr_pool_run(pool, lp_task, &j, j.chunks[count]);
 }
 
-void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *outs, int count) {
+void rr_linear_w_bf16_input(rr_pool *pool, float *scratch, const uint16_t *xq, int n, const rr_linear_out *outs,
+                            int count) {
     if (n <= 0 || count <= 0 || count > RR_LINEAR_MAX_OUTS) return;
+    if (bf16_by_gemm(pool, scratch, NULL, xq, round_up(outs[0].w->in, 2), n, outs, count)) return;
     int threads = rr_pool_size(pool), total_out = 0;
     for (int i = 0; i < count; i++) total_out += outs[i].w->out;
     lp_job j = {outs, count, NULL, NULL, (void *)(uintptr_t)xq, n, round_up(outs[0].w->in, 2), 0, outs[0].w->in,

@@ -38,6 +38,45 @@ typedef struct gemm_job {
     int mb, cgroups, gpanels;
 } gemm_job;
 
+static float f32_of_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* f rounded to bf16 (nearest even, NaN kept quiet) and back: as fast.c's bf16_of */
+static float bf16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) u = (u | 0x00400000u) & 0xffff0000u;
+    else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* rr_isa_ops.pack_b_bf16 in plain C (nr columns) */
+static void pack_b_bf16_c(float *d, const uint16_t *panel, int k0, int kc, int col_off, int cols, int nr) {
+    for (int k = 0; k < kc; k++)
+        for (int c = 0; c < nr; c++) {
+            int kk = k0 + k;
+            d[(size_t)k * (size_t)nr + (size_t)c] =
+                c < cols ? f32_of_bf16(panel[(size_t)(kk / 2) * 64 + (size_t)(col_off + c) * 2 + (size_t)(kk % 2)]) : 0.0f;
+        }
+}
+
+/* rr_isa_ops.pack_a_bf16 in plain C (mr-row micro-panels) */
+static void pack_a_bf16_c(float *dst, const uint16_t *a16, const float *a32, size_t rs, int m, int kc, int mr) {
+    for (int t = 0; t * mr < m; t++, dst += (size_t)kc * (size_t)mr)
+        for (int k = 0; k < kc; k++)
+            for (int r = 0; r < mr; r++) {
+                int i = t * mr + r;
+                float v = 0.0f;
+                if (i < m) v = a16 ? f32_of_bf16(a16[(size_t)i * rs + (size_t)k]) : bf16_round(a32[(size_t)i * rs + (size_t)k]);
+                dst[(size_t)k * (size_t)mr + (size_t)r] = v;
+            }
+}
+
 /* B micro-panel p of the current block: [k * NR + j] = B(pc + k, jc + p*NR + j), zero past N. */
 static void pack_b_task(void *ctx, int p, int thread) {
     (void)thread;
@@ -45,6 +84,12 @@ static void pack_b_task(void *ctx, int p, int thread) {
     const rr_gemm *g = j->g;
     int nr = j->ops->unr, c0 = j->jc + p * nr, cols = min_i(nr, g->N - c0), kc = j->kc;
     float *d = j->pb + (size_t)p * (size_t)kc * (size_t)nr;
+    if (g->B16) {
+        const uint16_t *panel = g->B16 + (size_t)(c0 / 32) * g->b16_ps;
+        if (j->ops->pack_b_bf16) j->ops->pack_b_bf16(d, panel, j->pc, kc, c0 % 32, cols);
+        else pack_b_bf16_c(d, panel, j->pc, kc, c0 % 32, cols, nr);
+        return;
+    }
     if (g->b_cs == 1) {
         for (int k = 0; k < kc; k++) {
             const float *src = g->B + (size_t)(j->pc + k) * g->b_rs + (size_t)c0;
@@ -115,7 +160,14 @@ static void compute_task(void *ctx, int task, int thread) {
     int rb = task / j->cgroups, cg = task % j->cgroups, r0 = rb * j->mb, m = min_i(j->mb, g->M - r0);
     int np = (j->nb + nr - 1) / nr, p0 = cg * j->gpanels, p1 = min_i(np, p0 + j->gpanels);
     float *pa = j->pa + (size_t)thread * per_thread();
-    rr_pack_a(j->ops, pa, g->A + (size_t)r0 * g->a_rs + (size_t)j->pc * g->a_cs, g->a_rs, g->a_cs, m, kc);
+    if (g->A16 || g->a_round_bf16) {
+        const uint16_t *a16 = g->A16 ? g->A16 + (size_t)r0 * g->a_rs + (size_t)j->pc : NULL;
+        const float *a32 = g->A16 ? NULL : g->A + (size_t)r0 * g->a_rs + (size_t)j->pc;
+        if (j->ops->pack_a_bf16) j->ops->pack_a_bf16(pa, a16, a32, g->a_rs, m, kc);
+        else pack_a_bf16_c(pa, a16, a32, g->a_rs, m, kc, mr);
+    } else {
+        rr_pack_a(j->ops, pa, g->A + (size_t)r0 * g->a_rs + (size_t)j->pc * g->a_cs, g->a_rs, g->a_cs, m, kc);
+    }
     rr_uepi e = {NULL, NULL, g->ldr, g->act, j->pc == 0, j->pc + kc == g->K, g->alpha, g->beta};
     for (int p = p0; p < p1; p++) {
         const float *pbp = j->pb + (size_t)p * (size_t)kc * (size_t)nr;

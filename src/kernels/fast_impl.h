@@ -89,6 +89,14 @@ typedef struct rr_isa_ops {
     rr_ukernel_fn ukernel;
     /* the longest K the GEMM runs in one pass (fast_gemm.c; 0 = its default block of 512) */
     int kc_max;
+    /* bf16 weights through the fp32 micro-kernel (rr_gemm's A16 / a_round_bf16 / B16) instead of block_bf16:
+     * for CPUs without a bf16 dot product, where widening inside the block costs more than widening while
+     * packing. The optional packers (NULL: plain C in fast_gemm.c): rr_pack_a of m rows, from bf16 rows (a16)
+     * or from fp32 rows rounded to bf16 (a32); one B panel of unr columns from col_off of a 32-column bf16
+     * panel (rr_wmat layout, pair row k/2 of 64 values), k from an even k0. */
+    bool bf16_gemm;
+    void (*pack_a_bf16)(float *dst, const uint16_t *a16, const float *a32, size_t rs, int m, int kc);
+    void (*pack_b_bf16)(float *dst, const uint16_t *panel, int k0, int kc, int col_off, int cols);
     /* optional (NULL: plain C): rr_pack_a of rows with cs == 1; one B panel of unr columns from W[col, k]
      * (row stride ld, cols <= unr of them) into dst [k*unr + c], 64-byte aligned, zero past cols */
     void (*pack_a_rows)(float *dst, const float *a, size_t rs, int m, int kc);
@@ -132,6 +140,13 @@ typedef struct rr_gemm {
     const float *bias, *res; /* bias[N], res[M, ldr] */
     int ldr;
     rr_act act;
+    /* bf16 operands (ops->bf16_gemm), each replacing its fp32 one: A16 rows (a_rs, cs 1), or A itself (cs 1)
+     * rounded to bf16 first when a_round_bf16; B16 in rr_wmat's bf16 panels (B(k, j) = W[j, k], b16_ps values
+     * per 32-column panel) */
+    const uint16_t *A16;
+    bool a_round_bf16;
+    const uint16_t *B16;
+    size_t b16_ps;
 } rr_gemm;
 /* Scratch floats rr_gemm_run needs for any product (n_threads threads). */
 size_t rr_gemm_scratch(int n_threads);

@@ -35,7 +35,7 @@ void rr_sgemm(rr_pool *pool, bool trans_a, bool trans_b, int M, int N, int K, fl
         return;
     }
     rr_gemm g = {M, N, K, A, B, trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1, trans_b ? 1 : (size_t)ldb,
-                 trans_b ? (size_t)ldb : 1, C, ldc, alpha, beta, NULL, NULL, 0, RR_ACT_NONE};
+                 trans_b ? (size_t)ldb : 1, C, ldc, alpha, beta, NULL, NULL, 0, RR_ACT_NONE, NULL, false, NULL, 0};
     float *scratch = malloc(rr_gemm_scratch_for(&g, rr_pool_size(pool)) * sizeof *scratch);
     if (!scratch) { /* a few MiB at most; without them, the same product on the caller's thread */
         rr_sgemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -191,8 +191,13 @@ bool rr_linear_outs_share(const rr_linear_out *outs, int count);
  * rr_linear_w_scratch of any of the weights. */
 void rr_linear_w_multi(rr_pool *pool, float *scratch, const float *x, int n, const rr_linear_out *outs, int count);
 /* rr_linear_w_multi from an input already in bf16 (rows of `in`, even) for bf16 weights (RR_W_BF16, all of
- * the same `in`): no rounding pass. */
-void rr_linear_w_bf16_input(rr_pool *pool, const uint16_t *xq, int n, const rr_linear_out *outs, int count);
+ * the same `in`): no rounding pass. Scratch as rr_linear_w_scratch. */
+void rr_linear_w_bf16_input(rr_pool *pool, float *scratch, const uint16_t *xq, int n, const rr_linear_out *outs,
+                            int count);
+/* Whether outputs in bf16 (rr_linear_out.y_bf16) run on the instruction set's own bf16 kernels. Where they do
+ * not (bf16 weights run on the fp32 GEMM), a caller does better with fp32 outputs, which the next product
+ * rounds itself: the same values. */
+bool rr_linear_bf16_out_native(void);
 
 /* ---- decoder fast paths (fast_decoder.c, fast_decoder_avx2.c, fast_decoder_avx512.c): the decoder kernels
  * above threaded over an rr_pool (NULL = the caller only) and vectorised for the run-time instruction set.

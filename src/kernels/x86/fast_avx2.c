@@ -157,6 +157,88 @@ void rr_pack_bt_avx2(float *dst, const float *w, size_t ld, int kc, int cols) {
     }
 }
 
+/* 8 values of a row as fp32 for the bf16 GEMM route: bf16 widened, or fp32 rounded to bf16 (nearest even,
+ * NaN kept quiet, as bf16x8 below) */
+static inline __m256 row8_bf16(const uint16_t *a16, const float *a32) {
+    if (a16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)a16)), 16));
+    __m256i u = _mm256_castps_si256(_mm256_loadu_ps(a32));
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan);
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+static inline float one_bf16(const uint16_t *a16, const float *a32, size_t i) {
+    uint32_t u;
+    if (a16) {
+        u = (uint32_t)a16[i] << 16;
+    } else {
+        __builtin_memcpy(&u, a32 + i, sizeof u);
+        if ((u & 0x7fffffffu) > 0x7f800000u) u = (u | 0x00400000u) & 0xffff0000u;
+        else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    }
+    float f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* rr_isa_ops.pack_a_bf16: as rr_pack_a_avx2, each value through row8_bf16 */
+void rr_pack_a_bf16_avx2(float *dst, const uint16_t *a16, const float *a32, size_t rs, int m, int kc) {
+    for (int t = 0; t * UMR < m; t++, dst += (size_t)kc * UMR) {
+        int rows = m - t * UMR < UMR ? m - t * UMR : UMR;
+        size_t base = (size_t)t * UMR * rs;
+        int k0 = 0;
+        for (; k0 + 8 <= kc; k0 += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                size_t at = base + (size_t)i * rs + (size_t)k0;
+                r[i] = i < rows ? row8_bf16(a16 ? a16 + at : NULL, a16 ? NULL : a32 + at) : _mm256_setzero_ps();
+            }
+            tr8(r);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                float *d = dst + (size_t)(k0 + i) * UMR;
+                _mm_storeu_ps(d, _mm256_castps256_ps128(r[i]));
+                _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[i], 1));
+            }
+        }
+        for (; k0 < kc; k0++)
+            for (int i = 0; i < UMR; i++)
+                dst[(size_t)k0 * UMR + (size_t)i] = i < rows ? one_bf16(a16, a32, base + (size_t)i * rs + (size_t)k0) : 0.0f;
+    }
+}
+
+/* rr_isa_ops.pack_b_bf16: a pair row of the 32-column panel holds (k, k+1) of each column; 8 columns of it
+ * (16 values) widen to k's floats with a shift and to k+1's with a mask. Columns past cols are zero in the
+ * panel already (rr_wmat pads them), but a 16-column slice may run past a narrower last panel's cols: masked. */
+void rr_pack_b_bf16_avx2(float *dst, const uint16_t *panel, int k0, int kc, int col_off, int cols) {
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    __m256i keep[2] = {mask8(cols), mask8(cols - 8)};
+    int k = 0;
+    if (k0 % 2) { /* an odd start: its row alone */
+        for (int c = 0; c < UNR; c++)
+            dst[c] = c < cols ? one_bf16(panel + (size_t)(k0 / 2) * 64 + (size_t)(col_off + c) * 2 + 1, NULL, 0) : 0.0f;
+        k = 1;
+    }
+    for (; k + 2 <= kc; k += 2) {
+        const uint16_t *row = panel + (size_t)((k0 + k) / 2) * 64 + (size_t)col_off * 2;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i w = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + 16 * h)), keep[h]);
+            _mm256_store_ps(dst + (size_t)k * UNR + 8 * h, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+            _mm256_store_ps(dst + (size_t)(k + 1) * UNR + 8 * h, _mm256_castsi256_ps(_mm256_and_si256(w, hi)));
+        }
+    }
+    for (; k < kc; k++) { /* an odd end: row k's even half */
+        int kk = k0 + k;
+        for (int c = 0; c < UNR; c++)
+            dst[(size_t)k * UNR + (size_t)c] =
+                c < cols ? one_bf16(panel + (size_t)(kk / 2) * 64 + (size_t)(col_off + c) * 2 + (size_t)(kk % 2), NULL, 0) : 0.0f;
+    }
+}
+
 void rr_softmax_avx2(float *x, int n, float scale) {
     /* scalar: x[i] = exp(scale*x[i] - scale*max) / sum */
     __m256 mx = _mm256_set1_ps(-INFINITY);

@@ -30,7 +30,10 @@ static void fill_avx2(rr_isa_ops *o) {
     o->quant_row = rr_quant_row_avx2;
     o->dec = &rr_dec_ops_avx2;
     o->name_f32 = "avx2";
-    o->name_bf16 = "avx2-widen";
+    o->bf16_gemm = true;
+    o->pack_a_bf16 = rr_pack_a_bf16_avx2;
+    o->pack_b_bf16 = rr_pack_b_bf16_avx2;
+    o->name_bf16 = "avx2-gemm";
     o->name_int8 = "avx2-maddubs";
 }
 
@@ -49,8 +52,14 @@ static void fill_avx512(rr_isa_ops *o) {
     o->layernorm = rr_layernorm_row_avx512;
     o->dec = &rr_dec_ops_avx512;
     o->name_f32 = "avx512";
+    /* without AVX512_BF16, bf16 weights keep the GEMM route on this ISA's micro-kernel (plain C packers: AVX2's
+     * are for its 6 x 16 tile) */
+    o->pack_a_bf16 = NULL;
+    o->pack_b_bf16 = NULL;
+    o->name_bf16 = "avx512-gemm";
     bool amx = rr_amx_usable();
     if (__builtin_cpu_supports("avx512bf16")) {
+        o->bf16_gemm = false;
         o->block_bf16 = rr_block_bf16_avx512;
         o->to_bf16 = rr_to_bf16_avx512;
         o->name_bf16 = amx ? "avx512-amx" : "avx512bf16";

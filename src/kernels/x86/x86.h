@@ -11,6 +11,8 @@
 void rr_ukernel_avx2(float *c, int ldc, const float *pa, const float *pb, int kc, int mr, int nr, const rr_uepi *e);
 void rr_pack_a_avx2(float *dst, const float *a, size_t rs, int m, int kc);
 void rr_pack_bt_avx2(float *dst, const float *w, size_t ld, int kc, int cols);
+void rr_pack_a_bf16_avx2(float *dst, const uint16_t *a16, const float *a32, size_t rs, int m, int kc);
+void rr_pack_b_bf16_avx2(float *dst, const uint16_t *panel, int k0, int kc, int col_off, int cols);
 void rr_softmax_avx2(float *x, int n, float scale);
 void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float *b, int dim, float eps);
 void rr_block_bf16_avx2(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *pb, size_t pstride, int m,
