@@ -293,7 +293,7 @@ void rr_layernorm_row_avx2(float *y, const float *x, const float *w, const float
 
 /* ---- low-precision blocks: MR rows x one 32-column panel (4 groups of 8 columns) at a time, all of K ---- */
 
-enum { LP_NR = RR_WMAT_PANEL, LP_MR = 2, NC_PART = RR_LP_NC_MAX };
+enum { LP_NR = RR_WMAT_PANEL, LP_MR = 2, I8_MR = 4, NC_PART = RR_LP_NC_MAX };
 
 /* v (8 floats, as fast.c's bf16_of) rounded to bf16 nearest-even, NaN kept quiet */
 static inline __m128i bf16x8(__m256 v) {
@@ -330,7 +330,7 @@ static inline __attribute__((always_inline)) void lp_put8(float *yr, uint16_t *b
 /* Rows r < mr of a tile: acc[r][g] holds columns 8g..8g+7 of the panel (ncr of the 32 valid). */
 static inline __attribute__((always_inline)) void lp_store(int mr, __m256 acc[][4], float *y, int ldy, int ncr,
                                                            const rr_epi *e, int row) {
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) {
         float *yr = y + (size_t)r * (size_t)ldy;
         uint16_t *br = e->ybf ? e->ybf + (size_t)r * (size_t)e->ldbf : NULL;
@@ -383,39 +383,49 @@ static inline __attribute__((always_inline)) void tile_bf16(int mr, const float 
         for (int g = 0; g < 4; g++) _mm256_storeu_ps(part + r * NC_PART + 8 * g, acc[r][g]);
 }
 
-static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
-                                                            const float *xscale, const int8_t *p, const float *wscale,
-                                                            int kc, int ncr, const rr_epi *e, int row) {
+/* The int32 sums of up to 4 rows x one half (16 columns, groups h*2 and h*2+1) of a panel. Four rows share each
+ * weight load: with two, the weights streamed from L2 at 0.5 byte per multiply-add bounded the block. A
+ * function of its own: inlined into the tile, the epilogue's registers made gcc spill accumulators in the loop.
+ * Rows past mr repeat row 0 (read, never stored). */
+static __attribute__((noinline)) void int8_sums(int mr, __m256i out[I8_MR][4], int h, const uint8_t *x, int ldx,
+                                                const int8_t *p, int kc) {
     /* scalar: acc[r][c] = sum_k q(x)[r,k] * q(W)[c,k], q(x) = stored x - 128 (a xor of the top bit). vpmaddubsw
      * multiplies |q(x)| (unsigned) by q(W) with q(x)'s sign moved onto it: each product is at most 127 * 127, so a
      * pair sum fits int16 exactly and acc equals the VNNI path's (acc - 128 * colsum) to the bit. */
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
-    __m256i acc[LP_MR][4];
-#pragma GCC unroll 3
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) acc[r][g] = _mm256_setzero_si256();
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    const uint8_t *x1 = x + (mr > 1 ? (size_t)ldx : 0), *x2 = x + (mr > 2 ? 2 * (size_t)ldx : 0);
+    const uint8_t *x3 = x + (mr > 3 ? 3 * (size_t)ldx : 0);
+    p += 64 * h;
+#define I8_ROW(xr, acc0, acc1)                                                                                     \
+    do {                                                                                                           \
+        int32_t q;                                                                                                 \
+        __builtin_memcpy(&q, (xr) + k, sizeof q);                                                                  \
+        __m256i sg = _mm256_xor_si256(_mm256_set1_epi32(q), flip), ab = _mm256_abs_epi8(sg);                       \
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(ab, _mm256_sign_epi8(w0, sg)), ones)); \
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(ab, _mm256_sign_epi8(w1, sg)), ones)); \
+    } while (0)
     for (int k = 0; k < kc; k += 4, p += 4 * LP_NR) {
-        __m256i xs[LP_MR], xa[LP_MR];
-#pragma GCC unroll 3
-        for (int r = 0; r < mr; r++) {
-            int32_t quad;
-            __builtin_memcpy(&quad, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof quad);
-            xs[r] = _mm256_xor_si256(_mm256_set1_epi32(quad), flip);
-            xa[r] = _mm256_abs_epi8(xs[r]);
-        }
-#pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) {
-            __m256i w = _mm256_load_si256((const __m256i *)(p + 32 * g));
-#pragma GCC unroll 3
-            for (int r = 0; r < mr; r++) {
-                __m256i pairs = _mm256_maddubs_epi16(xa[r], _mm256_sign_epi8(w, xs[r]));
-                acc[r][g] = _mm256_add_epi32(acc[r][g], _mm256_madd_epi16(pairs, ones));
-            }
-        }
+        __m256i w0 = _mm256_load_si256((const __m256i *)p), w1 = _mm256_load_si256((const __m256i *)(p + 32));
+        I8_ROW(x, a00, a01);
+        I8_ROW(x1, a10, a11);
+        I8_ROW(x2, a20, a21);
+        I8_ROW(x3, a30, a31);
     }
-    __m256 v[LP_MR][4];
-#pragma GCC unroll 3
+#undef I8_ROW
+    out[0][2 * h] = a00, out[0][2 * h + 1] = a01, out[1][2 * h] = a10, out[1][2 * h + 1] = a11;
+    out[2][2 * h] = a20, out[2][2 * h + 1] = a21, out[3][2 * h] = a30, out[3][2 * h + 1] = a31;
+}
+
+static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
+                                                            const float *xscale, const int8_t *p, const float *wscale,
+                                                            int kc, int ncr, const rr_epi *e, int row) {
+    __m256i acc[I8_MR][4];
+    int8_sums(mr, acc, 0, x, ldx, p, kc);
+    if (ncr > 16) int8_sums(mr, acc, 1, x, ldx, p, kc);
+    else acc[0][2] = acc[0][3] = acc[1][2] = acc[1][3] = acc[2][2] = acc[2][3] = acc[3][2] = acc[3][3] = _mm256_setzero_si256();
+    __m256 v[I8_MR][4];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) {
         __m256 xsr = _mm256_set1_ps(xscale[r]);
 #pragma GCC unroll 4
@@ -475,15 +485,19 @@ void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const floa
                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                         const rr_epi *e) {
     (void)colsum; /* the signed products need no correction */
-    for (int r0 = 0; r0 < m; r0 += LP_MR) {
+    for (int r0 = 0; r0 < m; r0 += I8_MR) {
         const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
         for (int c0 = 0; c0 < nc; c0 += LP_NR) {
             float *yt = y + (size_t)r0 * (size_t)ldy + c0;
             const int8_t *p = pb + (size_t)(c0 / LP_NR) * pstride;
             int ncr = nc - c0 < LP_NR ? nc - c0 : LP_NR;
             rr_epi ee = lp_shift(e, r0, c0);
-            if (m - r0 >= 2) tile_int8(2, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0);
-            else tile_int8(1, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0);
+            switch (m - r0 >= I8_MR ? I8_MR : m - r0) { /* constant row counts: the epilogue unrolls */
+            case 4: tile_int8(4, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
+            case 3: tile_int8(3, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
+            case 2: tile_int8(2, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
+            default: tile_int8(1, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
+            }
         }
     }
 }
