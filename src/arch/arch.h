@@ -1,14 +1,17 @@
-/* arch.h - private to src/arch: the model object, the block families (encoder now, decoder next) and the
- * per-architecture data they are driven by.
+/* arch.h - private to src/arch (src/train reads the table row and the specs): the model object, the block
+ * families and the per-architecture data they are driven by.
  *
  * DESIGN: a registry row (registry.c) names a config.json architecture and pairs a block family (its
- * load/forward/free functions) with a family-specific spec: plain data such as tensor-name prefixes,
- * position rule and head tensors. Adding an architecture of an existing family is one spec + one row;
- * adding a family (decoder LLMs) is one more rr_family and does not touch encoder code. */
+ * parse/load/forward/free functions) with a family-specific spec: plain data such as tensor-name prefixes,
+ * position rule, head tensors, norm offset. The row also says how `rerank train` fine-tunes the architecture,
+ * and the trainers read the same spec and the same parsed config (config.h) as scoring. Adding an
+ * architecture of an existing family is one spec + one row, for scoring and training both; adding a family
+ * is one more rr_family (and a trainer for it). */
 #ifndef RR_ARCH_ARCH_H
 #define RR_ARCH_ARCH_H
 
 #include <jansson.h>
+#include "arch/config.h"
 #include "arch/model.h"
 #include "io/weights.h"
 #include "kernels/kernels.h"
@@ -16,16 +19,28 @@
 typedef struct rr_family rr_family;
 typedef struct rr_dense rr_dense;
 
+/* How `rerank train` fine-tunes an architecture; src/train picks its trainer by this column alone. */
+typedef enum rr_train_method {
+    RR_TRAIN_NONE, /* scoring only */
+    RR_TRAIN_FULL, /* every parameter (the encoder family: train_model.c, train_encoder.c) */
+    RR_TRAIN_LORA, /* LoRA adapters on the frozen base (the decoder family: train_decoder*.c) */
+} rr_train_method;
+
 /* One row of the registry. */
-typedef struct rr_arch_row {
+struct rr_arch_row {
     const char *architecture; /* config.json architectures[0] */
     rerank_model_kind kind;
     const rr_family *family;
-    const void *spec; /* family-specific data, e.g. const rr_encoder_spec * */
-} rr_arch_row;
+    const void *spec;         /* family-specific data, e.g. const rr_encoder_spec * */
+    rr_train_method train;
+};
+
+/* The row of config.json's architectures[0]; an unknown one is an error listing the supported ones. */
+rerank_status rr_arch_find(const json_t *config, const rr_arch_row **row, rerank_error *err);
 
 struct rr_model {
     const rr_arch_row *row;
+    rr_model_config cfg; /* config.json, parsed (cfg.row == row) */
     rr_model_desc desc;
     char architecture[128];
     rr_weights *weights; /* NULL when only the config was parsed */
@@ -44,10 +59,11 @@ struct rr_prefix {
     size_t cap;            /* floats allocated in each of k and v */
 };
 
-/* A block family. load() parses the config into m->impl and m->desc, then, when m->weights is set, binds
- * and shape-checks every tensor. */
+/* A block family. parse_config() is its section of the config parser (config.c); load() builds m->impl from
+ * m->cfg and, when m->weights is set, binds and shape-checks every tensor. */
 struct rr_family {
-    rerank_status (*load)(rr_model *m, const json_t *config, const void *spec, rerank_error *err);
+    rerank_status (*parse_config)(const json_t *config, const void *spec, rr_model_config *cfg, rerank_error *err);
+    rerank_status (*load)(rr_model *m, rerank_error *err);
     rerank_status (*forward)(const rr_model *m, const rr_batch *batch, rr_workspace *ws, float *out,
                              rerank_error *err);
     void (*free_impl)(void *impl);
@@ -103,6 +119,8 @@ typedef struct rr_encoder_spec {
     rr_position_rule positions;
     const char *head_dense; /* dense -> tanh on token 0: "classifier.dense" / "bert.pooler.dense" */
     const char *head_out;   /* -> num_labels logits: "classifier.out_proj" / "classifier" */
+    bool head_input_dropout; /* training: dropout on the head's input token too (RobertaClassificationHead; BERT's
+                              * pooler has none) */
 } rr_encoder_spec;
 
 extern const rr_family rr_encoder_family;

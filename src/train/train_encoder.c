@@ -46,7 +46,7 @@ static void acts_free(acts *a) { /* a->mem is the model's work buffer */
 static rerank_status acts_alloc(acts *a, rr_train_model *m, size_t N, size_t S, size_t longest, int threads,
                                 rerank_error *err) {
     memset(a, 0, sizeof *a);
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     size_t L = (size_t)d->n_layers, H = (size_t)d->hidden, I = (size_t)d->ffn, nh, ni, sh, total = 0;
     size_t att = rr_attention_bwd_scratch((int)longest), att_fast = rr_attention_train_scratch(threads, (int)longest);
     size_t ln = rr_layernorm_bwd_fast_scratch(d->hidden);
@@ -137,7 +137,7 @@ static rerank_status check_batch(const rr_train_model *m, const rr_batch *b, siz
 #define HW(t) W(rr_train_head_param(m->d.n_layers, (t)))
 #define HG(t) G(rr_train_head_param(m->d.n_layers, (t)))
 
-static rr_attn_shape seq_shape(const rr_train_dims *d, const rr_batch *b, size_t s) {
+static rr_attn_shape seq_shape(const rr_model_config *d, const rr_batch *b, size_t s) {
     rr_attn_shape sh = {(int)(b->offsets[s + 1] - b->offsets[s]), d->n_heads, d->n_heads, d->head_dim,
                         d->hidden, d->hidden, d->hidden, false, false};
     return sh;
@@ -235,7 +235,7 @@ static rr_dropout_at attn_drop(const pass *p, int l) {
 }
 
 static void attention_fwd(const pass *p, float *ctx, const float *q, const float *k, const float *v, int l) {
-    const rr_train_dims *d = &p->m->d;
+    const rr_model_config *d = &p->m->d;
     if (p->ref && !p->drop) { /* the reference kernel has no dropout */
         for (size_t s = 0; s < p->b->n_seqs; s++) {
             size_t o = p->b->offsets[s] * (size_t)p->H;
@@ -250,7 +250,7 @@ static void attention_fwd(const pass *p, float *ctx, const float *q, const float
 }
 
 static void attention_bwd(const pass *p, const layer_acts *la, int l) {
-    const rr_train_dims *d = &p->m->d;
+    const rr_model_config *d = &p->m->d;
     acts *a = p->a;
     if (p->ref && !p->drop) {
         for (size_t s = 0; s < p->b->n_seqs; s++) {
@@ -278,13 +278,11 @@ static void dense_drop_res(const pass *p, float *y, const float *x, const float 
     rr_add_fwd(y, y, res, (size_t)p->n * (size_t)p->H);
 }
 
-static bool xlmr_head(const rr_train_model *m) { return m->spec == &rr_xlmr_spec; }
-
 static void forward(const pass *p) {
     rr_train_model *m = p->m;
     const rr_batch *b = p->b;
     acts *a = p->a;
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     int n = p->n, H = p->H, I = p->I, S = p->S;
     size_t Hs = (size_t)H;
     /* Embeddings: positions per sequence (RoBERTa: from pad + 1, pad tokens at pad; BERT: 0, 1, ...). */
@@ -317,9 +315,9 @@ static void forward(const pass *p) {
                        layer_site(l, SITE_FFN_OUT));
         layernorm_fwd(p, a->xs[l + 1], la->res2, LW(l, RR_TL_LN2W), LW(l, RR_TL_LN2B));
     }
-    /* Head on each sequence's first token: [dropout (XLM-R)] -> dense -> tanh -> dropout -> out (one logit). */
+    /* Head on each sequence's first token: [dropout (spec head_input_dropout: XLM-R)] -> dense -> tanh -> dropout -> out (one logit). */
     for (int s = 0; s < S; s++) memcpy(a->cls + (size_t)s * Hs, a->xs[d->n_layers] + b->offsets[s] * Hs, Hs * sizeof(float));
-    if (xlmr_head(m)) drop_head(p, a->cls, SITE_HEAD_IN);
+    if (m->spec->head_input_dropout) drop_head(p, a->cls, SITE_HEAD_IN);
     dense_fwd(p, a->pre, a->cls, HW(RR_TH_DENSE_W), HW(RR_TH_DENSE_B), NULL, S, H, H);
     rr_tanh_fwd(a->pooled, a->pre, (size_t)S * Hs);
     memcpy(a->pooled_d, a->pooled, (size_t)S * Hs * sizeof(float));
@@ -333,7 +331,7 @@ static void backward(const pass *p) {
     rr_train_model *m = p->m;
     const rr_batch *b = p->b;
     acts *a = p->a;
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     int n = p->n, H = p->H, I = p->I, S = p->S;
     size_t Hs = (size_t)H, nh = (size_t)n * Hs, ni = (size_t)n * (size_t)I, sh = (size_t)S * Hs;
     zero(m->grad, m->n_floats);
@@ -343,7 +341,7 @@ static void backward(const pass *p) {
     drop_head(p, a->dpooled, SITE_HEAD_POOLED);
     rr_tanh_bwd(a->dpre, a->dpooled, a->pooled, sh);
     dense_bwd(p, a->dcls, HG(RR_TH_DENSE_W), HG(RR_TH_DENSE_B), a->dpre, a->cls, HW(RR_TH_DENSE_W), S, H, H);
-    if (xlmr_head(m)) drop_head(p, a->dcls, SITE_HEAD_IN);
+    if (m->spec->head_input_dropout) drop_head(p, a->dcls, SITE_HEAD_IN);
     zero(a->dx, nh);
     for (int s = 0; s < S; s++) memcpy(a->dx + b->offsets[s] * Hs, a->dcls + (size_t)s * Hs, Hs * sizeof(float));
     /* Layers, top down; a->dx holds d loss / d (layer output). */

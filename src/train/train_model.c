@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "base/json.h"
 #include "base/threadpool.h"
 #include "io/weights.h"
 #include "train/optim.h"
@@ -42,9 +41,10 @@ static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, con
     p->no_decay = d1 == 0; /* biases and LayerNorm weights/biases are exactly the 1-D tensors here */
 }
 
-/* Fills m->params from m->d and m->spec. With the bounds parse_dims enforces the total stays below 2^48 floats. */
+/* Fills m->params from m->d and m->spec. With the bounds the config parser enforces the total stays below 2^48
+ * floats. */
 static rerank_status build_table(rr_train_model *m, rerank_error *err) {
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     const char *p = m->spec->prefix;
     m->n_params = rr_train_n_params(d->n_layers);
     m->params = calloc(m->n_params, sizeof *m->params);
@@ -73,67 +73,27 @@ static rerank_status build_table(rr_train_model *m, rerank_error *err) {
     return RERANK_OK;
 }
 
-static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long hi, int *out,
-                             rerank_error *err) {
-    long long v;
-    rerank_status st = rr_json_get_int(c, key, required, dflt, &v, "config.json", err);
+/* The hyper-parameters and spec, from config.json as scoring parses it; what only training reads is checked here. */
+static rerank_status read_config(rr_train_model *m, const char *dir, rerank_error *err) {
+    rr_model_config *d = &m->d;
+    rerank_status st = rr_model_config_load(dir, d, err);
     if (st) return st;
-    if (v < 0 || v > hi)
-        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: field '%s' is %lld, must be in [0, %lld]", key, v, hi);
-    *out = (int)v;
-    return RERANK_OK;
-}
-
-static rerank_status parse_dims(rr_train_model *m, const json_t *c, rerank_error *err) {
-    rr_model_desc desc;
-    rerank_status st = rr_model_check_config(c, &desc, err); /* the inference checks: arch, act, labels, ... */
-    if (st) return st;
-    if (strcmp(desc.architecture, "XLMRobertaForSequenceClassification") == 0) m->spec = &rr_xlmr_spec;
-    else if (strcmp(desc.architecture, "BertForSequenceClassification") == 0) m->spec = &rr_bert_spec;
-    else
+    if (d->row->train != RR_TRAIN_FULL)
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "config.json: training supports encoder cross-encoders only, not '%s'",
-                       desc.architecture);
-    rr_train_dims *d = &m->d;
-    double eps, p_hidden, p_attn;
-    if ((st = get_int(c, "hidden_size", true, 0, 1 << 16, &d->hidden, err)) ||
-        (st = get_int(c, "num_hidden_layers", true, 0, 1024, &d->n_layers, err)) ||
-        (st = get_int(c, "num_attention_heads", true, 0, 1024, &d->n_heads, err)) ||
-        (st = get_int(c, "intermediate_size", true, 0, 1 << 20, &d->ffn, err)) ||
-        (st = get_int(c, "vocab_size", true, 0, 1 << 24, &d->vocab, err)) ||
-        (st = get_int(c, "type_vocab_size", false, 2, 1 << 16, &d->type_vocab, err)) ||
-        (st = get_int(c, "max_position_embeddings", true, 0, 1 << 20, &d->max_pos, err)) ||
-        (st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, "config.json", err)) ||
-        (st = rr_json_get_num(c, "hidden_dropout_prob", false, 0.1, &p_hidden, "config.json", err)) ||
-        (st = rr_json_get_num(c, "attention_probs_dropout_prob", false, 0.1, &p_attn, "config.json", err)))
-        return st;
-    if (!(p_hidden >= 0 && p_hidden < 1) || !(p_attn >= 0 && p_attn < 1))
+                       d->row->architecture);
+    if (!(d->p_hidden >= 0 && d->p_hidden < 1) || !(d->p_attn >= 0 && d->p_attn < 1))
         return rr_fail(err, RERANK_ERR_FORMAT, "config.json: dropout probabilities must be in [0, 1)");
-    if (d->hidden < 1 || d->n_heads < 1 || d->n_layers < 1 || d->ffn < 1 || d->hidden % d->n_heads)
-        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: bad encoder dimensions");
-    d->head_dim = d->hidden / d->n_heads;
-    d->pad_id = desc.pad_token_id;
-    d->max_tokens = desc.max_tokens;
-    d->eps = (float)eps;
-    d->p_hidden = (float)p_hidden;
-    d->p_attn = (float)p_attn;
+    m->spec = d->row->spec;
     return RERANK_OK;
 }
 
 rerank_status rr_train_model_load(const char *dir, rr_train_model **out, rerank_error *err) {
     *out = NULL;
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "model path too long");
-    json_t *config = NULL;
-    rerank_status st = rr_json_load_file(path, 1 << 20, &config, err);
-    if (st) return st;
     rr_train_model *m = calloc(1, sizeof *m);
+    if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     rr_weights *w = NULL;
-    if (!m) {
-        json_decref(config);
-        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
-    }
-    if ((st = parse_dims(m, config, err)) || (st = build_table(m, err)) || (st = rr_weights_open(dir, &w, err)))
+    rerank_status st;
+    if ((st = read_config(m, dir, err)) || (st = build_table(m, err)) || (st = rr_weights_open(dir, &w, err)))
         goto done;
     m->w = malloc(m->n_floats * sizeof *m->w);
     m->grad = calloc(m->n_floats, sizeof *m->grad);
@@ -149,7 +109,6 @@ rerank_status rr_train_model_load(const char *dir, rr_train_model **out, rerank_
     }
 done:
     rr_weights_free(w);
-    json_decref(config);
     if (st) rr_train_model_free(m);
     else *out = m;
     return st;
