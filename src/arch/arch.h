@@ -91,6 +91,43 @@ struct rr_dense {
 /* Fills every dense matrix of m in m->dtype. */
 rerank_status rr_dense_prepare(rr_model *m, rerank_error *err);
 
+/* ---- layer tensor tables (layers.c) ----
+ * A block family lists the tensors of one layer once, in a fixed order (an enum: RR_ENC_*, RR_DEC_*): the
+ * checkpoint name's suffix, the shape as dimension codes of the parsed config (rr_config_dim: 'H' hidden, 'F'
+ * ffn, 'Q' heads * head_dim, 'K' kv heads * head_dim, 'D' head_dim; 0 = none), whether a model has it
+ * (rr_config_has: 0 always, 'b' q/k/v biases, 'o' o_proj bias, 'n' q/k norms) and where scoring's layer struct
+ * keeps its fp32 view (`field`) and, for a dense matrix, its rr_wmat (`mat`, else RR_NO_MAT). Scoring binds and
+ * converts its layers from the table; training names, shapes and binds its parameters from the same table. */
+#define RR_NO_MAT SIZE_MAX
+typedef struct rr_layer_tensor {
+    const char *suffix;
+    size_t field, mat;
+    char d0, d1, cond;
+} rr_layer_tensor;
+
+typedef struct rr_layer_table {
+    const rr_layer_tensor *t;
+    int n;
+    const char *name_fmt; /* a tensor's name from (prefix, layer, suffix), e.g. "%sencoder.layer.%d.%s" */
+    size_t stride;        /* bytes of scoring's layer struct */
+    size_t down;          /* `mat` of the FFN/MLP down-projection (rr_dense.down) */
+} rr_layer_table;
+
+int64_t rr_config_dim(const rr_model_config *c, char code);
+bool rr_config_has(const rr_model_config *c, char cond);
+/* Tensor i of layer `layer`'s checkpoint name into buf. */
+void rr_layer_tensor_name(const rr_layer_table *tab, const char *prefix, int layer, int i, char *buf, size_t size);
+/* Binds tensor i of layer l, for every l < n_layers and every i the model has (skip_dense: not the dense matrices,
+ * which a converted model stores packed): into views[l * tab->n + i] when views is not NULL, else into field of
+ * the l-th struct of `layers` (tab->stride bytes apart). */
+rerank_status rr_layers_bind(const rr_layer_table *tab, const char *prefix, const rr_model_config *c, rr_weights *w,
+                             int n_layers, void *layers, const float **views, bool skip_dense, rerank_error *err);
+/* rr_family.dense for the layers' dense matrices (fills out[0..n) when out is not NULL); returns n. */
+size_t rr_layers_dense(const rr_layer_table *tab, const char *prefix, const rr_model_config *c, int n_layers,
+                       void *layers, rr_dense *out);
+/* Frees the layers' rr_wmats (layers may be NULL). */
+void rr_layers_free(const rr_layer_table *tab, int n_layers, void *layers);
+
 /* Scratch buffers of a workspace, by slot; each grows to the largest request. */
 enum { RR_WS_SLOTS = 16 };
 struct rr_workspace {
@@ -112,6 +149,13 @@ typedef enum rr_position_rule {
     RR_POS_ABSOLUTE, /* BERT: position = index in the sequence */
     RR_POS_ROBERTA,  /* RoBERTa: cumsum(id != pad) * (id != pad) + pad, per sequence */
 } rr_position_rule;
+
+/* The tensors of one encoder layer, under <prefix>encoder.layer.<i>., in rr_encoder_layers' order. */
+enum {
+    RR_ENC_QW, RR_ENC_QB, RR_ENC_KW, RR_ENC_KB, RR_ENC_VW, RR_ENC_VB, RR_ENC_OW, RR_ENC_OB, RR_ENC_LN1W, RR_ENC_LN1B,
+    RR_ENC_UPW, RR_ENC_UPB, RR_ENC_DOWNW, RR_ENC_DOWNB, RR_ENC_LN2W, RR_ENC_LN2B, RR_ENC_N
+};
+extern const rr_layer_table rr_encoder_layers; /* encoder.c */
 
 /* Per-architecture data for the shared encoder (the thin model files define one each). */
 typedef struct rr_encoder_spec {

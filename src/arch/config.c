@@ -238,10 +238,33 @@ rerank_status rr_config_parse_decoder(const json_t *c, const void *spec, rr_mode
         (st = get_prob(c, "attention_dropout", 0.0, &d->p_attn, err)))
         return st;
     d->qkv_bias = sp->qkv_bias || attn_bias;
+    d->qk_norm = sp->qk_norm;
     d->o_bias = attn_bias;
     d->type_vocab = 1;
     d->max_tokens = d->max_pos;
     return RERANK_OK;
+}
+
+/* ---- what the layer tables (arch.h) ask of a config ---- */
+
+int64_t rr_config_dim(const rr_model_config *c, char code) {
+    switch (code) {
+    case 'H': return c->hidden;
+    case 'F': return c->ffn;
+    case 'Q': return (int64_t)c->n_heads * c->head_dim;
+    case 'K': return (int64_t)c->n_kv_heads * c->head_dim;
+    case 'D': return c->head_dim;
+    default: return 0;
+    }
+}
+
+bool rr_config_has(const rr_model_config *c, char cond) {
+    switch (cond) {
+    case 'b': return c->qkv_bias;
+    case 'o': return c->o_bias;
+    case 'n': return c->qk_norm;
+    default: return true;
+    }
 }
 
 /* ---- the whole document ---- */

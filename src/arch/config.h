@@ -29,6 +29,7 @@ typedef struct rr_model_config {
     float rope_theta;
     float emb_scale, res_scale; /* embeddings and residual branches are multiplied by these (1 = none) */
     bool qkv_bias, o_bias;      /* q/k/v projections (spec qkv_bias or attention_bias), o_proj (attention_bias) */
+    bool qk_norm;               /* per-head q/k RMSNorms (the spec's qk_norm) */
     bool tied;                  /* the output head is embed_tokens (tie_word_embeddings, the spec's default) */
     /* training: dropout probabilities as transformers' train() applies them (encoders hidden_dropout_prob and
      * attention_probs_dropout_prob, default 0.1; decoders attention_dropout, default 0) */

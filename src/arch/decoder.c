@@ -45,101 +45,63 @@ typedef struct dec_layer {
 typedef struct rr_decoder {
     const rr_decoder_spec *spec;
     const rr_model_config *c; /* hyper-parameters: the model's parsed config.json (rr_model.cfg) */
-    const float *embed;      /* [vocab,H] model.embed_tokens.weight */
-    dec_layer *layers;       /* [n_layers] */
-    const float *final_norm; /* [H] model.norm.weight */
-    const float *lm_head;    /* [vocab,H] lm_head.weight, or embed when tied (RR_DEC_HEAD_LM) */
-    const float **heads;     /* [n_layers - start_layer + 1] of [1,H] lm_head.<k>.linear_head.weight */
+    rr_dec_outer o;           /* embeddings, final norm, output head */
+    dec_layer *layers;        /* [n_layers] */
 } rr_decoder;
 
-/* Dimension codes: H hidden, Q heads*hd, K kv_heads*hd, F ffn, D head_dim, 0 none. Condition codes:
- * 0 always, 'b' q/k/v bias, 'o' o_proj bias, 'n' q/k norm. `mat`: where the dense weights' rr_wmat is (NO_MAT
- * for the other tensors). */
-#define NO_MAT SIZE_MAX
-static const struct {
-    const char *suffix;
-    size_t field, mat;
-    char d0, d1, cond;
-} layer_tensors[] = {
-    {"input_layernorm.weight", offsetof(dec_layer, ln1), NO_MAT, 'H', 0, 0},
-    {"self_attn.q_proj.weight", offsetof(dec_layer, q_w), offsetof(dec_layer, q), 'Q', 'H', 0},
-    {"self_attn.q_proj.bias", offsetof(dec_layer, q_b), NO_MAT, 'Q', 0, 'b'},
-    {"self_attn.k_proj.weight", offsetof(dec_layer, k_w), offsetof(dec_layer, k), 'K', 'H', 0},
-    {"self_attn.k_proj.bias", offsetof(dec_layer, k_b), NO_MAT, 'K', 0, 'b'},
-    {"self_attn.v_proj.weight", offsetof(dec_layer, v_w), offsetof(dec_layer, v), 'K', 'H', 0},
-    {"self_attn.v_proj.bias", offsetof(dec_layer, v_b), NO_MAT, 'K', 0, 'b'},
-    {"self_attn.o_proj.weight", offsetof(dec_layer, o_w), offsetof(dec_layer, o), 'H', 'Q', 0},
-    {"self_attn.o_proj.bias", offsetof(dec_layer, o_b), NO_MAT, 'H', 0, 'o'},
-    {"self_attn.q_norm.weight", offsetof(dec_layer, q_norm), NO_MAT, 'D', 0, 'n'},
-    {"self_attn.k_norm.weight", offsetof(dec_layer, k_norm), NO_MAT, 'D', 0, 'n'},
-    {"post_attention_layernorm.weight", offsetof(dec_layer, ln2), NO_MAT, 'H', 0, 0},
-    {"mlp.gate_proj.weight", offsetof(dec_layer, gate_w), offsetof(dec_layer, gate), 'F', 'H', 0},
-    {"mlp.up_proj.weight", offsetof(dec_layer, up_w), offsetof(dec_layer, up), 'F', 'H', 0},
-    {"mlp.down_proj.weight", offsetof(dec_layer, down_w), offsetof(dec_layer, down), 'H', 'F', 0},
+/* The table of arch.h, in RR_DEC_* order (the LoRA trainer binds its frozen layers from it). */
+#define W(f) offsetof(dec_layer, f)
+static const rr_layer_tensor layer_tensors[RR_DEC_N] = {
+    [RR_DEC_LN1] = {"input_layernorm.weight", W(ln1), RR_NO_MAT, 'H', 0, 0},
+    [RR_DEC_QW] = {"self_attn.q_proj.weight", W(q_w), W(q), 'Q', 'H', 0},
+    [RR_DEC_QB] = {"self_attn.q_proj.bias", W(q_b), RR_NO_MAT, 'Q', 0, 'b'},
+    [RR_DEC_KW] = {"self_attn.k_proj.weight", W(k_w), W(k), 'K', 'H', 0},
+    [RR_DEC_KB] = {"self_attn.k_proj.bias", W(k_b), RR_NO_MAT, 'K', 0, 'b'},
+    [RR_DEC_VW] = {"self_attn.v_proj.weight", W(v_w), W(v), 'K', 'H', 0},
+    [RR_DEC_VB] = {"self_attn.v_proj.bias", W(v_b), RR_NO_MAT, 'K', 0, 'b'},
+    [RR_DEC_OW] = {"self_attn.o_proj.weight", W(o_w), W(o), 'H', 'Q', 0},
+    [RR_DEC_OB] = {"self_attn.o_proj.bias", W(o_b), RR_NO_MAT, 'H', 0, 'o'},
+    [RR_DEC_QNORM] = {"self_attn.q_norm.weight", W(q_norm), RR_NO_MAT, 'D', 0, 'n'},
+    [RR_DEC_KNORM] = {"self_attn.k_norm.weight", W(k_norm), RR_NO_MAT, 'D', 0, 'n'},
+    [RR_DEC_LN2] = {"post_attention_layernorm.weight", W(ln2), RR_NO_MAT, 'H', 0, 0},
+    [RR_DEC_GATEW] = {"mlp.gate_proj.weight", W(gate_w), W(gate), 'F', 'H', 0},
+    [RR_DEC_UPW] = {"mlp.up_proj.weight", W(up_w), W(up), 'F', 'H', 0},
+    [RR_DEC_DOWNW] = {"mlp.down_proj.weight", W(down_w), W(down), 'H', 'F', 0},
 };
-enum { N_LAYER_TENSORS = sizeof layer_tensors / sizeof layer_tensors[0] };
+#undef W
+const rr_layer_table rr_decoder_layers = {layer_tensors, RR_DEC_N, "%smodel.layers.%d.%s", sizeof(dec_layer),
+                                         offsetof(dec_layer, down)};
 
 static void decoder_free(void *impl) {
     rr_decoder *d = impl;
     if (!d) return;
-    for (int l = 0; d->layers && l < d->c->n_layers; l++) {
-        dec_layer *L = &d->layers[l];
-        rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
-        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) rr_wmat_free(ms[i]);
-    }
+    rr_layers_free(&rr_decoder_layers, d->c->n_layers, d->layers);
     free(d->layers);
-    free(d->heads);
+    free(d->o.heads);
     free(d);
 }
 
-static int64_t dim_of(const rr_decoder *d, char code) {
-    switch (code) {
-    case 'H': return d->c->hidden;
-    case 'Q': return (int64_t)d->c->n_heads * d->c->head_dim;
-    case 'K': return (int64_t)d->c->n_kv_heads * d->c->head_dim;
-    case 'F': return d->c->ffn;
-    default: return d->c->head_dim;
-    }
-}
+static int64_t dim_of(const rr_decoder *d, char code) { return rr_config_dim(d->c, code); }
 
-static bool wanted(const rr_decoder *d, char cond) {
-    switch (cond) {
-    case 'b': return d->c->qkv_bias;
-    case 'o': return d->c->o_bias;
-    case 'n': return d->spec->qk_norm;
-    default: return true;
-    }
-}
-
-/* Binds every tensor; a converted model's dense weights are left to rr_dense_prepare. */
-static rerank_status bind_weights(rr_decoder *d, rr_weights *w, bool packed, rerank_error *err) {
+rerank_status rr_decoder_bind(rr_weights *w, const rr_decoder_spec *sp, const rr_model_config *c, rr_dec_outer *o,
+                              void *layers, const float **views, bool skip_dense, rerank_error *err) {
     char name[256];
     rerank_status st;
-    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &d->embed, err, d->c->vocab, d->c->hidden)) ||
-        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &d->final_norm, err, d->c->hidden)))
+    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &o->embed, err, c->vocab, c->hidden)) ||
+        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &o->final_norm, err, c->hidden)) ||
+        (st = rr_layers_bind(&rr_decoder_layers, "", c, w, c->n_layers, layers, views, skip_dense, err)))
         return st;
-    d->layers = calloc((size_t)d->c->n_layers, sizeof *d->layers);
-    if (!d->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c->n_layers);
-    for (int l = 0; l < d->c->n_layers; l++) {
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (!wanted(d, layer_tensors[t].cond) || (packed && layer_tensors[t].mat != NO_MAT)) continue;
-            snprintf(name, sizeof name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
-            const float **slot = (const float **)(void *)((char *)&d->layers[l] + layer_tensors[t].field);
-            int64_t shape[2] = {dim_of(d, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(d, layer_tensors[t].d1) : 0};
-            if ((st = rr_weights_require(w, name, shape, layer_tensors[t].d1 ? 2 : 1, slot, err))) return st;
-        }
-    }
-    if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
-        int n = d->c->n_layers - d->c->start_layer + 1;
-        d->heads = calloc((size_t)n, sizeof *d->heads);
-        if (!d->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
+    if (sp->head == RR_DEC_HEAD_LAYERWISE) {
+        int n = c->n_layers - c->start_layer + 1;
+        o->heads = calloc((size_t)n, sizeof *o->heads);
+        if (!o->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
         for (int k = 0; k < n; k++) {
             snprintf(name, sizeof name, "lm_head.%d.linear_head.weight", k);
-            if ((st = RR_WEIGHTS_REQUIRE(w, name, &d->heads[k], err, 1, d->c->hidden))) return st;
+            if ((st = RR_WEIGHTS_REQUIRE(w, name, &o->heads[k], err, 1, c->hidden))) return st;
         }
-    } else if (d->c->tied) {
-        d->lm_head = d->embed;
-    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &d->lm_head, err, d->c->vocab, d->c->hidden))) {
+    } else if (c->tied) {
+        o->lm_head = o->embed;
+    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &o->lm_head, err, c->vocab, c->hidden))) {
         return st;
     }
     return RERANK_OK;
@@ -148,23 +110,7 @@ static rerank_status bind_weights(rr_decoder *d, rr_weights *w, bool packed, rer
 /* rr_family.dense: the seven dense weights of every layer (mlp.down_proj the down-projection). */
 static size_t decoder_dense(rr_model *m, rr_dense *out) {
     rr_decoder *d = m->impl;
-    size_t n = 0;
-    for (int l = 0; l < d->c->n_layers; l++)
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (layer_tensors[t].mat == NO_MAT) continue;
-            if (out) {
-                rr_dense *x = &out[n];
-                char *L = (char *)&d->layers[l];
-                snprintf(x->name, sizeof x->name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
-                x->src = *(const float **)(void *)(L + layer_tensors[t].field);
-                x->mat = (rr_wmat *)(void *)(L + layer_tensors[t].mat);
-                x->out = (int)dim_of(d, layer_tensors[t].d0);
-                x->in = (int)dim_of(d, layer_tensors[t].d1);
-                x->down = layer_tensors[t].mat == offsetof(dec_layer, down);
-            }
-            n++;
-        }
-    return n;
+    return rr_layers_dense(&rr_decoder_layers, "", d->c, d->c->n_layers, d->layers, out);
 }
 
 static rerank_status decoder_load(rr_model *m, rerank_error *err) {
@@ -174,7 +120,9 @@ static rerank_status decoder_load(rr_model *m, rerank_error *err) {
     d->spec = m->row->spec;
     d->c = &m->cfg;
     if (!m->weights) return RERANK_OK;
-    rerank_status st = bind_weights(d, m->weights, m->packed, err);
+    if (!(d->layers = calloc((size_t)d->c->n_layers, sizeof *d->layers)))
+        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c->n_layers);
+    rerank_status st = rr_decoder_bind(m->weights, d->spec, d->c, &d->o, d->layers, NULL, m->packed, err);
     if (st) return st;
     return rr_dense_prepare(m, err);
 }
@@ -415,7 +363,7 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
 /* The final RMSNorm of sequence s's last token into bf->last. */
 static const float *last_normed(const rr_decoder *d, const rr_batch *b, const dec_bufs *bf, size_t s) {
     size_t row = bf->compact ? s : b->offsets[s + 1] - 1;
-    rr_rmsnorm_fwd(bf->last, bf->x + row * (size_t)d->c->hidden, d->final_norm, d->spec->norm_offset, 1, d->c->hidden,
+    rr_rmsnorm_fwd(bf->last, bf->x + row * (size_t)d->c->hidden, d->o.final_norm, d->spec->norm_offset, 1, d->c->hidden,
                    d->c->eps);
     return bf->last;
 }
@@ -424,7 +372,7 @@ static const float *last_normed(const rr_decoder *d, const rr_batch *b, const de
 static void embed_fwd(const rr_decoder *d, const int32_t *ids, size_t N, float *x) {
     size_t H = (size_t)d->c->hidden;
     for (size_t i = 0; i < N; i++) {
-        const float *e = d->embed + (size_t)ids[i] * H;
+        const float *e = d->o.embed + (size_t)ids[i] * H;
         float *xi = x + i * H;
         if (d->c->emb_scale != 1.0f)
             rr_scale_fwd(xi, e, d->c->emb_scale, H);
@@ -468,7 +416,7 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         if (!layerwise) continue;
         int want = b->layers ? (next_cut < b->n_layers ? b->layers[next_cut] : -1) : d->c->n_layers;
         if (l != want) continue;
-        const float *head = d->heads[l - d->c->start_layer];
+        const float *head = d->o.heads[l - d->c->start_layer];
         for (size_t s = 0; s < b->n_seqs; s++) out[s * n_out + next_cut] = rr_dot_fwd(last_normed(d, b, &bf, s), head, H);
         next_cut++;
     }
@@ -477,10 +425,10 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         const float *h = last_normed(d, b, &bf, s);
         float *o = out + s * n_out;
         if (b->all_vocab) {
-            rr_linear_fwd(bf.pool, bf.lin, o, h, d->lm_head, NULL, NULL, 1, d->c->hidden, d->c->vocab, RR_ACT_NONE);
+            rr_linear_fwd(bf.pool, bf.lin, o, h, d->o.lm_head, NULL, NULL, 1, d->c->hidden, d->c->vocab, RR_ACT_NONE);
         } else {
             for (size_t t = 0; t < b->n_score_tokens; t++)
-                o[t] = rr_dot_fwd(h, d->lm_head + (size_t)b->score_tokens[t] * H, H);
+                o[t] = rr_dot_fwd(h, d->o.lm_head + (size_t)b->score_tokens[t] * H, H);
         }
     }
     return RERANK_OK;

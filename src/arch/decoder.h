@@ -31,6 +31,28 @@ typedef struct rr_decoder_spec {
     rr_dec_head head;
 } rr_decoder_spec;
 
+/* The tensors of one decoder layer, under model.layers.<i>., in rr_decoder_layers' order. */
+enum {
+    RR_DEC_LN1, RR_DEC_QW, RR_DEC_QB, RR_DEC_KW, RR_DEC_KB, RR_DEC_VW, RR_DEC_VB, RR_DEC_OW, RR_DEC_OB, RR_DEC_QNORM,
+    RR_DEC_KNORM, RR_DEC_LN2, RR_DEC_GATEW, RR_DEC_UPW, RR_DEC_DOWNW, RR_DEC_N
+};
+extern const rr_layer_table rr_decoder_layers;
+
+/* The tensors around the layers. */
+typedef struct rr_dec_outer {
+    const float *embed;      /* [vocab,H] model.embed_tokens.weight */
+    const float *final_norm; /* [H] model.norm.weight */
+    const float *lm_head;    /* [vocab,H] lm_head.weight, or embed when tied (RR_DEC_HEAD_LM) */
+    const float **heads;     /* RR_DEC_HEAD_LAYERWISE: [n_layers - start_layer + 1] of [1,H]
+                              * lm_head.<k>.linear_head.weight (allocated: free it) */
+} rr_dec_outer;
+
+/* Binds a decoder checkpoint as scoring reads it, for scoring and training alike: embed_tokens and the final
+ * norm, every layer's tensors of rr_decoder_layers (into `layers` or `views`, as rr_layers_bind; skip_dense for a
+ * converted model), then the output head. */
+rerank_status rr_decoder_bind(rr_weights *w, const rr_decoder_spec *sp, const rr_model_config *c, rr_dec_outer *o,
+                              void *layers, const float **views, bool skip_dense, rerank_error *err);
+
 extern const rr_family rr_decoder_family;
 extern const rr_decoder_spec rr_gemma_spec;               /* gemma.c */
 extern const rr_decoder_spec rr_qwen2_spec, rr_qwen3_spec; /* qwen.c */

@@ -37,46 +37,37 @@ typedef struct rr_encoder {
     rr_cls_head head;
 } rr_encoder;
 
-/* Dimension codes for the shape table: H hidden, I intermediate, 0 = absent. `mat`: where the dense weights'
- * rr_wmat is (NO_MAT for the other tensors). */
-#define NO_MAT SIZE_MAX
-static const struct {
-    const char *suffix;
-    size_t field, mat;
-    char d0, d1;
-} layer_tensors[] = {
-    {"attention.self.query.weight", offsetof(enc_layer, q_w), offsetof(enc_layer, q), 'H', 'H'},
-    {"attention.self.query.bias", offsetof(enc_layer, q_b), NO_MAT, 'H', 0},
-    {"attention.self.key.weight", offsetof(enc_layer, k_w), offsetof(enc_layer, k), 'H', 'H'},
-    {"attention.self.key.bias", offsetof(enc_layer, k_b), NO_MAT, 'H', 0},
-    {"attention.self.value.weight", offsetof(enc_layer, v_w), offsetof(enc_layer, v), 'H', 'H'},
-    {"attention.self.value.bias", offsetof(enc_layer, v_b), NO_MAT, 'H', 0},
-    {"attention.output.dense.weight", offsetof(enc_layer, o_w), offsetof(enc_layer, o), 'H', 'H'},
-    {"attention.output.dense.bias", offsetof(enc_layer, o_b), NO_MAT, 'H', 0},
-    {"attention.output.LayerNorm.weight", offsetof(enc_layer, ln1_w), NO_MAT, 'H', 0},
-    {"attention.output.LayerNorm.bias", offsetof(enc_layer, ln1_b), NO_MAT, 'H', 0},
-    {"intermediate.dense.weight", offsetof(enc_layer, up_w), offsetof(enc_layer, up), 'I', 'H'},
-    {"intermediate.dense.bias", offsetof(enc_layer, up_b), NO_MAT, 'I', 0},
-    {"output.dense.weight", offsetof(enc_layer, down_w), offsetof(enc_layer, down), 'H', 'I'},
-    {"output.dense.bias", offsetof(enc_layer, down_b), NO_MAT, 'H', 0},
-    {"output.LayerNorm.weight", offsetof(enc_layer, ln2_w), NO_MAT, 'H', 0},
-    {"output.LayerNorm.bias", offsetof(enc_layer, ln2_b), NO_MAT, 'H', 0},
+/* The table of arch.h, in RR_ENC_* order (training's parameter table follows it). */
+#define W(f) offsetof(enc_layer, f)
+static const rr_layer_tensor layer_tensors[RR_ENC_N] = {
+    [RR_ENC_QW] = {"attention.self.query.weight", W(q_w), W(q), 'H', 'H', 0},
+    [RR_ENC_QB] = {"attention.self.query.bias", W(q_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_KW] = {"attention.self.key.weight", W(k_w), W(k), 'H', 'H', 0},
+    [RR_ENC_KB] = {"attention.self.key.bias", W(k_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_VW] = {"attention.self.value.weight", W(v_w), W(v), 'H', 'H', 0},
+    [RR_ENC_VB] = {"attention.self.value.bias", W(v_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_OW] = {"attention.output.dense.weight", W(o_w), W(o), 'H', 'H', 0},
+    [RR_ENC_OB] = {"attention.output.dense.bias", W(o_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN1W] = {"attention.output.LayerNorm.weight", W(ln1_w), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN1B] = {"attention.output.LayerNorm.bias", W(ln1_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_UPW] = {"intermediate.dense.weight", W(up_w), W(up), 'F', 'H', 0},
+    [RR_ENC_UPB] = {"intermediate.dense.bias", W(up_b), RR_NO_MAT, 'F', 0, 0},
+    [RR_ENC_DOWNW] = {"output.dense.weight", W(down_w), W(down), 'H', 'F', 0},
+    [RR_ENC_DOWNB] = {"output.dense.bias", W(down_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN2W] = {"output.LayerNorm.weight", W(ln2_w), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN2B] = {"output.LayerNorm.bias", W(ln2_b), RR_NO_MAT, 'H', 0, 0},
 };
-enum { N_LAYER_TENSORS = sizeof layer_tensors / sizeof layer_tensors[0] };
+#undef W
+const rr_layer_table rr_encoder_layers = {layer_tensors, RR_ENC_N, "%sencoder.layer.%d.%s", sizeof(enc_layer),
+                                         offsetof(enc_layer, down)};
 
 static void encoder_free(void *impl) {
     rr_encoder *e = impl;
     if (!e) return;
-    for (int l = 0; e->layers && l < e->c->n_layers; l++) {
-        enc_layer *L = &e->layers[l];
-        rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
-        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) rr_wmat_free(ms[i]);
-    }
+    rr_layers_free(&rr_encoder_layers, e->c->n_layers, e->layers);
     free(e->layers);
     free(e);
 }
-
-static int64_t dim_of(const rr_encoder *e, char code) { return code == 'H' ? e->c->hidden : e->c->ffn; }
 
 /* Binds every tensor; a converted model's dense weights are left to rr_dense_prepare. */
 static rerank_status bind_weights(rr_encoder *e, rr_weights *w, bool packed, rerank_error *err) {
@@ -96,38 +87,14 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, bool packed, rer
 #undef EMB
     e->layers = calloc((size_t)e->c->n_layers, sizeof *e->layers);
     if (!e->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", e->c->n_layers);
-    for (int l = 0; l < e->c->n_layers; l++) {
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (packed && layer_tensors[t].mat != NO_MAT) continue;
-            snprintf(name, sizeof name, "%sencoder.layer.%d.%s", p, l, layer_tensors[t].suffix);
-            const float **slot = (const float **)(void *)((char *)&e->layers[l] + layer_tensors[t].field);
-            int64_t shape[2] = {dim_of(e, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(e, layer_tensors[t].d1) : 0};
-            if ((st = rr_weights_require(w, name, shape, layer_tensors[t].d1 ? 2 : 1, slot, err))) return st;
-        }
-    }
+    if ((st = rr_layers_bind(&rr_encoder_layers, p, e->c, w, e->c->n_layers, e->layers, NULL, packed, err))) return st;
     return rr_cls_head_load(w, e->spec->head_dense, e->spec->head_out, e->c->hidden, &e->head, err);
 }
 
 /* rr_family.dense: the six dense weights of every layer; the FFN output.dense is the down-projection. */
 static size_t encoder_dense(rr_model *m, rr_dense *out) {
     rr_encoder *e = m->impl;
-    size_t n = 0;
-    for (int l = 0; l < e->c->n_layers; l++)
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (layer_tensors[t].mat == NO_MAT) continue;
-            if (out) {
-                rr_dense *d = &out[n];
-                char *L = (char *)&e->layers[l];
-                snprintf(d->name, sizeof d->name, "%sencoder.layer.%d.%s", e->spec->prefix, l, layer_tensors[t].suffix);
-                d->src = *(const float **)(void *)(L + layer_tensors[t].field);
-                d->mat = (rr_wmat *)(void *)(L + layer_tensors[t].mat);
-                d->out = (int)dim_of(e, layer_tensors[t].d0);
-                d->in = (int)dim_of(e, layer_tensors[t].d1);
-                d->down = layer_tensors[t].mat == offsetof(enc_layer, down);
-            }
-            n++;
-        }
-    return n;
+    return rr_layers_dense(&rr_encoder_layers, e->spec->prefix, e->c, e->c->n_layers, e->layers, out);
 }
 
 static rerank_status encoder_load(rr_model *m, rerank_error *err) {

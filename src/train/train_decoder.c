@@ -26,52 +26,29 @@ void rr_dt_module_dims(const rr_dec_trainer *d, int m, int *out, int *in) {
     *in = dims[(int)ins[m]];
 }
 
+/* The frozen base, bound by scoring's binder (arch/decoder.h) from the decoder's layer table; each projection's
+ * weight and bias by LoRA module. */
 static rerank_status bind_weights(rr_dec_trainer *d, rerank_error *err) {
-    rr_weights *w = d->weights;
-    char name[256];
-    rerank_status st;
-    int H = d->c.hidden;
-    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &d->embed, err, d->c.vocab, H)) ||
-        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &d->final_norm, err, H)))
-        return st;
-    d->layers = calloc((size_t)d->c.n_layers, sizeof *d->layers);
-    if (!d->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c.n_layers);
-    for (int l = 0; l < d->c.n_layers; l++) {
+    static const int weight_of[RR_LORA_N_MODULES] = {RR_DEC_QW, RR_DEC_KW, RR_DEC_VW, RR_DEC_OW,
+                                                     RR_DEC_GATEW, RR_DEC_UPW, RR_DEC_DOWNW};
+    static const int bias_of[RR_LORA_N_MODULES] = {RR_DEC_QB, RR_DEC_KB, RR_DEC_VB, RR_DEC_OB, -1, -1, -1};
+    size_t n = (size_t)d->c.n_layers;
+    d->layers = calloc(n, sizeof *d->layers);
+    const float **views = calloc(n * RR_DEC_N, sizeof *views);
+    rerank_status st = RERANK_OK;
+    if (!d->layers || !views) st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c.n_layers);
+    if (!st) st = rr_decoder_bind(d->weights, d->spec, &d->c, &d->o, NULL, views, false, err);
+    for (size_t l = 0; !st && l < n; l++) {
+        const float **v = views + l * RR_DEC_N;
         rr_dt_layer *L = &d->layers[l];
-#define NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
-        if ((st = RR_WEIGHTS_REQUIRE(w, NAME("input_layernorm.weight"), &L->ln1, err, H)) ||
-            (st = RR_WEIGHTS_REQUIRE(w, NAME("post_attention_layernorm.weight"), &L->ln2, err, H)))
-            return st;
-        if (d->spec->qk_norm &&
-            ((st = RR_WEIGHTS_REQUIRE(w, NAME("self_attn.q_norm.weight"), &L->q_norm, err, d->c.head_dim)) ||
-             (st = RR_WEIGHTS_REQUIRE(w, NAME("self_attn.k_norm.weight"), &L->k_norm, err, d->c.head_dim))))
-            return st;
+        L->ln1 = v[RR_DEC_LN1], L->ln2 = v[RR_DEC_LN2], L->q_norm = v[RR_DEC_QNORM], L->k_norm = v[RR_DEC_KNORM];
         for (int m = 0; m < RR_LORA_N_MODULES; m++) {
-            int out, in;
-            rr_dt_module_dims(d, m, &out, &in);
-            char suffix[64];
-            snprintf(suffix, sizeof suffix, "%s.weight", rr_lora_module_paths[m]);
-            if ((st = RR_WEIGHTS_REQUIRE(w, NAME(suffix), &L->w[m], err, out, in))) return st;
-            bool has_bias = m <= RR_LORA_V ? d->c.qkv_bias : m == RR_LORA_O ? d->c.o_bias : false;
-            snprintf(suffix, sizeof suffix, "%s.bias", rr_lora_module_paths[m]);
-            if (has_bias && (st = RR_WEIGHTS_REQUIRE(w, NAME(suffix), &L->bias[m], err, out))) return st;
+            L->w[m] = v[weight_of[m]];
+            L->bias[m] = bias_of[m] >= 0 ? v[bias_of[m]] : NULL;
         }
-#undef NAME
     }
-    if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
-        int n = rr_dt_n_outputs(d);
-        d->heads = calloc((size_t)n, sizeof *d->heads);
-        if (!d->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
-        for (int k = 0; k < n; k++) {
-            snprintf(name, sizeof name, "lm_head.%d.linear_head.weight", k);
-            if ((st = RR_WEIGHTS_REQUIRE(w, name, &d->heads[k], err, 1, H))) return st;
-        }
-    } else if (d->c.tied) {
-        d->lm_head = d->embed;
-    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &d->lm_head, err, d->c.vocab, H))) {
-        return st;
-    }
-    return RERANK_OK;
+    free(views);
+    return st;
 }
 
 /* FlagEmbedding's training reads yes_loc = tokenizer('Yes', add_special_tokens=False)['input_ids'][-1]. */
@@ -140,7 +117,7 @@ static rerank_status build_table(rr_dec_trainer *d, rerank_error *err) {
         rr_lora_init_a(t->w + a->offset, (int)a->shape[0], (int)a->shape[1], d->seed, i);
     }
     for (size_t i = d->head_param; i < t->n_params; i++)
-        memcpy(t->w + t->params[i].offset, d->heads[i - d->head_param], (size_t)d->c.hidden * sizeof *t->w);
+        memcpy(t->w + t->params[i].offset, d->o.heads[i - d->head_param], (size_t)d->c.hidden * sizeof *t->w);
     return RERANK_OK;
 }
 
@@ -187,7 +164,7 @@ static void trainer_free(rr_trainer *t) {
     free(t->w);
     free(t->grad);
     free(d->layers);
-    free(d->heads);
+    free(d->o.heads);
     free(d->lora_param);
     rr_weights_free(d->weights);
     rr_pool_free(d->pool);

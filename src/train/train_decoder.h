@@ -28,8 +28,7 @@ typedef struct rr_dec_trainer {
     const rr_decoder_spec *spec; /* the architecture's spec, as scoring reads it (c.row->spec) */
     rr_model_config c;           /* config.json, parsed as scoring parses it (arch/config.h) */
     rr_weights *weights;
-    const float *embed, *final_norm, *lm_head; /* lm_head: the tied embedding or lm_head.weight (not layerwise) */
-    const float **heads;                       /* layerwise: [n_layers - start_layer + 1] of [H] */
+    rr_dec_outer o;                            /* embeddings, final norm, output head: bound as scoring binds them */
     rr_dt_layer *layers;
     int yes_id; /* tokenizer('Yes', add_special_tokens=False)['input_ids'][-1] (not layerwise) */
     /* LoRA */

@@ -173,9 +173,9 @@ static void residual(const rr_dec_trainer *d, float *out, const float *x, float 
 
 /* The head weight of output k: the "Yes" row of the output embedding, or layerwise head k. */
 static const float *head_w(const rr_dec_trainer *d, int k) {
-    if (d->spec->head != RR_DEC_HEAD_LAYERWISE) return d->lm_head + (size_t)d->yes_id * (size_t)d->c.hidden;
+    if (d->spec->head != RR_DEC_HEAD_LAYERWISE) return d->o.lm_head + (size_t)d->yes_id * (size_t)d->c.hidden;
     if (d->train_heads) return d->base.w + d->base.params[d->head_param + (size_t)k].offset;
-    return d->heads[k];
+    return d->o.heads[k];
 }
 
 /* RoPE and attention run per sequence, one pool task each (rows of different sequences never overlap). */
@@ -248,7 +248,7 @@ static void forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, a
     int H = d->c.hidden;
     float off = d->spec->norm_offset;
     for (size_t i = 0; i < z->N; i++) {
-        const float *e = d->embed + (size_t)b->ids[i] * z->H;
+        const float *e = d->o.embed + (size_t)b->ids[i] * z->H;
         if (d->c.emb_scale != 1.0f) rr_scale_fwd(a->xs[0] + i * z->H, e, d->c.emb_scale, z->H);
         else memcpy(a->xs[0] + i * z->H, e, z->H * sizeof(float));
     }
@@ -260,7 +260,7 @@ static void forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, a
         for (size_t s = 0; s < z->S; s++) {
             size_t o = (size_t)k * z->S + s;
             const float *row = a->xs[first + k] + (b->offsets[s + 1] - 1) * z->H;
-            rr_rmsnorm_fwd(a->hn + o * z->H, row, d->final_norm, off, 1, H, d->c.eps);
+            rr_rmsnorm_fwd(a->hn + o * z->H, row, d->o.final_norm, off, 1, H, d->c.eps);
             a->logits[o] = rr_dot_fwd(a->hn + o * z->H, head_w(d, k), z->H);
         }
 }
@@ -300,7 +300,7 @@ static void head_bwd(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         for (size_t e = 0; e < z->H; e++) a->dhn[e] = g * w[e];
         if (dw)
             for (size_t e = 0; e < z->H; e++) dw[e] += g * a->hn[o * z->H + e];
-        rr_rmsnorm_bwd(a->dx + t * z->H, NULL, a->dhn, a->xs[layer] + t * z->H, d->final_norm, d->spec->norm_offset, 1,
+        rr_rmsnorm_bwd(a->dx + t * z->H, NULL, a->dhn, a->xs[layer] + t * z->H, d->o.final_norm, d->spec->norm_offset, 1,
                        d->c.hidden, d->c.eps);
     }
 }

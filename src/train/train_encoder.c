@@ -303,17 +303,17 @@ static void forward(const pass *p) {
     for (int l = 0; l < d->n_layers; l++) {
         layer_acts *la = &a->layers[l];
         const float *x = a->xs[l];
-        dense_fwd(p, la->q, x, LW(l, RR_TL_QW), LW(l, RR_TL_QB), NULL, n, H, H);
-        dense_fwd(p, la->k, x, LW(l, RR_TL_KW), LW(l, RR_TL_KB), NULL, n, H, H);
-        dense_fwd(p, la->v, x, LW(l, RR_TL_VW), LW(l, RR_TL_VB), NULL, n, H, H);
+        dense_fwd(p, la->q, x, LW(l, RR_ENC_QW), LW(l, RR_ENC_QB), NULL, n, H, H);
+        dense_fwd(p, la->k, x, LW(l, RR_ENC_KW), LW(l, RR_ENC_KB), NULL, n, H, H);
+        dense_fwd(p, la->v, x, LW(l, RR_ENC_VW), LW(l, RR_ENC_VB), NULL, n, H, H);
         attention_fwd(p, la->ctx, la->q, la->k, la->v, l);
-        dense_drop_res(p, la->res1, la->ctx, LW(l, RR_TL_OW), LW(l, RR_TL_OB), x, H, layer_site(l, SITE_ATTN_OUT));
-        layernorm_fwd(p, la->h1, la->res1, LW(l, RR_TL_LN1W), LW(l, RR_TL_LN1B));
-        dense_fwd(p, la->up, la->h1, LW(l, RR_TL_UPW), LW(l, RR_TL_UPB), NULL, n, H, I);
+        dense_drop_res(p, la->res1, la->ctx, LW(l, RR_ENC_OW), LW(l, RR_ENC_OB), x, H, layer_site(l, SITE_ATTN_OUT));
+        layernorm_fwd(p, la->h1, la->res1, LW(l, RR_ENC_LN1W), LW(l, RR_ENC_LN1B));
+        dense_fwd(p, la->up, la->h1, LW(l, RR_ENC_UPW), LW(l, RR_ENC_UPB), NULL, n, H, I);
         gelu_fwd(p, la->act, la->up);
-        dense_drop_res(p, la->res2, la->act, LW(l, RR_TL_DOWNW), LW(l, RR_TL_DOWNB), la->h1, I,
+        dense_drop_res(p, la->res2, la->act, LW(l, RR_ENC_DOWNW), LW(l, RR_ENC_DOWNB), la->h1, I,
                        layer_site(l, SITE_FFN_OUT));
-        layernorm_fwd(p, a->xs[l + 1], la->res2, LW(l, RR_TL_LN2W), LW(l, RR_TL_LN2B));
+        layernorm_fwd(p, a->xs[l + 1], la->res2, LW(l, RR_ENC_LN2W), LW(l, RR_ENC_LN2B));
     }
     /* Head on each sequence's first token: [dropout (spec head_input_dropout: XLM-R)] -> dense -> tanh -> dropout -> out (one logit). */
     for (int s = 0; s < S; s++) memcpy(a->cls + (size_t)s * Hs, a->xs[d->n_layers] + b->offsets[s] * Hs, Hs * sizeof(float));
@@ -349,27 +349,27 @@ static void backward(const pass *p) {
         layer_acts *la = &a->layers[l];
         const float *x = a->xs[l];
         zero(a->dres, nh);
-        layernorm_bwd(p, a->dres, LG(l, RR_TL_LN2W), LG(l, RR_TL_LN2B), a->dx, la->res2, LW(l, RR_TL_LN2W));
+        layernorm_bwd(p, a->dres, LG(l, RR_ENC_LN2W), LG(l, RR_ENC_LN2B), a->dx, la->res2, LW(l, RR_ENC_LN2W));
         memcpy(a->dh1, a->dres, nh * sizeof(float)); /* the residual */
         drop_hidden(p, a->dres, layer_site(l, SITE_FFN_OUT));
         zero(a->dact, ni), zero(a->dup, ni);
-        dense_bwd(p, a->dact, LG(l, RR_TL_DOWNW), LG(l, RR_TL_DOWNB), a->dres, la->act, LW(l, RR_TL_DOWNW), n, I, H);
+        dense_bwd(p, a->dact, LG(l, RR_ENC_DOWNW), LG(l, RR_ENC_DOWNB), a->dres, la->act, LW(l, RR_ENC_DOWNW), n, I, H);
         if (p->ref) rr_gelu_bwd(a->dup, a->dact, la->up, ni);
         else rr_gelu_bwd_fast(p->pool, a->dup, a->dact, la->up, ni);
-        dense_bwd(p, a->dh1, LG(l, RR_TL_UPW), LG(l, RR_TL_UPB), a->dup, la->h1, LW(l, RR_TL_UPW), n, H, I);
+        dense_bwd(p, a->dh1, LG(l, RR_ENC_UPW), LG(l, RR_ENC_UPB), a->dup, la->h1, LW(l, RR_ENC_UPW), n, H, I);
         zero(a->dres, nh);
-        layernorm_bwd(p, a->dres, LG(l, RR_TL_LN1W), LG(l, RR_TL_LN1B), a->dh1, la->res1, LW(l, RR_TL_LN1W));
+        layernorm_bwd(p, a->dres, LG(l, RR_ENC_LN1W), LG(l, RR_ENC_LN1B), a->dh1, la->res1, LW(l, RR_ENC_LN1W));
         memcpy(a->dx, a->dres, nh * sizeof(float)); /* the residual */
         drop_hidden(p, a->dres, layer_site(l, SITE_ATTN_OUT));
         zero(a->dctx, nh);
-        dense_bwd(p, a->dctx, LG(l, RR_TL_OW), LG(l, RR_TL_OB), a->dres, la->ctx, LW(l, RR_TL_OW), n, H, H);
+        dense_bwd(p, a->dctx, LG(l, RR_ENC_OW), LG(l, RR_ENC_OB), a->dres, la->ctx, LW(l, RR_ENC_OW), n, H, H);
         zero(a->dq, nh), zero(a->dk, nh), zero(a->dv, nh);
         attention_bwd(p, la, l);
-        dense_bwd(p, a->dx, LG(l, RR_TL_QW), LG(l, RR_TL_QB), a->dq, x, LW(l, RR_TL_QW), n, H, H);
+        dense_bwd(p, a->dx, LG(l, RR_ENC_QW), LG(l, RR_ENC_QB), a->dq, x, LW(l, RR_ENC_QW), n, H, H);
         /* The key bias gets no gradient: it adds q . b_key to every score of a query's row, which the softmax
          * ignores, so its exact gradient is 0 (summing dk would give float noise of the order of AdamW's eps). */
-        dense_bwd(p, a->dx, LG(l, RR_TL_KW), NULL, a->dk, x, LW(l, RR_TL_KW), n, H, H);
-        dense_bwd(p, a->dx, LG(l, RR_TL_VW), LG(l, RR_TL_VB), a->dv, x, LW(l, RR_TL_VW), n, H, H);
+        dense_bwd(p, a->dx, LG(l, RR_ENC_KW), NULL, a->dk, x, LW(l, RR_ENC_KW), n, H, H);
+        dense_bwd(p, a->dx, LG(l, RR_ENC_VW), LG(l, RR_ENC_VB), a->dv, x, LW(l, RR_ENC_VW), n, H, H);
     }
     /* Embeddings. nn.Embedding(padding_idx = pad) gives the pad row no gradient (word embeddings; RoBERTa's
      * position embeddings too). */

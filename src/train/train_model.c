@@ -13,25 +13,9 @@
 #include "train/optim.h"
 #include "train/train_internal.h"
 
-/* Suffixes of one layer's tensors under <prefix>encoder.layer.<i>., in RR_TL_* order; 'H' hidden, 'I' ffn. */
-static const struct {
-    const char *suffix;
-    char d0, d1;
-} layer_tensors[RR_TL_COUNT] = {
-    {"attention.self.query.weight", 'H', 'H'}, {"attention.self.query.bias", 'H', 0},
-    {"attention.self.key.weight", 'H', 'H'},   {"attention.self.key.bias", 'H', 0},
-    {"attention.self.value.weight", 'H', 'H'}, {"attention.self.value.bias", 'H', 0},
-    {"attention.output.dense.weight", 'H', 'H'}, {"attention.output.dense.bias", 'H', 0},
-    {"attention.output.LayerNorm.weight", 'H', 0}, {"attention.output.LayerNorm.bias", 'H', 0},
-    {"intermediate.dense.weight", 'I', 'H'},   {"intermediate.dense.bias", 'I', 0},
-    {"output.dense.weight", 'H', 'I'},         {"output.dense.bias", 'H', 0},
-    {"output.LayerNorm.weight", 'H', 0},       {"output.LayerNorm.bias", 'H', 0},
-};
-
-static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, const char *fmt, const char *a,
-                      const char *b, int layer) {
-    if (layer >= 0) snprintf(p->name, sizeof p->name, fmt, a, layer, b);
-    else snprintf(p->name, sizeof p->name, fmt, a, b);
+/* Parameter p: `name`, shape [d0] (d1 == 0) or [d0, d1], the next floats of every buffer. */
+static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, const char *name) {
+    snprintf(p->name, sizeof p->name, "%s", name);
     p->n_dims = d1 ? 2 : 1;
     p->shape[0] = d0;
     p->shape[1] = d1;
@@ -51,24 +35,30 @@ static rerank_status build_table(rr_train_model *m, rerank_error *err) {
     if (!m->params) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     size_t at = 0;
     rr_train_param *t = m->params;
-    int64_t H = d->hidden, I = d->ffn;
-    set_param(&t[RR_TP_WORD], &at, d->vocab, H, "%sembeddings.%s", p, "word_embeddings.weight", -1);
-    set_param(&t[RR_TP_POS], &at, d->max_pos, H, "%sembeddings.%s", p, "position_embeddings.weight", -1);
-    set_param(&t[RR_TP_TYPE], &at, d->type_vocab, H, "%sembeddings.%s", p, "token_type_embeddings.weight", -1);
-    set_param(&t[RR_TP_EMB_LN_W], &at, H, 0, "%sembeddings.%s", p, "LayerNorm.weight", -1);
-    set_param(&t[RR_TP_EMB_LN_B], &at, H, 0, "%sembeddings.%s", p, "LayerNorm.bias", -1);
+    int64_t H = d->hidden;
+    char name[160];
+#define EMB(k, d0, d1, suffix) (snprintf(name, sizeof name, "%sembeddings.%s", p, suffix), set_param(&t[k], &at, d0, d1, name))
+    EMB(RR_TP_WORD, d->vocab, H, "word_embeddings.weight");
+    EMB(RR_TP_POS, d->max_pos, H, "position_embeddings.weight");
+    EMB(RR_TP_TYPE, d->type_vocab, H, "token_type_embeddings.weight");
+    EMB(RR_TP_EMB_LN_W, H, 0, "LayerNorm.weight");
+    EMB(RR_TP_EMB_LN_B, H, 0, "LayerNorm.bias");
+#undef EMB
+    /* every layer's tensors as scoring binds them: the encoder's layer table (arch.h), in its order */
+    const rr_layer_table *tab = &rr_encoder_layers;
     for (int l = 0; l < d->n_layers; l++)
-        for (int k = 0; k < RR_TL_COUNT; k++) {
-            int64_t d0 = layer_tensors[k].d0 == 'H' ? H : I;
-            int64_t d1 = !layer_tensors[k].d1 ? 0 : layer_tensors[k].d1 == 'H' ? H : I;
-            set_param(&t[rr_train_layer_param(l, k)], &at, d0, d1, "%sencoder.layer.%d.%s", p,
-                      layer_tensors[k].suffix, l);
+        for (int k = 0; k < tab->n; k++) {
+            rr_layer_tensor_name(tab, p, l, k, name, sizeof name);
+            int64_t d1 = tab->t[k].d1 ? rr_config_dim(d, tab->t[k].d1) : 0;
+            set_param(&t[rr_train_layer_param(l, k)], &at, rr_config_dim(d, tab->t[k].d0), d1, name);
         }
     size_t h = rr_train_head_param(d->n_layers, 0);
-    set_param(&t[h + 0], &at, H, H, "%s.%s", m->spec->head_dense, "weight", -1);
-    set_param(&t[h + 1], &at, H, 0, "%s.%s", m->spec->head_dense, "bias", -1);
-    set_param(&t[h + 2], &at, 1, H, "%s.%s", m->spec->head_out, "weight", -1);
-    set_param(&t[h + 3], &at, 1, 0, "%s.%s", m->spec->head_out, "bias", -1);
+#define HEAD(k, d0, d1, tensor, what) (snprintf(name, sizeof name, "%s.%s", tensor, what), set_param(&t[h + k], &at, d0, d1, name))
+    HEAD(RR_TH_DENSE_W, H, H, m->spec->head_dense, "weight");
+    HEAD(RR_TH_DENSE_B, H, 0, m->spec->head_dense, "bias");
+    HEAD(RR_TH_OUT_W, 1, H, m->spec->head_out, "weight");
+    HEAD(RR_TH_OUT_B, 1, 0, m->spec->head_out, "bias");
+#undef HEAD
     m->n_floats = at;
     return RERANK_OK;
 }
