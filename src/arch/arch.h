@@ -60,7 +60,8 @@ struct rr_prefix {
 };
 
 /* A block family. parse_config() is its section of the config parser (config.c); load() builds m->impl from
- * m->cfg and, when m->weights is set, binds and shape-checks every tensor. */
+ * m->cfg and binds and shape-checks every tensor of m->weights (the loader then converts the dense matrices
+ * it lists: rr_dense_prepare). */
 struct rr_family {
     rerank_status (*parse_config)(const json_t *config, const void *spec, rr_model_config *cfg, rerank_error *err);
     rerank_status (*load)(rr_model *m, rerank_error *err);

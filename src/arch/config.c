@@ -49,24 +49,34 @@ static rerank_status get_prob(const json_t *c, const char *key, double dflt, flo
     return st;
 }
 
+/* The sizes both families have, in the order they are checked; a decoder has num_key_value_heads (default: the
+ * heads) and positions up to 2^24, an encoder type_vocab_size (default 2) and positions up to 2^20. */
+static rerank_status get_sizes(const json_t *c, bool decoder, rr_model_config *m, rerank_error *err) {
+    rerank_status st;
+    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &m->hidden, err)) ||
+        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &m->n_layers, err)) ||
+        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &m->n_heads, err)))
+        return st;
+    m->n_kv_heads = m->n_heads;
+    if (decoder && (st = get_int(c, "num_key_value_heads", false, m->n_heads, 1, 1024, &m->n_kv_heads, err))) return st;
+    if ((st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &m->ffn, err)) ||
+        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &m->vocab, err)))
+        return st;
+    m->type_vocab = 1;
+    if (!decoder && (st = get_int(c, "type_vocab_size", false, 2, 1, 1 << 16, &m->type_vocab, err))) return st;
+    return get_int(c, "max_position_embeddings", true, 0, 1, decoder ? 1 << 24 : 1 << 20, &m->max_pos, err);
+}
+
 /* ---- the encoder section (BERT / RoBERTa / XLM-R names) ---- */
 
 rerank_status rr_config_parse_encoder(const json_t *c, const void *spec, rr_model_config *e, rerank_error *err) {
     const rr_encoder_spec *sp = spec;
     rerank_status st;
-    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &e->hidden, err)) ||
-        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &e->n_layers, err)) ||
-        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &e->n_heads, err)) ||
-        (st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &e->ffn, err)) ||
-        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &e->vocab, err)) ||
-        (st = get_int(c, "type_vocab_size", false, 2, 1, 1 << 16, &e->type_vocab, err)) ||
-        (st = get_int(c, "max_position_embeddings", true, 0, 1, 1 << 20, &e->max_pos, err)))
-        return st;
+    if ((st = get_sizes(c, false, e, err))) return st;
     if (e->hidden % e->n_heads != 0)
         return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'hidden_size' (%d) is not a multiple of 'num_attention_heads' (%d)",
                        CONFIG, e->hidden, e->n_heads);
     e->head_dim = e->hidden / e->n_heads;
-    e->n_kv_heads = e->n_heads;
     bool roberta = sp->positions == RR_POS_ROBERTA;
     if ((st = get_int(c, "pad_token_id", roberta, 0, 0, 1 << 24, &e->pad_id, err))) return st;
     e->max_tokens = roberta ? e->max_pos - e->pad_id - 1 : e->max_pos;
@@ -218,14 +228,7 @@ static rerank_status decoder_extras(const json_t *c, const rr_decoder_spec *sp, 
 rerank_status rr_config_parse_decoder(const json_t *c, const void *spec, rr_model_config *d, rerank_error *err) {
     const rr_decoder_spec *sp = spec;
     rerank_status st;
-    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &d->hidden, err)) ||
-        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &d->n_layers, err)) ||
-        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &d->n_heads, err)) ||
-        (st = get_int(c, "num_key_value_heads", false, d->n_heads, 1, 1024, &d->n_kv_heads, err)) ||
-        (st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &d->ffn, err)) ||
-        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &d->vocab, err)) ||
-        (st = get_int(c, "max_position_embeddings", true, 0, 1, 1 << 24, &d->max_pos, err)) ||
-        (st = decoder_heads(c, d, err)) || (st = get_eps(c, "rms_norm_eps", 1e-6, &d->eps, err)) ||
+    if ((st = get_sizes(c, true, d, err)) || (st = decoder_heads(c, d, err)) || (st = get_eps(c, "rms_norm_eps", 1e-6, &d->eps, err)) ||
         (st = get_pos(c, "rope_theta", 10000.0, 1e12, &d->rope_theta, err)) || (st = decoder_refusals(c, err)))
         return st;
     bool attn_bias;
@@ -240,7 +243,6 @@ rerank_status rr_config_parse_decoder(const json_t *c, const void *spec, rr_mode
     d->qkv_bias = sp->qkv_bias || attn_bias;
     d->qk_norm = sp->qk_norm;
     d->o_bias = attn_bias;
-    d->type_vocab = 1;
     d->max_tokens = d->max_pos;
     return RERANK_OK;
 }

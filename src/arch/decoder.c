@@ -119,12 +119,9 @@ static rerank_status decoder_load(rr_model *m, rerank_error *err) {
     m->impl = d;
     d->spec = m->row->spec;
     d->c = &m->cfg;
-    if (!m->weights) return RERANK_OK;
     if (!(d->layers = calloc((size_t)d->c->n_layers, sizeof *d->layers)))
         return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c->n_layers);
-    rerank_status st = rr_decoder_bind(m->weights, d->spec, d->c, &d->o, d->layers, NULL, m->packed, err);
-    if (st) return st;
-    return rr_dense_prepare(m, err);
+    return rr_decoder_bind(m->weights, d->spec, d->c, &d->o, d->layers, NULL, m->packed, err);
 }
 
 size_t rr_model_n_outputs(const rr_model *m, const rr_batch *b) {

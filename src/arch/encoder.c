@@ -103,10 +103,7 @@ static rerank_status encoder_load(rr_model *m, rerank_error *err) {
     m->impl = e;
     e->spec = m->row->spec;
     e->c = &m->cfg;
-    if (!m->weights) return RERANK_OK;
-    rerank_status st = bind_weights(e, m->weights, m->packed, err);
-    if (st) return st;
-    return rr_dense_prepare(m, err);
+    return bind_weights(e, m->weights, m->packed, err);
 }
 
 /* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */

@@ -125,6 +125,7 @@ rerank_status rr_model_load_adapted(const char *dir, const json_t *config, reran
     if (!st && !(st = rr_weights_open(dir, &m->weights, err)) &&
         !(st = adapter ? rr_adapter_apply(adapter, m->weights, m->architecture, err) : RERANK_OK))
         st = m->row->family->load(m, err);
+    if (!st) st = rr_dense_prepare(m, err); /* the dense matrices in m->dtype, for every family alike */
     if (st) {
         rr_model_free(m);
         return st;
