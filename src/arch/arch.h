@@ -169,7 +169,6 @@ typedef struct rr_encoder_spec {
 } rr_encoder_spec;
 
 extern const rr_family rr_encoder_family;
-extern const rr_encoder_spec rr_xlmr_spec, rr_bert_spec; /* xlmr.c, bert.c */
 
 /* ---- heads (heads.c) ---- */
 

@@ -1,5 +1,5 @@
 /* decoder.h - private to src/arch: the shared pre-norm decoder block family (decoder.c) and the plain data
- * each architecture drives it with (gemma.c, qwen.c, minicpm.c, llama.c define one rr_decoder_spec each). */
+ * each architecture drives it with (gemma.c, qwen.c, minicpm.c, llama.c define one rr_decoder_spec each; registry.c names them in its rows). */
 #ifndef RR_ARCH_DECODER_H
 #define RR_ARCH_DECODER_H
 
@@ -54,9 +54,5 @@ rerank_status rr_decoder_bind(rr_weights *w, const rr_decoder_spec *sp, const rr
                               void *layers, const float **views, bool skip_dense, rerank_error *err);
 
 extern const rr_family rr_decoder_family;
-extern const rr_decoder_spec rr_gemma_spec;               /* gemma.c */
-extern const rr_decoder_spec rr_qwen2_spec, rr_qwen3_spec; /* qwen.c */
-extern const rr_decoder_spec rr_minicpm_layerwise_spec;   /* minicpm.c */
-extern const rr_decoder_spec rr_llama_spec;               /* llama.c */
 
 #endif

@@ -1,5 +1,5 @@
-/* registry.c - the one table from config.json `architectures[0]` to a block family and its data, plus the
- * model object's life cycle (load, describe, forward, free) and forward-pass workspaces. */
+/* registry.c - the one table from config.json `architectures[0]` to a block family, its spec and how it trains,
+ * plus the model object's life cycle (load, describe, forward, free) and forward-pass workspaces. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +12,13 @@
 #include "base/threadpool.h"
 
 
+/* The specs, one thin file each (xlmr.c, bert.c, gemma.c, qwen.c, minicpm.c, llama.c). */
+extern const rr_encoder_spec rr_xlmr_spec, rr_bert_spec;
+extern const rr_decoder_spec rr_gemma_spec, rr_qwen2_spec, rr_qwen3_spec, rr_minicpm_layerwise_spec, rr_llama_spec;
+
 /* Each row: the architecture, the kind of scores it gives, its block family and spec, how `rerank train` fine-tunes
- * it. Scoring and training both find an architecture here and nowhere else. */
+ * it. Scoring and training both find an architecture here and nowhere else: adding one is a spec file, its name
+ * above and a row below (README "Adding an architecture"). */
 static const rr_arch_row registry[] = {
     {"XLMRobertaForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_xlmr_spec, RR_TRAIN_FULL},
     {"BertForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_bert_spec, RR_TRAIN_FULL},
