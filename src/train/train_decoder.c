@@ -17,21 +17,20 @@ int rr_dt_n_outputs(const rr_dec_trainer *d) {
     return d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->c.n_layers - d->c.start_layer + 1 : 1;
 }
 
+/* Each LoRA module's weight and bias (-1: none) in the decoder's layer table (arch/decoder.h). */
+static const int weight_of[RR_LORA_N_MODULES] = {RR_DEC_QW, RR_DEC_KW, RR_DEC_VW, RR_DEC_OW,
+                                                 RR_DEC_GATEW, RR_DEC_UPW, RR_DEC_DOWNW};
+static const int bias_of[RR_LORA_N_MODULES] = {RR_DEC_QB, RR_DEC_KB, RR_DEC_VB, RR_DEC_OB, -1, -1, -1};
+
 void rr_dt_module_dims(const rr_dec_trainer *d, int m, int *out, int *in) {
-    int H = d->c.hidden, Q = d->c.n_heads * d->c.head_dim, K = d->c.n_kv_heads * d->c.head_dim, F = d->c.ffn;
-    static const char outs[] = "QKKHFFH", ins[] = "HHHQHHF";
-    int dims[128] = {0};
-    dims['H'] = H, dims['Q'] = Q, dims['K'] = K, dims['F'] = F;
-    *out = dims[(int)outs[m]];
-    *in = dims[(int)ins[m]];
+    const rr_layer_tensor *t = &rr_decoder_layers.t[weight_of[m]];
+    *out = (int)rr_config_dim(&d->c, t->d0);
+    *in = (int)rr_config_dim(&d->c, t->d1);
 }
 
-/* The frozen base, bound by scoring's binder (arch/decoder.h) from the decoder's layer table; each projection's
- * weight and bias by LoRA module. */
+/* The frozen base, bound by scoring's binder (arch/decoder.h) from the decoder's layer table, then each
+ * projection's weight and bias by LoRA module. */
 static rerank_status bind_weights(rr_dec_trainer *d, rerank_error *err) {
-    static const int weight_of[RR_LORA_N_MODULES] = {RR_DEC_QW, RR_DEC_KW, RR_DEC_VW, RR_DEC_OW,
-                                                     RR_DEC_GATEW, RR_DEC_UPW, RR_DEC_DOWNW};
-    static const int bias_of[RR_LORA_N_MODULES] = {RR_DEC_QB, RR_DEC_KB, RR_DEC_VB, RR_DEC_OB, -1, -1, -1};
     size_t n = (size_t)d->c.n_layers;
     d->layers = calloc(n, sizeof *d->layers);
     const float **views = calloc(n * RR_DEC_N, sizeof *views);

@@ -92,30 +92,13 @@ static rerank_status acts_alloc(acts *a, const rr_dec_trainer *d, const dims *z,
 
 static rerank_status check_batch(const rr_dec_trainer *d, const rr_batch *b, size_t group_size, dims *z,
                                  rerank_error *err) {
-    if (!b || !b->offsets || !b->ids || b->n_seqs == 0 || b->offsets[0] != 0)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "training batch needs ids and offsets starting at 0");
-    if (group_size && (group_size < 2 || b->n_seqs % group_size != 0))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%zu sequences do not form groups of %zu (>= 2)", b->n_seqs,
-                       group_size);
-    z->longest = 0;
-    for (size_t s = 0; s < b->n_seqs; s++) {
-        size_t lo = b->offsets[s], hi = b->offsets[s + 1];
-        if (hi <= lo) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty or its offsets decrease", s);
-        if (hi - lo > (size_t)d->c.max_pos)
-            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, hi - lo,
-                           d->c.max_pos);
-        if (hi - lo > z->longest) z->longest = hi - lo;
-    }
-    z->N = b->offsets[b->n_seqs];
+    rerank_status st = rr_train_check_batch(b, group_size, false, &d->c, d->c.max_pos, &z->N, &z->longest, err);
+    if (st) return st;
     size_t widest = (size_t)d->c.ffn > (size_t)d->c.n_heads * (size_t)d->c.head_dim ? (size_t)d->c.ffn
                                                                                 : (size_t)d->c.n_heads * (size_t)d->c.head_dim;
     if (widest < (size_t)d->c.hidden) widest = (size_t)d->c.hidden;
     if (z->N > (size_t)INT_MAX / widest || z->N > (size_t)INT_MAX / (size_t)d->c.n_heads)
         return rr_fail(err, RERANK_ERR_INPUT, "batch of %zu tokens is too large", z->N);
-    for (size_t i = 0; i < z->N; i++)
-        if (b->ids[i] < 0 || b->ids[i] >= d->c.vocab)
-            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
-                           d->c.vocab);
     z->S = b->n_seqs;
     z->H = (size_t)d->c.hidden;
     z->QD = (size_t)d->c.n_heads * (size_t)d->c.head_dim;

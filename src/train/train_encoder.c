@@ -12,6 +12,7 @@
 #include "kernels/kernels_bwd.h"
 #include "train/dist.h"
 #include "train/train_internal.h"
+#include "train/trainer.h"
 
 /* Activations of one layer: its input is acts.xs[l], its output acts.xs[l+1]. */
 typedef struct layer_acts {
@@ -98,35 +99,6 @@ static rerank_status acts_alloc(acts *a, rr_train_model *m, size_t N, size_t S, 
     TAKE(a->dpre, sh), TAKE(a->dpooled, sh), TAKE(a->logits, S), TAKE(a->dlogits, S), TAKE(a->att, att - ln);
     TAKE(a->ln, ln);
 #undef TAKE
-    return RERANK_OK;
-}
-
-static rerank_status check_batch(const rr_train_model *m, const rr_batch *b, size_t group_size, size_t *n_tokens,
-                                 size_t *longest, rerank_error *err) {
-    if (!b || !b->offsets || !b->ids || b->n_seqs == 0 || b->offsets[0] != 0)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "training batch needs ids and offsets starting at 0");
-    if (group_size < 2 || b->n_seqs % group_size != 0)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%zu sequences do not form groups of %zu (>= 2)", b->n_seqs,
-                       group_size);
-    *longest = 0;
-    for (size_t s = 0; s < b->n_seqs; s++) {
-        size_t a = b->offsets[s], z = b->offsets[s + 1];
-        if (z <= a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty or its offsets decrease", s);
-        if (z - a > (size_t)m->d.max_tokens)
-            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, z - a,
-                           m->d.max_tokens);
-        if (z - a > *longest) *longest = z - a;
-    }
-    *n_tokens = b->offsets[b->n_seqs];
-    if (*n_tokens > (size_t)INT32_MAX) return rr_fail(err, RERANK_ERR_INPUT, "batch of %zu tokens is too large", *n_tokens);
-    for (size_t i = 0; i < *n_tokens; i++) {
-        if (b->ids[i] < 0 || b->ids[i] >= m->d.vocab)
-            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
-                           m->d.vocab);
-        if (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= m->d.type_vocab))
-            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d is outside [0, %d)", i, (int)b->type_ids[i],
-                           m->d.type_vocab);
-    }
     return RERANK_OK;
 }
 
@@ -386,7 +358,7 @@ static void backward(const pass *p) {
 rerank_status rr_train_step(rr_train_model *m, const rr_batch *batch, size_t group_size, const float *teacher,
                             float *logits, rr_train_loss *loss, rerank_error *err) {
     size_t N = 0, longest = 0;
-    rerank_status st = check_batch(m, batch, group_size, &N, &longest, err);
+    rerank_status st = rr_train_check_batch(batch, group_size, true, &m->d, m->d.max_tokens, &N, &longest, err);
     if (st) return st;
     if (m->d.pad_id >= m->d.vocab || (m->spec->positions == RR_POS_ROBERTA && m->d.pad_id >= m->d.max_pos))
         return rr_fail(err, RERANK_ERR_FORMAT, "config.json: pad_token_id %d is outside the embedding tables", m->d.pad_id);

@@ -2,6 +2,7 @@
  * (arch.h), never by the architecture's name. */
 #include "train/trainer.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "base/error.h"
@@ -47,6 +48,35 @@ rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_t
      * FlagEmbedding LLM layout for every decoder but the layerwise one, Qwen3 included). */
     if (!st && *out && row->train == RR_TRAIN_FULL) (*out)->kind = row->kind;
     return st;
+}
+
+rerank_status rr_train_check_batch(const rr_batch *b, size_t group_size, bool grouped, const rr_model_config *c,
+                                   int max_len, size_t *n_tokens, size_t *longest, rerank_error *err) {
+    if (!b || !b->offsets || !b->ids || b->n_seqs == 0 || b->offsets[0] != 0)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "training batch needs ids and offsets starting at 0");
+    if ((grouped || group_size) && (group_size < 2 || b->n_seqs % group_size != 0))
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%zu sequences do not form groups of %zu (>= 2)", b->n_seqs,
+                       group_size);
+    *longest = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t lo = b->offsets[s], hi = b->offsets[s + 1];
+        if (hi <= lo) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty or its offsets decrease", s);
+        if (hi - lo > (size_t)max_len)
+            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, hi - lo,
+                           max_len);
+        if (hi - lo > *longest) *longest = hi - lo;
+    }
+    *n_tokens = b->offsets[b->n_seqs];
+    if (*n_tokens > (size_t)INT32_MAX) return rr_fail(err, RERANK_ERR_INPUT, "batch of %zu tokens is too large", *n_tokens);
+    for (size_t i = 0; i < *n_tokens; i++) {
+        if (b->ids[i] < 0 || b->ids[i] >= c->vocab)
+            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
+                           c->vocab);
+        if (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= c->type_vocab))
+            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d is outside [0, %d)", i, (int)b->type_ids[i],
+                           c->type_vocab);
+    }
+    return RERANK_OK;
 }
 
 void rr_trainer_free(rr_trainer *t) {
