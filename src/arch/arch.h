@@ -170,6 +170,11 @@ typedef struct rr_encoder_spec {
 
 extern const rr_family rr_encoder_family;
 
+/* x[N,H] = word[id] + type[type_id] + pos[position] for every token of b (the input of the embedding LayerNorm),
+ * positions by the spec's rule, per sequence; pos_ids (may be NULL) receives them. Scoring and training both. */
+void rr_encoder_embed_sum(const rr_encoder_spec *sp, const rr_model_config *c, const float *word, const float *pos,
+                          const float *type, const rr_batch *b, float *x, int32_t *pos_ids);
+
 /* ---- heads (heads.c) ---- */
 
 /* dense(H->H) -> tanh -> out(H->1) on one token: the XLM-R classification head and BERT pooler+classifier. */

@@ -365,14 +365,13 @@ static const float *last_normed(const rr_decoder *d, const rr_batch *b, const de
     return bf->last;
 }
 
-/* Embeddings of ids[0..N) into x. */
-static void embed_fwd(const rr_decoder *d, const int32_t *ids, size_t N, float *x) {
-    size_t H = (size_t)d->c->hidden;
+void rr_decoder_embed_fwd(const rr_dec_outer *o, const rr_model_config *c, const int32_t *ids, size_t N, float *x) {
+    size_t H = (size_t)c->hidden;
     for (size_t i = 0; i < N; i++) {
-        const float *e = d->o.embed + (size_t)ids[i] * H;
+        const float *e = o->embed + (size_t)ids[i] * H;
         float *xi = x + i * H;
-        if (d->c->emb_scale != 1.0f)
-            rr_scale_fwd(xi, e, d->c->emb_scale, H);
+        if (c->emb_scale != 1.0f)
+            rr_scale_fwd(xi, e, c->emb_scale, H);
         else
             memcpy(xi, e, H * sizeof *xi);
     }
@@ -400,7 +399,7 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     dec_bufs bf;
     if ((st = get_bufs(d, ws, N, past + longest, &bf, err))) return st;
     size_t H = (size_t)d->c->hidden, n_out = rr_model_n_outputs(m, b);
-    embed_fwd(d, b->ids, N, bf.x);
+    rr_decoder_embed_fwd(&d->o, d->c, b->ids, N, bf.x);
     rr_rope_table(bf.cos_t, bf.sin_t, (int)(past + longest), d->c->head_dim, d->c->rope_theta);
     bool layerwise = d->spec->head == RR_DEC_HEAD_LAYERWISE;
     size_t next_cut = 0; /* index into b->layers of the next cutoff to emit */
@@ -469,7 +468,7 @@ static rerank_status decoder_prefix_forward(const rr_model *m, const int32_t *id
     p->kv_dim = KD;
     dec_bufs bf;
     if ((st = get_bufs(d, ws, n, n, &bf, err))) return st;
-    embed_fwd(d, ids, n, bf.x);
+    rr_decoder_embed_fwd(&d->o, d->c, ids, n, bf.x);
     rr_rope_table(bf.cos_t, bf.sin_t, (int)n, d->c->head_dim, d->c->rope_theta);
     for (int l = 1; l <= n_layers; l++) {
         dec_kv kv = {.save_k = p->k + (size_t)(l - 1) * n * KD, .save_v = p->v + (size_t)(l - 1) * n * KD,

@@ -54,6 +54,9 @@ typedef struct rr_dec_outer {
 rerank_status rr_decoder_bind(rr_weights *w, const rr_decoder_spec *sp, const rr_model_config *c, rr_dec_outer *o,
                               void *layers, const float **views, bool skip_dense, rerank_error *err);
 
+/* x[N,H] = the embeddings of ids[0..N), times the config's emb_scale (the frozen embeddings of training too). */
+void rr_decoder_embed_fwd(const rr_dec_outer *o, const rr_model_config *c, const int32_t *ids, size_t N, float *x);
+
 extern const rr_family rr_decoder_family;
 
 #endif

@@ -134,23 +134,29 @@ static rerank_status check_batch(const rr_encoder *e, const rr_batch *b, size_t 
     return RERANK_OK;
 }
 
-/* x[N,H] = LayerNorm(word[id] + type[type_id] + pos[position]), positions per sequence. */
-static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x, uint16_t *xb) {
-    size_t H = (size_t)e->c->hidden;
+void rr_encoder_embed_sum(const rr_encoder_spec *sp, const rr_model_config *c, const float *word, const float *pos,
+                          const float *type, const rr_batch *b, float *x, int32_t *pos_ids) {
+    size_t H = (size_t)c->hidden;
     for (size_t s = 0; s < b->n_seqs; s++) {
         int nonpad = 0;
         for (size_t i = b->offsets[s]; i < b->offsets[s + 1]; i++) {
-            int id = b->ids[i], pos;
-            if (e->spec->positions == RR_POS_ROBERTA) /* HF create_position_ids_from_input_ids */
-                pos = id != e->c->pad_id ? e->c->pad_id + ++nonpad : e->c->pad_id;
+            int id = b->ids[i], at;
+            if (sp->positions == RR_POS_ROBERTA) /* HF create_position_ids_from_input_ids */
+                at = id != c->pad_id ? c->pad_id + ++nonpad : c->pad_id;
             else
-                pos = (int)(i - b->offsets[s]);
-            const float *we = e->word_emb + (size_t)id * H, *pe = e->pos_emb + (size_t)pos * H,
-                        *te = e->type_emb + (size_t)(b->type_ids ? b->type_ids[i] : 0) * H;
+                at = (int)(i - b->offsets[s]);
+            if (pos_ids) pos_ids[i] = at;
+            const float *we = word + (size_t)id * H, *pe = pos + (size_t)at * H,
+                        *te = type + (size_t)(b->type_ids ? b->type_ids[i] : 0) * H;
             float *xi = x + i * H;
             for (size_t d = 0; d < H; d++) xi[d] = (we[d] + te[d]) + pe[d];
         }
     }
+}
+
+/* x[N,H] = LayerNorm(the embeddings' sum). */
+static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x, uint16_t *xb) {
+    rr_encoder_embed_sum(e->spec, e->c, e->word_emb, e->pos_emb, e->type_emb, b, x, NULL);
     rr_layernorm_fast_bf16(pool, x, xb, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->c->hidden, e->c->eps);
 }
 

@@ -230,11 +230,7 @@ static void layer_forward(const rr_dec_trainer *d, const rr_batch *b, const dims
 static void forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a) {
     int H = d->c.hidden;
     float off = d->spec->norm_offset;
-    for (size_t i = 0; i < z->N; i++) {
-        const float *e = d->o.embed + (size_t)b->ids[i] * z->H;
-        if (d->c.emb_scale != 1.0f) rr_scale_fwd(a->xs[0] + i * z->H, e, d->c.emb_scale, z->H);
-        else memcpy(a->xs[0] + i * z->H, e, z->H * sizeof(float));
-    }
+    rr_decoder_embed_fwd(&d->o, &d->c, b->ids, z->N, a->xs[0]); /* scoring's embedding, frozen */
     rr_rope_table(a->cos_t, a->sin_t, (int)z->longest, d->c.head_dim, d->c.rope_theta);
     for (int l = 0; l < d->c.n_layers; l++) layer_forward(d, b, z, a, l, &a->layers[z->recompute ? 0 : l]);
     /* Scores at each sequence's last token: final norm, then the head (layer start_layer + k for output k). */

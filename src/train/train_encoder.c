@@ -257,19 +257,9 @@ static void forward(const pass *p) {
     const rr_model_config *d = &m->d;
     int n = p->n, H = p->H, I = p->I, S = p->S;
     size_t Hs = (size_t)H;
-    /* Embeddings: positions per sequence (RoBERTa: from pad + 1, pad tokens at pad; BERT: 0, 1, ...). */
-    for (size_t s = 0; s < b->n_seqs; s++) {
-        int nonpad = 0;
-        for (size_t i = b->offsets[s]; i < b->offsets[s + 1]; i++) {
-            int id = b->ids[i];
-            if (m->spec->positions == RR_POS_ROBERTA) a->pos[i] = id != d->pad_id ? d->pad_id + ++nonpad : d->pad_id;
-            else a->pos[i] = (int32_t)(i - b->offsets[s]);
-            a->types[i] = b->type_ids ? b->type_ids[i] : 0;
-            const float *we = W(RR_TP_WORD) + (size_t)id * Hs, *pe = W(RR_TP_POS) + (size_t)a->pos[i] * Hs,
-                        *te = W(RR_TP_TYPE) + (size_t)a->types[i] * Hs;
-            for (size_t e = 0; e < Hs; e++) a->emb[i * Hs + e] = (we[e] + te[e]) + pe[e];
-        }
-    }
+    /* Embeddings as scoring sums them (positions by the spec's rule), keeping the position and type ids. */
+    rr_encoder_embed_sum(m->spec, d, W(RR_TP_WORD), W(RR_TP_POS), W(RR_TP_TYPE), b, a->emb, a->pos);
+    for (int i = 0; i < n; i++) a->types[i] = b->type_ids ? b->type_ids[i] : 0;
     layernorm_fwd(p, a->xs[0], a->emb, W(RR_TP_EMB_LN_W), W(RR_TP_EMB_LN_B));
     drop_hidden(p, a->xs[0], SITE_EMB);
     for (int l = 0; l < d->n_layers; l++) {
