@@ -1,6 +1,6 @@
-/* decoder.h - private to src/arch: the shared pre-norm decoder block family (decoder.c) and the plain data
- * each architecture drives it with (gemma.c, qwen.c, minicpm.c, llama.c define one rr_decoder_spec each; the
- * rows of registry.c name them). */
+/* decoder.h - private to src/arch and the LoRA trainer: the shared pre-norm decoder block family (decoder.c) and
+ * the plain data each architecture drives it with (gemma.c, qwen.c, minicpm.c, llama.c define one rr_decoder_spec
+ * each; the rows of registry.c name them). */
 #ifndef RR_ARCH_DECODER_H
 #define RR_ARCH_DECODER_H
 

@@ -3,6 +3,7 @@
  * clipping and AdamW (both through optim.c, which the training loop uses too). The forward/backward pass is
  * in train_encoder.c. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,13 @@
 #include "train/optim.h"
 #include "train/train_internal.h"
 
-/* Parameter p: `name`, shape [d0] (d1 == 0) or [d0, d1], the next floats of every buffer. */
-static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, const char *name) {
-    snprintf(p->name, sizeof p->name, "%s", name);
+/* Parameter p: named by fmt, shape [d0] (d1 == 0) or [d0, d1], the next floats of every buffer. */
+__attribute__((format(printf, 5, 6))) static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1,
+                                                            const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->name, sizeof p->name, fmt, ap);
+    va_end(ap);
     p->n_dims = d1 ? 2 : 1;
     p->shape[0] = d0;
     p->shape[1] = d1;
@@ -36,29 +41,25 @@ static rerank_status build_table(rr_train_model *m, rerank_error *err) {
     size_t at = 0;
     rr_train_param *t = m->params;
     int64_t H = d->hidden;
-    char name[160];
-#define EMB(k, d0, d1, suffix) (snprintf(name, sizeof name, "%sembeddings.%s", p, suffix), set_param(&t[k], &at, d0, d1, name))
-    EMB(RR_TP_WORD, d->vocab, H, "word_embeddings.weight");
-    EMB(RR_TP_POS, d->max_pos, H, "position_embeddings.weight");
-    EMB(RR_TP_TYPE, d->type_vocab, H, "token_type_embeddings.weight");
-    EMB(RR_TP_EMB_LN_W, H, 0, "LayerNorm.weight");
-    EMB(RR_TP_EMB_LN_B, H, 0, "LayerNorm.bias");
-#undef EMB
+    set_param(&t[RR_TP_WORD], &at, d->vocab, H, "%sembeddings.word_embeddings.weight", p);
+    set_param(&t[RR_TP_POS], &at, d->max_pos, H, "%sembeddings.position_embeddings.weight", p);
+    set_param(&t[RR_TP_TYPE], &at, d->type_vocab, H, "%sembeddings.token_type_embeddings.weight", p);
+    set_param(&t[RR_TP_EMB_LN_W], &at, H, 0, "%sembeddings.LayerNorm.weight", p);
+    set_param(&t[RR_TP_EMB_LN_B], &at, H, 0, "%sembeddings.LayerNorm.bias", p);
     /* every layer's tensors as scoring binds them: the encoder's layer table (arch.h), in its order */
     const rr_layer_table *tab = &rr_encoder_layers;
+    char name[160];
     for (int l = 0; l < d->n_layers; l++)
         for (int k = 0; k < tab->n; k++) {
             rr_layer_tensor_name(tab, p, l, k, name, sizeof name);
             int64_t d1 = tab->t[k].d1 ? rr_config_dim(d, tab->t[k].d1) : 0;
-            set_param(&t[rr_train_layer_param(l, k)], &at, rr_config_dim(d, tab->t[k].d0), d1, name);
+            set_param(&t[rr_train_layer_param(l, k)], &at, rr_config_dim(d, tab->t[k].d0), d1, "%s", name);
         }
     size_t h = rr_train_head_param(d->n_layers, 0);
-#define HEAD(k, d0, d1, tensor, what) (snprintf(name, sizeof name, "%s.%s", tensor, what), set_param(&t[h + k], &at, d0, d1, name))
-    HEAD(RR_TH_DENSE_W, H, H, m->spec->head_dense, "weight");
-    HEAD(RR_TH_DENSE_B, H, 0, m->spec->head_dense, "bias");
-    HEAD(RR_TH_OUT_W, 1, H, m->spec->head_out, "weight");
-    HEAD(RR_TH_OUT_B, 1, 0, m->spec->head_out, "bias");
-#undef HEAD
+    set_param(&t[h + RR_TH_DENSE_W], &at, H, H, "%s.weight", m->spec->head_dense);
+    set_param(&t[h + RR_TH_DENSE_B], &at, H, 0, "%s.bias", m->spec->head_dense);
+    set_param(&t[h + RR_TH_OUT_W], &at, 1, H, "%s.weight", m->spec->head_out);
+    set_param(&t[h + RR_TH_OUT_B], &at, 1, 0, "%s.bias", m->spec->head_out);
     m->n_floats = at;
     return RERANK_OK;
 }
