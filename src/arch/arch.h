@@ -43,8 +43,8 @@ struct rr_model {
     rr_model_config cfg; /* config.json, parsed (cfg.row == row) */
     rr_model_desc desc;
     char architecture[128];
-    rr_weights *weights; /* NULL when only the config was parsed */
-    void *impl;          /* the family's state (hyper-parameters + tensor views) */
+    rr_weights *weights; /* the checkpoint's tensors */
+    void *impl;          /* the family's state (tensor views; it reads its hyper-parameters from cfg) */
     rerank_dtype dtype;  /* compute precision of the dense weights: asked for at load, or a converted model's */
     bool packed;         /* a converted model (packed.h): the dense weights are stored packed in `dtype` */
 };
