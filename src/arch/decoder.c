@@ -1,7 +1,7 @@
 /* decoder.c - the shared pre-norm decoder block of the LLM rerankers (Gemma, Qwen2/3, MiniCPM layerwise,
  * Llama) and its forward pass over packed sequences: dense layers on all tokens at once, RoPE and causal
  * attention per sequence, scores read at each sequence's last token only. Differences come in an
- * rr_decoder_spec (decoder.h) plus config.json.
+ * rr_decoder_spec (decoder.h) plus the parsed config.json (config.h).
  *
  * DESIGN: a decoder never computes a full-vocabulary matmul when scoring. After the last layer (or, for
  * the layerwise model, after each requested cutoff layer) only the last token's row goes through the
@@ -16,20 +16,14 @@
  * prefix and visits keys in the same order, so prefix reuse differs from whole sequences at most by how the dense
  * layers round. */
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arch/decoder.h"
 #include "base/error.h"
-#include "base/json.h"
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
-
-#define CONFIG "config.json"
-
-typedef enum { ACT_SILU, ACT_GELU_TANH, ACT_GELU } dec_act;
 
 /* Tensors of one layer; names are model.layers.<i>.<suffix> (see layer_tensors). QD = heads*head_dim,
  * KD = kv_heads*head_dim. Optional tensors are NULL when the architecture/config has none. */
@@ -50,228 +44,64 @@ typedef struct dec_layer {
 
 typedef struct rr_decoder {
     const rr_decoder_spec *spec;
-    int hidden, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, max_pos;
-    int bos_id, eos_id, pad_id, start_layer;
-    float eps, rope_theta, emb_scale, res_scale; /* emb_scale/res_scale: 1 when the spec has none */
-    dec_act act;
-    bool attn_bias, tied;
-    const float *embed;      /* [vocab,H] model.embed_tokens.weight */
-    dec_layer *layers;       /* [n_layers] */
-    const float *final_norm; /* [H] model.norm.weight */
-    const float *lm_head;    /* [vocab,H] lm_head.weight, or embed when tied (RR_DEC_HEAD_LM) */
-    const float **heads;     /* [n_layers - start_layer + 1] of [1,H] lm_head.<k>.linear_head.weight */
+    const rr_model_config *c; /* hyper-parameters: the model's parsed config.json (rr_model.cfg) */
+    rr_dec_outer o;           /* embeddings, final norm, output head */
+    dec_layer *layers;        /* [n_layers] */
 } rr_decoder;
 
-/* Dimension codes: H hidden, Q heads*hd, K kv_heads*hd, F ffn, D head_dim, 0 none. Condition codes:
- * 0 always, 'b' q/k/v bias, 'o' o_proj bias, 'n' q/k norm. `mat`: where the dense weights' rr_wmat is (NO_MAT
- * for the other tensors). */
-#define NO_MAT SIZE_MAX
-static const struct {
-    const char *suffix;
-    size_t field, mat;
-    char d0, d1, cond;
-} layer_tensors[] = {
-    {"input_layernorm.weight", offsetof(dec_layer, ln1), NO_MAT, 'H', 0, 0},
-    {"self_attn.q_proj.weight", offsetof(dec_layer, q_w), offsetof(dec_layer, q), 'Q', 'H', 0},
-    {"self_attn.q_proj.bias", offsetof(dec_layer, q_b), NO_MAT, 'Q', 0, 'b'},
-    {"self_attn.k_proj.weight", offsetof(dec_layer, k_w), offsetof(dec_layer, k), 'K', 'H', 0},
-    {"self_attn.k_proj.bias", offsetof(dec_layer, k_b), NO_MAT, 'K', 0, 'b'},
-    {"self_attn.v_proj.weight", offsetof(dec_layer, v_w), offsetof(dec_layer, v), 'K', 'H', 0},
-    {"self_attn.v_proj.bias", offsetof(dec_layer, v_b), NO_MAT, 'K', 0, 'b'},
-    {"self_attn.o_proj.weight", offsetof(dec_layer, o_w), offsetof(dec_layer, o), 'H', 'Q', 0},
-    {"self_attn.o_proj.bias", offsetof(dec_layer, o_b), NO_MAT, 'H', 0, 'o'},
-    {"self_attn.q_norm.weight", offsetof(dec_layer, q_norm), NO_MAT, 'D', 0, 'n'},
-    {"self_attn.k_norm.weight", offsetof(dec_layer, k_norm), NO_MAT, 'D', 0, 'n'},
-    {"post_attention_layernorm.weight", offsetof(dec_layer, ln2), NO_MAT, 'H', 0, 0},
-    {"mlp.gate_proj.weight", offsetof(dec_layer, gate_w), offsetof(dec_layer, gate), 'F', 'H', 0},
-    {"mlp.up_proj.weight", offsetof(dec_layer, up_w), offsetof(dec_layer, up), 'F', 'H', 0},
-    {"mlp.down_proj.weight", offsetof(dec_layer, down_w), offsetof(dec_layer, down), 'H', 'F', 0},
+/* The table of arch.h, in RR_DEC_* order (the LoRA trainer binds its frozen layers from it). */
+#define W(f) offsetof(dec_layer, f)
+static const rr_layer_tensor layer_tensors[RR_DEC_N] = {
+    [RR_DEC_LN1] = {"input_layernorm.weight", W(ln1), RR_NO_MAT, 'H', 0, 0},
+    [RR_DEC_QW] = {"self_attn.q_proj.weight", W(q_w), W(q), 'Q', 'H', 0},
+    [RR_DEC_QB] = {"self_attn.q_proj.bias", W(q_b), RR_NO_MAT, 'Q', 0, 'b'},
+    [RR_DEC_KW] = {"self_attn.k_proj.weight", W(k_w), W(k), 'K', 'H', 0},
+    [RR_DEC_KB] = {"self_attn.k_proj.bias", W(k_b), RR_NO_MAT, 'K', 0, 'b'},
+    [RR_DEC_VW] = {"self_attn.v_proj.weight", W(v_w), W(v), 'K', 'H', 0},
+    [RR_DEC_VB] = {"self_attn.v_proj.bias", W(v_b), RR_NO_MAT, 'K', 0, 'b'},
+    [RR_DEC_OW] = {"self_attn.o_proj.weight", W(o_w), W(o), 'H', 'Q', 0},
+    [RR_DEC_OB] = {"self_attn.o_proj.bias", W(o_b), RR_NO_MAT, 'H', 0, 'o'},
+    [RR_DEC_QNORM] = {"self_attn.q_norm.weight", W(q_norm), RR_NO_MAT, 'D', 0, 'n'},
+    [RR_DEC_KNORM] = {"self_attn.k_norm.weight", W(k_norm), RR_NO_MAT, 'D', 0, 'n'},
+    [RR_DEC_LN2] = {"post_attention_layernorm.weight", W(ln2), RR_NO_MAT, 'H', 0, 0},
+    [RR_DEC_GATEW] = {"mlp.gate_proj.weight", W(gate_w), W(gate), 'F', 'H', 0},
+    [RR_DEC_UPW] = {"mlp.up_proj.weight", W(up_w), W(up), 'F', 'H', 0},
+    [RR_DEC_DOWNW] = {"mlp.down_proj.weight", W(down_w), W(down), 'H', 'F', 0},
 };
-enum { N_LAYER_TENSORS = sizeof layer_tensors / sizeof layer_tensors[0] };
+#undef W
+const rr_layer_table rr_decoder_layers = {layer_tensors, RR_DEC_N, "%smodel.layers.%d.%s", sizeof(dec_layer),
+                                         offsetof(dec_layer, down)};
 
 static void decoder_free(void *impl) {
     rr_decoder *d = impl;
     if (!d) return;
-    for (int l = 0; d->layers && l < d->n_layers; l++) {
-        dec_layer *L = &d->layers[l];
-        rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
-        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) rr_wmat_free(ms[i]);
-    }
+    rr_layers_free(&rr_decoder_layers, d->c->n_layers, d->layers);
     free(d->layers);
-    free(d->heads);
+    free(d->o.heads);
     free(d);
 }
 
-/* An integer field of config.json in [lo, hi]; a missing optional field gives dflt. */
-static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long lo,
-                             long long hi, int *out, rerank_error *err) {
-    return rr_json_get_int_in(c, key, required, dflt, lo, hi, out, CONFIG, err);
-}
+static int64_t dim_of(const rr_decoder *d, char code) { return rr_config_dim(d->c, code); }
 
-/* A special-token id: an integer, the first of a list (Llama 3 style eos lists), or -1 when absent/null. */
-static rerank_status get_token_id(const json_t *c, const char *key, int vocab, int *out, rerank_error *err) {
-    const json_t *v = json_object_get(c, key);
-    if (json_is_array(v)) v = json_array_size(v) ? json_array_get(v, 0) : NULL;
-    *out = -1;
-    if (!v || json_is_null(v)) return RERANK_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= vocab)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' must be a token id in [0, %d)", CONFIG, key, vocab);
-    *out = (int)json_integer_value(v);
-    return RERANK_OK;
-}
-
-/* A positive finite float field. */
-static rerank_status get_pos(const json_t *c, const char *key, double dflt, double hi, float *out, rerank_error *err) {
-    double v;
-    rerank_status st = rr_json_get_num(c, key, false, dflt, &v, CONFIG, err);
-    if (st) return st;
-    if (!(v > 0.0 && v <= hi))
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field '%s' is %g, must be in (0, %g]", CONFIG, key, v, hi);
-    *out = (float)v;
-    return RERANK_OK;
-}
-
-static rerank_status parse_config(rr_decoder *d, const json_t *c, rerank_error *err) {
-    const rr_decoder_spec *sp = d->spec;
-    rerank_status st;
-    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &d->hidden, err)) ||
-        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &d->n_layers, err)) ||
-        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &d->n_heads, err)) ||
-        (st = get_int(c, "num_key_value_heads", false, d->n_heads, 1, 1024, &d->n_kv_heads, err)) ||
-        (st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &d->ffn, err)) ||
-        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &d->vocab, err)) ||
-        (st = get_int(c, "max_position_embeddings", true, 0, 1, 1 << 24, &d->max_pos, err)))
-        return st;
-    if (d->n_heads % d->n_kv_heads != 0)
-        return rr_fail(err, RERANK_ERR_FORMAT,
-                       "%s: field 'num_key_value_heads' (%d) does not divide 'num_attention_heads' (%d)", CONFIG,
-                       d->n_kv_heads, d->n_heads);
-    const json_t *hd = json_object_get(c, "head_dim");
-    if (!hd || json_is_null(hd)) {
-        if (d->hidden % d->n_heads != 0)
-            return rr_fail(err, RERANK_ERR_FORMAT,
-                           "%s: field 'hidden_size' (%d) is not a multiple of 'num_attention_heads' (%d) and no "
-                           "'head_dim' is given",
-                           CONFIG, d->hidden, d->n_heads);
-        d->head_dim = d->hidden / d->n_heads;
-    } else if ((st = get_int(c, "head_dim", true, 0, 1, 1 << 12, &d->head_dim, err))) {
-        return st;
-    }
-    if (d->head_dim % 2 != 0)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'head_dim' (%d) must be even for rotary embeddings", CONFIG,
-                       d->head_dim);
-    if ((long long)d->head_dim * d->n_heads > (1 << 20))
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: fields 'head_dim' * 'num_attention_heads' (%d * %d) are too large",
-                       CONFIG, d->head_dim, d->n_heads);
-    double eps;
-    if ((st = rr_json_get_num(c, "rms_norm_eps", false, 1e-6, &eps, CONFIG, err))) return st;
-    if (!(eps > 0.0 && eps < 1.0))
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'rms_norm_eps' is %g, must be in (0, 1)", CONFIG, eps);
-    d->eps = (float)eps;
-    if ((st = get_pos(c, "rope_theta", 10000.0, 1e12, &d->rope_theta, err))) return st;
-    const json_t *rs = json_object_get(c, "rope_scaling");
-    if (rs && !json_is_null(rs))
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'rope_scaling' is set; only plain RoPE is supported",
-                       CONFIG);
-    bool flag;
-    if ((st = rr_json_get_bool(c, "use_sliding_window", false, false, &flag, CONFIG, err))) return st;
-    if (flag)
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'use_sliding_window' is true; not supported", CONFIG);
-    if ((st = rr_json_get_bool(c, "mlp_bias", false, false, &flag, CONFIG, err))) return st;
-    if (flag) return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'mlp_bias' is true; not supported", CONFIG);
-    if ((st = rr_json_get_bool(c, "attention_bias", false, false, &d->attn_bias, CONFIG, err))) return st;
-    if ((st = rr_json_get_bool(c, "tie_word_embeddings", false, sp->tie_default, &d->tied, CONFIG, err))) return st;
-    const char *act;
-    if ((st = rr_json_get_str(c, sp->act_field, false, sp->act_default, &act, NULL, CONFIG, err))) return st;
-    if (strcmp(act, "silu") == 0 || strcmp(act, "swish") == 0)
-        d->act = ACT_SILU;
-    else if (strcmp(act, "gelu_pytorch_tanh") == 0)
-        d->act = ACT_GELU_TANH;
-    else if (strcmp(act, "gelu") == 0)
-        d->act = ACT_GELU;
-    else
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
-                       "%s: field '%s' is '%.64s'; supported: 'silu', 'gelu_pytorch_tanh', 'gelu'", CONFIG,
-                       sp->act_field, act);
-    if ((st = get_token_id(c, "bos_token_id", d->vocab, &d->bos_id, err)) ||
-        (st = get_token_id(c, "eos_token_id", d->vocab, &d->eos_id, err)) ||
-        (st = get_token_id(c, "pad_token_id", d->vocab, &d->pad_id, err)))
-        return st;
-    d->emb_scale = 1.0f;
-    d->res_scale = 1.0f;
-    if (sp->emb_scale == RR_DEC_EMB_SQRT_HIDDEN) d->emb_scale = (float)sqrt((double)d->hidden);
-    if (sp->emb_scale == RR_DEC_EMB_CONFIG && (st = get_pos(c, "scale_emb", 1.0, 1e6, &d->emb_scale, err))) return st;
-    if (sp->residual_scale) {
-        /* transformers multiplies by the Python double scale_depth / sqrt(n); PyTorch rounds it to fp32 */
-        double depth;
-        if ((st = rr_json_get_num(c, "scale_depth", false, 1.0, &depth, CONFIG, err))) return st;
-        if (!(depth > 0.0 && depth <= 1e6))
-            return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'scale_depth' is %g, must be in (0, 1e6]", CONFIG, depth);
-        d->res_scale = (float)(depth / sqrt((double)d->n_layers));
-    }
-    if (sp->head == RR_DEC_HEAD_LAYERWISE) {
-        const char *type;
-        if ((st = get_int(c, "start_layer", false, 8, 0, d->n_layers, &d->start_layer, err))) return st;
-        if ((st = rr_json_get_bool(c, "head_multi", false, true, &flag, CONFIG, err))) return st;
-        if (!flag)
-            return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'head_multi' is false; only per-layer heads are supported",
-                           CONFIG);
-        if ((st = rr_json_get_str(c, "head_type", false, "simple", &type, NULL, CONFIG, err))) return st;
-        if (strcmp(type, "simple") != 0)
-            return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'head_type' is '%.64s'; only 'simple' is supported",
-                           CONFIG, type);
-    }
-    return RERANK_OK;
-}
-
-static int64_t dim_of(const rr_decoder *d, char code) {
-    switch (code) {
-    case 'H': return d->hidden;
-    case 'Q': return (int64_t)d->n_heads * d->head_dim;
-    case 'K': return (int64_t)d->n_kv_heads * d->head_dim;
-    case 'F': return d->ffn;
-    default: return d->head_dim;
-    }
-}
-
-static bool wanted(const rr_decoder *d, char cond) {
-    switch (cond) {
-    case 'b': return d->spec->qkv_bias || d->attn_bias;
-    case 'o': return d->attn_bias;
-    case 'n': return d->spec->qk_norm;
-    default: return true;
-    }
-}
-
-/* Binds every tensor; a converted model's dense weights are left to rr_dense_prepare. */
-static rerank_status bind_weights(rr_decoder *d, rr_weights *w, bool packed, rerank_error *err) {
+rerank_status rr_decoder_bind(rr_weights *w, const rr_decoder_spec *sp, const rr_model_config *c, rr_dec_outer *o,
+                              void *layers, const float **views, bool skip_dense, rerank_error *err) {
     char name[256];
     rerank_status st;
-    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &d->embed, err, d->vocab, d->hidden)) ||
-        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &d->final_norm, err, d->hidden)))
+    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &o->embed, err, c->vocab, c->hidden)) ||
+        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &o->final_norm, err, c->hidden)) ||
+        (st = rr_layers_bind(&rr_decoder_layers, "", c, w, c->n_layers, layers, views, skip_dense, err)))
         return st;
-    d->layers = calloc((size_t)d->n_layers, sizeof *d->layers);
-    if (!d->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->n_layers);
-    for (int l = 0; l < d->n_layers; l++) {
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (!wanted(d, layer_tensors[t].cond) || (packed && layer_tensors[t].mat != NO_MAT)) continue;
-            snprintf(name, sizeof name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
-            const float **slot = (const float **)(void *)((char *)&d->layers[l] + layer_tensors[t].field);
-            int64_t shape[2] = {dim_of(d, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(d, layer_tensors[t].d1) : 0};
-            if ((st = rr_weights_require(w, name, shape, layer_tensors[t].d1 ? 2 : 1, slot, err))) return st;
-        }
-    }
-    if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
-        int n = d->n_layers - d->start_layer + 1;
-        d->heads = calloc((size_t)n, sizeof *d->heads);
-        if (!d->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
+    if (sp->head == RR_DEC_HEAD_LAYERWISE) {
+        int n = c->n_layers - c->start_layer + 1;
+        o->heads = calloc((size_t)n, sizeof *o->heads);
+        if (!o->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
         for (int k = 0; k < n; k++) {
             snprintf(name, sizeof name, "lm_head.%d.linear_head.weight", k);
-            if ((st = RR_WEIGHTS_REQUIRE(w, name, &d->heads[k], err, 1, d->hidden))) return st;
+            if ((st = RR_WEIGHTS_REQUIRE(w, name, &o->heads[k], err, 1, c->hidden))) return st;
         }
-    } else if (d->tied) {
-        d->lm_head = d->embed;
-    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &d->lm_head, err, d->vocab, d->hidden))) {
+    } else if (c->tied) {
+        o->lm_head = o->embed;
+    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &o->lm_head, err, c->vocab, c->hidden))) {
         return st;
     }
     return RERANK_OK;
@@ -280,44 +110,18 @@ static rerank_status bind_weights(rr_decoder *d, rr_weights *w, bool packed, rer
 /* rr_family.dense: the seven dense weights of every layer (mlp.down_proj the down-projection). */
 static size_t decoder_dense(rr_model *m, rr_dense *out) {
     rr_decoder *d = m->impl;
-    size_t n = 0;
-    for (int l = 0; l < d->n_layers; l++)
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (layer_tensors[t].mat == NO_MAT) continue;
-            if (out) {
-                rr_dense *x = &out[n];
-                char *L = (char *)&d->layers[l];
-                snprintf(x->name, sizeof x->name, "model.layers.%d.%s", l, layer_tensors[t].suffix);
-                x->src = *(const float **)(void *)(L + layer_tensors[t].field);
-                x->mat = (rr_wmat *)(void *)(L + layer_tensors[t].mat);
-                x->out = (int)dim_of(d, layer_tensors[t].d0);
-                x->in = (int)dim_of(d, layer_tensors[t].d1);
-                x->down = layer_tensors[t].mat == offsetof(dec_layer, down);
-            }
-            n++;
-        }
-    return n;
+    return rr_layers_dense(&rr_decoder_layers, "", d->c, d->c->n_layers, d->layers, out);
 }
 
-static rerank_status decoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
+static rerank_status decoder_load(rr_model *m, rerank_error *err) {
     rr_decoder *d = calloc(1, sizeof *d);
     if (!d) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     m->impl = d;
-    d->spec = spec;
-    rerank_status st = parse_config(d, config, err);
-    if (st) return st;
-    m->desc.n_layers = d->n_layers;
-    m->desc.hidden_size = d->hidden;
-    m->desc.vocab_size = d->vocab;
-    m->desc.type_vocab_size = 1;
-    m->desc.max_tokens = d->max_pos;
-    m->desc.pad_token_id = d->pad_id;
-    m->desc.bos_token_id = d->bos_id;
-    m->desc.eos_token_id = d->eos_id;
-    m->desc.start_layer = d->start_layer;
-    if (!m->weights) return RERANK_OK;
-    if ((st = bind_weights(d, m->weights, m->packed, err))) return st;
-    return rr_dense_prepare(m, err);
+    d->spec = m->row->spec;
+    d->c = &m->cfg;
+    if (!(d->layers = calloc((size_t)d->c->n_layers, sizeof *d->layers)))
+        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c->n_layers);
+    return rr_decoder_bind(m->weights, d->spec, d->c, &d->o, d->layers, NULL, m->packed, err);
 }
 
 size_t rr_model_n_outputs(const rr_model *m, const rr_batch *b) {
@@ -340,30 +144,30 @@ static rerank_status check_batch(const rr_decoder *d, const rr_batch *b, size_t 
         if (z < a) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets decrease at sequence %zu", s);
         if (z == a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty", s);
         size_t past = b->prefix ? b->prefix->len : 0;
-        if (z - a > (size_t)d->max_pos - past)
+        if (z - a > (size_t)d->c->max_pos - past)
             return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens%s, more than the model's %d", s,
-                           z - a + past, past ? " with its prefix" : "", d->max_pos);
+                           z - a + past, past ? " with its prefix" : "", d->c->max_pos);
         if (z - a > *longest) *longest = z - a;
     }
     *n_tokens = b->offsets[b->n_seqs];
     if (!b->ids) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch has no token ids");
     for (size_t i = 0; i < *n_tokens; i++) {
-        if (b->ids[i] < 0 || b->ids[i] >= d->vocab)
+        if (b->ids[i] < 0 || b->ids[i] >= d->c->vocab)
             return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
-                           d->vocab);
+                           d->c->vocab);
         if (b->type_ids && b->type_ids[i] != 0)
             return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d, but decoder models have only type 0", i,
                            (int)b->type_ids[i]);
     }
-    *top = d->n_layers;
+    *top = d->c->n_layers;
     if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
         if (b->layers) {
             if (b->n_layers == 0) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "empty list of cutoff layers");
             for (size_t i = 0; i < b->n_layers; i++) {
-                if (b->layers[i] < d->start_layer || b->layers[i] > d->n_layers)
+                if (b->layers[i] < d->c->start_layer || b->layers[i] > d->c->n_layers)
                     return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT,
                                    "cutoff layer %d: cutoff layers must be in [start_layer, num_hidden_layers] = [%d, %d]",
-                                   b->layers[i], d->start_layer, d->n_layers);
+                                   b->layers[i], d->c->start_layer, d->c->n_layers);
                 if (i && b->layers[i] <= b->layers[i - 1])
                     return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "cutoff layers must be strictly ascending");
             }
@@ -377,9 +181,9 @@ static rerank_status check_batch(const rr_decoder *d, const rr_batch *b, size_t 
         if (b->n_score_tokens == 0 || !b->score_tokens)
             return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "a decoder batch needs score tokens (or all_vocab)");
         for (size_t i = 0; i < b->n_score_tokens; i++)
-            if (b->score_tokens[i] < 0 || b->score_tokens[i] >= d->vocab)
+            if (b->score_tokens[i] < 0 || b->score_tokens[i] >= d->c->vocab)
                 return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "score token %d is outside the vocabulary [0, %d)",
-                               (int)b->score_tokens[i], d->vocab);
+                               (int)b->score_tokens[i], d->c->vocab);
     }
     return RERANK_OK;
 }
@@ -418,15 +222,15 @@ static size_t lin_scratch(const rr_decoder *d, int threads, int n) {
 static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, size_t n_pos, dec_bufs *bf,
                               rerank_error *err) {
     size_t nh, nq, nk, nf, nr;
-    if (N > (size_t)INT_MAX / (size_t)d->n_heads || n_pos > (size_t)INT_MAX / 2 ||
-        !rr_mul_size(N, (size_t)d->hidden, &nh) || !rr_mul_size(N, (size_t)dim_of(d, 'Q'), &nq) ||
-        !rr_mul_size(N, (size_t)dim_of(d, 'K'), &nk) || !rr_mul_size(N, (size_t)d->ffn, &nf) ||
-        !rr_mul_size(n_pos, (size_t)(d->head_dim / 2), &nr))
+    if (N > (size_t)INT_MAX / (size_t)d->c->n_heads || n_pos > (size_t)INT_MAX / 2 ||
+        !rr_mul_size(N, (size_t)d->c->hidden, &nh) || !rr_mul_size(N, (size_t)dim_of(d, 'Q'), &nq) ||
+        !rr_mul_size(N, (size_t)dim_of(d, 'K'), &nk) || !rr_mul_size(N, (size_t)d->c->ffn, &nf) ||
+        !rr_mul_size(n_pos, (size_t)(d->c->head_dim / 2), &nr))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
     bf->pool = ws->pool;
     bf->compact = false;
     int threads = rr_pool_size(ws->pool);
-    size_t att = rr_attention_past_scratch(threads, (int)n_pos, d->head_dim);
+    size_t att = rr_attention_past_scratch(threads, (int)n_pos, d->c->head_dim);
     rerank_status st;
     if ((st = rr_workspace_get(ws, WS_X, nh, &bf->x, err)) || (st = rr_workspace_get(ws, WS_XN, nh, &bf->xn, err)) ||
         (st = rr_workspace_get(ws, WS_Q, nq, &bf->q, err)) || (st = rr_workspace_get(ws, WS_K, nk, &bf->k, err)) ||
@@ -436,7 +240,7 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
         (st = rr_workspace_get(ws, WS_UP, nf, &bf->up, err)) ||
         (st = rr_workspace_get(ws, WS_COS, nr, &bf->cos_t, err)) ||
         (st = rr_workspace_get(ws, WS_SIN, nr, &bf->sin_t, err)) ||
-        (st = rr_workspace_get(ws, WS_LAST, (size_t)d->hidden, &bf->last, err)) ||
+        (st = rr_workspace_get(ws, WS_LAST, (size_t)d->c->hidden, &bf->last, err)) ||
         (st = rr_workspace_get(ws, WS_LIN, lin_scratch(d, threads, (int)N), &bf->lin, err)) ||
         (st = rr_workspace_get(ws, WS_ATT_SCRATCH, att, &bf->att_s, err)))
         return st;
@@ -444,7 +248,7 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
      * products then skip their rounding pass, with the same values */
     const dec_layer *L0 = &d->layers[0];
     const rr_wmat *in_h[] = {&L0->q, &L0->k, &L0->v, &L0->gate, &L0->up};
-    bool h_bf16 = d->hidden % 2 == 0;
+    bool h_bf16 = d->c->hidden % 2 == 0;
     for (size_t i = 0; i < sizeof in_h / sizeof *in_h; i++) h_bf16 = h_bf16 && in_h[i]->type == RR_W_BF16;
     float *p;
     bf->xnb = bf->gb = NULL;
@@ -452,7 +256,7 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
         if ((st = rr_workspace_get(ws, WS_XNB, nh / 2 + 1, &p, err))) return st;
         bf->xnb = (uint16_t *)(void *)p;
     }
-    if (L0->down.type == RR_W_BF16 && d->ffn % 2 == 0) {
+    if (L0->down.type == RR_W_BF16 && d->c->ffn % 2 == 0) {
         if ((st = rr_workspace_get(ws, WS_GB, nf / 2 + 1, &p, err))) return st;
         bf->gb = (uint16_t *)(void *)p;
     }
@@ -479,18 +283,18 @@ static void swap_rows(float **a, float **b) {
  * not NULL, is `in` already in bf16 (w is then bf16). */
 static void residual_linear(const rr_decoder *d, dec_bufs *bf, const float *in, const uint16_t *inb, const rr_wmat *w,
                             const float *bias, int n) {
-    bool fold = d->res_scale == 1.0f;
+    bool fold = d->c->res_scale == 1.0f;
     rr_linear_out out = {bf->tmp, w, bias, fold ? bf->x : NULL, RR_ACT_NONE, NULL};
     if (inb) rr_linear_w_bf16_input(bf->pool, bf->lin, inb, n, &out, 1);
     else rr_linear_w_multi(bf->pool, bf->lin, in, n, &out, 1);
     if (fold) swap_rows(&bf->x, &bf->tmp);
-    else rr_add_scaled_fast(bf->pool, bf->x, bf->x, bf->tmp, d->res_scale, (size_t)n * (size_t)d->hidden);
+    else rr_add_scaled_fast(bf->pool, bf->x, bf->x, bf->tmp, d->c->res_scale, (size_t)n * (size_t)d->c->hidden);
 }
 
 /* Queries of the last token of each sequence only: row s of q from sequence s's last row of xn (gathered into
  * tmp), with its q-norm and RoPE; x compacted in place to the same rows (row s <- row offsets[s+1]-1 >= s). */
 static void last_queries(const rr_decoder *d, const dec_layer *L, const rr_batch *b, dec_bufs *bf, size_t n_past) {
-    size_t H = (size_t)d->hidden, S = b->n_seqs, half = (size_t)(d->head_dim / 2);
+    size_t H = (size_t)d->c->hidden, S = b->n_seqs, half = (size_t)(d->c->head_dim / 2);
     int QD = (int)dim_of(d, 'Q');
     for (size_t s = 0; s < S; s++) {
         size_t last = b->offsets[s + 1] - 1;
@@ -499,12 +303,12 @@ static void last_queries(const rr_decoder *d, const dec_layer *L, const rr_batch
     }
     rr_linear_w_fwd(bf->pool, bf->lin, bf->q, bf->tmp, &L->q, L->q_b, NULL, (int)S, RR_ACT_NONE);
     if (L->q_norm)
-        rr_rmsnorm_fast(bf->pool, bf->q, bf->q, L->q_norm, d->spec->norm_offset, (int)S * d->n_heads, d->head_dim,
-                        d->eps);
+        rr_rmsnorm_fast(bf->pool, bf->q, bf->q, L->q_norm, d->spec->norm_offset, (int)S * d->c->n_heads, d->c->head_dim,
+                        d->c->eps);
     for (size_t s = 0; s < S; s++) {
         size_t pos = n_past + (b->offsets[s + 1] - b->offsets[s]) - 1;
-        rr_rope_fwd(bf->q + s * (size_t)QD, bf->cos_t + pos * half, bf->sin_t + pos * half, 1, d->n_heads,
-                    d->head_dim, QD);
+        rr_rope_fwd(bf->q + s * (size_t)QD, bf->cos_t + pos * half, bf->sin_t + pos * half, 1, d->c->n_heads,
+                    d->c->head_dim, QD);
     }
     bf->compact = true;
 }
@@ -513,63 +317,61 @@ static void last_queries(const rr_decoder *d, const dec_layer *L, const rr_batch
  * kv->last_only, the rows after attention are each sequence's last token only (bf->compact). */
 static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b, dec_bufs *bf, int n,
                       const dec_kv *kv) {
-    int H = d->hidden, hd = d->head_dim, QD = (int)dim_of(d, 'Q'), KD = (int)dim_of(d, 'K');
+    int H = d->c->hidden, hd = d->c->head_dim, QD = (int)dim_of(d, 'Q'), KD = (int)dim_of(d, 'K');
     float off = d->spec->norm_offset;
     rr_pool *pool = bf->pool;
-    rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln1, off, n, H, d->eps);
+    rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln1, off, n, H, d->c->eps);
     /* k, v (and q for every row when all of them go on) from one rounding of xn */
     bool q_all = !kv->kv_only && !kv->last_only;
     rr_linear_out kvq[] = {{bf->k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {bf->v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
                            {bf->q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
     if (bf->xnb) rr_linear_w_bf16_input(pool, bf->lin, bf->xnb, n, kvq, q_all ? 3 : 2);
     else rr_linear_w_multi(pool, bf->lin, bf->xn, n, kvq, q_all ? 3 : 2);
-    if (L->k_norm) rr_rmsnorm_fast(pool, bf->k, bf->k, L->k_norm, off, n * d->n_kv_heads, hd, d->eps);
-    rr_rope_seqs_fast(pool, bf->k, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->n_kv_heads, hd, KD);
+    if (L->k_norm) rr_rmsnorm_fast(pool, bf->k, bf->k, L->k_norm, off, n * d->c->n_kv_heads, hd, d->c->eps);
+    rr_rope_seqs_fast(pool, bf->k, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->c->n_kv_heads, hd, KD);
     if (kv->save_k) {
         memcpy(kv->save_k, bf->k, (size_t)n * (size_t)KD * sizeof *bf->k);
         memcpy(kv->save_v, bf->v, (size_t)n * (size_t)KD * sizeof *bf->v);
     }
     if (kv->kv_only) return;
-    rr_attn_shape shape = {0, d->n_heads, d->n_kv_heads, hd, QD, KD, QD, true, L->q.type != RR_W_F32};
+    rr_attn_shape shape = {0, d->c->n_heads, d->c->n_kv_heads, hd, QD, KD, QD, true, L->q.type != RR_W_F32};
     if (kv->last_only) {
         last_queries(d, L, b, bf, kv->n_past);
         rr_attention_past_seqs_fwd(pool, bf->att_s, bf->att, bf->q, kv->past_k, kv->past_v, (int)kv->n_past, bf->k,
                                    bf->v, b->offsets, b->n_seqs, &shape, true);
         n = (int)b->n_seqs;
     } else {
-        if (L->q_norm) rr_rmsnorm_fast(pool, bf->q, bf->q, L->q_norm, off, n * d->n_heads, hd, d->eps);
-        rr_rope_seqs_fast(pool, bf->q, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->n_heads, hd, QD);
+        if (L->q_norm) rr_rmsnorm_fast(pool, bf->q, bf->q, L->q_norm, off, n * d->c->n_heads, hd, d->c->eps);
+        rr_rope_seqs_fast(pool, bf->q, bf->cos_t, bf->sin_t, b->offsets, b->n_seqs, kv->n_past, d->c->n_heads, hd, QD);
         /* also without a prefix: it skips the masked keys that rr_attention_seqs_fwd computes and then drops
          * (measured 1.1-1.4x faster on the Qwen3/Gemma/MiniCPM head shapes at 250 tokens) */
         rr_attention_past_seqs_fwd(pool, bf->att_s, bf->att, bf->q, kv->past_k, kv->past_v, (int)kv->n_past, bf->k,
                                    bf->v, b->offsets, b->n_seqs, &shape, false);
     }
     residual_linear(d, bf, bf->att, NULL, &L->o, L->o_b, n);
-    rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln2, off, n, H, d->eps);
+    rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln2, off, n, H, d->c->eps);
     rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE, NULL}, {bf->up, &L->up, NULL, NULL, RR_ACT_NONE, NULL}};
     if (bf->xnb) rr_linear_w_bf16_input(pool, bf->lin, bf->xnb, n, gate_up, 2);
     else rr_linear_w_multi(pool, bf->lin, bf->xn, n, gate_up, 2);
-    rr_glu act = d->act == ACT_SILU ? RR_GLU_SILU : d->act == ACT_GELU_TANH ? RR_GLU_GELU_TANH : RR_GLU_GELU;
-    rr_glu_fast_bf16(pool, bf->gate, bf->gb, bf->gate, bf->up, (size_t)n * (size_t)d->ffn, act);
+    rr_glu_fast_bf16(pool, bf->gate, bf->gb, bf->gate, bf->up, (size_t)n * (size_t)d->c->ffn, d->c->act);
     residual_linear(d, bf, bf->gate, bf->gb, &L->down, NULL, n);
 }
 
 /* The final RMSNorm of sequence s's last token into bf->last. */
 static const float *last_normed(const rr_decoder *d, const rr_batch *b, const dec_bufs *bf, size_t s) {
     size_t row = bf->compact ? s : b->offsets[s + 1] - 1;
-    rr_rmsnorm_fwd(bf->last, bf->x + row * (size_t)d->hidden, d->final_norm, d->spec->norm_offset, 1, d->hidden,
-                   d->eps);
+    rr_rmsnorm_fwd(bf->last, bf->x + row * (size_t)d->c->hidden, d->o.final_norm, d->spec->norm_offset, 1, d->c->hidden,
+                   d->c->eps);
     return bf->last;
 }
 
-/* Embeddings of ids[0..N) into x. */
-static void embed_fwd(const rr_decoder *d, const int32_t *ids, size_t N, float *x) {
-    size_t H = (size_t)d->hidden;
+void rr_decoder_embed_fwd(const rr_dec_outer *o, const rr_model_config *c, const int32_t *ids, size_t N, float *x) {
+    size_t H = (size_t)c->hidden;
     for (size_t i = 0; i < N; i++) {
-        const float *e = d->embed + (size_t)ids[i] * H;
+        const float *e = o->embed + (size_t)ids[i] * H;
         float *xi = x + i * H;
-        if (d->emb_scale != 1.0f)
-            rr_scale_fwd(xi, e, d->emb_scale, H);
+        if (c->emb_scale != 1.0f)
+            rr_scale_fwd(xi, e, c->emb_scale, H);
         else
             memcpy(xi, e, H * sizeof *xi);
     }
@@ -596,9 +398,9 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     if (st) return st;
     dec_bufs bf;
     if ((st = get_bufs(d, ws, N, past + longest, &bf, err))) return st;
-    size_t H = (size_t)d->hidden, n_out = rr_model_n_outputs(m, b);
-    embed_fwd(d, b->ids, N, bf.x);
-    rr_rope_table(bf.cos_t, bf.sin_t, (int)(past + longest), d->head_dim, d->rope_theta);
+    size_t H = (size_t)d->c->hidden, n_out = rr_model_n_outputs(m, b);
+    rr_decoder_embed_fwd(&d->o, d->c, b->ids, N, bf.x);
+    rr_rope_table(bf.cos_t, bf.sin_t, (int)(past + longest), d->c->head_dim, d->c->rope_theta);
     bool layerwise = d->spec->head == RR_DEC_HEAD_LAYERWISE;
     size_t next_cut = 0; /* index into b->layers of the next cutoff to emit */
     for (int l = 0; l <= top; l++) {
@@ -608,9 +410,9 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
             layer_fwd(d, &d->layers[l - 1], b, &bf, (int)N, &kv);
         }
         if (!layerwise) continue;
-        int want = b->layers ? (next_cut < b->n_layers ? b->layers[next_cut] : -1) : d->n_layers;
+        int want = b->layers ? (next_cut < b->n_layers ? b->layers[next_cut] : -1) : d->c->n_layers;
         if (l != want) continue;
-        const float *head = d->heads[l - d->start_layer];
+        const float *head = d->o.heads[l - d->c->start_layer];
         for (size_t s = 0; s < b->n_seqs; s++) out[s * n_out + next_cut] = rr_dot_fwd(last_normed(d, b, &bf, s), head, H);
         next_cut++;
     }
@@ -619,10 +421,10 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         const float *h = last_normed(d, b, &bf, s);
         float *o = out + s * n_out;
         if (b->all_vocab) {
-            rr_linear_fwd(bf.pool, bf.lin, o, h, d->lm_head, NULL, NULL, 1, d->hidden, d->vocab, RR_ACT_NONE);
+            rr_linear_fwd(bf.pool, bf.lin, o, h, d->o.lm_head, NULL, NULL, 1, d->c->hidden, d->c->vocab, RR_ACT_NONE);
         } else {
             for (size_t t = 0; t < b->n_score_tokens; t++)
-                o[t] = rr_dot_fwd(h, d->lm_head + (size_t)b->score_tokens[t] * H, H);
+                o[t] = rr_dot_fwd(h, d->o.lm_head + (size_t)b->score_tokens[t] * H, H);
         }
     }
     return RERANK_OK;
@@ -630,8 +432,8 @@ static rerank_status decoder_forward(const rr_model *m, const rr_batch *b, rr_wo
 
 static size_t decoder_prefix_max_tokens(const rr_model *m) {
     const rr_decoder *d = m->impl;
-    size_t per_token = 2 * (size_t)d->n_layers * (size_t)dim_of(d, 'K') * sizeof(float);
-    size_t n = RR_PREFIX_MAX_BYTES / per_token, by_pos = (size_t)d->max_pos - 1;
+    size_t per_token = 2 * (size_t)d->c->n_layers * (size_t)dim_of(d, 'K') * sizeof(float);
+    size_t n = RR_PREFIX_MAX_BYTES / per_token, by_pos = (size_t)d->c->max_pos - 1;
     return n < by_pos ? n : by_pos;
 }
 
@@ -640,9 +442,9 @@ static size_t decoder_prefix_max_tokens(const rr_model *m) {
 static rerank_status decoder_prefix_forward(const rr_model *m, const int32_t *ids, size_t n, int n_layers,
                                             rr_workspace *ws, rr_prefix *p, rerank_error *err) {
     const rr_decoder *d = m->impl;
-    if (n_layers == 0) n_layers = d->n_layers;
-    if (n_layers < 1 || n_layers > d->n_layers)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "prefix layers: %d is outside [1, %d]", n_layers, d->n_layers);
+    if (n_layers == 0) n_layers = d->c->n_layers;
+    if (n_layers < 1 || n_layers > d->c->n_layers)
+        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "prefix layers: %d is outside [1, %d]", n_layers, d->c->n_layers);
     if (n == 0) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "the prefix is empty");
     size_t max = decoder_prefix_max_tokens(m);
     if (n > max)
@@ -666,8 +468,8 @@ static rerank_status decoder_prefix_forward(const rr_model *m, const int32_t *id
     p->kv_dim = KD;
     dec_bufs bf;
     if ((st = get_bufs(d, ws, n, n, &bf, err))) return st;
-    embed_fwd(d, ids, n, bf.x);
-    rr_rope_table(bf.cos_t, bf.sin_t, (int)n, d->head_dim, d->rope_theta);
+    rr_decoder_embed_fwd(&d->o, d->c, ids, n, bf.x);
+    rr_rope_table(bf.cos_t, bf.sin_t, (int)n, d->c->head_dim, d->c->rope_theta);
     for (int l = 1; l <= n_layers; l++) {
         dec_kv kv = {.save_k = p->k + (size_t)(l - 1) * n * KD, .save_v = p->v + (size_t)(l - 1) * n * KD,
                      .kv_only = l == n_layers};
@@ -677,6 +479,7 @@ static rerank_status decoder_prefix_forward(const rr_model *m, const int32_t *id
 }
 
 const rr_family rr_decoder_family = {
+    .parse_config = rr_config_parse_decoder,
     .load = decoder_load,
     .forward = decoder_forward,
     .free_impl = decoder_free,

@@ -1,5 +1,6 @@
-/* decoder.h - private to src/arch: the shared pre-norm decoder block family (decoder.c) and the plain data
- * each architecture drives it with (gemma.c, qwen.c, minicpm.c, llama.c define one rr_decoder_spec each). */
+/* decoder.h - private to src/arch and the LoRA trainer: the shared pre-norm decoder block family (decoder.c) and
+ * the plain data each architecture drives it with (gemma.c, qwen.c, minicpm.c, llama.c define one rr_decoder_spec
+ * each; the rows of registry.c name them). */
 #ifndef RR_ARCH_DECODER_H
 #define RR_ARCH_DECODER_H
 
@@ -31,10 +32,31 @@ typedef struct rr_decoder_spec {
     rr_dec_head head;
 } rr_decoder_spec;
 
+/* The tensors of one decoder layer, under model.layers.<i>., in rr_decoder_layers' order. */
+enum {
+    RR_DEC_LN1, RR_DEC_QW, RR_DEC_QB, RR_DEC_KW, RR_DEC_KB, RR_DEC_VW, RR_DEC_VB, RR_DEC_OW, RR_DEC_OB, RR_DEC_QNORM,
+    RR_DEC_KNORM, RR_DEC_LN2, RR_DEC_GATEW, RR_DEC_UPW, RR_DEC_DOWNW, RR_DEC_N
+};
+extern const rr_layer_table rr_decoder_layers;
+
+/* The tensors around the layers. */
+typedef struct rr_dec_outer {
+    const float *embed;      /* [vocab,H] model.embed_tokens.weight */
+    const float *final_norm; /* [H] model.norm.weight */
+    const float *lm_head;    /* [vocab,H] lm_head.weight, or embed when tied (RR_DEC_HEAD_LM) */
+    const float **heads;     /* RR_DEC_HEAD_LAYERWISE: [n_layers - start_layer + 1] of [1,H]
+                              * lm_head.<k>.linear_head.weight (allocated: free it) */
+} rr_dec_outer;
+
+/* Binds a decoder checkpoint as scoring reads it, for scoring and training alike: embed_tokens and the final
+ * norm, every layer's tensors of rr_decoder_layers (into `layers` or `views`, as rr_layers_bind; skip_dense for a
+ * converted model), then the output head. */
+rerank_status rr_decoder_bind(rr_weights *w, const rr_decoder_spec *sp, const rr_model_config *c, rr_dec_outer *o,
+                              void *layers, const float **views, bool skip_dense, rerank_error *err);
+
+/* x[N,H] = the embeddings of ids[0..N), times the config's emb_scale (the frozen embeddings of training too). */
+void rr_decoder_embed_fwd(const rr_dec_outer *o, const rr_model_config *c, const int32_t *ids, size_t N, float *x);
+
 extern const rr_family rr_decoder_family;
-extern const rr_decoder_spec rr_gemma_spec;               /* gemma.c */
-extern const rr_decoder_spec rr_qwen2_spec, rr_qwen3_spec; /* qwen.c */
-extern const rr_decoder_spec rr_minicpm_layerwise_spec;   /* minicpm.c */
-extern const rr_decoder_spec rr_llama_spec;               /* llama.c */
 
 #endif

@@ -10,11 +10,8 @@
 
 #include "arch/arch.h"
 #include "base/error.h"
-#include "base/json.h"
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
-
-#define CONFIG "config.json"
 
 /* Tensors of one layer; names are <prefix>encoder.layer.<i>.<suffix> (see layer_tensors). */
 typedef struct enc_layer {
@@ -31,8 +28,7 @@ typedef struct enc_layer {
 
 typedef struct rr_encoder {
     const rr_encoder_spec *spec;
-    int hidden, n_layers, n_heads, head_dim, ffn, vocab, type_vocab, max_pos, pad_id, max_tokens;
-    float eps;
+    const rr_model_config *c;      /* hyper-parameters: the model's parsed config.json (rr_model.cfg) */
     const float *word_emb;         /* [vocab,H] <prefix>embeddings.word_embeddings.weight */
     const float *pos_emb;          /* [max_pos,H] <prefix>embeddings.position_embeddings.weight */
     const float *type_emb;         /* [type_vocab,H] <prefix>embeddings.token_type_embeddings.weight */
@@ -41,107 +37,37 @@ typedef struct rr_encoder {
     rr_cls_head head;
 } rr_encoder;
 
-/* Dimension codes for the shape table: H hidden, I intermediate, 0 = absent. `mat`: where the dense weights'
- * rr_wmat is (NO_MAT for the other tensors). */
-#define NO_MAT SIZE_MAX
-static const struct {
-    const char *suffix;
-    size_t field, mat;
-    char d0, d1;
-} layer_tensors[] = {
-    {"attention.self.query.weight", offsetof(enc_layer, q_w), offsetof(enc_layer, q), 'H', 'H'},
-    {"attention.self.query.bias", offsetof(enc_layer, q_b), NO_MAT, 'H', 0},
-    {"attention.self.key.weight", offsetof(enc_layer, k_w), offsetof(enc_layer, k), 'H', 'H'},
-    {"attention.self.key.bias", offsetof(enc_layer, k_b), NO_MAT, 'H', 0},
-    {"attention.self.value.weight", offsetof(enc_layer, v_w), offsetof(enc_layer, v), 'H', 'H'},
-    {"attention.self.value.bias", offsetof(enc_layer, v_b), NO_MAT, 'H', 0},
-    {"attention.output.dense.weight", offsetof(enc_layer, o_w), offsetof(enc_layer, o), 'H', 'H'},
-    {"attention.output.dense.bias", offsetof(enc_layer, o_b), NO_MAT, 'H', 0},
-    {"attention.output.LayerNorm.weight", offsetof(enc_layer, ln1_w), NO_MAT, 'H', 0},
-    {"attention.output.LayerNorm.bias", offsetof(enc_layer, ln1_b), NO_MAT, 'H', 0},
-    {"intermediate.dense.weight", offsetof(enc_layer, up_w), offsetof(enc_layer, up), 'I', 'H'},
-    {"intermediate.dense.bias", offsetof(enc_layer, up_b), NO_MAT, 'I', 0},
-    {"output.dense.weight", offsetof(enc_layer, down_w), offsetof(enc_layer, down), 'H', 'I'},
-    {"output.dense.bias", offsetof(enc_layer, down_b), NO_MAT, 'H', 0},
-    {"output.LayerNorm.weight", offsetof(enc_layer, ln2_w), NO_MAT, 'H', 0},
-    {"output.LayerNorm.bias", offsetof(enc_layer, ln2_b), NO_MAT, 'H', 0},
+/* The table of arch.h, in RR_ENC_* order (training's parameter table follows it). */
+#define W(f) offsetof(enc_layer, f)
+static const rr_layer_tensor layer_tensors[RR_ENC_N] = {
+    [RR_ENC_QW] = {"attention.self.query.weight", W(q_w), W(q), 'H', 'H', 0},
+    [RR_ENC_QB] = {"attention.self.query.bias", W(q_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_KW] = {"attention.self.key.weight", W(k_w), W(k), 'H', 'H', 0},
+    [RR_ENC_KB] = {"attention.self.key.bias", W(k_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_VW] = {"attention.self.value.weight", W(v_w), W(v), 'H', 'H', 0},
+    [RR_ENC_VB] = {"attention.self.value.bias", W(v_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_OW] = {"attention.output.dense.weight", W(o_w), W(o), 'H', 'H', 0},
+    [RR_ENC_OB] = {"attention.output.dense.bias", W(o_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN1W] = {"attention.output.LayerNorm.weight", W(ln1_w), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN1B] = {"attention.output.LayerNorm.bias", W(ln1_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_UPW] = {"intermediate.dense.weight", W(up_w), W(up), 'F', 'H', 0},
+    [RR_ENC_UPB] = {"intermediate.dense.bias", W(up_b), RR_NO_MAT, 'F', 0, 0},
+    [RR_ENC_DOWNW] = {"output.dense.weight", W(down_w), W(down), 'H', 'F', 0},
+    [RR_ENC_DOWNB] = {"output.dense.bias", W(down_b), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN2W] = {"output.LayerNorm.weight", W(ln2_w), RR_NO_MAT, 'H', 0, 0},
+    [RR_ENC_LN2B] = {"output.LayerNorm.bias", W(ln2_b), RR_NO_MAT, 'H', 0, 0},
 };
-enum { N_LAYER_TENSORS = sizeof layer_tensors / sizeof layer_tensors[0] };
+#undef W
+const rr_layer_table rr_encoder_layers = {layer_tensors, RR_ENC_N, "%sencoder.layer.%d.%s", sizeof(enc_layer),
+                                         offsetof(enc_layer, down)};
 
 static void encoder_free(void *impl) {
     rr_encoder *e = impl;
     if (!e) return;
-    for (int l = 0; e->layers && l < e->n_layers; l++) {
-        enc_layer *L = &e->layers[l];
-        rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
-        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) rr_wmat_free(ms[i]);
-    }
+    rr_layers_free(&rr_encoder_layers, e->c->n_layers, e->layers);
     free(e->layers);
     free(e);
 }
-
-/* An integer field of config.json in [lo, hi]; a missing optional field gives dflt. */
-static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long lo,
-                             long long hi, int *out, rerank_error *err) {
-    return rr_json_get_int_in(c, key, required, dflt, lo, hi, out, CONFIG, err);
-}
-
-static rerank_status parse_config(rr_encoder *e, const json_t *c, rerank_error *err) {
-    rerank_status st;
-    if ((st = get_int(c, "hidden_size", true, 0, 1, 1 << 16, &e->hidden, err)) ||
-        (st = get_int(c, "num_hidden_layers", true, 0, 1, 1024, &e->n_layers, err)) ||
-        (st = get_int(c, "num_attention_heads", true, 0, 1, 1024, &e->n_heads, err)) ||
-        (st = get_int(c, "intermediate_size", true, 0, 1, 1 << 20, &e->ffn, err)) ||
-        (st = get_int(c, "vocab_size", true, 0, 1, 1 << 24, &e->vocab, err)) ||
-        (st = get_int(c, "type_vocab_size", false, 2, 1, 1 << 16, &e->type_vocab, err)) ||
-        (st = get_int(c, "max_position_embeddings", true, 0, 1, 1 << 20, &e->max_pos, err)))
-        return st;
-    if (e->hidden % e->n_heads != 0)
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'hidden_size' (%d) is not a multiple of 'num_attention_heads' (%d)",
-                       CONFIG, e->hidden, e->n_heads);
-    e->head_dim = e->hidden / e->n_heads;
-    bool roberta = e->spec->positions == RR_POS_ROBERTA;
-    if ((st = get_int(c, "pad_token_id", roberta, 0, 0, 1 << 24, &e->pad_id, err))) return st;
-    e->max_tokens = roberta ? e->max_pos - e->pad_id - 1 : e->max_pos;
-    if (e->max_tokens < 1)
-        return rr_fail(err, RERANK_ERR_FORMAT,
-                       "%s: field 'max_position_embeddings' (%d) leaves no positions after 'pad_token_id' (%d)", CONFIG,
-                       e->max_pos, e->pad_id);
-    double eps;
-    if ((st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, CONFIG, err))) return st;
-    if (!(eps > 0.0 && eps < 1.0))
-        return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'layer_norm_eps' is %g, must be in (0, 1)", CONFIG, eps);
-    e->eps = (float)eps;
-    const char *act, *pos_type;
-    if ((st = rr_json_get_str(c, "hidden_act", false, "gelu", &act, NULL, CONFIG, err))) return st;
-    if (strcmp(act, "gelu") != 0)
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: field 'hidden_act' is '%.64s'; only 'gelu' (erf) is supported",
-                       CONFIG, act);
-    if ((st = rr_json_get_str(c, "position_embedding_type", false, "absolute", &pos_type, NULL, CONFIG, err)))
-        return st;
-    if (strcmp(pos_type, "absolute") != 0)
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
-                       "%s: field 'position_embedding_type' is '%.64s'; only 'absolute' is supported", CONFIG, pos_type);
-    /* Labels: id2label decides when present (as in transformers), else num_labels, else transformers' 2. */
-    const json_t *id2label = json_object_get(c, "id2label");
-    const char *field = "id2label";
-    int n_labels;
-    if (json_is_object(id2label)) {
-        n_labels = json_object_size(id2label) > 1000000 ? 1000000 : (int)json_object_size(id2label);
-    } else {
-        if (id2label && !json_is_null(id2label))
-            return rr_fail(err, RERANK_ERR_FORMAT, "%s: field 'id2label' must be an object", CONFIG);
-        field = "num_labels";
-        if ((st = get_int(c, "num_labels", false, 2, 0, 1000000, &n_labels, err))) return st;
-    }
-    if (n_labels != 1)
-        return rr_fail(err, RERANK_ERR_UNSUPPORTED,
-                       "%s: field '%s' gives %d labels; only single-logit rerankers (num_labels 1) are supported",
-                       CONFIG, field, n_labels);
-    return RERANK_OK;
-}
-
-static int64_t dim_of(const rr_encoder *e, char code) { return code == 'H' ? e->hidden : e->ffn; }
 
 /* Binds every tensor; a converted model's dense weights are left to rr_dense_prepare. */
 static rerank_status bind_weights(rr_encoder *e, rr_weights *w, bool packed, rerank_error *err) {
@@ -153,64 +79,31 @@ static rerank_status bind_weights(rr_encoder *e, rr_weights *w, bool packed, rer
         snprintf(name, sizeof name, "%sembeddings.%s", p, suffix);                                      \
         if ((st = RR_WEIGHTS_REQUIRE(w, name, &e->field, err, __VA_ARGS__))) return st;                 \
     } while (0)
-    EMB(word_emb, "word_embeddings.weight", e->vocab, e->hidden);
-    EMB(pos_emb, "position_embeddings.weight", e->max_pos, e->hidden);
-    EMB(type_emb, "token_type_embeddings.weight", e->type_vocab, e->hidden);
-    EMB(emb_ln_w, "LayerNorm.weight", e->hidden);
-    EMB(emb_ln_b, "LayerNorm.bias", e->hidden);
+    EMB(word_emb, "word_embeddings.weight", e->c->vocab, e->c->hidden);
+    EMB(pos_emb, "position_embeddings.weight", e->c->max_pos, e->c->hidden);
+    EMB(type_emb, "token_type_embeddings.weight", e->c->type_vocab, e->c->hidden);
+    EMB(emb_ln_w, "LayerNorm.weight", e->c->hidden);
+    EMB(emb_ln_b, "LayerNorm.bias", e->c->hidden);
 #undef EMB
-    e->layers = calloc((size_t)e->n_layers, sizeof *e->layers);
-    if (!e->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", e->n_layers);
-    for (int l = 0; l < e->n_layers; l++) {
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (packed && layer_tensors[t].mat != NO_MAT) continue;
-            snprintf(name, sizeof name, "%sencoder.layer.%d.%s", p, l, layer_tensors[t].suffix);
-            const float **slot = (const float **)(void *)((char *)&e->layers[l] + layer_tensors[t].field);
-            int64_t shape[2] = {dim_of(e, layer_tensors[t].d0), layer_tensors[t].d1 ? dim_of(e, layer_tensors[t].d1) : 0};
-            if ((st = rr_weights_require(w, name, shape, layer_tensors[t].d1 ? 2 : 1, slot, err))) return st;
-        }
-    }
-    return rr_cls_head_load(w, e->spec->head_dense, e->spec->head_out, e->hidden, &e->head, err);
+    e->layers = calloc((size_t)e->c->n_layers, sizeof *e->layers);
+    if (!e->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", e->c->n_layers);
+    if ((st = rr_layers_bind(&rr_encoder_layers, p, e->c, w, e->c->n_layers, e->layers, NULL, packed, err))) return st;
+    return rr_cls_head_load(w, e->spec->head_dense, e->spec->head_out, e->c->hidden, &e->head, err);
 }
 
 /* rr_family.dense: the six dense weights of every layer; the FFN output.dense is the down-projection. */
 static size_t encoder_dense(rr_model *m, rr_dense *out) {
     rr_encoder *e = m->impl;
-    size_t n = 0;
-    for (int l = 0; l < e->n_layers; l++)
-        for (size_t t = 0; t < N_LAYER_TENSORS; t++) {
-            if (layer_tensors[t].mat == NO_MAT) continue;
-            if (out) {
-                rr_dense *d = &out[n];
-                char *L = (char *)&e->layers[l];
-                snprintf(d->name, sizeof d->name, "%sencoder.layer.%d.%s", e->spec->prefix, l, layer_tensors[t].suffix);
-                d->src = *(const float **)(void *)(L + layer_tensors[t].field);
-                d->mat = (rr_wmat *)(void *)(L + layer_tensors[t].mat);
-                d->out = (int)dim_of(e, layer_tensors[t].d0);
-                d->in = (int)dim_of(e, layer_tensors[t].d1);
-                d->down = layer_tensors[t].mat == offsetof(enc_layer, down);
-            }
-            n++;
-        }
-    return n;
+    return rr_layers_dense(&rr_encoder_layers, e->spec->prefix, e->c, e->c->n_layers, e->layers, out);
 }
 
-static rerank_status encoder_load(rr_model *m, const json_t *config, const void *spec, rerank_error *err) {
+static rerank_status encoder_load(rr_model *m, rerank_error *err) {
     rr_encoder *e = calloc(1, sizeof *e);
     if (!e) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     m->impl = e;
-    e->spec = spec;
-    rerank_status st = parse_config(e, config, err);
-    if (st) return st;
-    m->desc.n_layers = e->n_layers;
-    m->desc.hidden_size = e->hidden;
-    m->desc.vocab_size = e->vocab;
-    m->desc.type_vocab_size = e->type_vocab;
-    m->desc.max_tokens = e->max_tokens;
-    m->desc.pad_token_id = e->pad_id;
-    if (!m->weights) return RERANK_OK;
-    if ((st = bind_weights(e, m->weights, m->packed, err))) return st;
-    return rr_dense_prepare(m, err);
+    e->spec = m->row->spec;
+    e->c = &m->cfg;
+    return bind_weights(e, m->weights, m->packed, err);
 }
 
 /* Validates the batch; *n_tokens = total tokens, *longest = longest sequence. */
@@ -223,42 +116,48 @@ static rerank_status check_batch(const rr_encoder *e, const rr_batch *b, size_t 
         size_t a = b->offsets[s], z = b->offsets[s + 1];
         if (z < a) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch offsets decrease at sequence %zu", s);
         if (z == a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty", s);
-        if (z - a > (size_t)e->max_tokens)
+        if (z - a > (size_t)e->c->max_tokens)
             return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, z - a,
-                           e->max_tokens);
+                           e->c->max_tokens);
         if (z - a > *longest) *longest = z - a;
     }
     *n_tokens = b->offsets[b->n_seqs];
     if (!b->ids) return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "batch has no token ids");
     for (size_t i = 0; i < *n_tokens; i++) {
-        if (b->ids[i] < 0 || b->ids[i] >= e->vocab)
+        if (b->ids[i] < 0 || b->ids[i] >= e->c->vocab)
             return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
-                           e->vocab);
-        if (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= e->type_vocab))
+                           e->c->vocab);
+        if (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= e->c->type_vocab))
             return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d is outside [0, %d)", i, (int)b->type_ids[i],
-                           e->type_vocab);
+                           e->c->type_vocab);
     }
     return RERANK_OK;
 }
 
-/* x[N,H] = LayerNorm(word[id] + type[type_id] + pos[position]), positions per sequence. */
-static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x, uint16_t *xb) {
-    size_t H = (size_t)e->hidden;
+void rr_encoder_embed_sum(const rr_encoder_spec *sp, const rr_model_config *c, const float *word, const float *pos,
+                          const float *type, const rr_batch *b, float *x, int32_t *pos_ids) {
+    size_t H = (size_t)c->hidden;
     for (size_t s = 0; s < b->n_seqs; s++) {
         int nonpad = 0;
         for (size_t i = b->offsets[s]; i < b->offsets[s + 1]; i++) {
-            int id = b->ids[i], pos;
-            if (e->spec->positions == RR_POS_ROBERTA) /* HF create_position_ids_from_input_ids */
-                pos = id != e->pad_id ? e->pad_id + ++nonpad : e->pad_id;
+            int id = b->ids[i], at;
+            if (sp->positions == RR_POS_ROBERTA) /* HF create_position_ids_from_input_ids */
+                at = id != c->pad_id ? c->pad_id + ++nonpad : c->pad_id;
             else
-                pos = (int)(i - b->offsets[s]);
-            const float *we = e->word_emb + (size_t)id * H, *pe = e->pos_emb + (size_t)pos * H,
-                        *te = e->type_emb + (size_t)(b->type_ids ? b->type_ids[i] : 0) * H;
+                at = (int)(i - b->offsets[s]);
+            if (pos_ids) pos_ids[i] = at;
+            const float *we = word + (size_t)id * H, *pe = pos + (size_t)at * H,
+                        *te = type + (size_t)(b->type_ids ? b->type_ids[i] : 0) * H;
             float *xi = x + i * H;
             for (size_t d = 0; d < H; d++) xi[d] = (we[d] + te[d]) + pe[d];
         }
     }
-    rr_layernorm_fast_bf16(pool, x, xb, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->hidden, e->eps);
+}
+
+/* x[N,H] = LayerNorm(the embeddings' sum). */
+static void embed(rr_pool *pool, const rr_encoder *e, const rr_batch *b, float *x, uint16_t *xb) {
+    rr_encoder_embed_sum(e->spec, e->c, e->word_emb, e->pos_emb, e->type_emb, b, x, NULL);
+    rr_layernorm_fast_bf16(pool, x, xb, x, e->emb_ln_w, e->emb_ln_b, (int)b->offsets[b->n_seqs], e->c->hidden, e->c->eps);
 }
 
 /* out = down(GELU(up(x))) + x. With a bf16 down-projection the up-projection writes its GELU output straight
@@ -295,7 +194,7 @@ static bool all_bf16(const rr_encoder *e) {
     const rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
         if (ms[i]->type != RR_W_BF16) return false;
-    return e->hidden % 2 == 0 && e->ffn % 2 == 0;
+    return e->c->hidden % 2 == 0 && e->c->ffn % 2 == 0;
 }
 
 /* Asks for transparent huge pages on the 2 MiB-aligned interior of an activation buffer (a no-op where THP
@@ -315,7 +214,7 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     size_t N = 0, longest = 0, nh, nf;
     rerank_status st = check_batch(e, b, &N, &longest, err);
     if (st) return st;
-    if (N > (size_t)INT32_MAX || !rr_mul_size(N, (size_t)e->hidden, &nh) || !rr_mul_size(N, (size_t)e->ffn, &nf))
+    if (N > (size_t)INT32_MAX || !rr_mul_size(N, (size_t)e->c->hidden, &nh) || !rr_mul_size(N, (size_t)e->c->ffn, &nf))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
     int threads = rr_pool_size(ws->pool), n_rows = (int)N;
     float *x, *q, *k, *v, *ctx, *tmp, *ffn, *lin, *att, *hs;
@@ -324,8 +223,8 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, nh, &tmp, err)) ||
         (st = rr_workspace_get(ws, WS_FFN, nf, &ffn, err)) ||
         (st = rr_workspace_get(ws, WS_LIN, lin_scratch(e, threads, n_rows), &lin, err)) ||
-        (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->head_dim), &att, err)) ||
-        (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->hidden, &hs, err)))
+        (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->c->head_dim), &att, err)) ||
+        (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->c->hidden, &hs, err)))
         return st;
     uint16_t *xb = NULL; /* x in bf16, rows of hidden (all-bf16 models) */
     if (all_bf16(e)) {
@@ -338,24 +237,24 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     size_t sizes[] = {nh, nh, nh, nh, nh, nh, nf};
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) want_huge_pages(acts[i], sizes[i]);
     rr_pool *pool = ws->pool;
-    int n = (int)N, H = e->hidden, S = (int)b->n_seqs;
+    int n = (int)N, H = e->c->hidden, S = (int)b->n_seqs;
     /* with bf16/int8 weights the attention products run in bf16 too (where AMX is): on W1 of the bench the ranking
      * against fp32 moved no more than the dense layers' rounding already moves it */
-    rr_attn_shape shape = {0, e->n_heads, e->n_heads, e->head_dim, H, H, H, false, e->layers[0].q.type != RR_W_F32};
+    rr_attn_shape shape = {0, e->c->n_heads, e->c->n_heads, e->c->head_dim, H, H, H, false, e->layers[0].q.type != RR_W_F32};
     embed(pool, e, b, x, xb);
-    for (int l = 0; l < e->n_layers; l++) {
+    for (int l = 0; l < e->c->n_layers; l++) {
         const enc_layer *L = &e->layers[l];
         /* q, k, v from one rounding of x (the last layer needs q of token 0 only: below) */
         rr_linear_out qkv[] = {{k, &L->k, L->k_b, NULL, RR_ACT_NONE, NULL}, {v, &L->v, L->v_b, NULL, RR_ACT_NONE, NULL},
                                {q, &L->q, L->q_b, NULL, RR_ACT_NONE, NULL}};
-        if (xb) rr_linear_w_bf16_input(pool, lin, xb, n, qkv, l + 1 < e->n_layers ? 3 : 2);
-        else rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->n_layers ? 3 : 2);
-        if (l + 1 < e->n_layers) {
+        if (xb) rr_linear_w_bf16_input(pool, lin, xb, n, qkv, l + 1 < e->c->n_layers ? 3 : 2);
+        else rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->c->n_layers ? 3 : 2);
+        if (l + 1 < e->c->n_layers) {
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
             rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
-            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln1_w, L->ln1_b, n, H, e->eps);
+            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln1_w, L->ln1_b, n, H, e->c->eps);
             ffn_fwd(pool, lin, L, x, xb, ffn, tmp, n);
-            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln2_w, L->ln2_b, n, H, e->eps);
+            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln2_w, L->ln2_b, n, H, e->c->eps);
             continue;
         }
         /* Last layer: the head reads token 0 only, and every row after attention depends on its own token
@@ -365,15 +264,16 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         rr_linear_w_fwd(pool, lin, q, tmp, &L->q, L->q_b, NULL, S, RR_ACT_NONE);
         rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
         rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
-        rr_layernorm_fast_bf16(pool, x, xb, x, L->ln1_w, L->ln1_b, S, H, e->eps);
+        rr_layernorm_fast_bf16(pool, x, xb, x, L->ln1_w, L->ln1_b, S, H, e->c->eps);
         ffn_fwd(pool, lin, L, x, xb, ffn, tmp, S);
-        rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->eps);
+        rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->c->eps);
     }
     for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);
     return RERANK_OK;
 }
 
 const rr_family rr_encoder_family = {
+    .parse_config = rr_config_parse_encoder,
     .load = encoder_load,
     .forward = encoder_forward,
     .free_impl = encoder_free,

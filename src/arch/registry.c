@@ -1,5 +1,5 @@
-/* registry.c - the one table from config.json `architectures[0]` to a block family and its data, plus the
- * model object's life cycle (load, describe, forward, free) and forward-pass workspaces. */
+/* registry.c - the one table from config.json `architectures[0]` to a block family, its spec and how it trains,
+ * plus the model object's life cycle (load, describe, forward, free) and forward-pass workspaces. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,23 +12,29 @@
 #include "base/threadpool.h"
 
 
+/* The specs, one thin file each (xlmr.c, bert.c, gemma.c, qwen.c, minicpm.c, llama.c). */
+extern const rr_encoder_spec rr_xlmr_spec, rr_bert_spec;
+extern const rr_decoder_spec rr_gemma_spec, rr_qwen2_spec, rr_qwen3_spec, rr_minicpm_layerwise_spec, rr_llama_spec;
+
+/* Each row: the architecture, the kind of scores it gives, its block family and spec, how `rerank train` fine-tunes
+ * it. Scoring and training both find an architecture here and nowhere else: adding one is a spec file, its name
+ * above and a row below (README "Adding an architecture"). */
 static const rr_arch_row registry[] = {
-    {"XLMRobertaForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_xlmr_spec},
-    {"BertForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_bert_spec},
-    {"GemmaForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_gemma_spec},
-    {"Qwen2ForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_qwen2_spec},
-    {"Qwen3ForCausalLM", RERANK_KIND_QWEN3, &rr_decoder_family, &rr_qwen3_spec},
-    {"LayerWiseMiniCPMForCausalLM", RERANK_KIND_LAYERWISE, &rr_decoder_family, &rr_minicpm_layerwise_spec},
-    {"LlamaForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_llama_spec},
+    {"XLMRobertaForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_xlmr_spec, RR_TRAIN_FULL},
+    {"BertForSequenceClassification", RERANK_KIND_CROSS_ENCODER, &rr_encoder_family, &rr_bert_spec, RR_TRAIN_FULL},
+    {"GemmaForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_gemma_spec, RR_TRAIN_LORA},
+    {"Qwen2ForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_qwen2_spec, RR_TRAIN_LORA},
+    {"Qwen3ForCausalLM", RERANK_KIND_QWEN3, &rr_decoder_family, &rr_qwen3_spec, RR_TRAIN_LORA},
+    {"LayerWiseMiniCPMForCausalLM", RERANK_KIND_LAYERWISE, &rr_decoder_family, &rr_minicpm_layerwise_spec, RR_TRAIN_LORA},
+    {"LlamaForCausalLM", RERANK_KIND_LLM, &rr_decoder_family, &rr_llama_spec, RR_TRAIN_LORA},
 };
 enum { N_ROWS = sizeof registry / sizeof registry[0] };
 
-static rerank_status find_row(const json_t *config, const rr_arch_row **row, const char **name, rerank_error *err) {
+rerank_status rr_arch_find(const json_t *config, const rr_arch_row **row, rerank_error *err) {
     if (!json_is_object(config)) return rr_fail(err, RERANK_ERR_FORMAT, "config.json: not a JSON object");
     const json_t *archs = json_object_get(config, "architectures");
     const char *a = json_string_value(json_array_get(archs, 0));
     if (!a) return rr_fail(err, RERANK_ERR_FORMAT, "config.json: field 'architectures' must be a non-empty array of strings");
-    *name = a;
     for (size_t i = 0; i < N_ROWS; i++)
         if (strcmp(registry[i].architecture, a) == 0) {
             *row = &registry[i];
@@ -42,6 +48,25 @@ static rerank_status find_row(const json_t *config, const rr_arch_row **row, con
                    list);
 }
 
+/* What rr_model_describe tells, from the parsed config. */
+static rr_model_desc describe(const rr_model_config *c) {
+    rr_model_desc d = {
+        .kind = c->row->kind,
+        .architecture = c->row->architecture, /* static storage */
+        .n_layers = c->n_layers,
+        .hidden_size = c->hidden,
+        .vocab_size = c->vocab,
+        .type_vocab_size = c->type_vocab,
+        .max_tokens = c->max_tokens,
+        .pad_token_id = c->pad_id,
+        .bos_token_id = c->bos_id,
+        .eos_token_id = c->eos_id,
+        .start_layer = c->start_layer,
+        .converted = c->packed != RERANK_DTYPE_AUTO,
+    };
+    return d;
+}
+
 void rr_model_free(rr_model *m) {
     if (!m) return;
     if (m->row && m->impl) m->row->family->free_impl(m->impl);
@@ -50,33 +75,25 @@ void rr_model_free(rr_model *m) {
 }
 
 static rerank_status model_new(const json_t *config, rr_model **out, rerank_error *err) {
-    const rr_arch_row *row;
-    const char *name;
     *out = NULL;
-    rerank_status st = find_row(config, &row, &name, err);
+    rr_model_config cfg;
+    rerank_status st = rr_model_config_parse(config, &cfg, err);
     if (st) return st;
     rr_model *m = calloc(1, sizeof *m);
     if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
-    m->row = row;
-    snprintf(m->architecture, sizeof m->architecture, "%s", row->architecture);
-    m->desc.kind = row->kind;
+    m->row = cfg.row;
+    m->cfg = cfg;
+    snprintf(m->architecture, sizeof m->architecture, "%s", m->row->architecture);
+    m->desc = describe(&cfg);
     m->desc.architecture = m->architecture;
     *out = m;
     return RERANK_OK;
 }
 
 rerank_status rr_model_check_config(const json_t *config, rr_model_desc *desc, rerank_error *err) {
-    rr_model *m;
-    rerank_dtype stored;
-    rerank_status st = rr_packed_read_config(config, &stored, err);
-    if (st || (st = model_new(config, &m, err))) return st;
-    st = m->row->family->load(m, config, m->row->spec, err);
-    if (!st && desc) {
-        m->desc.converted = stored != RERANK_DTYPE_AUTO;
-        *desc = m->desc;
-        desc->architecture = m->row->architecture; /* static storage */
-    }
-    rr_model_free(m);
+    rr_model_config cfg;
+    rerank_status st = rr_model_config_parse(config, &cfg, err);
+    if (!st && desc) *desc = describe(&cfg);
     return st;
 }
 
@@ -112,7 +129,8 @@ rerank_status rr_model_load_adapted(const char *dir, const json_t *config, reran
                      stored == RERANK_DTYPE_BF16 ? "bf16" : "int8");
     if (!st && !(st = rr_weights_open(dir, &m->weights, err)) &&
         !(st = adapter ? rr_adapter_apply(adapter, m->weights, m->architecture, err) : RERANK_OK))
-        st = m->row->family->load(m, config, m->row->spec, err);
+        st = m->row->family->load(m, err);
+    if (!st) st = rr_dense_prepare(m, err); /* the dense matrices in m->dtype, for every family alike */
     if (st) {
         rr_model_free(m);
         return st;

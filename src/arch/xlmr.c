@@ -7,4 +7,5 @@ const rr_encoder_spec rr_xlmr_spec = {
     .positions = RR_POS_ROBERTA,
     .head_dense = "classifier.dense",
     .head_out = "classifier.out_proj",
+    .head_input_dropout = true,
 };

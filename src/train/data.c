@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arch/config.h"
 #include "arch/model.h"
 #include "base/error.h"
 #include "base/file.h"
@@ -386,16 +387,12 @@ rerank_status rr_train_llm_layout(bool add_bos, int32_t bos, const int32_t *sep,
 static rerank_status read_config(const char *dir, rr_train_tok *t, rerank_model_kind kind, rerank_error *err) {
     char path[4096];
     json_t *cfg = NULL;
-    rr_model_desc desc;
-    if (!rr_path_join(path, sizeof path, dir, "config.json"))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
-    rerank_status st = rr_json_load_file(path, 1 << 20, &cfg, err);
-    if (!st) st = rr_model_check_config(cfg, &desc, err);
-    json_decref(cfg);
+    rr_model_config c;
+    rerank_status st = rr_model_config_load(dir, &c, err);
     if (st) return st;
-    t->max_tokens = desc.max_tokens > 0 ? (size_t)desc.max_tokens : 0;
+    t->max_tokens = c.max_tokens > 0 ? (size_t)c.max_tokens : 0;
     if (!t->llm) return RERANK_OK;
-    int32_t b = desc.bos_token_id, pad = desc.pad_token_id;
+    int32_t b = c.bos_id, pad = c.pad_id;
     if (rr_path_join(path, sizeof path, dir, "tokenizer_config.json") && rr_file_exists(path)) {
         if ((st = rr_json_load_file(path, 16u << 20, &cfg, err))) return st;
         const char *keys[2] = {"bos_token", "pad_token"};

@@ -23,16 +23,9 @@ typedef struct rr_train_param {
     bool no_decay;    /* a bias or LayerNorm parameter (FlagEmbedding's trainer does not decay these) */
 } rr_train_param;
 
-/* Hyper-parameters of the encoder (config.json). */
-typedef struct rr_train_dims {
-    int hidden, n_layers, n_heads, head_dim, ffn, vocab, type_vocab, max_pos, pad_id, max_tokens;
-    float eps;
-    float p_hidden, p_attn; /* hidden_dropout_prob, attention_probs_dropout_prob (config.json, default 0.1) */
-} rr_train_dims;
-
 typedef struct rr_train_model {
-    const rr_encoder_spec *spec;
-    rr_train_dims d;
+    const rr_encoder_spec *spec; /* the architecture's spec, as scoring reads it (d.row->spec) */
+    rr_model_config d;           /* config.json, parsed as scoring parses it (arch/config.h) */
     rr_train_param *params; /* n_params entries in a fixed order (see train_model.c) */
     size_t n_params, n_floats;
     float *w;        /* [n_floats] fp32 master weights */
@@ -59,8 +52,8 @@ typedef struct rr_train_model {
     size_t work_cap;  /* floats */
 } rr_train_model;
 
-/* Loads config.json and the weights of `dir` (XLMRobertaForSequenceClassification or
- * BertForSequenceClassification, one label) into fp32 master weights. */
+/* Loads config.json and the weights of `dir` (an architecture whose table row trains RR_TRAIN_FULL: the encoder
+ * cross-encoders, one label) into fp32 master weights. */
 rerank_status rr_train_model_load(const char *dir, rr_train_model **out, rerank_error *err);
 void rr_train_model_free(rr_train_model *m);
 

@@ -1,5 +1,5 @@
-/* train_decoder.c - opening a decoder LLM reranker for LoRA fine-tuning: config.json (checked by the
- * inference first, then read the way arch/decoder.c reads it), the frozen weights in fp32 (a bf16
+/* train_decoder.c - opening a decoder LLM reranker for LoRA fine-tuning: config.json (parsed by the parser scoring
+ * uses, arch/config.h), the frozen weights in fp32 (a bf16
  * checkpoint is converted at load by rr_weights), the "Yes" token, and the trainable table: lora_A / lora_B
  * per target projection per layer under their PEFT names, plus the layerwise heads when trained. */
 #include <math.h>
@@ -10,123 +10,44 @@
 
 #include "kernels/kernels_bwd.h"
 #include "base/error.h"
-#include "base/json.h"
 #include "tok/tokenizer.h"
 #include "train/train_decoder.h"
 
-#define CONFIG "config.json"
-
-static const struct {
-    const char *arch;
-    const rr_decoder_spec *spec;
-} specs[] = {
-    {"GemmaForCausalLM", &rr_gemma_spec},
-    {"Qwen2ForCausalLM", &rr_qwen2_spec},
-    {"Qwen3ForCausalLM", &rr_qwen3_spec},
-    {"LayerWiseMiniCPMForCausalLM", &rr_minicpm_layerwise_spec},
-    {"LlamaForCausalLM", &rr_llama_spec},
-};
-
 int rr_dt_n_outputs(const rr_dec_trainer *d) {
-    return d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->n_layers - d->start_layer + 1 : 1;
+    return d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->c.n_layers - d->c.start_layer + 1 : 1;
 }
+
+/* Each LoRA module's weight and bias (-1: none) in the decoder's layer table (arch/decoder.h). */
+static const int weight_of[RR_LORA_N_MODULES] = {RR_DEC_QW, RR_DEC_KW, RR_DEC_VW, RR_DEC_OW,
+                                                 RR_DEC_GATEW, RR_DEC_UPW, RR_DEC_DOWNW};
+static const int bias_of[RR_LORA_N_MODULES] = {RR_DEC_QB, RR_DEC_KB, RR_DEC_VB, RR_DEC_OB, -1, -1, -1};
 
 void rr_dt_module_dims(const rr_dec_trainer *d, int m, int *out, int *in) {
-    int H = d->hidden, Q = d->n_heads * d->head_dim, K = d->n_kv_heads * d->head_dim, F = d->ffn;
-    static const char outs[] = "QKKHFFH", ins[] = "HHHQHHF";
-    int dims[128] = {0};
-    dims['H'] = H, dims['Q'] = Q, dims['K'] = K, dims['F'] = F;
-    *out = dims[(int)outs[m]];
-    *in = dims[(int)ins[m]];
+    const rr_layer_tensor *t = &rr_decoder_layers.t[weight_of[m]];
+    *out = (int)rr_config_dim(&d->c, t->d0);
+    *in = (int)rr_config_dim(&d->c, t->d1);
 }
 
-/* config.json, already validated by rr_model_check_config: the fields arch/decoder.c reads, same defaults. */
-static rerank_status parse_config(rr_dec_trainer *d, const json_t *c, const rr_model_desc *desc, rerank_error *err) {
-    const rr_decoder_spec *sp = d->spec;
-    rerank_status st;
-    long long v;
-    double x;
-    d->hidden = desc->hidden_size;
-    d->n_layers = desc->n_layers;
-    d->vocab = desc->vocab_size;
-    d->start_layer = desc->start_layer;
-    if ((st = rr_json_get_int_in(c, "num_attention_heads", true, 0, 1, 1024, &d->n_heads, CONFIG, err)) ||
-        (st = rr_json_get_int_in(c, "num_key_value_heads", false, d->n_heads, 1, 1024, &d->n_kv_heads, CONFIG, err)) ||
-        (st = rr_json_get_int_in(c, "intermediate_size", true, 0, 1, 1 << 20, &d->ffn, CONFIG, err)) ||
-        (st = rr_json_get_int_in(c, "max_position_embeddings", true, 0, 1, 1 << 24, &d->max_pos, CONFIG, err)))
-        return st;
-    const json_t *hd = json_object_get(c, "head_dim");
-    if (!hd || json_is_null(hd)) d->head_dim = d->hidden / d->n_heads;
-    else if ((st = rr_json_get_int(c, "head_dim", true, 0, &v, CONFIG, err))) return st;
-    else d->head_dim = (int)v;
-    if ((st = rr_json_get_num(c, "rms_norm_eps", false, 1e-6, &x, CONFIG, err))) return st;
-    d->eps = (float)x;
-    if ((st = rr_json_get_num(c, "rope_theta", false, 10000.0, &x, CONFIG, err))) return st;
-    d->rope_theta = (float)x;
-    const char *act;
-    if ((st = rr_json_get_str(c, sp->act_field, false, sp->act_default, &act, NULL, CONFIG, err))) return st;
-    d->act = !strcmp(act, "gelu_pytorch_tanh") ? RR_DT_GELU_TANH : !strcmp(act, "gelu") ? RR_DT_GELU : RR_DT_SILU;
-    d->emb_scale = 1.0f;
-    d->res_scale = 1.0f;
-    if (sp->emb_scale == RR_DEC_EMB_SQRT_HIDDEN) d->emb_scale = (float)sqrt((double)d->hidden);
-    if (sp->emb_scale == RR_DEC_EMB_CONFIG) {
-        if ((st = rr_json_get_num(c, "scale_emb", false, 1.0, &x, CONFIG, err))) return st;
-        d->emb_scale = (float)x;
-    }
-    if (sp->residual_scale) {
-        if ((st = rr_json_get_num(c, "scale_depth", false, 1.0, &x, CONFIG, err))) return st;
-        d->res_scale = (float)(x / sqrt((double)d->n_layers)); /* as decoder.c: the double, rounded once */
-    }
-    return RERANK_OK;
-}
-
-static rerank_status bind_weights(rr_dec_trainer *d, bool attn_bias, bool tied, rerank_error *err) {
-    rr_weights *w = d->weights;
-    char name[256];
-    rerank_status st;
-    int H = d->hidden;
-    if ((st = RR_WEIGHTS_REQUIRE(w, "model.embed_tokens.weight", &d->embed, err, d->vocab, H)) ||
-        (st = RR_WEIGHTS_REQUIRE(w, "model.norm.weight", &d->final_norm, err, H)))
-        return st;
-    d->layers = calloc((size_t)d->n_layers, sizeof *d->layers);
-    if (!d->layers) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->n_layers);
-    bool qkv_bias = d->spec->qkv_bias || attn_bias;
-    for (int l = 0; l < d->n_layers; l++) {
+/* The frozen base, bound by scoring's binder (arch/decoder.h) from the decoder's layer table, then each
+ * projection's weight and bias by LoRA module. */
+static rerank_status bind_weights(rr_dec_trainer *d, rerank_error *err) {
+    size_t n = (size_t)d->c.n_layers;
+    d->layers = calloc(n, sizeof *d->layers);
+    const float **views = calloc(n * RR_DEC_N, sizeof *views);
+    rerank_status st = RERANK_OK;
+    if (!d->layers || !views) st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d layers", d->c.n_layers);
+    if (!st) st = rr_decoder_bind(d->weights, d->spec, &d->c, &d->o, NULL, views, false, err);
+    for (size_t l = 0; !st && l < n; l++) {
+        const float **v = views + l * RR_DEC_N;
         rr_dt_layer *L = &d->layers[l];
-#define NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
-        if ((st = RR_WEIGHTS_REQUIRE(w, NAME("input_layernorm.weight"), &L->ln1, err, H)) ||
-            (st = RR_WEIGHTS_REQUIRE(w, NAME("post_attention_layernorm.weight"), &L->ln2, err, H)))
-            return st;
-        if (d->spec->qk_norm &&
-            ((st = RR_WEIGHTS_REQUIRE(w, NAME("self_attn.q_norm.weight"), &L->q_norm, err, d->head_dim)) ||
-             (st = RR_WEIGHTS_REQUIRE(w, NAME("self_attn.k_norm.weight"), &L->k_norm, err, d->head_dim))))
-            return st;
+        L->ln1 = v[RR_DEC_LN1], L->ln2 = v[RR_DEC_LN2], L->q_norm = v[RR_DEC_QNORM], L->k_norm = v[RR_DEC_KNORM];
         for (int m = 0; m < RR_LORA_N_MODULES; m++) {
-            int out, in;
-            rr_dt_module_dims(d, m, &out, &in);
-            char suffix[64];
-            snprintf(suffix, sizeof suffix, "%s.weight", rr_lora_module_paths[m]);
-            if ((st = RR_WEIGHTS_REQUIRE(w, NAME(suffix), &L->w[m], err, out, in))) return st;
-            bool has_bias = m <= RR_LORA_V ? qkv_bias : m == RR_LORA_O ? attn_bias : false;
-            snprintf(suffix, sizeof suffix, "%s.bias", rr_lora_module_paths[m]);
-            if (has_bias && (st = RR_WEIGHTS_REQUIRE(w, NAME(suffix), &L->bias[m], err, out))) return st;
+            L->w[m] = v[weight_of[m]];
+            L->bias[m] = bias_of[m] >= 0 ? v[bias_of[m]] : NULL;
         }
-#undef NAME
     }
-    if (d->spec->head == RR_DEC_HEAD_LAYERWISE) {
-        int n = rr_dt_n_outputs(d);
-        d->heads = calloc((size_t)n, sizeof *d->heads);
-        if (!d->heads) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory for %d heads", n);
-        for (int k = 0; k < n; k++) {
-            snprintf(name, sizeof name, "lm_head.%d.linear_head.weight", k);
-            if ((st = RR_WEIGHTS_REQUIRE(w, name, &d->heads[k], err, 1, H))) return st;
-        }
-    } else if (tied) {
-        d->lm_head = d->embed;
-    } else if ((st = RR_WEIGHTS_REQUIRE(w, "lm_head.weight", &d->lm_head, err, d->vocab, H))) {
-        return st;
-    }
-    return RERANK_OK;
+    free(views);
+    return st;
 }
 
 /* FlagEmbedding's training reads yes_loc = tokenizer('Yes', add_special_tokens=False)['input_ids'][-1]. */
@@ -138,7 +59,7 @@ static rerank_status find_yes(rr_dec_trainer *d, rerank_error *err) {
     st = rr_tokenizer_encode(tok, "Yes", 3, &ids, err);
     if (!st && ids.n == 0) st = rr_fail(err, RERANK_ERR_FORMAT, "%s: the tokenizer gives no token for 'Yes'", d->dir);
     if (!st) d->yes_id = ids.data[ids.n - 1];
-    if (!st && (d->yes_id < 0 || d->yes_id >= d->vocab))
+    if (!st && (d->yes_id < 0 || d->yes_id >= d->c.vocab))
         st = rr_fail(err, RERANK_ERR_FORMAT, "%s: the 'Yes' token %d is outside the vocabulary", d->dir, d->yes_id);
     rr_i32vec_free(&ids);
     rr_tokenizer_free(tok);
@@ -161,13 +82,13 @@ static void add_param(rr_trainer *t, size_t *at, const char *name, int64_t d0, i
  * then the trained heads. A starts kaiming-uniform (seeded per tensor), B and so the update at zero. */
 static rerank_status build_table(rr_dec_trainer *d, rerank_error *err) {
     rr_trainer *t = &d->base;
-    size_t n_mod = (size_t)d->n_layers * RR_LORA_N_MODULES, cap = 2 * n_mod + (size_t)rr_dt_n_outputs(d);
+    size_t n_mod = (size_t)d->c.n_layers * RR_LORA_N_MODULES, cap = 2 * n_mod + (size_t)rr_dt_n_outputs(d);
     t->params = calloc(cap, sizeof *t->params);
     d->lora_param = malloc(n_mod * sizeof *d->lora_param);
     if (!t->params || !d->lora_param) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     size_t at = 0;
     char name[128];
-    for (int l = 0; l < d->n_layers; l++)
+    for (int l = 0; l < d->c.n_layers; l++)
         for (int m = 0; m < RR_LORA_N_MODULES; m++) {
             size_t slot = (size_t)l * RR_LORA_N_MODULES + (size_t)m;
             d->lora_param[slot] = SIZE_MAX;
@@ -184,7 +105,7 @@ static rerank_status build_table(rr_dec_trainer *d, rerank_error *err) {
     if (d->train_heads)
         for (int k = 0; k < rr_dt_n_outputs(d); k++) {
             snprintf(name, sizeof name, "base_model.model.lm_head.%d.linear_head.weight", k);
-            add_param(t, &at, name, 1, d->hidden);
+            add_param(t, &at, name, 1, d->c.hidden);
         }
     t->n_floats = at;
     t->w = calloc(at ? at : 1, sizeof *t->w);
@@ -195,7 +116,7 @@ static rerank_status build_table(rr_dec_trainer *d, rerank_error *err) {
         rr_lora_init_a(t->w + a->offset, (int)a->shape[0], (int)a->shape[1], d->seed, i);
     }
     for (size_t i = d->head_param; i < t->n_params; i++)
-        memcpy(t->w + t->params[i].offset, d->heads[i - d->head_param], (size_t)d->hidden * sizeof *t->w);
+        memcpy(t->w + t->params[i].offset, d->o.heads[i - d->head_param], (size_t)d->c.hidden * sizeof *t->w);
     return RERANK_OK;
 }
 
@@ -242,7 +163,7 @@ static void trainer_free(rr_trainer *t) {
     free(t->w);
     free(t->grad);
     free(d->layers);
-    free(d->heads);
+    free(d->o.heads);
     free(d->lora_param);
     rr_weights_free(d->weights);
     rr_pool_free(d->pool);
@@ -258,44 +179,32 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
     if (!d) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     d->base.ops = &ops;
     d->base.impl = d;
-    char path[4200];
-    json_t *config = NULL;
-    rr_model_desc desc;
     rerank_status st;
     if (snprintf(d->dir, sizeof d->dir, "%s", dir) >= (int)sizeof d->dir) {
         st = rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "model path too long");
         goto done;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, CONFIG);
-    if ((st = rr_json_load_file(path, 1 << 20, &config, err)) || (st = rr_model_check_config(config, &desc, err)))
-        goto done;
-    snprintf(d->arch, sizeof d->arch, "%s", desc.architecture);
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
-        if (!strcmp(specs[i].arch, desc.architecture)) d->spec = specs[i].spec;
-    if (!d->spec) {
+    if ((st = rr_model_config_load(dir, &d->c, err))) goto done;
+    snprintf(d->arch, sizeof d->arch, "%s", d->c.row->architecture);
+    if (d->c.row->train != RR_TRAIN_LORA) {
         st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: LoRA training supports decoder LLM rerankers, not '%s'", dir,
-                     desc.architecture);
+                     d->arch);
         goto done;
     }
+    d->spec = d->c.row->spec;
     /* FlagEmbedding's decoder training feeds every LLM reranker its prompt layout (spec 3.4) and reads the
      * "Yes" logit, Qwen3 included; only the layerwise model keeps its own kind (always a BOS, per-layer heads). */
-    d->base.kind = desc.kind == RERANK_KIND_LAYERWISE ? RERANK_KIND_LAYERWISE : RERANK_KIND_LLM;
-    bool attn_bias, tied;
-    double p_attn;
+    d->base.kind = d->c.row->kind == RERANK_KIND_LAYERWISE ? RERANK_KIND_LAYERWISE : RERANK_KIND_LLM;
     rr_trainer_opts resolved = *opts;
     char init_targets[512];
     if (opts->lora.init && (st = rr_decoder_lora_init_opts(d->arch, &opts->lora, &resolved.lora, init_targets,
                                                            sizeof init_targets, err)))
         goto done;
     opts = &resolved;
-    if ((st = parse_config(d, config, &desc, err)) || (st = check_opts(d, opts, err)) ||
-        (st = rr_json_get_bool(config, "attention_bias", false, false, &attn_bias, CONFIG, err)) ||
-        (st = rr_json_get_bool(config, "tie_word_embeddings", false, d->spec->tie_default, &tied, CONFIG, err)) ||
-        (st = rr_json_get_num(config, "attention_dropout", false, 0.0, &p_attn, CONFIG, err)))
-        goto done;
-    if (opts->dropout && p_attn > 0.0) {
+    if ((st = check_opts(d, opts, err))) goto done;
+    if (opts->dropout && d->c.p_attn > 0.0f) {
         st = rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: attention_dropout %g in config.json is not implemented", dir,
-                     p_attn);
+                     (double)d->c.p_attn);
         goto done;
     }
     if ((st = rr_lora_parse_targets(opts->lora.targets, d->target, err))) goto done;
@@ -305,14 +214,13 @@ rerank_status rr_decoder_trainer_open(const char *dir, const rr_trainer_opts *op
     d->dropout = opts->lora.dropout;
     d->train_heads = opts->lora.train_heads;
     d->seed = opts->seed;
-    if ((st = rr_weights_open(dir, &d->weights, err)) || (st = bind_weights(d, attn_bias, tied, err))) goto done;
+    if ((st = rr_weights_open(dir, &d->weights, err)) || (st = bind_weights(d, err))) goto done;
     if (d->spec->head != RR_DEC_HEAD_LAYERWISE && (st = find_yes(d, err))) goto done;
     if ((st = build_table(d, err))) goto done;
     if (opts->lora.init && (st = rr_decoder_trainer_init_from(&d->base, opts->lora.init, err))) goto done;
     d->pool = rr_pool_new(opts->threads); /* NULL (threads unavailable) runs on the caller alone */
     d->recompute_bytes = 2.0 * (1 << 30);
 done:
-    json_decref(config);
     if (st) trainer_free(&d->base);
     else *out = &d->base;
     return st;

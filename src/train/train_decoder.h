@@ -14,8 +14,6 @@
 #include "train/lora.h"
 #include "train/trainer.h"
 
-typedef enum { RR_DT_SILU, RR_DT_GELU_TANH, RR_DT_GELU } rr_dt_act;
-
 /* Frozen tensors of one block (fp32 views into rr_weights); NULL when the architecture has none. */
 typedef struct rr_dt_layer {
     const float *ln1, *ln2, *q_norm, *k_norm;
@@ -27,13 +25,10 @@ typedef struct rr_dec_trainer {
     rr_trainer base; /* base.impl points back here */
     char dir[4096];
     char arch[128];
-    const rr_decoder_spec *spec;
-    int hidden, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, max_pos, start_layer;
-    float eps, rope_theta, emb_scale, res_scale;
-    rr_dt_act act;
+    const rr_decoder_spec *spec; /* the architecture's spec, as scoring reads it (c.row->spec) */
+    rr_model_config c;           /* config.json, parsed as scoring parses it (arch/config.h) */
     rr_weights *weights;
-    const float *embed, *final_norm, *lm_head; /* lm_head: the tied embedding or lm_head.weight (not layerwise) */
-    const float **heads;                       /* layerwise: [n_layers - start_layer + 1] of [H] */
+    rr_dec_outer o;                            /* embeddings, final norm, output head: bound as scoring binds them */
     rr_dt_layer *layers;
     int yes_id; /* tokenizer('Yes', add_special_tokens=False)['input_ids'][-1] (not layerwise) */
     /* LoRA */

@@ -56,7 +56,7 @@ static rerank_status load_tensors(rr_trainer *t, const char *adapter_dir, bool h
         for (size_t k = 0; k < t->n_params && !known; k++) known = !strcmp(t->params[k].name, name);
         if (!known)
             st = rr_fail(err, RERANK_ERR_FORMAT, "%s: tensor '%s' is not a LoRA weight or head of this %s (%d layers, "
-                         "targets %s)", path, name, d->arch, d->n_layers, d->targets_text);
+                         "targets %s)", path, name, d->arch, d->c.n_layers, d->targets_text);
     }
     rr_safetensors_free(sf);
     return st;

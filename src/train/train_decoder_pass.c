@@ -40,10 +40,10 @@ typedef struct dims {
 
 /* Carves every buffer out of one allocation (count == true only sums the sizes into *total). */
 static void carve(acts *a, const rr_dec_trainer *d, const dims *z, bool backward, float *p, size_t *total) {
-    size_t at = 0, N = z->N, hd = (size_t)d->head_dim;
+    size_t at = 0, N = z->N, hd = (size_t)d->c.head_dim;
 #define TAKE(ptr, n) (ptr = p ? p + at : NULL, at += (n))
-    for (int l = 0; l <= d->n_layers; l++) TAKE(a->xs[l], N * z->H);
-    for (int l = 0; l < (z->recompute ? 1 : d->n_layers); l++) {
+    for (int l = 0; l <= d->c.n_layers; l++) TAKE(a->xs[l], N * z->H);
+    for (int l = 0; l < (z->recompute ? 1 : d->c.n_layers); l++) {
         layer_acts *la = &a->layers[l];
         TAKE(la->xn1, N * z->H), TAKE(la->q, N * z->QD), TAKE(la->k, N * z->KD), TAKE(la->v, N * z->KD);
         TAKE(la->att, N * z->QD), TAKE(la->xmid, N * z->H), TAKE(la->xn2, N * z->H);
@@ -75,7 +75,7 @@ static void acts_free(acts *a) {
 
 static rerank_status acts_alloc(acts *a, const rr_dec_trainer *d, const dims *z, bool backward, rerank_error *err) {
     memset(a, 0, sizeof *a);
-    size_t L = (size_t)d->n_layers, total;
+    size_t L = (size_t)d->c.n_layers, total;
     a->ptrs = malloc((L + 1) * sizeof(float *) + L * sizeof(layer_acts));
     if (!a->ptrs) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     a->xs = a->ptrs;
@@ -92,35 +92,18 @@ static rerank_status acts_alloc(acts *a, const rr_dec_trainer *d, const dims *z,
 
 static rerank_status check_batch(const rr_dec_trainer *d, const rr_batch *b, size_t group_size, dims *z,
                                  rerank_error *err) {
-    if (!b || !b->offsets || !b->ids || b->n_seqs == 0 || b->offsets[0] != 0)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "training batch needs ids and offsets starting at 0");
-    if (group_size && (group_size < 2 || b->n_seqs % group_size != 0))
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%zu sequences do not form groups of %zu (>= 2)", b->n_seqs,
-                       group_size);
-    z->longest = 0;
-    for (size_t s = 0; s < b->n_seqs; s++) {
-        size_t lo = b->offsets[s], hi = b->offsets[s + 1];
-        if (hi <= lo) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty or its offsets decrease", s);
-        if (hi - lo > (size_t)d->max_pos)
-            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, hi - lo,
-                           d->max_pos);
-        if (hi - lo > z->longest) z->longest = hi - lo;
-    }
-    z->N = b->offsets[b->n_seqs];
-    size_t widest = (size_t)d->ffn > (size_t)d->n_heads * (size_t)d->head_dim ? (size_t)d->ffn
-                                                                                : (size_t)d->n_heads * (size_t)d->head_dim;
-    if (widest < (size_t)d->hidden) widest = (size_t)d->hidden;
-    if (z->N > (size_t)INT_MAX / widest || z->N > (size_t)INT_MAX / (size_t)d->n_heads)
+    rerank_status st = rr_train_check_batch(b, group_size, false, &d->c, d->c.max_pos, &z->N, &z->longest, err);
+    if (st) return st;
+    size_t widest = (size_t)d->c.ffn > (size_t)d->c.n_heads * (size_t)d->c.head_dim ? (size_t)d->c.ffn
+                                                                                : (size_t)d->c.n_heads * (size_t)d->c.head_dim;
+    if (widest < (size_t)d->c.hidden) widest = (size_t)d->c.hidden;
+    if (z->N > (size_t)INT_MAX / widest || z->N > (size_t)INT_MAX / (size_t)d->c.n_heads)
         return rr_fail(err, RERANK_ERR_INPUT, "batch of %zu tokens is too large", z->N);
-    for (size_t i = 0; i < z->N; i++)
-        if (b->ids[i] < 0 || b->ids[i] >= d->vocab)
-            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
-                           d->vocab);
     z->S = b->n_seqs;
-    z->H = (size_t)d->hidden;
-    z->QD = (size_t)d->n_heads * (size_t)d->head_dim;
-    z->KD = (size_t)d->n_kv_heads * (size_t)d->head_dim;
-    z->F = (size_t)d->ffn;
+    z->H = (size_t)d->c.hidden;
+    z->QD = (size_t)d->c.n_heads * (size_t)d->c.head_dim;
+    z->KD = (size_t)d->c.n_kv_heads * (size_t)d->c.head_dim;
+    z->F = (size_t)d->c.ffn;
     z->r = (size_t)d->rank;
     z->n_out = rr_dt_n_outputs(d);
     z->lora = z->N * (widest + z->r);
@@ -148,34 +131,34 @@ static rr_lora_linear linear(const rr_dec_trainer *d, int l, int m, bool train, 
 }
 
 static void act_fwd(const rr_dec_trainer *d, float *y, const float *x, size_t n) {
-    if (d->act == RR_DT_SILU) rr_silu_fwd(y, x, n);
-    else if (d->act == RR_DT_GELU_TANH) rr_gelu_tanh_fwd(y, x, n);
+    if (d->c.act == RR_GLU_SILU) rr_silu_fwd(y, x, n);
+    else if (d->c.act == RR_GLU_GELU_TANH) rr_gelu_tanh_fwd(y, x, n);
     else rr_gelu_fwd(y, x, n);
 }
 
 static void act_bwd(const rr_dec_trainer *d, float *dx, const float *dy, const float *x, size_t n) {
-    if (d->act == RR_DT_SILU) rr_silu_bwd(dx, dy, x, n);
-    else if (d->act == RR_DT_GELU_TANH) rr_gelu_tanh_bwd(dx, dy, x, n);
+    if (d->c.act == RR_GLU_SILU) rr_silu_bwd(dx, dy, x, n);
+    else if (d->c.act == RR_GLU_GELU_TANH) rr_gelu_tanh_bwd(dx, dy, x, n);
     else rr_gelu_bwd(dx, dy, x, n);
 }
 
 static rr_attn_shape seq_shape(const rr_dec_trainer *d, const rr_batch *b, size_t s, const dims *z) {
-    rr_attn_shape sh = {(int)(b->offsets[s + 1] - b->offsets[s]), d->n_heads, d->n_kv_heads, d->head_dim,
+    rr_attn_shape sh = {(int)(b->offsets[s + 1] - b->offsets[s]), d->c.n_heads, d->c.n_kv_heads, d->c.head_dim,
                         (int)z->QD, (int)z->KD, (int)z->QD, true, false};
     return sh;
 }
 
 /* x += res_scale * y (arch/decoder.c scales the branch in place, then adds). */
 static void residual(const rr_dec_trainer *d, float *out, const float *x, float *y, size_t n) {
-    if (d->res_scale != 1.0f) rr_scale_fwd(y, y, d->res_scale, n);
+    if (d->c.res_scale != 1.0f) rr_scale_fwd(y, y, d->c.res_scale, n);
     rr_add_fwd(out, x, y, n);
 }
 
 /* The head weight of output k: the "Yes" row of the output embedding, or layerwise head k. */
 static const float *head_w(const rr_dec_trainer *d, int k) {
-    if (d->spec->head != RR_DEC_HEAD_LAYERWISE) return d->lm_head + (size_t)d->yes_id * (size_t)d->hidden;
+    if (d->spec->head != RR_DEC_HEAD_LAYERWISE) return d->o.lm_head + (size_t)d->yes_id * (size_t)d->c.hidden;
     if (d->train_heads) return d->base.w + d->base.params[d->head_param + (size_t)k].offset;
-    return d->heads[k];
+    return d->o.heads[k];
 }
 
 /* RoPE and attention run per sequence, one pool task each (rows of different sequences never overlap). */
@@ -195,8 +178,8 @@ static void attn_fwd_task(void *ctx, int task, int thread) {
     rr_attn_shape sh = seq_shape(d, j->b, s, z);
     float *q = j->la->q + t0 * z->QD, *k = j->la->k + t0 * z->KD;
     float *scratch = j->a->att + (size_t)thread * rr_attention_bwd_scratch((int)z->longest);
-    rr_rope_fwd(k, j->a->cos_t, j->a->sin_t, sh.n_tokens, d->n_kv_heads, d->head_dim, (int)z->KD);
-    rr_rope_fwd(q, j->a->cos_t, j->a->sin_t, sh.n_tokens, d->n_heads, d->head_dim, (int)z->QD);
+    rr_rope_fwd(k, j->a->cos_t, j->a->sin_t, sh.n_tokens, d->c.n_kv_heads, d->c.head_dim, (int)z->KD);
+    rr_rope_fwd(q, j->a->cos_t, j->a->sin_t, sh.n_tokens, d->c.n_heads, d->c.head_dim, (int)z->QD);
     rr_attention_fwd(j->la->att + t0 * z->QD, q, k, j->la->v + t0 * z->KD, scratch, &sh);
 }
 
@@ -210,32 +193,32 @@ static void attn_bwd_task(void *ctx, int task, int thread) {
     float *scratch = a->att + (size_t)thread * rr_attention_bwd_scratch((int)z->longest);
     rr_attention_bwd(a->dq + t0 * z->QD, a->dk + t0 * z->KD, a->dv + t0 * z->KD, a->datt + t0 * z->QD,
                      j->la->q + t0 * z->QD, j->la->k + t0 * z->KD, j->la->v + t0 * z->KD, scratch, &sh);
-    rr_rope_bwd(a->dq + t0 * z->QD, a->cos_t, a->sin_t, sh.n_tokens, d->n_heads, d->head_dim, (int)z->QD);
-    rr_rope_bwd(a->dk + t0 * z->KD, a->cos_t, a->sin_t, sh.n_tokens, d->n_kv_heads, d->head_dim, (int)z->KD);
+    rr_rope_bwd(a->dq + t0 * z->QD, a->cos_t, a->sin_t, sh.n_tokens, d->c.n_heads, d->c.head_dim, (int)z->QD);
+    rr_rope_bwd(a->dk + t0 * z->KD, a->cos_t, a->sin_t, sh.n_tokens, d->c.n_kv_heads, d->c.head_dim, (int)z->KD);
 }
 
 /* Block l on all tokens: xs[l] -> xs[l+1], keeping its activations in la. */
 static void layer_forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a, int l,
                           layer_acts *la) {
-    int n = (int)z->N, H = d->hidden, hd = d->head_dim;
+    int n = (int)z->N, H = d->c.hidden, hd = d->c.head_dim;
     float off = d->spec->norm_offset;
     size_t nh = z->N * z->H, nf = z->N * z->F;
     const float *x = a->xs[l];
     rr_lora_linear lin[RR_LORA_N_MODULES];
     for (int m = 0; m < RR_LORA_N_MODULES; m++) lin[m] = linear(d, l, m, z->train, z->seed);
-    rr_rmsnorm_fwd(la->xn1, x, d->layers[l].ln1, off, n, H, d->eps);
+    rr_rmsnorm_fwd(la->xn1, x, d->layers[l].ln1, off, n, H, d->c.eps);
     rr_lora_fwd(d->pool, &lin[RR_LORA_Q], la->qp ? la->qp : la->q, la->xn1, la->u[RR_LORA_Q], a->lora, n);
     rr_lora_fwd(d->pool, &lin[RR_LORA_K], la->kp ? la->kp : la->k, la->xn1, la->u[RR_LORA_K], a->lora, n);
     rr_lora_fwd(d->pool, &lin[RR_LORA_V], la->v, la->xn1, la->u[RR_LORA_V], a->lora, n);
     if (la->qp) {
-        rr_rmsnorm_fwd(la->q, la->qp, d->layers[l].q_norm, off, n * d->n_heads, hd, d->eps);
-        rr_rmsnorm_fwd(la->k, la->kp, d->layers[l].k_norm, off, n * d->n_kv_heads, hd, d->eps);
+        rr_rmsnorm_fwd(la->q, la->qp, d->layers[l].q_norm, off, n * d->c.n_heads, hd, d->c.eps);
+        rr_rmsnorm_fwd(la->k, la->kp, d->layers[l].k_norm, off, n * d->c.n_kv_heads, hd, d->c.eps);
     }
     attn_job job = {d, b, z, a, la};
     rr_pool_run(d->pool, attn_fwd_task, &job, (int)z->S);
     rr_lora_fwd(d->pool, &lin[RR_LORA_O], a->dtmp, la->att, la->u[RR_LORA_O], a->lora, n);
     residual(d, la->xmid, x, a->dtmp, nh);
-    rr_rmsnorm_fwd(la->xn2, la->xmid, d->layers[l].ln2, off, n, H, d->eps);
+    rr_rmsnorm_fwd(la->xn2, la->xmid, d->layers[l].ln2, off, n, H, d->c.eps);
     rr_lora_fwd(d->pool, &lin[RR_LORA_GATE], la->gate, la->xn2, la->u[RR_LORA_GATE], a->lora, n);
     rr_lora_fwd(d->pool, &lin[RR_LORA_UP], la->up, la->xn2, la->u[RR_LORA_UP], a->lora, n);
     act_fwd(d, la->h, la->gate, nf);
@@ -245,22 +228,18 @@ static void layer_forward(const rr_dec_trainer *d, const rr_batch *b, const dims
 }
 
 static void forward(const rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a) {
-    int H = d->hidden;
+    int H = d->c.hidden;
     float off = d->spec->norm_offset;
-    for (size_t i = 0; i < z->N; i++) {
-        const float *e = d->embed + (size_t)b->ids[i] * z->H;
-        if (d->emb_scale != 1.0f) rr_scale_fwd(a->xs[0] + i * z->H, e, d->emb_scale, z->H);
-        else memcpy(a->xs[0] + i * z->H, e, z->H * sizeof(float));
-    }
-    rr_rope_table(a->cos_t, a->sin_t, (int)z->longest, d->head_dim, d->rope_theta);
-    for (int l = 0; l < d->n_layers; l++) layer_forward(d, b, z, a, l, &a->layers[z->recompute ? 0 : l]);
+    rr_decoder_embed_fwd(&d->o, &d->c, b->ids, z->N, a->xs[0]); /* scoring's embedding, frozen */
+    rr_rope_table(a->cos_t, a->sin_t, (int)z->longest, d->c.head_dim, d->c.rope_theta);
+    for (int l = 0; l < d->c.n_layers; l++) layer_forward(d, b, z, a, l, &a->layers[z->recompute ? 0 : l]);
     /* Scores at each sequence's last token: final norm, then the head (layer start_layer + k for output k). */
-    int first = d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->start_layer : d->n_layers;
+    int first = d->spec->head == RR_DEC_HEAD_LAYERWISE ? d->c.start_layer : d->c.n_layers;
     for (int k = 0; k < z->n_out; k++)
         for (size_t s = 0; s < z->S; s++) {
             size_t o = (size_t)k * z->S + s;
             const float *row = a->xs[first + k] + (b->offsets[s + 1] - 1) * z->H;
-            rr_rmsnorm_fwd(a->hn + o * z->H, row, d->final_norm, off, 1, H, d->eps);
+            rr_rmsnorm_fwd(a->hn + o * z->H, row, d->o.final_norm, off, 1, H, d->c.eps);
             a->logits[o] = rr_dot_fwd(a->hn + o * z->H, head_w(d, k), z->H);
         }
 }
@@ -300,13 +279,13 @@ static void head_bwd(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         for (size_t e = 0; e < z->H; e++) a->dhn[e] = g * w[e];
         if (dw)
             for (size_t e = 0; e < z->H; e++) dw[e] += g * a->hn[o * z->H + e];
-        rr_rmsnorm_bwd(a->dx + t * z->H, NULL, a->dhn, a->xs[layer] + t * z->H, d->final_norm, d->spec->norm_offset, 1,
-                       d->hidden, d->eps);
+        rr_rmsnorm_bwd(a->dx + t * z->H, NULL, a->dhn, a->xs[layer] + t * z->H, d->o.final_norm, d->spec->norm_offset, 1,
+                       d->c.hidden, d->c.eps);
     }
 }
 
 static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *a) {
-    int n = (int)z->N, H = d->hidden, hd = d->head_dim, L = d->n_layers;
+    int n = (int)z->N, H = d->c.hidden, hd = d->c.head_dim, L = d->c.n_layers;
     float off = d->spec->norm_offset;
     size_t nh = z->N * z->H, nf = z->N * z->F, nq = z->N * z->QD, nk = z->N * z->KD;
     bool layerwise = d->spec->head == RR_DEC_HEAD_LAYERWISE;
@@ -317,12 +296,12 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         if (z->recompute) layer_forward(d, b, z, a, l, la); /* the same floats as the forward's */
         rr_lora_linear lin[RR_LORA_N_MODULES];
         for (int m = 0; m < RR_LORA_N_MODULES; m++) lin[m] = linear(d, l, m, z->train, z->seed);
-        bool need_dx = l > 0 || (layerwise && d->start_layer == 0); /* nothing below layer 0 trains */
+        bool need_dx = l > 0 || (layerwise && d->c.start_layer == 0); /* nothing below layer 0 trains */
         const float *dy = a->dx;
         /* MLP branch of xs[l+1] = xmid + res_scale * down(act(gate) * up). */
-        if (d->res_scale != 1.0f) {
+        if (d->c.res_scale != 1.0f) {
             zero(a->dtmp, nh);
-            rr_scale_bwd(a->dtmp, a->dx, d->res_scale, nh);
+            rr_scale_bwd(a->dtmp, a->dx, d->c.res_scale, nh);
             dy = a->dtmp;
         }
         zero(a->dh, nf);
@@ -335,12 +314,12 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         zero(a->dxn, nh);
         rr_lora_bwd(d->pool, &lin[RR_LORA_GATE], a->dxn, a->dgate, la->xn2, la->u[RR_LORA_GATE], a->lora, n);
         rr_lora_bwd(d->pool, &lin[RR_LORA_UP], a->dxn, a->dup, la->xn2, la->u[RR_LORA_UP], a->lora, n);
-        rr_rmsnorm_bwd(a->dx, NULL, a->dxn, la->xmid, d->layers[l].ln2, off, n, H, d->eps); /* dx: d xmid */
+        rr_rmsnorm_bwd(a->dx, NULL, a->dxn, la->xmid, d->layers[l].ln2, off, n, H, d->c.eps); /* dx: d xmid */
         /* Attention branch of xmid = xs[l] + res_scale * o(attn(rope(q), rope(k), v)). */
         dy = a->dx;
-        if (d->res_scale != 1.0f) {
+        if (d->c.res_scale != 1.0f) {
             zero(a->dtmp, nh);
-            rr_scale_bwd(a->dtmp, a->dx, d->res_scale, nh);
+            rr_scale_bwd(a->dtmp, a->dx, d->c.res_scale, nh);
             dy = a->dtmp;
         }
         zero(a->datt, nq);
@@ -351,8 +330,8 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         float *dq = a->dq, *dk = a->dk;
         if (la->qp) {
             zero(a->dqp, nq), zero(a->dkp, nk);
-            rr_rmsnorm_bwd(a->dqp, NULL, a->dq, la->qp, d->layers[l].q_norm, off, n * d->n_heads, hd, d->eps);
-            rr_rmsnorm_bwd(a->dkp, NULL, a->dk, la->kp, d->layers[l].k_norm, off, n * d->n_kv_heads, hd, d->eps);
+            rr_rmsnorm_bwd(a->dqp, NULL, a->dq, la->qp, d->layers[l].q_norm, off, n * d->c.n_heads, hd, d->c.eps);
+            rr_rmsnorm_bwd(a->dkp, NULL, a->dk, la->kp, d->layers[l].k_norm, off, n * d->c.n_kv_heads, hd, d->c.eps);
             dq = a->dqp, dk = a->dkp;
         }
         float *dxn = need_dx ? a->dxn : NULL;
@@ -361,8 +340,8 @@ static void backward(rr_dec_trainer *d, const rr_batch *b, const dims *z, acts *
         rr_lora_bwd(d->pool, &lin[RR_LORA_K], dxn, dk, la->xn1, la->u[RR_LORA_K], a->lora, n);
         rr_lora_bwd(d->pool, &lin[RR_LORA_V], dxn, a->dv, la->xn1, la->u[RR_LORA_V], a->lora, n);
         if (!need_dx) break;
-        rr_rmsnorm_bwd(a->dx, NULL, a->dxn, a->xs[l], d->layers[l].ln1, off, n, H, d->eps); /* dx: d xs[l] */
-        if (layerwise && l >= d->start_layer) head_bwd(d, b, z, a, l - d->start_layer, l);
+        rr_rmsnorm_bwd(a->dx, NULL, a->dxn, a->xs[l], d->layers[l].ln1, off, n, H, d->c.eps); /* dx: d xs[l] */
+        if (layerwise && l >= d->c.start_layer) head_bwd(d, b, z, a, l - d->c.start_layer, l);
     }
 }
 
@@ -379,7 +358,7 @@ rerank_status rr_dt_pass(rr_dec_trainer *d, const rr_batch *b, size_t group_size
     /* Keeping every layer's activations costs about this many bytes; above d->recompute_bytes only the layer
      * inputs are kept (FlagEmbedding trains with gradient checkpointing too). */
     double per_layer = (double)z.N * (double)(4 * z.H + 4 * z.QD + 3 * z.KD + 3 * z.F + RR_LORA_N_MODULES * z.r);
-    z.recompute = backward_ && per_layer * d->n_layers * sizeof(float) > d->recompute_bytes;
+    z.recompute = backward_ && per_layer * d->c.n_layers * sizeof(float) > d->recompute_bytes;
     acts a;
     if ((st = acts_alloc(&a, d, &z, backward_, err))) return st;
     forward(d, b, &z, &a);

@@ -183,12 +183,12 @@ static float *merged_value(const rr_dec_trainer *d, const char *name, rerank_sta
     *st = RERANK_OK;
     if (d->train_heads && sscanf(name, "lm_head.%d.linear_head.weight%n", &k, &used) == 1 && !name[used] && k >= 0 &&
         k < rr_dt_n_outputs(d)) {
-        float *h = malloc((size_t)d->hidden * sizeof *h);
+        float *h = malloc((size_t)d->c.hidden * sizeof *h);
         if (!h) *st = rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
-        else memcpy(h, t->w + t->params[d->head_param + (size_t)k].offset, (size_t)d->hidden * sizeof *h);
+        else memcpy(h, t->w + t->params[d->head_param + (size_t)k].offset, (size_t)d->c.hidden * sizeof *h);
         return h;
     }
-    if (sscanf(name, "model.layers.%d.%127s", &l, rest) != 2 || l < 0 || l >= d->n_layers) return NULL;
+    if (sscanf(name, "model.layers.%d.%127s", &l, rest) != 2 || l < 0 || l >= d->c.n_layers) return NULL;
     for (int m = 0; m < RR_LORA_N_MODULES; m++) {
         size_t pa = d->lora_param[(size_t)l * RR_LORA_N_MODULES + (size_t)m];
         size_t n = strlen(rr_lora_module_paths[m]);

@@ -12,6 +12,7 @@
 #include "kernels/kernels_bwd.h"
 #include "train/dist.h"
 #include "train/train_internal.h"
+#include "train/trainer.h"
 
 /* Activations of one layer: its input is acts.xs[l], its output acts.xs[l+1]. */
 typedef struct layer_acts {
@@ -46,7 +47,7 @@ static void acts_free(acts *a) { /* a->mem is the model's work buffer */
 static rerank_status acts_alloc(acts *a, rr_train_model *m, size_t N, size_t S, size_t longest, int threads,
                                 rerank_error *err) {
     memset(a, 0, sizeof *a);
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     size_t L = (size_t)d->n_layers, H = (size_t)d->hidden, I = (size_t)d->ffn, nh, ni, sh, total = 0;
     size_t att = rr_attention_bwd_scratch((int)longest), att_fast = rr_attention_train_scratch(threads, (int)longest);
     size_t ln = rr_layernorm_bwd_fast_scratch(d->hidden);
@@ -101,35 +102,6 @@ static rerank_status acts_alloc(acts *a, rr_train_model *m, size_t N, size_t S, 
     return RERANK_OK;
 }
 
-static rerank_status check_batch(const rr_train_model *m, const rr_batch *b, size_t group_size, size_t *n_tokens,
-                                 size_t *longest, rerank_error *err) {
-    if (!b || !b->offsets || !b->ids || b->n_seqs == 0 || b->offsets[0] != 0)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "training batch needs ids and offsets starting at 0");
-    if (group_size < 2 || b->n_seqs % group_size != 0)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "%zu sequences do not form groups of %zu (>= 2)", b->n_seqs,
-                       group_size);
-    *longest = 0;
-    for (size_t s = 0; s < b->n_seqs; s++) {
-        size_t a = b->offsets[s], z = b->offsets[s + 1];
-        if (z <= a) return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu is empty or its offsets decrease", s);
-        if (z - a > (size_t)m->d.max_tokens)
-            return rr_fail(err, RERANK_ERR_INPUT, "sequence %zu has %zu tokens, more than the model's %d", s, z - a,
-                           m->d.max_tokens);
-        if (z - a > *longest) *longest = z - a;
-    }
-    *n_tokens = b->offsets[b->n_seqs];
-    if (*n_tokens > (size_t)INT32_MAX) return rr_fail(err, RERANK_ERR_INPUT, "batch of %zu tokens is too large", *n_tokens);
-    for (size_t i = 0; i < *n_tokens; i++) {
-        if (b->ids[i] < 0 || b->ids[i] >= m->d.vocab)
-            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: id %d is outside the vocabulary [0, %d)", i, (int)b->ids[i],
-                           m->d.vocab);
-        if (b->type_ids && (b->type_ids[i] < 0 || b->type_ids[i] >= m->d.type_vocab))
-            return rr_fail(err, RERANK_ERR_INPUT, "token %zu: type id %d is outside [0, %d)", i, (int)b->type_ids[i],
-                           m->d.type_vocab);
-    }
-    return RERANK_OK;
-}
-
 #define W(k) (m->w + m->params[(k)].offset)
 #define G(k) (m->grad + m->params[(k)].offset)
 #define LW(l, t) W(rr_train_layer_param((l), (t)))
@@ -137,7 +109,7 @@ static rerank_status check_batch(const rr_train_model *m, const rr_batch *b, siz
 #define HW(t) W(rr_train_head_param(m->d.n_layers, (t)))
 #define HG(t) G(rr_train_head_param(m->d.n_layers, (t)))
 
-static rr_attn_shape seq_shape(const rr_train_dims *d, const rr_batch *b, size_t s) {
+static rr_attn_shape seq_shape(const rr_model_config *d, const rr_batch *b, size_t s) {
     rr_attn_shape sh = {(int)(b->offsets[s + 1] - b->offsets[s]), d->n_heads, d->n_heads, d->head_dim,
                         d->hidden, d->hidden, d->hidden, false, false};
     return sh;
@@ -235,7 +207,7 @@ static rr_dropout_at attn_drop(const pass *p, int l) {
 }
 
 static void attention_fwd(const pass *p, float *ctx, const float *q, const float *k, const float *v, int l) {
-    const rr_train_dims *d = &p->m->d;
+    const rr_model_config *d = &p->m->d;
     if (p->ref && !p->drop) { /* the reference kernel has no dropout */
         for (size_t s = 0; s < p->b->n_seqs; s++) {
             size_t o = p->b->offsets[s] * (size_t)p->H;
@@ -250,7 +222,7 @@ static void attention_fwd(const pass *p, float *ctx, const float *q, const float
 }
 
 static void attention_bwd(const pass *p, const layer_acts *la, int l) {
-    const rr_train_dims *d = &p->m->d;
+    const rr_model_config *d = &p->m->d;
     acts *a = p->a;
     if (p->ref && !p->drop) {
         for (size_t s = 0; s < p->b->n_seqs; s++) {
@@ -278,48 +250,36 @@ static void dense_drop_res(const pass *p, float *y, const float *x, const float 
     rr_add_fwd(y, y, res, (size_t)p->n * (size_t)p->H);
 }
 
-static bool xlmr_head(const rr_train_model *m) { return m->spec == &rr_xlmr_spec; }
-
 static void forward(const pass *p) {
     rr_train_model *m = p->m;
     const rr_batch *b = p->b;
     acts *a = p->a;
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     int n = p->n, H = p->H, I = p->I, S = p->S;
     size_t Hs = (size_t)H;
-    /* Embeddings: positions per sequence (RoBERTa: from pad + 1, pad tokens at pad; BERT: 0, 1, ...). */
-    for (size_t s = 0; s < b->n_seqs; s++) {
-        int nonpad = 0;
-        for (size_t i = b->offsets[s]; i < b->offsets[s + 1]; i++) {
-            int id = b->ids[i];
-            if (m->spec->positions == RR_POS_ROBERTA) a->pos[i] = id != d->pad_id ? d->pad_id + ++nonpad : d->pad_id;
-            else a->pos[i] = (int32_t)(i - b->offsets[s]);
-            a->types[i] = b->type_ids ? b->type_ids[i] : 0;
-            const float *we = W(RR_TP_WORD) + (size_t)id * Hs, *pe = W(RR_TP_POS) + (size_t)a->pos[i] * Hs,
-                        *te = W(RR_TP_TYPE) + (size_t)a->types[i] * Hs;
-            for (size_t e = 0; e < Hs; e++) a->emb[i * Hs + e] = (we[e] + te[e]) + pe[e];
-        }
-    }
+    /* Embeddings as scoring sums them (positions by the spec's rule), keeping the position and type ids. */
+    rr_encoder_embed_sum(m->spec, d, W(RR_TP_WORD), W(RR_TP_POS), W(RR_TP_TYPE), b, a->emb, a->pos);
+    for (int i = 0; i < n; i++) a->types[i] = b->type_ids ? b->type_ids[i] : 0;
     layernorm_fwd(p, a->xs[0], a->emb, W(RR_TP_EMB_LN_W), W(RR_TP_EMB_LN_B));
     drop_hidden(p, a->xs[0], SITE_EMB);
     for (int l = 0; l < d->n_layers; l++) {
         layer_acts *la = &a->layers[l];
         const float *x = a->xs[l];
-        dense_fwd(p, la->q, x, LW(l, RR_TL_QW), LW(l, RR_TL_QB), NULL, n, H, H);
-        dense_fwd(p, la->k, x, LW(l, RR_TL_KW), LW(l, RR_TL_KB), NULL, n, H, H);
-        dense_fwd(p, la->v, x, LW(l, RR_TL_VW), LW(l, RR_TL_VB), NULL, n, H, H);
+        dense_fwd(p, la->q, x, LW(l, RR_ENC_QW), LW(l, RR_ENC_QB), NULL, n, H, H);
+        dense_fwd(p, la->k, x, LW(l, RR_ENC_KW), LW(l, RR_ENC_KB), NULL, n, H, H);
+        dense_fwd(p, la->v, x, LW(l, RR_ENC_VW), LW(l, RR_ENC_VB), NULL, n, H, H);
         attention_fwd(p, la->ctx, la->q, la->k, la->v, l);
-        dense_drop_res(p, la->res1, la->ctx, LW(l, RR_TL_OW), LW(l, RR_TL_OB), x, H, layer_site(l, SITE_ATTN_OUT));
-        layernorm_fwd(p, la->h1, la->res1, LW(l, RR_TL_LN1W), LW(l, RR_TL_LN1B));
-        dense_fwd(p, la->up, la->h1, LW(l, RR_TL_UPW), LW(l, RR_TL_UPB), NULL, n, H, I);
+        dense_drop_res(p, la->res1, la->ctx, LW(l, RR_ENC_OW), LW(l, RR_ENC_OB), x, H, layer_site(l, SITE_ATTN_OUT));
+        layernorm_fwd(p, la->h1, la->res1, LW(l, RR_ENC_LN1W), LW(l, RR_ENC_LN1B));
+        dense_fwd(p, la->up, la->h1, LW(l, RR_ENC_UPW), LW(l, RR_ENC_UPB), NULL, n, H, I);
         gelu_fwd(p, la->act, la->up);
-        dense_drop_res(p, la->res2, la->act, LW(l, RR_TL_DOWNW), LW(l, RR_TL_DOWNB), la->h1, I,
+        dense_drop_res(p, la->res2, la->act, LW(l, RR_ENC_DOWNW), LW(l, RR_ENC_DOWNB), la->h1, I,
                        layer_site(l, SITE_FFN_OUT));
-        layernorm_fwd(p, a->xs[l + 1], la->res2, LW(l, RR_TL_LN2W), LW(l, RR_TL_LN2B));
+        layernorm_fwd(p, a->xs[l + 1], la->res2, LW(l, RR_ENC_LN2W), LW(l, RR_ENC_LN2B));
     }
-    /* Head on each sequence's first token: [dropout (XLM-R)] -> dense -> tanh -> dropout -> out (one logit). */
+    /* Head on each sequence's first token: [dropout (spec head_input_dropout: XLM-R)] -> dense -> tanh -> dropout -> out (one logit). */
     for (int s = 0; s < S; s++) memcpy(a->cls + (size_t)s * Hs, a->xs[d->n_layers] + b->offsets[s] * Hs, Hs * sizeof(float));
-    if (xlmr_head(m)) drop_head(p, a->cls, SITE_HEAD_IN);
+    if (m->spec->head_input_dropout) drop_head(p, a->cls, SITE_HEAD_IN);
     dense_fwd(p, a->pre, a->cls, HW(RR_TH_DENSE_W), HW(RR_TH_DENSE_B), NULL, S, H, H);
     rr_tanh_fwd(a->pooled, a->pre, (size_t)S * Hs);
     memcpy(a->pooled_d, a->pooled, (size_t)S * Hs * sizeof(float));
@@ -333,7 +293,7 @@ static void backward(const pass *p) {
     rr_train_model *m = p->m;
     const rr_batch *b = p->b;
     acts *a = p->a;
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     int n = p->n, H = p->H, I = p->I, S = p->S;
     size_t Hs = (size_t)H, nh = (size_t)n * Hs, ni = (size_t)n * (size_t)I, sh = (size_t)S * Hs;
     zero(m->grad, m->n_floats);
@@ -343,7 +303,7 @@ static void backward(const pass *p) {
     drop_head(p, a->dpooled, SITE_HEAD_POOLED);
     rr_tanh_bwd(a->dpre, a->dpooled, a->pooled, sh);
     dense_bwd(p, a->dcls, HG(RR_TH_DENSE_W), HG(RR_TH_DENSE_B), a->dpre, a->cls, HW(RR_TH_DENSE_W), S, H, H);
-    if (xlmr_head(m)) drop_head(p, a->dcls, SITE_HEAD_IN);
+    if (m->spec->head_input_dropout) drop_head(p, a->dcls, SITE_HEAD_IN);
     zero(a->dx, nh);
     for (int s = 0; s < S; s++) memcpy(a->dx + b->offsets[s] * Hs, a->dcls + (size_t)s * Hs, Hs * sizeof(float));
     /* Layers, top down; a->dx holds d loss / d (layer output). */
@@ -351,27 +311,27 @@ static void backward(const pass *p) {
         layer_acts *la = &a->layers[l];
         const float *x = a->xs[l];
         zero(a->dres, nh);
-        layernorm_bwd(p, a->dres, LG(l, RR_TL_LN2W), LG(l, RR_TL_LN2B), a->dx, la->res2, LW(l, RR_TL_LN2W));
+        layernorm_bwd(p, a->dres, LG(l, RR_ENC_LN2W), LG(l, RR_ENC_LN2B), a->dx, la->res2, LW(l, RR_ENC_LN2W));
         memcpy(a->dh1, a->dres, nh * sizeof(float)); /* the residual */
         drop_hidden(p, a->dres, layer_site(l, SITE_FFN_OUT));
         zero(a->dact, ni), zero(a->dup, ni);
-        dense_bwd(p, a->dact, LG(l, RR_TL_DOWNW), LG(l, RR_TL_DOWNB), a->dres, la->act, LW(l, RR_TL_DOWNW), n, I, H);
+        dense_bwd(p, a->dact, LG(l, RR_ENC_DOWNW), LG(l, RR_ENC_DOWNB), a->dres, la->act, LW(l, RR_ENC_DOWNW), n, I, H);
         if (p->ref) rr_gelu_bwd(a->dup, a->dact, la->up, ni);
         else rr_gelu_bwd_fast(p->pool, a->dup, a->dact, la->up, ni);
-        dense_bwd(p, a->dh1, LG(l, RR_TL_UPW), LG(l, RR_TL_UPB), a->dup, la->h1, LW(l, RR_TL_UPW), n, H, I);
+        dense_bwd(p, a->dh1, LG(l, RR_ENC_UPW), LG(l, RR_ENC_UPB), a->dup, la->h1, LW(l, RR_ENC_UPW), n, H, I);
         zero(a->dres, nh);
-        layernorm_bwd(p, a->dres, LG(l, RR_TL_LN1W), LG(l, RR_TL_LN1B), a->dh1, la->res1, LW(l, RR_TL_LN1W));
+        layernorm_bwd(p, a->dres, LG(l, RR_ENC_LN1W), LG(l, RR_ENC_LN1B), a->dh1, la->res1, LW(l, RR_ENC_LN1W));
         memcpy(a->dx, a->dres, nh * sizeof(float)); /* the residual */
         drop_hidden(p, a->dres, layer_site(l, SITE_ATTN_OUT));
         zero(a->dctx, nh);
-        dense_bwd(p, a->dctx, LG(l, RR_TL_OW), LG(l, RR_TL_OB), a->dres, la->ctx, LW(l, RR_TL_OW), n, H, H);
+        dense_bwd(p, a->dctx, LG(l, RR_ENC_OW), LG(l, RR_ENC_OB), a->dres, la->ctx, LW(l, RR_ENC_OW), n, H, H);
         zero(a->dq, nh), zero(a->dk, nh), zero(a->dv, nh);
         attention_bwd(p, la, l);
-        dense_bwd(p, a->dx, LG(l, RR_TL_QW), LG(l, RR_TL_QB), a->dq, x, LW(l, RR_TL_QW), n, H, H);
+        dense_bwd(p, a->dx, LG(l, RR_ENC_QW), LG(l, RR_ENC_QB), a->dq, x, LW(l, RR_ENC_QW), n, H, H);
         /* The key bias gets no gradient: it adds q . b_key to every score of a query's row, which the softmax
          * ignores, so its exact gradient is 0 (summing dk would give float noise of the order of AdamW's eps). */
-        dense_bwd(p, a->dx, LG(l, RR_TL_KW), NULL, a->dk, x, LW(l, RR_TL_KW), n, H, H);
-        dense_bwd(p, a->dx, LG(l, RR_TL_VW), LG(l, RR_TL_VB), a->dv, x, LW(l, RR_TL_VW), n, H, H);
+        dense_bwd(p, a->dx, LG(l, RR_ENC_KW), NULL, a->dk, x, LW(l, RR_ENC_KW), n, H, H);
+        dense_bwd(p, a->dx, LG(l, RR_ENC_VW), LG(l, RR_ENC_VB), a->dv, x, LW(l, RR_ENC_VW), n, H, H);
     }
     /* Embeddings. nn.Embedding(padding_idx = pad) gives the pad row no gradient (word embeddings; RoBERTa's
      * position embeddings too). */
@@ -388,7 +348,7 @@ static void backward(const pass *p) {
 rerank_status rr_train_step(rr_train_model *m, const rr_batch *batch, size_t group_size, const float *teacher,
                             float *logits, rr_train_loss *loss, rerank_error *err) {
     size_t N = 0, longest = 0;
-    rerank_status st = check_batch(m, batch, group_size, &N, &longest, err);
+    rerank_status st = rr_train_check_batch(batch, group_size, true, &m->d, m->d.max_tokens, &N, &longest, err);
     if (st) return st;
     if (m->d.pad_id >= m->d.vocab || (m->spec->positions == RR_POS_ROBERTA && m->d.pad_id >= m->d.max_pos))
         return rr_fail(err, RERANK_ERR_FORMAT, "config.json: pad_token_id %d is outside the embedding tables", m->d.pad_id);

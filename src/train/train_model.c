@@ -3,36 +3,24 @@
  * clipping and AdamW (both through optim.c, which the training loop uses too). The forward/backward pass is
  * in train_encoder.c. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
-#include "base/json.h"
 #include "base/threadpool.h"
 #include "io/weights.h"
 #include "train/optim.h"
 #include "train/train_internal.h"
 
-/* Suffixes of one layer's tensors under <prefix>encoder.layer.<i>., in RR_TL_* order; 'H' hidden, 'I' ffn. */
-static const struct {
-    const char *suffix;
-    char d0, d1;
-} layer_tensors[RR_TL_COUNT] = {
-    {"attention.self.query.weight", 'H', 'H'}, {"attention.self.query.bias", 'H', 0},
-    {"attention.self.key.weight", 'H', 'H'},   {"attention.self.key.bias", 'H', 0},
-    {"attention.self.value.weight", 'H', 'H'}, {"attention.self.value.bias", 'H', 0},
-    {"attention.output.dense.weight", 'H', 'H'}, {"attention.output.dense.bias", 'H', 0},
-    {"attention.output.LayerNorm.weight", 'H', 0}, {"attention.output.LayerNorm.bias", 'H', 0},
-    {"intermediate.dense.weight", 'I', 'H'},   {"intermediate.dense.bias", 'I', 0},
-    {"output.dense.weight", 'H', 'I'},         {"output.dense.bias", 'H', 0},
-    {"output.LayerNorm.weight", 'H', 0},       {"output.LayerNorm.bias", 'H', 0},
-};
-
-static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, const char *fmt, const char *a,
-                      const char *b, int layer) {
-    if (layer >= 0) snprintf(p->name, sizeof p->name, fmt, a, layer, b);
-    else snprintf(p->name, sizeof p->name, fmt, a, b);
+/* Parameter p: named by fmt, shape [d0] (d1 == 0) or [d0, d1], the next floats of every buffer. */
+__attribute__((format(printf, 5, 6))) static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1,
+                                                            const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->name, sizeof p->name, fmt, ap);
+    va_end(ap);
     p->n_dims = d1 ? 2 : 1;
     p->shape[0] = d0;
     p->shape[1] = d1;
@@ -42,98 +30,61 @@ static void set_param(rr_train_param *p, size_t *at, int64_t d0, int64_t d1, con
     p->no_decay = d1 == 0; /* biases and LayerNorm weights/biases are exactly the 1-D tensors here */
 }
 
-/* Fills m->params from m->d and m->spec. With the bounds parse_dims enforces the total stays below 2^48 floats. */
+/* Fills m->params from m->d and m->spec. With the bounds the config parser enforces the total stays below 2^48
+ * floats. */
 static rerank_status build_table(rr_train_model *m, rerank_error *err) {
-    const rr_train_dims *d = &m->d;
+    const rr_model_config *d = &m->d;
     const char *p = m->spec->prefix;
     m->n_params = rr_train_n_params(d->n_layers);
     m->params = calloc(m->n_params, sizeof *m->params);
     if (!m->params) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     size_t at = 0;
     rr_train_param *t = m->params;
-    int64_t H = d->hidden, I = d->ffn;
-    set_param(&t[RR_TP_WORD], &at, d->vocab, H, "%sembeddings.%s", p, "word_embeddings.weight", -1);
-    set_param(&t[RR_TP_POS], &at, d->max_pos, H, "%sembeddings.%s", p, "position_embeddings.weight", -1);
-    set_param(&t[RR_TP_TYPE], &at, d->type_vocab, H, "%sembeddings.%s", p, "token_type_embeddings.weight", -1);
-    set_param(&t[RR_TP_EMB_LN_W], &at, H, 0, "%sembeddings.%s", p, "LayerNorm.weight", -1);
-    set_param(&t[RR_TP_EMB_LN_B], &at, H, 0, "%sembeddings.%s", p, "LayerNorm.bias", -1);
+    int64_t H = d->hidden;
+    set_param(&t[RR_TP_WORD], &at, d->vocab, H, "%sembeddings.word_embeddings.weight", p);
+    set_param(&t[RR_TP_POS], &at, d->max_pos, H, "%sembeddings.position_embeddings.weight", p);
+    set_param(&t[RR_TP_TYPE], &at, d->type_vocab, H, "%sembeddings.token_type_embeddings.weight", p);
+    set_param(&t[RR_TP_EMB_LN_W], &at, H, 0, "%sembeddings.LayerNorm.weight", p);
+    set_param(&t[RR_TP_EMB_LN_B], &at, H, 0, "%sembeddings.LayerNorm.bias", p);
+    /* every layer's tensors as scoring binds them: the encoder's layer table (arch.h), in its order */
+    const rr_layer_table *tab = &rr_encoder_layers;
+    char name[160];
     for (int l = 0; l < d->n_layers; l++)
-        for (int k = 0; k < RR_TL_COUNT; k++) {
-            int64_t d0 = layer_tensors[k].d0 == 'H' ? H : I;
-            int64_t d1 = !layer_tensors[k].d1 ? 0 : layer_tensors[k].d1 == 'H' ? H : I;
-            set_param(&t[rr_train_layer_param(l, k)], &at, d0, d1, "%sencoder.layer.%d.%s", p,
-                      layer_tensors[k].suffix, l);
+        for (int k = 0; k < tab->n; k++) {
+            rr_layer_tensor_name(tab, p, l, k, name, sizeof name);
+            int64_t d1 = tab->t[k].d1 ? rr_config_dim(d, tab->t[k].d1) : 0;
+            set_param(&t[rr_train_layer_param(l, k)], &at, rr_config_dim(d, tab->t[k].d0), d1, "%s", name);
         }
     size_t h = rr_train_head_param(d->n_layers, 0);
-    set_param(&t[h + 0], &at, H, H, "%s.%s", m->spec->head_dense, "weight", -1);
-    set_param(&t[h + 1], &at, H, 0, "%s.%s", m->spec->head_dense, "bias", -1);
-    set_param(&t[h + 2], &at, 1, H, "%s.%s", m->spec->head_out, "weight", -1);
-    set_param(&t[h + 3], &at, 1, 0, "%s.%s", m->spec->head_out, "bias", -1);
+    set_param(&t[h + RR_TH_DENSE_W], &at, H, H, "%s.weight", m->spec->head_dense);
+    set_param(&t[h + RR_TH_DENSE_B], &at, H, 0, "%s.bias", m->spec->head_dense);
+    set_param(&t[h + RR_TH_OUT_W], &at, 1, H, "%s.weight", m->spec->head_out);
+    set_param(&t[h + RR_TH_OUT_B], &at, 1, 0, "%s.bias", m->spec->head_out);
     m->n_floats = at;
     return RERANK_OK;
 }
 
-static rerank_status get_int(const json_t *c, const char *key, bool required, long long dflt, long long hi, int *out,
-                             rerank_error *err) {
-    long long v;
-    rerank_status st = rr_json_get_int(c, key, required, dflt, &v, "config.json", err);
+/* The hyper-parameters and spec, from config.json as scoring parses it; what only training reads is checked here. */
+static rerank_status read_config(rr_train_model *m, const char *dir, rerank_error *err) {
+    rr_model_config *d = &m->d;
+    rerank_status st = rr_model_config_load(dir, d, err);
     if (st) return st;
-    if (v < 0 || v > hi)
-        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: field '%s' is %lld, must be in [0, %lld]", key, v, hi);
-    *out = (int)v;
-    return RERANK_OK;
-}
-
-static rerank_status parse_dims(rr_train_model *m, const json_t *c, rerank_error *err) {
-    rr_model_desc desc;
-    rerank_status st = rr_model_check_config(c, &desc, err); /* the inference checks: arch, act, labels, ... */
-    if (st) return st;
-    if (strcmp(desc.architecture, "XLMRobertaForSequenceClassification") == 0) m->spec = &rr_xlmr_spec;
-    else if (strcmp(desc.architecture, "BertForSequenceClassification") == 0) m->spec = &rr_bert_spec;
-    else
+    if (d->row->train != RR_TRAIN_FULL)
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "config.json: training supports encoder cross-encoders only, not '%s'",
-                       desc.architecture);
-    rr_train_dims *d = &m->d;
-    double eps, p_hidden, p_attn;
-    if ((st = get_int(c, "hidden_size", true, 0, 1 << 16, &d->hidden, err)) ||
-        (st = get_int(c, "num_hidden_layers", true, 0, 1024, &d->n_layers, err)) ||
-        (st = get_int(c, "num_attention_heads", true, 0, 1024, &d->n_heads, err)) ||
-        (st = get_int(c, "intermediate_size", true, 0, 1 << 20, &d->ffn, err)) ||
-        (st = get_int(c, "vocab_size", true, 0, 1 << 24, &d->vocab, err)) ||
-        (st = get_int(c, "type_vocab_size", false, 2, 1 << 16, &d->type_vocab, err)) ||
-        (st = get_int(c, "max_position_embeddings", true, 0, 1 << 20, &d->max_pos, err)) ||
-        (st = rr_json_get_num(c, "layer_norm_eps", false, 1e-12, &eps, "config.json", err)) ||
-        (st = rr_json_get_num(c, "hidden_dropout_prob", false, 0.1, &p_hidden, "config.json", err)) ||
-        (st = rr_json_get_num(c, "attention_probs_dropout_prob", false, 0.1, &p_attn, "config.json", err)))
-        return st;
-    if (!(p_hidden >= 0 && p_hidden < 1) || !(p_attn >= 0 && p_attn < 1))
+                       d->row->architecture);
+    if (!(d->p_hidden >= 0 && d->p_hidden < 1) || !(d->p_attn >= 0 && d->p_attn < 1))
         return rr_fail(err, RERANK_ERR_FORMAT, "config.json: dropout probabilities must be in [0, 1)");
-    if (d->hidden < 1 || d->n_heads < 1 || d->n_layers < 1 || d->ffn < 1 || d->hidden % d->n_heads)
-        return rr_fail(err, RERANK_ERR_FORMAT, "config.json: bad encoder dimensions");
-    d->head_dim = d->hidden / d->n_heads;
-    d->pad_id = desc.pad_token_id;
-    d->max_tokens = desc.max_tokens;
-    d->eps = (float)eps;
-    d->p_hidden = (float)p_hidden;
-    d->p_attn = (float)p_attn;
+    m->spec = d->row->spec;
     return RERANK_OK;
 }
 
 rerank_status rr_train_model_load(const char *dir, rr_train_model **out, rerank_error *err) {
     *out = NULL;
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-        return rr_fail(err, RERANK_ERR_INVALID_ARGUMENT, "model path too long");
-    json_t *config = NULL;
-    rerank_status st = rr_json_load_file(path, 1 << 20, &config, err);
-    if (st) return st;
     rr_train_model *m = calloc(1, sizeof *m);
+    if (!m) return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
     rr_weights *w = NULL;
-    if (!m) {
-        json_decref(config);
-        return rr_fail(err, RERANK_ERR_NOMEM, "out of memory");
-    }
-    if ((st = parse_dims(m, config, err)) || (st = build_table(m, err)) || (st = rr_weights_open(dir, &w, err)))
+    rerank_status st;
+    if ((st = read_config(m, dir, err)) || (st = build_table(m, err)) || (st = rr_weights_open(dir, &w, err)))
         goto done;
     m->w = malloc(m->n_floats * sizeof *m->w);
     m->grad = calloc(m->n_floats, sizeof *m->grad);
@@ -149,7 +100,6 @@ rerank_status rr_train_model_load(const char *dir, rr_train_model **out, rerank_
     }
 done:
     rr_weights_free(w);
-    json_decref(config);
     if (st) rr_train_model_free(m);
     else *out = m;
     return st;

@@ -76,6 +76,13 @@ struct rr_trainer {
 rerank_status rr_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_trainer **out, rerank_error *err);
 void rr_trainer_free(rr_trainer *t);
 
+/* The checks every trainer makes of a packed batch: ids and offsets; groups of group_size (>= 2) when grouped or
+ * group_size is set (0 without grouped: a scoring pass); sequences of 1..max_len tokens; ids in [0, c->vocab) and
+ * type ids, when given, in [0, c->type_vocab) (decoders: 0 only). *n_tokens = all tokens (at most INT32_MAX),
+ * *longest = the longest sequence. */
+rerank_status rr_train_check_batch(const rr_batch *b, size_t group_size, bool grouped, const rr_model_config *c,
+                                   int max_len, size_t *n_tokens, size_t *longest, rerank_error *err);
+
 /* The two implementations rr_trainer_open picks between by config.json's architecture. */
 rerank_status rr_encoder_trainer_open(const char *dir, const rr_trainer_opts *opts, rr_trainer **out,
                                       rerank_error *err); /* train_encoder_trainer.c */
