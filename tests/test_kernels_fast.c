@@ -285,7 +285,8 @@ TEST(low_precision_linear_is_close_and_paths_agree) {
     rr_isa before = rr_isa_get();
     rr_pool *pool2 = rr_pool_new(2);
     REQUIRE(pool2);
-    const int shapes[][3] = {{13, 300, 77}, {37, 522, 96}, {5, 64, 1000}, {70, 512, 96}, {64, 768, 40}}; /* the last two: AMX */
+    /* {70, 512, 96} and {64, 768, 40}: AMX; {6, 4200, 40}: K past AVX2 int8's prepared rows and the GEMM's one-pass K */
+    const int shapes[][3] = {{13, 300, 77}, {37, 522, 96}, {5, 64, 1000}, {70, 512, 96}, {64, 768, 40}, {6, 4200, 40}};
     for (int t = RR_W_BF16; t <= RR_W_INT8; t++) {
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];

@@ -310,14 +310,15 @@ static inline __m128i bf16x8(__m256 v) {
  * to yr in fp32, or to br in bf16. */
 static inline __attribute__((always_inline)) void lp_put8(float *yr, uint16_t *br, int ncol, __m256 v, const rr_epi *e, int col, const float *res) {
     __m256i m = mask8(ncol);
-    if (!e->first) v = _mm256_add_ps(v, _mm256_maskload_ps(yr, m));
+    bool full = ncol >= 8; /* plain loads and stores then: see ld8 */
+    if (!e->first) v = _mm256_add_ps(v, ld8(yr, m, full));
     if (e->last) {
-        if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
+        if (e->bias) v = _mm256_add_ps(v, ld8(e->bias + col, m, full));
         if (e->act == RR_ACT_GELU) v = gelu8(v);
-        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res + col, m));
+        if (res) v = _mm256_add_ps(v, ld8(res + col, m, full));
     }
     if (!br) {
-        _mm256_maskstore_ps(yr, m, v);
+        st8(yr, m, full, v);
     } else if (ncol >= 8) {
         _mm_storeu_si128((__m128i *)br, bf16x8(v));
     } else {
@@ -417,20 +418,74 @@ static __attribute__((noinline)) void int8_sums(int mr, __m256i out[I8_MR][4], i
     out[2][2 * h] = a20, out[2][2 * h + 1] = a21, out[3][2 * h] = a30, out[3][2 * h + 1] = a31;
 }
 
+/* Rows of K up to I8_PRE_K are prepared once per row block (4 x 2 x 4096 bytes of stack): for each step of
+ * 4, q(x)'s 4 signed bytes then their 4 absolute values, so the loop below broadcasts both from memory
+ * instead of re-deriving them (a xor and an abs per row per step, for every panel). */
+enum { I8_PRE_K = 4096 };
+
+static void int8_prepare(uint8_t *dst, const uint8_t *x, int kc) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    int k = 0;
+    for (; k + 32 <= kc; k += 32) {
+        __m256i sg = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + k)), flip), ab = _mm256_abs_epi8(sg);
+        __m256i lo = _mm256_unpacklo_epi32(sg, ab), hi = _mm256_unpackhi_epi32(sg, ab);
+        _mm256_storeu_si256((__m256i *)(dst + 2 * k), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256((__m256i *)(dst + 2 * k + 32), _mm256_permute2x128_si256(lo, hi, 0x31));
+    }
+    for (; k < kc; k++) {
+        int8_t q = (int8_t)(x[k] ^ 0x80);
+        dst[2 * (k & ~3) + (k & 3)] = (uint8_t)q;
+        dst[2 * (k & ~3) + 4 + (k & 3)] = (uint8_t)(q < 0 ? -q : q);
+    }
+}
+
+/* int8_sums from rows prepared by int8_prepare (row r at pre + r * 2 * I8_PRE_K) */
+static __attribute__((noinline)) void int8_sums_pre(int mr, __m256i out[I8_MR][4], int h, const uint8_t *pre,
+                                                    const int8_t *p, int kc) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    const uint8_t *x0 = pre, *x1 = pre + (mr > 1 ? 2 * I8_PRE_K : 0), *x2 = pre + (mr > 2 ? 4 * I8_PRE_K : 0);
+    const uint8_t *x3 = pre + (mr > 3 ? 6 * I8_PRE_K : 0);
+    p += 64 * h;
+#define I8_ROW(xr, acc0, acc1)                                                                                     \
+    do {                                                                                                           \
+        int32_t qs, qa;                                                                                            \
+        __builtin_memcpy(&qs, (xr) + 2 * k, sizeof qs);                                                            \
+        __builtin_memcpy(&qa, (xr) + 2 * k + 4, sizeof qa);                                                        \
+        __m256i sg = _mm256_set1_epi32(qs), ab = _mm256_set1_epi32(qa);                                            \
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(ab, _mm256_sign_epi8(w0, sg)), ones)); \
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(ab, _mm256_sign_epi8(w1, sg)), ones)); \
+    } while (0)
+    for (int k = 0; k < kc; k += 4, p += 4 * LP_NR) {
+        __m256i w0 = _mm256_load_si256((const __m256i *)p), w1 = _mm256_load_si256((const __m256i *)(p + 32));
+        I8_ROW(x0, a00, a01);
+        I8_ROW(x1, a10, a11);
+        I8_ROW(x2, a20, a21);
+        I8_ROW(x3, a30, a31);
+    }
+#undef I8_ROW
+    out[0][2 * h] = a00, out[0][2 * h + 1] = a01, out[1][2 * h] = a10, out[1][2 * h + 1] = a11;
+    out[2][2 * h] = a20, out[2][2 * h + 1] = a21, out[3][2 * h] = a30, out[3][2 * h + 1] = a31;
+}
+
 static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
                                                             const float *xscale, const int8_t *p, const float *wscale,
-                                                            int kc, int ncr, const rr_epi *e, int row) {
+                                                            int kc, int ncr, const rr_epi *e, int row,
+                                                            const uint8_t *pre) {
     __m256i acc[I8_MR][4];
-    int8_sums(mr, acc, 0, x, ldx, p, kc);
-    if (ncr > 16) int8_sums(mr, acc, 1, x, ldx, p, kc);
-    else acc[0][2] = acc[0][3] = acc[1][2] = acc[1][3] = acc[2][2] = acc[2][3] = acc[3][2] = acc[3][3] = _mm256_setzero_si256();
+    for (int h = 0; h < (ncr > 16 ? 2 : 1); h++) {
+        if (pre) int8_sums_pre(mr, acc, h, pre, p, kc);
+        else int8_sums(mr, acc, h, x, ldx, p, kc);
+    }
+    if (ncr <= 16)
+        acc[0][2] = acc[0][3] = acc[1][2] = acc[1][3] = acc[2][2] = acc[2][3] = acc[3][2] = acc[3][3] = _mm256_setzero_si256();
     __m256 v[I8_MR][4];
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++) {
         __m256 xsr = _mm256_set1_ps(xscale[r]);
 #pragma GCC unroll 4
         for (int g = 0; g < 4; g++) { /* as the AVX-512 block: acc * (wscale * xscale) */
-            __m256 ws = _mm256_maskload_ps(wscale + 8 * g, mask8(ncr - 8 * g));
+            __m256 ws = ld8(wscale + 8 * g, mask8(ncr - 8 * g), ncr - 8 * g >= 8);
             v[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][g]), _mm256_mul_ps(ws, xsr));
         }
     }
@@ -485,18 +540,22 @@ void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const floa
                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                         const rr_epi *e) {
     (void)colsum; /* the signed products need no correction */
+    uint8_t prepared[I8_MR * 2 * I8_PRE_K] __attribute__((aligned(32)));
+    const uint8_t *pre = kc <= I8_PRE_K ? prepared : NULL;
     for (int r0 = 0; r0 < m; r0 += I8_MR) {
         const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
+        for (int r = 0; pre && r < I8_MR && r0 + r < m; r++)
+            int8_prepare(prepared + (size_t)r * 2 * I8_PRE_K, xr + (size_t)r * (size_t)ldx, kc);
         for (int c0 = 0; c0 < nc; c0 += LP_NR) {
             float *yt = y + (size_t)r0 * (size_t)ldy + c0;
             const int8_t *p = pb + (size_t)(c0 / LP_NR) * pstride;
             int ncr = nc - c0 < LP_NR ? nc - c0 : LP_NR;
             rr_epi ee = lp_shift(e, r0, c0);
             switch (m - r0 >= I8_MR ? I8_MR : m - r0) { /* constant row counts: the epilogue unrolls */
-            case 4: tile_int8(4, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
-            case 3: tile_int8(3, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
-            case 2: tile_int8(2, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
-            default: tile_int8(1, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0); break;
+            case 4: tile_int8(4, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
+            case 3: tile_int8(3, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
+            case 2: tile_int8(2, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
+            default: tile_int8(1, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
             }
         }
     }
