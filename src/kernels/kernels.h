@@ -152,7 +152,7 @@ typedef struct rr_wmat {
     bool borrowed;    /* packed/scale/colsum belong to someone else (a mapped converted model): not freed */
 } rr_wmat;
 
-/* Which kernels the active instruction set runs ("c" for the portable ones; "avx2", "avx2-widen",
+/* Which kernels the active instruction set runs ("c" for the portable ones; "avx2", "avx2-gemm",
  * "avx512vnni", ...), for tests that check an instruction set's pass really ran it, and for benchmarks. */
 typedef struct rr_kernel_names {
     const char *isa, *f32, *bf16, *int8;
