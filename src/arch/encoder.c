@@ -178,11 +178,31 @@ static void ffn_fwd(rr_pool *pool, float *lin, const enc_layer *L, const float *
     rr_linear_w_fwd(pool, lin, out, ffn, &L->down, L->down_b, x, n, RR_ACT_NONE);
 }
 
-/* Scratch of the dense layers for n rows: the largest of the layer's weights (all layers alike). */
+/* The FFN runs on chunks of at most FFN_ROWS rows: its intermediate (4 x hidden per row, the largest
+ * activation) then takes FFN_ROWS rows, not the batch's 4096 (50 of the ~130 MiB of bge-reranker-base's
+ * activations). Every row's products are the same whatever the chunk (sums run over K, per row), and the
+ * weight panels are packed or prepared per call at a cost under 1% of a chunk's products. */
+enum { FFN_ROWS = 512 };
+
+/* Scratch of the dense layers: the attention projections over all n rows, the FFN over chunks (all layers
+ * alike). */
 static size_t lin_scratch(const rr_encoder *e, int threads, int n) {
     const enc_layer *L = &e->layers[0];
-    size_t a = rr_linear_w_scratch(&L->up, threads, n), b = rr_linear_w_scratch(&L->down, threads, n);
-    return a > b ? a : b;
+    int chunk = n < FFN_ROWS ? n : FFN_ROWS;
+    size_t a = rr_linear_w_scratch(&L->up, threads, chunk), b = rr_linear_w_scratch(&L->down, threads, chunk);
+    size_t q = rr_linear_w_scratch(&L->q, threads, n), o = rr_linear_w_scratch(&L->o, threads, n);
+    size_t most = a > b ? a : b;
+    most = most > q ? most : q;
+    return most > o ? most : o;
+}
+
+/* ffn_fwd over chunks of FFN_ROWS rows of x (and of xb and out, alike) */
+static void ffn_chunks(rr_pool *pool, float *lin, const enc_layer *L, const float *x, const uint16_t *xb, float *ffn,
+                       float *out, int n, int H) {
+    for (int r0 = 0; r0 < n; r0 += FFN_ROWS) {
+        size_t at = (size_t)r0 * (size_t)H;
+        ffn_fwd(pool, lin, L, x + at, xb ? xb + at : NULL, ffn, out + at, n - r0 < FFN_ROWS ? n - r0 : FFN_ROWS);
+    }
 }
 
 enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD, WS_XB };
@@ -217,11 +237,14 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
     if (N > (size_t)INT32_MAX || !rr_mul_size(N, (size_t)e->c->hidden, &nh) || !rr_mul_size(N, (size_t)e->c->ffn, &nf))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
     int threads = rr_pool_size(ws->pool), n_rows = (int)N;
+    /* ffn holds one chunk of the FFN; tmp, the last layer's rows (one per sequence): the other layers use k's
+     * memory for it, free once attention has run */
+    size_t n_ffn = (N < FFN_ROWS ? N : FFN_ROWS) * (size_t)e->c->ffn, n_tmp = b->n_seqs * (size_t)e->c->hidden;
     float *x, *q, *k, *v, *ctx, *tmp, *ffn, *lin, *att, *hs;
     if ((st = rr_workspace_get(ws, WS_X, nh, &x, err)) || (st = rr_workspace_get(ws, WS_Q, nh, &q, err)) ||
         (st = rr_workspace_get(ws, WS_K, nh, &k, err)) || (st = rr_workspace_get(ws, WS_V, nh, &v, err)) ||
-        (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, nh, &tmp, err)) ||
-        (st = rr_workspace_get(ws, WS_FFN, nf, &ffn, err)) ||
+        (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, n_tmp, &tmp, err)) ||
+        (st = rr_workspace_get(ws, WS_FFN, n_ffn, &ffn, err)) ||
         (st = rr_workspace_get(ws, WS_LIN, lin_scratch(e, threads, n_rows), &lin, err)) ||
         (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->c->head_dim), &att, err)) ||
         (st = rr_workspace_get(ws, WS_HEAD, (size_t)e->c->hidden, &hs, err)))
@@ -233,8 +256,8 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         want_huge_pages(p, nh / 2 + 1);
         xb = (uint16_t *)(void *)p;
     }
-    float *acts[] = {x, q, k, v, ctx, tmp, ffn};
-    size_t sizes[] = {nh, nh, nh, nh, nh, nh, nf};
+    float *acts[] = {x, q, k, v, ctx, ffn};
+    size_t sizes[] = {nh, nh, nh, nh, nh, n_ffn};
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) want_huge_pages(acts[i], sizes[i]);
     rr_pool *pool = ws->pool;
     int n = (int)N, H = e->c->hidden, S = (int)b->n_seqs;
@@ -251,10 +274,11 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         else rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->c->n_layers ? 3 : 2);
         if (l + 1 < e->c->n_layers) {
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
-            rr_linear_w_fwd(pool, lin, tmp, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
-            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln1_w, L->ln1_b, n, H, e->c->eps);
-            ffn_fwd(pool, lin, L, x, xb, ffn, tmp, n);
-            rr_layernorm_fast_bf16(pool, x, xb, tmp, L->ln2_w, L->ln2_b, n, H, e->c->eps);
+            float *sum = k; /* the sublayers' outputs before their LayerNorms */
+            rr_linear_w_fwd(pool, lin, sum, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
+            rr_layernorm_fast_bf16(pool, x, xb, sum, L->ln1_w, L->ln1_b, n, H, e->c->eps);
+            ffn_chunks(pool, lin, L, x, xb, ffn, sum, n, H);
+            rr_layernorm_fast_bf16(pool, x, xb, sum, L->ln2_w, L->ln2_b, n, H, e->c->eps);
             continue;
         }
         /* Last layer: the head reads token 0 only, and every row after attention depends on its own token
@@ -265,7 +289,7 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
         rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
         rr_layernorm_fast_bf16(pool, x, xb, x, L->ln1_w, L->ln1_b, S, H, e->c->eps);
-        ffn_fwd(pool, lin, L, x, xb, ffn, tmp, S);
+        ffn_chunks(pool, lin, L, x, xb, ffn, tmp, S, H);
         rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->c->eps);
     }
     for (int s = 0; s < S; s++) out[s] = rr_cls_head_fwd(&e->head, x + (size_t)s * H, hs);
