@@ -216,6 +216,12 @@ size_t rr_safetensors_count(const rr_safetensors *st) { return st ? st->n_tensor
 const rr_st_tensor *rr_safetensors_at(const rr_safetensors *st, size_t i) {
     return st && i < st->n_tensors ? &st->tensors[i] : NULL;
 }
+bool rr_safetensors_maps(const rr_safetensors *st, const void *p, size_t bytes) {
+    if (!st || !st->file.data || !p) return false;
+    uintptr_t lo = (uintptr_t)st->file.data, at = (uintptr_t)p;
+    return at >= lo && at - lo <= st->file.size && bytes <= st->file.size - (at - lo);
+}
+
 const char *rr_safetensors_name(const rr_safetensors *st) { return st ? st->name : ""; }
 
 /* ---- writer ---- */

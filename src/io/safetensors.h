@@ -57,6 +57,8 @@ const rr_st_tensor *rr_safetensors_find(const rr_safetensors *st, const char *na
 size_t rr_safetensors_count(const rr_safetensors *st);
 const rr_st_tensor *rr_safetensors_at(const rr_safetensors *st, size_t i); /* sorted by name */
 const char *rr_safetensors_name(const rr_safetensors *st);               /* path or name given at open */
+/* Whether [p, p + bytes) lies inside the file that st memory-maps (false for one parsed from a caller's buffer). */
+bool rr_safetensors_maps(const rr_safetensors *st, const void *p, size_t bytes);
 
 const char *rr_st_dtype_name(rr_st_dtype dt);
 size_t rr_st_dtype_size(rr_st_dtype dt);

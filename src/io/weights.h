@@ -43,8 +43,8 @@ const rr_st_tensor *rr_weights_at(const rr_weights *w, size_t i, const char **fi
 
 /* Gives back the memory of a view from rr_weights_require that the caller no longer reads (it converted the
  * tensor to another precision): the whole pages inside [p, p + n floats) are dropped (madvise DONTNEED:
- * mapped file pages leave the resident set, a converted copy's pages read back as zeros), pages shared with
- * neighbouring tensors are kept. The view must not be read afterwards. */
+ * mapped file pages leave the resident set and become inaccessible, a converted copy's pages read back as
+ * zeros), pages shared with neighbouring tensors are kept. The view must not be read afterwards. */
 void rr_weights_release(rr_weights *w, const float *p, size_t n);
 
 /* Replaces tensor `name` (which must exist, 1 or 2 float dims) by `data`, fp32 in the tensor's shape, for every
