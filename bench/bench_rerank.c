@@ -375,6 +375,21 @@ static double forward_flops(const rerank_model_info *info, int ffn, double n_tok
     return info->n_layers * (2 * n_tokens * (4 * h * h + 2 * h * ffn) + 4 * sum_sq_tokens * h);
 }
 
+/* The resident set now, split into anonymous memory (activations, converted weights) and mapped files (the
+ * checkpoint's pages, the embedding rows touched), from /proc/self/status: "anon_mib file_mib" or "- -". */
+static void rss_split(char *out, size_t size) {
+    FILE *f = fopen("/proc/self/status", "r");
+    long anon = -1, file = -1;
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "RssAnon:", 8)) anon = atol(line + 8);
+        else if (!strncmp(line, "RssFile:", 8)) file = atol(line + 8);
+    }
+    if (f) fclose(f);
+    if (anon < 0 || file < 0) snprintf(out, size, "rss_anon_mib=- rss_file_mib=-");
+    else snprintf(out, size, "rss_anon_mib=%.0f rss_file_mib=%.0f", anon / 1024.0, file / 1024.0);
+}
+
 static long peak_rss_kib(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -435,10 +450,12 @@ static int cmd_run(const char *model_dir, const char *wl_name, int threads, cons
         if (f) fclose(f);
     }
     double gflops = forward_flops(&info, ffn, n_tokens, sum_sq) / run_s / 1e9;
+    char split[96];
+    rss_split(split, sizeof split);
     printf("workload=%s pairs=%zu tokens=%.0f seconds=%.3f pairs_per_s=%.2f tokens_per_s=%.0f gflops=%.1f "
-           "load_s=%.3f first_pair_s=%.3f peak_rss_mib=%.0f\n",
+           "load_s=%.3f first_pair_s=%.3f peak_rss_mib=%.0f %s\n",
            wl_name, w.n, n_tokens, run_s, w.n / run_s, n_tokens / run_s, gflops, load_s, first_s,
-           peak_rss_kib() / 1024.0);
+           peak_rss_kib() / 1024.0, split);
     rerank_session_free(s);
     rerank_model_free(m);
     for (size_t i = 0; i < w.n; i++) free(w.passages[i]);
