@@ -205,7 +205,7 @@ static void ffn_chunks(rr_pool *pool, float *lin, const enc_layer *L, const floa
     }
 }
 
-enum { WS_X, WS_Q, WS_K, WS_V, WS_CTX, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD, WS_XB };
+enum { WS_X, WS_Q, WS_K, WS_V, WS_TMP, WS_FFN, WS_LIN, WS_ATT, WS_HEAD, WS_XB };
 
 /* Every dense weight in bf16 (and even widths): the LayerNorms then also write their rows in bf16, the input
  * of the next products, which skip their own rounding pass (the same values: rounding is rounding). */
@@ -238,12 +238,12 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
     int threads = rr_pool_size(ws->pool), n_rows = (int)N;
     /* ffn holds one chunk of the FFN; tmp, the last layer's rows (one per sequence): the other layers use k's
-     * memory for it, free once attention has run */
+     * memory for it, free once attention has run. Attention writes its context over q (kernels.h allows it). */
     size_t n_ffn = (N < FFN_ROWS ? N : FFN_ROWS) * (size_t)e->c->ffn, n_tmp = b->n_seqs * (size_t)e->c->hidden;
-    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *lin, *att, *hs;
+    float *x, *q, *k, *v, *tmp, *ffn, *lin, *att, *hs;
     if ((st = rr_workspace_get(ws, WS_X, nh, &x, err)) || (st = rr_workspace_get(ws, WS_Q, nh, &q, err)) ||
         (st = rr_workspace_get(ws, WS_K, nh, &k, err)) || (st = rr_workspace_get(ws, WS_V, nh, &v, err)) ||
-        (st = rr_workspace_get(ws, WS_CTX, nh, &ctx, err)) || (st = rr_workspace_get(ws, WS_TMP, n_tmp, &tmp, err)) ||
+        (st = rr_workspace_get(ws, WS_TMP, n_tmp, &tmp, err)) ||
         (st = rr_workspace_get(ws, WS_FFN, n_ffn, &ffn, err)) ||
         (st = rr_workspace_get(ws, WS_LIN, lin_scratch(e, threads, n_rows), &lin, err)) ||
         (st = rr_workspace_get(ws, WS_ATT, rr_attention_scratch(threads, (int)longest, e->c->head_dim), &att, err)) ||
@@ -256,8 +256,8 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         want_huge_pages(p, nh / 2 + 1);
         xb = (uint16_t *)(void *)p;
     }
-    float *acts[] = {x, q, k, v, ctx, ffn};
-    size_t sizes[] = {nh, nh, nh, nh, nh, n_ffn};
+    float *acts[] = {x, q, k, v, ffn};
+    size_t sizes[] = {nh, nh, nh, nh, n_ffn};
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) want_huge_pages(acts[i], sizes[i]);
     rr_pool *pool = ws->pool;
     int n = (int)N, H = e->c->hidden, S = (int)b->n_seqs;
@@ -273,8 +273,8 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
         if (xb) rr_linear_w_bf16_input(pool, lin, xb, n, qkv, l + 1 < e->c->n_layers ? 3 : 2);
         else rr_linear_w_multi(pool, lin, x, n, qkv, l + 1 < e->c->n_layers ? 3 : 2);
         if (l + 1 < e->c->n_layers) {
+            float *ctx = q, *sum = k; /* the context; the sublayers' outputs before their LayerNorms */
             rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, false);
-            float *sum = k; /* the sublayers' outputs before their LayerNorms */
             rr_linear_w_fwd(pool, lin, sum, ctx, &L->o, L->o_b, x, n, RR_ACT_NONE);
             rr_layernorm_fast_bf16(pool, x, xb, sum, L->ln1_w, L->ln1_b, n, H, e->c->eps);
             ffn_chunks(pool, lin, L, x, xb, ffn, sum, n, H);
@@ -286,8 +286,8 @@ static rerank_status encoder_forward(const rr_model *m, const rr_batch *b, rr_wo
          * compacted: row s holds sequence s. */
         for (int s = 0; s < S; s++) memcpy(tmp + (size_t)s * H, x + b->offsets[s] * (size_t)H, (size_t)H * sizeof *x);
         rr_linear_w_fwd(pool, lin, q, tmp, &L->q, L->q_b, NULL, S, RR_ACT_NONE);
-        rr_attention_seqs_fwd(pool, att, ctx, q, k, v, b->offsets, b->n_seqs, &shape, true);
-        rr_linear_w_fwd(pool, lin, x, ctx, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
+        rr_attention_seqs_fwd(pool, att, q, q, k, v, b->offsets, b->n_seqs, &shape, true);
+        rr_linear_w_fwd(pool, lin, x, q, &L->o, L->o_b, tmp, S, RR_ACT_NONE);
         rr_layernorm_fast_bf16(pool, x, xb, x, L->ln1_w, L->ln1_b, S, H, e->c->eps);
         ffn_chunks(pool, lin, L, x, xb, ffn, tmp, S, H);
         rr_layernorm_fast(pool, x, tmp, L->ln2_w, L->ln2_b, S, H, e->c->eps);

@@ -129,7 +129,8 @@ void rr_linear_fwd(rr_pool *pool, float *scratch, float *y, const float *x, cons
 size_t rr_attention_scratch(int n_threads, int longest, int head_dim);
 /* rr_attention_fwd for every sequence of a packed batch (sequence i is rows [offsets[i], offsets[i+1]) of
  * k and v; s->n_tokens is ignored). With first_only, only each sequence's first token queries: q and out
- * then hold one row per sequence (row i for sequence i). */
+ * then hold one row per sequence (row i for sequence i). out may be q itself: each task copies (packs or
+ * converts) its query rows before it writes their outputs, and no task reads another's rows. */
 void rr_attention_seqs_fwd(rr_pool *pool, float *scratch, float *out, const float *q, const float *k,
                            const float *v, const size_t *offsets, size_t n_seqs, const rr_attn_shape *s,
                            bool first_only);
