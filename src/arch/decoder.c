@@ -196,7 +196,7 @@ typedef struct dec_bufs {
     float *x, *xn;          /* [N,H] residual stream, normed input of a sub-block */
     float *q, *k, *v, *att; /* [N,QD], [N,KD], [N,KD], [N,QD] */
     float *tmp;             /* [N,H] output of o_proj / down_proj (swapped with x when it holds the sum) */
-    float *gate, *up;       /* [N,F] */
+    float *gate, *up;       /* [MLP_ROWS,F]: the MLP runs on chunks of rows */
     float *cos_t, *sin_t;   /* [n_pos, hd/2] RoPE tables */
     float *last;            /* [H] normed last-token row */
     float *lin, *att_s;     /* scratch of the dense layers and of attention */
@@ -205,14 +205,20 @@ typedef struct dec_bufs {
     bool compact;           /* after the last layer: row s of x is sequence s's last token */
 } dec_bufs;
 
-/* Scratch of the dense layers for n rows: the largest any of the layer's weights needs (all layers alike),
- * and at least what the fp32 all-vocabulary product needs. */
+/* The MLP runs on chunks of at most MLP_ROWS rows: gate and up (2 x ffn floats a row, the largest
+ * activations: 100 MiB at 4096 tokens of Qwen3-0.6B, 512 MiB of Gemma-2b) then take MLP_ROWS rows. Every
+ * row's products are the same whatever the chunk (sums run over K, per row). */
+enum { MLP_ROWS = 512 };
+
+/* Scratch of the dense layers for n rows (the MLP's for its chunks): the largest any of the layer's weights
+ * needs (all layers alike), and at least what the fp32 all-vocabulary product needs. */
 static size_t lin_scratch(const rr_decoder *d, int threads, int n) {
     const dec_layer *L = &d->layers[0];
     const rr_wmat *ms[] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
     size_t most = rr_linear_scratch(threads);
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
-        size_t s = rr_linear_w_scratch(ms[i], threads, n);
+        bool mlp = ms[i] == &L->gate || ms[i] == &L->up || ms[i] == &L->down;
+        size_t s = rr_linear_w_scratch(ms[i], threads, mlp && n > MLP_ROWS ? MLP_ROWS : n);
         if (s > most) most = s;
     }
     return most;
@@ -224,7 +230,7 @@ static rerank_status get_bufs(const rr_decoder *d, rr_workspace *ws, size_t N, s
     size_t nh, nq, nk, nf, nr;
     if (N > (size_t)INT_MAX / (size_t)d->c->n_heads || n_pos > (size_t)INT_MAX / 2 ||
         !rr_mul_size(N, (size_t)d->c->hidden, &nh) || !rr_mul_size(N, (size_t)dim_of(d, 'Q'), &nq) ||
-        !rr_mul_size(N, (size_t)dim_of(d, 'K'), &nk) || !rr_mul_size(N, (size_t)d->c->ffn, &nf) ||
+        !rr_mul_size(N, (size_t)dim_of(d, 'K'), &nk) || !rr_mul_size(N < MLP_ROWS ? N : MLP_ROWS, (size_t)d->c->ffn, &nf) ||
         !rr_mul_size(n_pos, (size_t)(d->c->head_dim / 2), &nr))
         return rr_fail(err, RERANK_ERR_NOMEM, "batch of %zu tokens is too large", N);
     bf->pool = ws->pool;
@@ -279,16 +285,42 @@ static void swap_rows(float **a, float **b) {
     *b = t;
 }
 
-/* x += res_scale * y, where y = in · W (+ x folded into the product's epilogue when res_scale is 1); inb, when
- * not NULL, is `in` already in bf16 (w is then bf16). */
-static void residual_linear(const rr_decoder *d, dec_bufs *bf, const float *in, const uint16_t *inb, const rr_wmat *w,
-                            const float *bias, int n) {
-    bool fold = d->c->res_scale == 1.0f;
-    rr_linear_out out = {bf->tmp, w, bias, fold ? bf->x : NULL, RR_ACT_NONE, NULL};
+/* Rows [r0, r0 + n) of tmp = in · W, plus x's rows folded into the product's epilogue when res_scale is 1
+ * (`in` and inb hold those n rows only); inb, when not NULL, is `in` already in bf16 (w is then bf16). */
+static void product_rows(const rr_decoder *d, dec_bufs *bf, const float *in, const uint16_t *inb, const rr_wmat *w,
+                         const float *bias, int r0, int n) {
+    size_t at = (size_t)r0 * (size_t)d->c->hidden;
+    rr_linear_out out = {bf->tmp + at, w, bias, d->c->res_scale == 1.0f ? bf->x + at : NULL, RR_ACT_NONE, NULL};
     if (inb) rr_linear_w_bf16_input(bf->pool, bf->lin, inb, n, &out, 1);
     else rr_linear_w_multi(bf->pool, bf->lin, in, n, &out, 1);
-    if (fold) swap_rows(&bf->x, &bf->tmp);
+}
+
+/* x += res_scale * tmp's n rows (a swap when product_rows folded x in already) */
+static void add_residual(const rr_decoder *d, dec_bufs *bf, int n) {
+    if (d->c->res_scale == 1.0f) swap_rows(&bf->x, &bf->tmp);
     else rr_add_scaled_fast(bf->pool, bf->x, bf->x, bf->tmp, d->c->res_scale, (size_t)n * (size_t)d->c->hidden);
+}
+
+/* x += res_scale * y, where y = in · W */
+static void residual_linear(const rr_decoder *d, dec_bufs *bf, const float *in, const uint16_t *inb, const rr_wmat *w,
+                            const float *bias, int n) {
+    product_rows(d, bf, in, inb, w, bias, 0, n);
+    add_residual(d, bf, n);
+}
+
+/* x += res_scale * down(act(gate(xn)) * up(xn)), chunk by chunk of MLP_ROWS rows */
+static void mlp_fwd(const rr_decoder *d, const dec_layer *L, dec_bufs *bf, int n) {
+    size_t H = (size_t)d->c->hidden, F = (size_t)d->c->ffn;
+    for (int r0 = 0; r0 < n; r0 += MLP_ROWS) {
+        int nr = n - r0 < MLP_ROWS ? n - r0 : MLP_ROWS;
+        rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE, NULL},
+                                   {bf->up, &L->up, NULL, NULL, RR_ACT_NONE, NULL}};
+        if (bf->xnb) rr_linear_w_bf16_input(bf->pool, bf->lin, bf->xnb + (size_t)r0 * H, nr, gate_up, 2);
+        else rr_linear_w_multi(bf->pool, bf->lin, bf->xn + (size_t)r0 * H, nr, gate_up, 2);
+        rr_glu_fast_bf16(bf->pool, bf->gate, bf->gb, bf->gate, bf->up, (size_t)nr * F, d->c->act);
+        product_rows(d, bf, bf->gate, bf->gb, &L->down, NULL, r0, nr);
+    }
+    add_residual(d, bf, n);
 }
 
 /* Queries of the last token of each sequence only: row s of q from sequence s's last row of xn (gathered into
@@ -350,11 +382,7 @@ static void layer_fwd(const rr_decoder *d, const dec_layer *L, const rr_batch *b
     }
     residual_linear(d, bf, bf->att, NULL, &L->o, L->o_b, n);
     rr_rmsnorm_fast_bf16(pool, bf->xn, bf->xnb, bf->x, L->ln2, off, n, H, d->c->eps);
-    rr_linear_out gate_up[] = {{bf->gate, &L->gate, NULL, NULL, RR_ACT_NONE, NULL}, {bf->up, &L->up, NULL, NULL, RR_ACT_NONE, NULL}};
-    if (bf->xnb) rr_linear_w_bf16_input(pool, bf->lin, bf->xnb, n, gate_up, 2);
-    else rr_linear_w_multi(pool, bf->lin, bf->xn, n, gate_up, 2);
-    rr_glu_fast_bf16(pool, bf->gate, bf->gb, bf->gate, bf->up, (size_t)n * (size_t)d->c->ffn, d->c->act);
-    residual_linear(d, bf, bf->gate, bf->gb, &L->down, NULL, n);
+    mlp_fwd(d, L, bf, n);
 }
 
 /* The final RMSNorm of sequence s's last token into bf->last. */
