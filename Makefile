@@ -111,6 +111,8 @@ $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench_adapter: $(BUILD)/bench/bench_adapter.o $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench_ports: $(BUILD)/bench/bench_ports.o
+	$(CC) $(LDFLAGS) -o $@ $^
 $(BUILD)/test_rerank: $(TEST_OBJ) $(CLI_TEST_OBJ) $(SERVER_OBJ) $(BUILD)/librerank.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
@@ -250,4 +252,4 @@ check-arm64:
 clean:
 	rm -rf build build-san build-arm64
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/bench/bench_llm.d $(BUILD)/tests/mpi/test_dist_mpi.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_adapter.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(BUILD)/tools/make_example_model.d $(BUILD)/bench/bench_rerank.d $(BUILD)/bench/bench_prefix.d $(BUILD)/bench/bench_llm.d $(BUILD)/tests/mpi/test_dist_mpi.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_adapter.d $(BUILD)/bench/bench_ports.d
