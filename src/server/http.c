@@ -1,7 +1,7 @@
 /* http.c - libmicrohttpd glue: one request context per HTTP request, body collection under the size
  * limit, API-key check, suspend while the batcher scores, resume to answer; SIGTERM drains and stops.
  *
- * DESIGN: MHD runs a pool of polling threads (HTTP/1.1 keep-alive, epoll). A rerank request is parsed and
+ * DESIGN: MHD runs a pool of polling threads (HTTP/1.1 keep-alive, poll()). A rerank request is parsed and
  * tokenized on the polling thread, then its connection is suspended and the job queued; the batcher's
  * worker that finishes the job resumes the connection and MHD calls the handler again to send the
  * answer. No thread blocks on a client, so slow clients only hold a connection slot (bounded by
@@ -12,11 +12,16 @@
  * Expect) would otherwise see a reset instead of the answer. A client that sent `Expect: 100-continue`
  * gets the 413 from the headers alone, as does a body declared larger than the discard bound.
  *
+ * poll(), not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon on an epoll thread pool races the workers'
+ * own removal of the listen socket from their epoll sets and aborts the process ("Failed to remove listen
+ * FD from epoll set"), seen once in CI on SIGTERM. Its poll() path only flags the workers and wakes them.
+ *
  * CORS (--cors-allow-origin, off by default): an allowed Origin gets Access-Control-Allow-Origin on every
  * answer, and OPTIONS preflights get 204 with the allowed methods and headers, without the API key. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -344,7 +349,7 @@ int rr_server_http_run(rr_server *s) {
         fprintf(stderr, "rerank serve: --host %s is not a numeric IPv4 or IPv6 address\n", s->cfg.host);
         return 2;
     }
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
@@ -414,13 +419,15 @@ int rr_server_http_run(rr_server *s) {
     atomic_store(&s->stopping, 1);
     atomic_store(&s->draining, 1);
     MHD_socket lfd = MHD_quiesce_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    /* refuse new connections now; close the descriptor only once no worker can still be polling it */
+    if (lfd != MHD_INVALID_SOCKET) shutdown(lfd, SHUT_RDWR);
     int64_t limit = rr_server_now_ns() + ((int64_t)(s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 30000) + 2000) * 1000000;
     while (atomic_load(&s->active) > 0 && rr_server_now_ns() < limit) usleep(5000);
     for (size_t i = 0; i < s->n_models; i++) /* answers anything still queued */
         if (s->models[i].batcher) rr_server_batcher_stop(s->models[i].batcher);
     usleep(20000);
     MHD_stop_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
     for (size_t i = 0; i < s->n_models; i++) {
         rr_server_batcher_free(s->models[i].batcher);
         s->models[i].batcher = NULL;
