@@ -66,7 +66,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_TEST_OBJ := $(BUILD)/tools/options.o $(BUILD)/tools/option_table.o $(BUILD)/tools/cli_serve.o \
                 $(BUILD)/tools/cli_download.o
 
-.PHONY: all test check check-arm64 check-layering deb-check clean fuzz fuzz-smoke bench test-python install uninstall FORCE
+.PHONY: all test check check-arm64 check-arm64-build check-layering deb-check clean fuzz fuzz-smoke bench test-python install uninstall FORCE
 all: $(BUILD)/librerank.a $(BUILD)/librerank.so $(BUILD)/rerank
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -236,18 +236,23 @@ FORCE:
 ARM64_CC      ?= aarch64-linux-gnu-gcc
 ARM64_PASSES  ?= cortex-a57 max
 ARM64_QEMU    ?= qemu-aarch64-static
-check-arm64:
+ARM64_BINS     = build-arm64/test_rerank build-arm64/rerank build-arm64/make_example_model build-arm64/test_dist_mpi
+# one target per emulated CPU, so that `make -j2 check-arm64` runs the passes side by side; each pass writes
+# build-arm64/suite-<cpu>.log and prints its summary, its failures and its wall time
+check-arm64: $(addprefix check-arm64-,$(ARM64_PASSES))
+check-arm64-build:
 	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
-	  $(MAKE) CC=$(ARM64_CC) BUILD=build-arm64 build-arm64/test_rerank build-arm64/rerank build-arm64/make_example_model \
-	    build-arm64/test_dist_mpi
+	  $(MAKE) CC=$(ARM64_CC) BUILD=build-arm64 $(ARM64_BINS)
 	@mkdir -p build-arm64/qemu; for b in rerank make_example_model test_dist_mpi; do \
 	  printf '#!/bin/sh\nexec $(ARM64_QEMU) "$$(dirname "$$0")/../%s" "$$@"\n' $$b > build-arm64/qemu/$$b; \
 	  chmod +x build-arm64/qemu/$$b; done
-	@for cpu in $(ARM64_PASSES); do \
-	  echo "== arm64 suite under qemu, QEMU_CPU=$$cpu"; start=$$(date +%s); \
-	  QEMU_CPU=$$cpu RERANK_CLI=build-arm64/qemu/rerank RERANK_MAKE_EXAMPLE=build-arm64/qemu/make_example_model \
-	    $(ARM64_QEMU) build-arm64/test_rerank $(T) || exit 1; \
-	  echo "== QEMU_CPU=$$cpu: $$(( $$(date +%s) - start )) s"; done
+check-arm64-%: check-arm64-build
+	@echo "== arm64 suite under qemu, QEMU_CPU=$*: log in build-arm64/suite-$*.log"; start=$$(date +%s); \
+	  QEMU_CPU=$* RERANK_CLI=build-arm64/qemu/rerank RERANK_MAKE_EXAMPLE=build-arm64/qemu/make_example_model \
+	    $(ARM64_QEMU) build-arm64/test_rerank $(T) > build-arm64/suite-$*.log 2>&1; rc=$$?; \
+	  grep -E '^FAIL|^ +[a-z_/]+\.c:[0-9]+:' build-arm64/suite-$*.log; \
+	  if [ $$rc -ne 0 ]; then tail -n 30 build-arm64/suite-$*.log; else tail -n 1 build-arm64/suite-$*.log; fi; \
+	  echo "== QEMU_CPU=$*: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
 
 clean:
 	rm -rf build build-san build-arm64
