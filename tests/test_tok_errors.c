@@ -1,5 +1,6 @@
 /* test_tok_errors.c - malformed tokenizer.json files, bad input text, special-token options, the vocab.txt
  * fallback of rr_tokenizer_load, and small normalizer/pre-tokenizer cases. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -148,6 +149,41 @@ TEST(tok_vocab_txt_fallback_matches_tokenizer_json) {
     unlink(path);
     CHECK(rr_tokenizer_load(dir, &a, &err) == RERANK_ERR_IO && a == NULL, "%s", err.message);
     rmdir(dir);
+}
+
+/* tokenizer_config.json's bos_token / pad_token (a string or {"content": ...}) replace config.json's ids; null
+ * or an unknown token gives -1; an absent file or key keeps them; a broken file is an error naming it. */
+TEST(tok_config_bos_pad_override_config_json) {
+    rerank_error err;
+    rr_tokenizer *tok;
+    REQUIRE(rr_tokenizer_load(rr_shared_path("testdata/qwen3-causal-tiny"), &tok, &err) == RERANK_OK, "%s", err.message);
+    char dir[] = "/tmp/rr_tokcfg_XXXXXX", path[256];
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    int32_t bos = 7, pad = 8;
+    CHECK(rr_tokenizer_config_bos_pad(dir, tok, &bos, &pad, &err) == RERANK_OK && bos == 7 && pad == 8); /* no file */
+    static const struct {
+        const char *json;
+        rerank_status st;
+        int32_t bos, pad;
+    } cases[] = {
+        {"{\"pad_token\": \"<|endoftext|>\"}", RERANK_OK, 7, 3260},
+        {"{\"bos_token\": {\"content\": \"<|im_start|>\", \"lstrip\": false}, \"pad_token\": null}", RERANK_OK, 3261, -1},
+        {"{\"bos_token\": \"<no such token>\", \"pad_token\": 5}", RERANK_OK, -1, -1},
+        {"{\"bos_token\": ", RERANK_ERR_FORMAT, 7, 8},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = fopen(path, "w");
+        REQUIRE(f && fputs(cases[i].json, f) >= 0 && fclose(f) == 0);
+        bos = 7, pad = 8;
+        rerank_status st = rr_tokenizer_config_bos_pad(dir, tok, &bos, &pad, &err);
+        CHECK(st == cases[i].st && bos == cases[i].bos && pad == cases[i].pad, "case %zu: status %d, bos %d, pad %d", i,
+              (int)st, bos, pad);
+        if (st) CHECK(strstr(err.message, "tokenizer_config.json") != NULL, "%s", err.message);
+    }
+    unlink(path);
+    rmdir(dir);
+    rr_tokenizer_free(tok);
 }
 
 /* A hand-written tokenizer.json exercising Replace with a regex, Strip, Lowercase, Metaspace first/never,

@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "base/file.h"
-#include "base/json.h"
 #include "score/score.h"
 
 void rr_input_scratch_free(rr_input_scratch *sc) {
@@ -31,32 +29,11 @@ static rerank_status encode_const(const rr_tokenizer *tok, const char *text, rr_
     return s;
 }
 
-/* The id of tokenizer_config.json's `key` token (a string or {"content": ...}), or -2 when the file or
- * key is absent (then config.json's ids apply), -1 when it is null. */
-static int32_t special_from_tokenizer_config(const json_t *cfg, const rr_tokenizer *tok, const char *key) {
-    const json_t *v = json_object_get(cfg, key);
-    if (!cfg || !v) return -2;
-    if (json_is_object(v)) v = json_object_get(v, "content");
-    if (!json_is_string(v)) return -1;
-    return rr_tokenizer_token_id(tok, json_string_value(v), json_string_length(v));
-}
-
 static rerank_status read_bos_pad(const char *dir, const rr_model_desc *d, const rr_tokenizer *tok, int32_t *bos,
                                   int32_t *pad, rerank_error *err) {
     *bos = d->bos_token_id;
     *pad = d->pad_token_id;
-    char path[4096];
-    if (!rr_path_join(path, sizeof path, dir, "tokenizer_config.json") || !rr_file_exists(path)) return RERANK_OK;
-    json_t *cfg;
-    rerank_status s = rr_json_load_file(path, 16u << 20, &cfg, err);
-    if (s) return s;
-    /* FlagEmbedding reads tokenizer.bos_token_id / pad_token_id, which come from this file */
-    int32_t b = special_from_tokenizer_config(cfg, tok, "bos_token");
-    int32_t p = special_from_tokenizer_config(cfg, tok, "pad_token");
-    if (b != -2) *bos = b;
-    if (p != -2) *pad = p;
-    json_decref(cfg);
-    return RERANK_OK;
+    return rr_tokenizer_config_bos_pad(dir, tok, bos, pad, err);
 }
 
 static rerank_status first_id(const rr_tokenizer *tok, const char *text, int32_t *out, rerank_error *err) {

@@ -461,3 +461,22 @@ int32_t rr_tokenizer_token_id(const rr_tokenizer *tok, const char *token, size_t
 }
 
 size_t rr_tokenizer_vocab_size(const rr_tokenizer *tok) { return tok->vocab_size; }
+
+rerank_status rr_tokenizer_config_bos_pad(const char *dir, const rr_tokenizer *tok, int32_t *bos, int32_t *pad,
+                                          rerank_error *err) {
+    char path[4096];
+    if (!rr_path_join(path, sizeof path, dir, "tokenizer_config.json") || !rr_file_exists(path)) return RERANK_OK;
+    json_t *cfg;
+    rerank_status st = rr_json_load_file(path, 16u << 20, &cfg, err);
+    if (st) return st;
+    const char *keys[2] = {"bos_token", "pad_token"};
+    int32_t *dst[2] = {bos, pad};
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(cfg, keys[k]);
+        if (!v) continue;
+        if (json_is_object(v)) v = json_object_get(v, "content");
+        *dst[k] = json_is_string(v) ? rr_tokenizer_token_id(tok, json_string_value(v), json_string_length(v)) : -1;
+    }
+    json_decref(cfg);
+    return RERANK_OK;
+}

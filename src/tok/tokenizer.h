@@ -68,6 +68,13 @@ rerank_status rr_tokenizer_build(const rr_tokenizer *tok, bool pair, const int32
 /* Id of a vocabulary or added token given its exact text, or -1. */
 int32_t rr_tokenizer_token_id(const rr_tokenizer *tok, const char *token, size_t len);
 
+/* The ids of tokenizer_config.json's bos_token and pad_token in dir (a string or {"content": ...}), which is
+ * what FlagEmbedding's tokenizer.bos_token_id / pad_token_id read: a key present there replaces *bos / *pad
+ * (-1 when it is null or not in the vocabulary); without the file or the key they keep the caller's value
+ * (config.json's). */
+rerank_status rr_tokenizer_config_bos_pad(const char *dir, const rr_tokenizer *tok, int32_t *bos, int32_t *pad,
+                                          rerank_error *err);
+
 /* Number of ids (vocabulary plus added tokens): every id produced is < this. */
 size_t rr_tokenizer_vocab_size(const rr_tokenizer *tok);
 

@@ -385,26 +385,13 @@ rerank_status rr_train_llm_layout(bool add_bos, int32_t bos, const int32_t *sep,
 /* max_tokens; for decoders bos/pad: config.json, overridden by tokenizer_config.json's tokens (what
  * FlagEmbedding reads). */
 static rerank_status read_config(const char *dir, rr_train_tok *t, rerank_model_kind kind, rerank_error *err) {
-    char path[4096];
-    json_t *cfg = NULL;
     rr_model_config c;
     rerank_status st = rr_model_config_load(dir, &c, err);
     if (st) return st;
     t->max_tokens = c.max_tokens > 0 ? (size_t)c.max_tokens : 0;
     if (!t->llm) return RERANK_OK;
     int32_t b = c.bos_id, pad = c.pad_id;
-    if (rr_path_join(path, sizeof path, dir, "tokenizer_config.json") && rr_file_exists(path)) {
-        if ((st = rr_json_load_file(path, 16u << 20, &cfg, err))) return st;
-        const char *keys[2] = {"bos_token", "pad_token"};
-        int32_t *dst[2] = {&b, &pad};
-        for (int k = 0; k < 2; k++) {
-            const json_t *v = json_object_get(cfg, keys[k]);
-            if (!v) continue;
-            if (json_is_object(v)) v = json_object_get(v, "content");
-            *dst[k] = json_is_string(v) ? rr_tokenizer_token_id(t->tok, json_string_value(v), json_string_length(v)) : -1;
-        }
-        json_decref(cfg);
-    }
+    if ((st = rr_tokenizer_config_bos_pad(dir, t->tok, &b, &pad, err))) return st;
     t->bos = b;
     t->add_bos = kind == RERANK_KIND_LAYERWISE ? b >= 0 : b >= 0 && b != pad;
     return RERANK_OK;
