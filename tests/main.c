@@ -1,5 +1,6 @@
-/* main.c - the test runner: runs every registered test (or those whose name contains argv[1]) and ends
- * with the line "N passed, N failed". A test that makes no check counts as failed. */
+/* main.c - the test runner: runs every registered test (or those whose name or file contains one of the
+ * arguments: `make test T="golden tok_"`) and ends with the line "N passed, N failed". A test that makes no
+ * check counts as failed. */
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,12 +72,17 @@ static int by_file_then_name(const void *a, const void *b) {
     return c ? c : strcmp(x->name, y->name);
 }
 
+static bool selected(const test_entry *t, int argc, char **argv) {
+    for (int a = 1; a < argc; a++)
+        if (strstr(t->name, argv[a]) || strstr(t->file, argv[a])) return true;
+    return argc < 2;
+}
+
 int main(int argc, char **argv) {
-    const char *filter = argc > 1 ? argv[1] : NULL;
     qsort(tests, n_tests, sizeof *tests, by_file_then_name);
     int passed = 0, failed = 0;
     for (size_t i = 0; i < n_tests; i++) {
-        if (filter && !strstr(tests[i].name, filter) && !strstr(tests[i].file, filter)) continue;
+        if (!selected(&tests[i], argc, argv)) continue;
         current_failures = 0;
         current_checks = 0;
         struct timespec t0, t1;
