@@ -1,7 +1,7 @@
 /* fuzz_adapter_dir.c - libFuzzer target: a PEFT LoRA adapter directory is untrusted input (adapters are downloaded
  * from the hub). The first byte picks a tiny decoder base checkpoint of the test data; the rest is records
  * [file index: 1 byte][length: 2 bytes little-endian][content] that become adapter_config.json and
- * adapter_model.safetensors of a scratch directory. rerank_model_load(base, .adapter = scratch) must then succeed
+ * adapter_model.safetensors of a scratch directory; the same byte / 3 picks the compute dtype (f32, bf16, int8). rerank_model_load(base, .adapter = scratch) must then succeed
  * or fail with a one-line error, and a loaded model must score one pair (or fail with a one-line input error). */
 #include <math.h>
 #include <stdint.h>
@@ -53,6 +53,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (size < 1) return 0;
     const char *base = base_dir[data[0] % N_BASES];
+    static const rerank_dtype dtypes[] = {RERANK_DTYPE_F32, RERANK_DTYPE_BF16, RERANK_DTYPE_INT8};
+    rerank_dtype dtype = dtypes[data[0] / N_BASES % 3]; /* the merged weights are then converted as --dtype does */
     clear_dir();
     size_t at = 1;
     while (at + 3 <= size) { /* a record cut short by the input's end keeps what there is */
@@ -73,7 +75,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     rerank_model *m = NULL;
     rerank_error err;
     rerank_model_params mp = rerank_model_default_params();
-    mp.dtype = RERANK_DTYPE_F32;
+    mp.dtype = dtype;
     mp.adapter = dir;
     rerank_status st = rerank_model_load(base, &mp, &m, &err);
     if (st) {
