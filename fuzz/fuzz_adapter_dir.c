@@ -1,8 +1,9 @@
 /* fuzz_adapter_dir.c - libFuzzer target: a PEFT LoRA adapter directory is untrusted input (adapters are downloaded
- * from the hub). The first byte picks a tiny decoder base checkpoint of the test data; the rest is records
- * [file index: 1 byte][length: 2 bytes little-endian][content] that become adapter_config.json and
- * adapter_model.safetensors of a scratch directory; the same byte / 3 picks the compute dtype (f32, bf16, int8). rerank_model_load(base, .adapter = scratch) must then succeed
- * or fail with a one-line error, and a loaded model must score one pair (or fail with a one-line input error). */
+ * from the hub). The first byte picks a tiny decoder base checkpoint of the test data (byte % 3) and the dtype the
+ * merged weights are converted to (byte / 3 % 3: f32, bf16, int8); the rest is records [file index: 1 byte][length:
+ * 2 bytes little-endian][content] that become adapter_config.json and adapter_model.safetensors of a scratch
+ * directory. rerank_model_load(base, .adapter = scratch) must then succeed or fail with a one-line error, and a
+ * loaded model must score one pair (or fail with a one-line input error). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -441,8 +441,8 @@ def model_dirs():
     put(t, "qwen3-f16", record("config.json", cfg) + record("model.safetensors", st_file(tens)) + record("tokenizer.json", tok))
 
 
-# ---- PEFT LoRA adapter directories for fuzz_adapter_dir: the first byte picks the base (0 qwen3-causal-tiny,
-# 1 gemma-causal-tiny-bf16, 2 minicpm-layerwise-tiny, as in fuzz_adapter_dir.c), then records [file index][u16
+# ---- PEFT LoRA adapter directories for fuzz_adapter_dir: the first byte picks the base (% 3: 0 qwen3-causal-tiny,
+# 1 gemma-causal-tiny-bf16, 2 minicpm-layerwise-tiny) and the dtype (/ 3 % 3: f32, bf16, int8), then records [file index][u16
 # length][content] of adapter_config.json (0) and adapter_model.safetensors (1). Tensor names, shapes and config
 # keys as rerank_train (src/train/train_decoder_save.c) and PEFT write them; rank 1-2 keeps each seed ~1-3 KB ----
 AD_BASES = ["qwen3-causal-tiny", "gemma-causal-tiny-bf16", "minicpm-layerwise-tiny"]
@@ -506,13 +506,13 @@ def adapter_dirs():
         ad_record("adapter_model.safetensors", st_file(st, {"format": "pt"})))
     g = AD_BASES[1]
     st = ad_lora(g, ["self_attn.k_proj", "self_attn.o_proj"], 2, "BF16", layers=(0,))
-    put(t, "gemma-bf16-ko", bytes([1]) + ad_record("adapter_config.json", ad_config(g, 2, 4, ["k_proj", "o_proj"])) +
+    put(t, "gemma-bf16-ko", bytes([1 + 3]) +  # computed in bf16 ad_record("adapter_config.json", ad_config(g, 2, 4, ["k_proj", "o_proj"])) +
         ad_record("adapter_model.safetensors", st_file(st)))
     # the layerwise model with its trained heads saved whole (modules_to_save, as rerank_train --lora-train-heads)
     mc = AD_BASES[2]
     st = ad_lora(mc, ["self_attn.q_proj"], 1, "F32", layers=(0,))
     st += [ad_tensor("base_model.model.lm_head.%d.linear_head.weight" % i, "F32", [1, 64], 9 + i) for i in range(3)]
-    put(t, "minicpm-heads", bytes([2]) +
+    put(t, "minicpm-heads", bytes([2 + 6]) +  # computed in int8
         ad_record("adapter_config.json", ad_config(mc, 1, 2, ["q_proj"], save=["linear_head"])) +
         ad_record("adapter_model.safetensors", st_file(st)))
     # near misses: r that is not the tensors', a target module the base does not have, a LoRA variant
