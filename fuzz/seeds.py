@@ -506,7 +506,8 @@ def adapter_dirs():
         ad_record("adapter_model.safetensors", st_file(st, {"format": "pt"})))
     g = AD_BASES[1]
     st = ad_lora(g, ["self_attn.k_proj", "self_attn.o_proj"], 2, "BF16", layers=(0,))
-    put(t, "gemma-bf16-ko", bytes([1 + 3]) +  # computed in bf16 ad_record("adapter_config.json", ad_config(g, 2, 4, ["k_proj", "o_proj"])) +
+    put(t, "gemma-bf16-ko", bytes([1 + 3]) +  # computed in bf16
+        ad_record("adapter_config.json", ad_config(g, 2, 4, ["k_proj", "o_proj"])) +
         ad_record("adapter_model.safetensors", st_file(st)))
     # the layerwise model with its trained heads saved whole (modules_to_save, as rerank_train --lora-train-heads)
     mc = AD_BASES[2]
