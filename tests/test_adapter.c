@@ -465,7 +465,7 @@ TEST(adapter_non_finite_weights_convert_and_score) {
 }
 
 /* A base tensor both merged (lora_A/B of q_proj) and replaced whole (q_proj in modules_to_save): a one-line
- * error naming the adapter file, its tensor and the base tensor (found by fuzz_adapter_dir without the file). */
+ * error naming the adapter file, its tensor and the base tensor (the file was missing: found while writing fuzz_adapter_dir). */
 TEST(adapter_error_base_tensor_replaced_twice) {
     char dir[] = "/tmp/rr_adapter_twice_XXXXXX", path[600];
     REQUIRE(mkdtemp(dir));
