@@ -435,12 +435,14 @@ TEST(adapter_non_finite_weights_convert_and_score) {
     static float a[64], b[64];
     for (int i = 0; i < 64; i++) a[i] = 0.01f * (float)(i % 7), b[i] = 0.5f;
     b[0] = INFINITY, b[1] = NAN;
-    rr_st_write_tensor w[2] = {{"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", RR_ST_F32, 2, {1, 64}, a},
-                               {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", RR_ST_F32, 2, {64, 1}, b}};
+    rr_st_write_tensor w[2] = {
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", RR_ST_F32, 2, {1, 64}, a},
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", RR_ST_F32, 2, {64, 1}, b}};
     rerank_error err;
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     REQUIRE(rr_safetensors_write(path, w, 2, &err) == RERANK_OK, "%s", err.message);
-    json_t *c = json_pack("{s:s, s:i, s:i, s:[s]}", "peft_type", "LORA", "r", 1, "lora_alpha", 2, "target_modules", "q_proj");
+    json_t *c = json_pack("{s:s, s:i, s:i, s:[s]}", "peft_type", "LORA", "r", 1, "lora_alpha", 2, "target_modules",
+                          "q_proj");
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     REQUIRE(json_dump_file(c, path, 0) == 0);
     json_decref(c);
@@ -465,19 +467,21 @@ TEST(adapter_non_finite_weights_convert_and_score) {
 }
 
 /* A base tensor both merged (lora_A/B of q_proj) and replaced whole (q_proj in modules_to_save): a one-line
- * error naming the adapter file, its tensor and the base tensor (the file was missing: found while writing fuzz_adapter_dir). */
+ * error naming the adapter file, its tensor and the base tensor (the file was missing: found while writing
+ * fuzz_adapter_dir). */
 TEST(adapter_error_base_tensor_replaced_twice) {
     char dir[] = "/tmp/rr_adapter_twice_XXXXXX", path[600];
     REQUIRE(mkdtemp(dir));
     static float zeros[64 * 64];
-    rr_st_write_tensor w[3] = {{"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", RR_ST_F32, 2, {1, 64}, zeros},
-                               {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", RR_ST_F32, 2, {64, 1}, zeros},
-                               {"base_model.model.model.layers.0.self_attn.q_proj.weight", RR_ST_F32, 2, {64, 64}, zeros}};
+    rr_st_write_tensor w[3] = {
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", RR_ST_F32, 2, {1, 64}, zeros},
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", RR_ST_F32, 2, {64, 1}, zeros},
+        {"base_model.model.model.layers.0.self_attn.q_proj.weight", RR_ST_F32, 2, {64, 64}, zeros}};
     rerank_error err;
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     REQUIRE(rr_safetensors_write(path, w, 3, &err) == RERANK_OK, "%s", err.message);
-    json_t *c = json_pack("{s:s, s:i, s:i, s:[s], s:[s]}", "peft_type", "LORA", "r", 1, "lora_alpha", 2, "target_modules",
-                          "q_proj", "modules_to_save", "q_proj");
+    json_t *c = json_pack("{s:s, s:i, s:i, s:[s], s:[s]}", "peft_type", "LORA", "r", 1, "lora_alpha", 2,
+                          "target_modules", "q_proj", "modules_to_save", "q_proj");
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     REQUIRE(json_dump_file(c, path, 0) == 0);
     json_decref(c);

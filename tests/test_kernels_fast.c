@@ -347,7 +347,8 @@ TEST(int8_quantization_of_non_finite_and_tiny_values) {
     float y[2][2], scratch[1024];
     REQUIRE(rr_wmat_init(&m, RR_W_INT8, &wf[0][0], 2, 4) && rr_linear_w_scratch(&m, 1, 2) <= 1024);
     rr_linear_w_fwd(NULL, scratch, &y[0][0], &x[0][0], &m, NULL, NULL, 2, RR_ACT_NONE);
-    CHECK(y[0][0] == y[1][0] && y[0][1] == y[1][1], "NaN row %g %g, zero row %g %g", y[0][0], y[0][1], y[1][0], y[1][1]);
+    CHECK(y[0][0] == y[1][0] && y[0][1] == y[1][1], "NaN row %g %g, zero row %g %g", y[0][0], y[0][1], y[1][0],
+          y[1][1]);
     rr_wmat_free(&m);
     rr_isa_set(before);
 }
