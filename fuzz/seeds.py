@@ -335,6 +335,18 @@ def dictionaries():
     write_dict("http_request", http)
     rows = {"query", "pos", "neg", "prompt", "query_prompt", "passage_prompt", "pos_scores", "neg_scores", "\ufeff"}
     write_dict("train_data", rows)
+    # adapter_config.json's keys and values as LoraConfig writes them, the string literals adapter.c compares
+    # against, the safetensors header's keys and dtypes, and pieces of PEFT tensor names
+    ad = set()
+    json_words(json.loads(ad_config("x", 1, 2, ["q_proj"])), ad)
+    ad.update(w for w in re.findall(r'"([A-Za-z_][A-Za-z0-9_.]{1,40})"', open("src/arch/adapter.c").read()))
+    ad.update(["dtype", "shape", "data_offsets", "__metadata__", "F32", "F16", "BF16", "F64", "I64", "U8", "BOOL",
+               "base_model.model.", "base_model.model.model.layers.", ".lora_A.weight", ".lora_B.weight",
+               "lora_embedding_A", "lm_head.", ".linear_head.weight", "model.layers.1.", "self_attn.", "mlp.",
+               "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "linear_head",
+               "embed_tokens", "CAUSAL_LM", "SEQ_CLS", "IA3", "LORA", "all-linear", ".*", "/", ".", "..",
+               "auto_mapping", "base_model_class", "Qwen3ForCausalLM", "GemmaForCausalLM", "LlamaForCausalLM"])
+    write_dict("adapter_dir", ad)
 
 
 # ---- whole model directories for fuzz_model_dir: a micro BERT cross-encoder (hidden 4, one layer) as records
@@ -429,6 +441,94 @@ def model_dirs():
     put(t, "qwen3-f16", record("config.json", cfg) + record("model.safetensors", st_file(tens)) + record("tokenizer.json", tok))
 
 
+# ---- PEFT LoRA adapter directories for fuzz_adapter_dir: the first byte picks the base (% 3: 0 qwen3-causal-tiny,
+# 1 gemma-causal-tiny-bf16, 2 minicpm-layerwise-tiny) and the dtype (/ 3 % 3: f32, bf16, int8), then records [file index][u16
+# length][content] of adapter_config.json (0) and adapter_model.safetensors (1). Tensor names, shapes and config
+# keys as rerank_train (src/train/train_decoder_save.c) and PEFT write them; rank 1-2 keeps each seed ~1-3 KB ----
+AD_BASES = ["qwen3-causal-tiny", "gemma-causal-tiny-bf16", "minicpm-layerwise-tiny"]
+AD_NAMES = ["adapter_config.json", "adapter_model.safetensors"]
+
+
+def ad_record(name, blob):
+    if isinstance(blob, str):
+        blob = blob.encode()
+    assert len(blob) < 65536
+    return bytes([AD_NAMES.index(name)]) + struct.pack("<H", len(blob)) + blob
+
+
+def ad_config(base, r, alpha, targets, save=None, **edit):
+    """adapter_config.json with the keys rerank_train writes (LoraConfig's), `edit` overriding some."""
+    c = {"alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": "tiny/" + base, "bias": "none",
+         "fan_in_fan_out": False, "inference_mode": True, "init_lora_weights": True, "layers_pattern": None,
+         "layers_to_transform": None, "lora_alpha": alpha, "lora_dropout": 0.0, "modules_to_save": save,
+         "peft_type": "LORA", "r": r, "rank_pattern": {}, "revision": None, "target_modules": targets,
+         "task_type": "CAUSAL_LM", "use_dora": False, "use_rslora": False}
+    c.update(edit)
+    return dump(c)
+
+
+def ad_tensor(name, dtype, shape, seed):
+    n = shape[0] * shape[1]
+    vals = [((seed * 7 + k * 5) % 9 - 4) / 32.0 for k in range(n)]
+    if dtype == "F16":
+        payload = struct.pack("<%de" % n, *vals)
+    elif dtype == "BF16":
+        payload = b"".join(struct.pack("<f", v)[2:] for v in vals)  # exact: these values fit in bf16
+    else:
+        payload = struct.pack("<%df" % n, *vals)
+    return (name, dtype, shape, payload)
+
+
+def ad_lora(base, modules, r, dtype, layers=(0, 1)):
+    """lora_A [r, in] and lora_B [out, r] of model.layers.L.<module> for each module, shapes from the base."""
+    b = open(data(base + "/model.safetensors"), "rb").read()
+    hdr = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+    tens = []
+    for layer in layers:
+        for mod in modules:
+            out, inp = hdr["model.layers.%d.%s.weight" % (layer, mod)]["shape"]
+            pre = "base_model.model.model.layers.%d.%s." % (layer, mod)
+            tens.append(ad_tensor(pre + "lora_A.weight", dtype, [r, inp], len(tens)))
+            tens.append(ad_tensor(pre + "lora_B.weight", dtype, [out, r], len(tens)))
+    return tens
+
+
+def adapter_dirs():
+    t = "fuzz_adapter_dir"
+    q = AD_BASES[0]
+    st = ad_lora(q, ["self_attn.q_proj"], 1, "F32")
+    put(t, "qwen3-f32-q", bytes([0]) + ad_record("adapter_config.json", ad_config(q, 1, 2, ["q_proj"])) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+    # F16 tensors, target_modules as one string (PEFT's regex form), an alpha that is not an integer
+    st = ad_lora(q, ["self_attn.v_proj", "mlp.down_proj"], 1, "F16", layers=(1,))
+    put(t, "qwen3-f16-regex", bytes([0]) +
+        ad_record("adapter_config.json", ad_config(q, 1, 1.5, r".*\.(v_proj|down_proj)")) +
+        ad_record("adapter_model.safetensors", st_file(st, {"format": "pt"})))
+    g = AD_BASES[1]
+    st = ad_lora(g, ["self_attn.k_proj", "self_attn.o_proj"], 2, "BF16", layers=(0,))
+    put(t, "gemma-bf16-ko", bytes([1 + 3]) +  # computed in bf16
+        ad_record("adapter_config.json", ad_config(g, 2, 4, ["k_proj", "o_proj"])) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+    # the layerwise model with its trained heads saved whole (modules_to_save, as rerank_train --lora-train-heads)
+    mc = AD_BASES[2]
+    st = ad_lora(mc, ["self_attn.q_proj"], 1, "F32", layers=(0,))
+    st += [ad_tensor("base_model.model.lm_head.%d.linear_head.weight" % i, "F32", [1, 64], 9 + i) for i in range(3)]
+    put(t, "minicpm-heads", bytes([2 + 6]) +  # computed in int8
+        ad_record("adapter_config.json", ad_config(mc, 1, 2, ["q_proj"], save=["linear_head"])) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+    # near misses: r that is not the tensors', a target module the base does not have, a LoRA variant
+    st = ad_lora(q, ["self_attn.q_proj"], 1, "F32", layers=(0,))
+    put(t, "qwen3-wrong-rank", bytes([0]) + ad_record("adapter_config.json", ad_config(q, 2, 2, ["q_proj"])) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+    put(t, "qwen3-unknown-target", bytes([0]) + ad_record("adapter_config.json", ad_config(q, 1, 2, ["qkv_proj"])) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+    put(t, "qwen3-dora", bytes([0]) + ad_record("adapter_config.json", ad_config(q, 1, 2, ["q_proj"], use_dora=True)) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+    st = ad_lora(mc, ["self_attn.q_proj"], 1, "F32", layers=(0,)) + [ad_tensor("base_model.model.lm_head.0.linear_head.weight", "F32", [1, 64], 1)]
+    put(t, "minicpm-head-not-saved", bytes([2]) + ad_record("adapter_config.json", ad_config(mc, 1, 2, ["q_proj"])) +
+        ad_record("adapter_model.safetensors", st_file(st)))
+
+
 if __name__ == "__main__":
     configs()
     tokenizers()
@@ -438,4 +538,5 @@ if __name__ == "__main__":
     texts()
     train_rows()
     model_dirs()
+    adapter_dirs()
     dictionaries()

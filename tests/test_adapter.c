@@ -424,6 +424,73 @@ TEST(adapter_errors) {
     rm_rf(dir);
 }
 
+/* An adapter whose weights are not finite (an inf and a NaN in lora_B) is not refused (neither PEFT nor a base
+ * checkpoint refuses them), so the merged q_proj rows are inf/nan; converting them with dtype bf16 or int8 and
+ * scoring must still work (the scores themselves may be non-finite). fuzz_adapter_dir found int8's undefined cast
+ * of NaN here with clang's UBSan; gcc's -fsanitize=undefined (SAN=1) leaves float-cast-overflow out, so the int8
+ * levels are pinned by test_kernels_fast.c's int8_quantization_of_non_finite_and_tiny_values. */
+TEST(adapter_non_finite_weights_convert_and_score) {
+    char dir[] = "/tmp/rr_adapter_inf_XXXXXX", path[600];
+    REQUIRE(mkdtemp(dir));
+    static float a[64], b[64];
+    for (int i = 0; i < 64; i++) a[i] = 0.01f * (float)(i % 7), b[i] = 0.5f;
+    b[0] = INFINITY, b[1] = NAN;
+    rr_st_write_tensor w[2] = {
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", RR_ST_F32, 2, {1, 64}, a},
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", RR_ST_F32, 2, {64, 1}, b}};
+    rerank_error err;
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    REQUIRE(rr_safetensors_write(path, w, 2, &err) == RERANK_OK, "%s", err.message);
+    json_t *c = json_pack("{s:s, s:i, s:i, s:[s]}", "peft_type", "LORA", "r", 1, "lora_alpha", 2, "target_modules",
+                          "q_proj");
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    REQUIRE(json_dump_file(c, path, 0) == 0);
+    json_decref(c);
+    const rerank_dtype dtypes[] = {RERANK_DTYPE_F32, RERANK_DTYPE_BF16, RERANK_DTYPE_INT8};
+    for (int d = 0; d < 3; d++) {
+        rerank_model_params mp = rerank_model_default_params();
+        mp.adapter = dir, mp.dtype = dtypes[d];
+        rerank_model *m = NULL;
+        rerank_session *s = NULL;
+        CHECK(rerank_model_load(rr_shared_path(QWEN3.rel), &mp, &m, &err) == RERANK_OK, "dtype %d: %s", d, err.message);
+        if (!m) continue;
+        REQUIRE(rerank_session_new(m, &s, &err) == RERANK_OK, "%s", err.message);
+        rerank_score_params sp = rerank_score_default_params();
+        sp.n_threads = 1;
+        rerank_pair pair = RERANK_PAIR("what is a panda?", "the giant panda is a bear");
+        float score;
+        CHECK(rerank_score(s, &sp, &pair, 1, &score, &err) == RERANK_OK, "dtype %d: %s", d, err.message);
+        rerank_session_free(s);
+        rerank_model_free(m);
+    }
+    rm_rf(dir);
+}
+
+/* A base tensor both merged (lora_A/B of q_proj) and replaced whole (q_proj in modules_to_save): a one-line
+ * error naming the adapter file, its tensor and the base tensor (the file was missing: found while writing
+ * fuzz_adapter_dir). */
+TEST(adapter_error_base_tensor_replaced_twice) {
+    char dir[] = "/tmp/rr_adapter_twice_XXXXXX", path[600];
+    REQUIRE(mkdtemp(dir));
+    static float zeros[64 * 64];
+    rr_st_write_tensor w[3] = {
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", RR_ST_F32, 2, {1, 64}, zeros},
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", RR_ST_F32, 2, {64, 1}, zeros},
+        {"base_model.model.model.layers.0.self_attn.q_proj.weight", RR_ST_F32, 2, {64, 64}, zeros}};
+    rerank_error err;
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    REQUIRE(rr_safetensors_write(path, w, 3, &err) == RERANK_OK, "%s", err.message);
+    json_t *c = json_pack("{s:s, s:i, s:i, s:[s], s:[s]}", "peft_type", "LORA", "r", 1, "lora_alpha", 2,
+                          "target_modules", "q_proj", "modules_to_save", "q_proj");
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    REQUIRE(json_dump_file(c, path, 0) == 0);
+    json_decref(c);
+    expect_load_error(NULL, dir, RERANK_ERR_INVALID_ARGUMENT,
+                      "adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.q_proj.",
+                      "tensor 'model.layers.0.self_attn.q_proj.weight' is replaced twice");
+    rm_rf(dir);
+}
+
 TEST(adapter_cli_help) {
     static const char *const cmds[] = {"score", "rank", "eval", "trec", "serve"};
     char args[64], *o = NULL, *e = NULL;

@@ -322,6 +322,37 @@ TEST(low_precision_linear_is_close_and_paths_agree) {
     rr_pool_free(pool2);
 }
 
+/* int8 quantization of values an (int) cast cannot take: a NaN weight is level 0 (max |w| ignores it), an inf one
+ * makes the scale inf and every level 0 (inf * 0 is NaN), a row of subnormals whose scale underflows to 0 saturates
+ * to +-127. Before rr_q8_level these casts were undefined behaviour (UBSan: fuzz_adapter_dir, a LoRA adapter with
+ * an inf in lora_B loaded with --dtype int8). The portable activation quantizer takes a NaN as 0 alike. */
+TEST(int8_quantization_of_non_finite_and_tiny_values) {
+    const float tiny = 1e-45f; /* the smallest subnormal */
+    const float w[3][4] = {{NAN, 2, -2, 0}, {INFINITY, 1, 0, -1}, {tiny, 0, -tiny, 0}};
+    const int want[3][4] = {{0, 127, -127, 0}, {0, 0, 0, 0}, {127, 0, -127, 0}};
+    rr_wmat m;
+    REQUIRE(rr_wmat_init(&m, RR_W_INT8, &w[0][0], 3, 4));
+    const int8_t *q = m.packed; /* one panel, one quad: [o * 4 + k] */
+    for (int o = 0; o < 3; o++)
+        for (int k = 0; k < 4; k++)
+            CHECK(q[o * 4 + k] == want[o][k], "row %d col %d: level %d, expected %d", o, k, q[o * 4 + k], want[o][k]);
+    CHECK(m.scale[0] == 2.0f / 127.0f && isinf(m.scale[1]) && m.scale[2] == 0.0f, "scales %g %g %g", m.scale[0],
+          m.scale[1], m.scale[2]);
+    rr_wmat_free(&m);
+    /* the scalar pass: an activation row holding a NaN gives what the same row with 0 there gives */
+    rr_isa before = rr_isa_get();
+    REQUIRE(rr_isa_set(RR_ISA_SCALAR));
+    const float wf[2][4] = {{0.5f, -0.25f, 0.125f, 1}, {-1, 0.75f, 0.5f, -0.5f}};
+    const float x[2][4] = {{NAN, 1, -3, 2}, {0, 1, -3, 2}};
+    float y[2][2], scratch[1024];
+    REQUIRE(rr_wmat_init(&m, RR_W_INT8, &wf[0][0], 2, 4) && rr_linear_w_scratch(&m, 1, 2) <= 1024);
+    rr_linear_w_fwd(NULL, scratch, &y[0][0], &x[0][0], &m, NULL, NULL, 2, RR_ACT_NONE);
+    CHECK(y[0][0] == y[1][0] && y[0][1] == y[1][1], "NaN row %g %g, zero row %g %g", y[0][0], y[0][1], y[1][0],
+          y[1][1]);
+    rr_wmat_free(&m);
+    rr_isa_set(before);
+}
+
 /* `make check` runs the suite once per instruction set ($RERANK_ISA): the pass must really run that set's
  * kernels for every weight type, not fall back to another one. */
 TEST(isa_pass_runs_its_own_kernels) {

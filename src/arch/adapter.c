@@ -242,6 +242,7 @@ static rerank_status apply_lora(const apply *A, const char *name, const char *mo
     if (!st && !(st = adapter_f32(A, name, r, in, what, &a, err)) && !(st = adapter_f32(A, b_name, out, r, what, &b, err))) {
         rr_lora_merge(A->pool, w, out, in, a, b, r, (float)(A->c->alpha / r));
         st = rr_weights_override(A->w, base, w, err); /* owns w from here */
+        if (st) rr_error_prefix(err, "%s: tensor '%s'", A->file, name); /* e.g. a base tensor replaced twice */
         w = NULL;
     }
     free(w), free(a), free(b);
@@ -280,7 +281,9 @@ static rerank_status apply_saved(const apply *A, const rr_st_tensor *t, const ch
         return rr_fail(err, RERANK_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, expected F32, F16 or BF16", A->file,
                        t->name, rr_st_dtype_name(t->dtype));
     }
-    return rr_weights_override(A->w, rest, w, err);
+    rerank_status st = rr_weights_override(A->w, rest, w, err);
+    if (st) rr_error_prefix(err, "%s: tensor '%s'", A->file, t->name);
+    return st;
 }
 
 static rerank_status apply_all(apply *A, rerank_error *err) {

@@ -375,8 +375,7 @@ bool rr_wmat_init(rr_wmat *m, rr_wtype type, const float *w, int out, int in) {
         float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / sc;
         int32_t sum = 0;
         for (int k = 0; k < in; k++) {
-            int q = (int)nearbyintf(row[k] * inv);
-            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            int q = rr_q8_level(row[k] * inv);
             p[(size_t)(o / LP_NR) * kq * LP_NR + (size_t)(k / 4) * 4 * LP_NR + (size_t)(o % LP_NR) * 4 + (size_t)(k % 4)] =
                 (int8_t)q;
             sum += q;
@@ -445,8 +444,7 @@ static float quant_row(uint8_t *dst, const float *x, int in, int kq) {
     for (int k = 0; k < in; k++) amax = fabsf(x[k]) > amax ? fabsf(x[k]) : amax;
     float sc = amax > 0 ? amax / 127.0f : 1.0f, inv = 127.0f / (amax > 0 ? amax : 127.0f);
     for (int k = 0; k < in; k++) {
-        int q = (int)nearbyintf(x[k] * inv);
-        dst[k] = (uint8_t)((q > 127 ? 127 : q < -127 ? -127 : q) + 128);
+        dst[k] = (uint8_t)(rr_q8_level(x[k] * inv) + 128);
     }
     for (int k = in; k < kq; k++) dst[k] = 128;
     return sc;

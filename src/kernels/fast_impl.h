@@ -3,10 +3,18 @@
 #ifndef RR_KERNELS_FAST_IMPL_H
 #define RR_KERNELS_FAST_IMPL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels/kernels.h"
+
+/* v (already scaled to int8 levels) rounded to nearest even and saturated to [-127, 127], NaN giving 0: the scalar
+ * int8 quantizers' conversion. A plain (int) cast of NaN, inf or anything past INT_MAX is undefined behaviour, and
+ * non-finite weights do reach them (a checkpoint's, or W + s B A of a LoRA adapter with --dtype int8). */
+static inline int rr_q8_level(float v) {
+    return v >= -127.0f && v <= 127.0f ? (int)nearbyintf(v) : v > 127.0f ? 127 : v < -127.0f ? -127 : 0;
+}
 
 /* What happens to an output tile: first: start from 0 (else add to y); last: then y = act(y + bias) + res.
  * bias and res point at the block's first column (res at its first row, row stride ldr). With ybf (low-

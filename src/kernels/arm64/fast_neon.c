@@ -269,8 +269,7 @@ float rr_quant_row_neon(uint8_t *dst, const float *x, int n, int kq) {
         vst1_u8(dst + k, vmovn_u16(vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q0)), vmovn_u32(vreinterpretq_u32_s32(q1)))));
     }
     for (; k < n; k++) {
-        int q = (int)nearbyintf(x[k] * inv);
-        dst[k] = (uint8_t)((q > 127 ? 127 : q < -127 ? -127 : q) + 128);
+        dst[k] = (uint8_t)(rr_q8_level(x[k] * inv) + 128);
     }
     for (k = n; k < kq; k++) dst[k] = 128;
     return sc;
