@@ -30,8 +30,10 @@ LDLIBS   = $(DEPS_LIBS) $(LIB_SYSLIBS)
 # -fvisibility=hidden: librerank.so exports only what include/rerank.h marks RERANK_API.
 ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP
 ifeq ($(SAN),1)
-  ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-  LDFLAGS    += -fsanitize=address,undefined
+  # float-cast-overflow is not part of gcc's `undefined`: an (int) cast of NaN/inf (non-finite weights) is UB too
+  ALL_CFLAGS += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined,float-cast-overflow
+  LDFLAGS    += -fsanitize=address,undefined,float-cast-overflow
 endif
 
 # Each instruction-set file's flags. A file of a set the CPU may lack runs only where its folder's isa_*.c says so.
@@ -142,8 +144,8 @@ bench: $(BUILD)/bench_rerank
 	bench/run.sh
 
 # The library is compiled once (build/fuzz-obj/) and linked into every target.
-FUZZ_CFLAGS  := -std=c11 -O1 -g -fno-omit-frame-pointer $(CPPFLAGS) $(DEPS_CFLAGS) -fsanitize=address,undefined \
-                -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -O1 -g -fno-omit-frame-pointer $(CPPFLAGS) $(DEPS_CFLAGS) \
+                -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_LIB_OBJ := $(addprefix build/fuzz-obj/,$(FUZZ_LIB_SRC:.c=.o) $(SERVER_PARSE_SRC:.c=.o))
 fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 # Coverage feedback where the input decides the path; the kernels' loops are compiled without it (their compare
