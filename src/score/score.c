@@ -154,9 +154,11 @@ static rerank_status reserve_run_buffers(rerank_session *s, size_t n_out) {
 }
 
 /* Token budget of one forward pass: bounds activation memory whatever the batch size (an encoder needs about
- * 10 * hidden floats per token: 160 MiB at 4096 tokens of hidden 1024). Batches of a few thousand tokens
- * already keep the matrix kernels at full speed. */
-enum { RR_MAX_BATCH_TOKENS = 4096 };
+ * 4 * hidden floats per token plus a chunk of its FFN: bge-reranker-base's activations take 71 MiB at 4096
+ * tokens, 47 at 2048, 35 at 1024). 2048 rows keep the matrix kernels at full speed: on the AVX2 EPYC, W1 of
+ * bench_rerank ran as fast at 1024 and 2048 tokens as at 4096 in every dtype. Not lower: the fp32 GEMM packs
+ * its weight panels once per call, a cost that grows as batches shrink. */
+enum { RR_MAX_BATCH_TOKENS = 2048 };
 
 /* Runs all sequences group by group, longest first, in batches of at most batch_size sequences and
  * RR_MAX_BATCH_TOKENS tokens (a longer single sequence runs alone) that never mix groups; a group's prefix
