@@ -4,7 +4,9 @@
 # bench/int8_schemes/ changes the portable kernels' row or weight quantisation; the suite's
 # low_precision_keeps_golden_ranking test then prints the Spearman figures (RERANK_ISA=scalar: the portable kernels,
 # which give the same int32 sums as every other instruction set). Builds each variant in a scratch worktree of HEAD.
-# Usage: bench/int8_schemes.sh            (about two builds of the test binary)
+# A patch with a .runs file beside it runs once per line of that file, with the line's environment (a patch that
+# reads its settings from the environment: activations-per-group.patch).
+# Usage: bench/int8_schemes.sh            (about four builds of the test binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,6 +18,12 @@ for variant in none bench/int8_schemes/*.patch; do
   git -C "$scratch/wt" checkout -q -- .
   [ "$variant" = none ] || git -C "$scratch/wt" apply "$root/$variant"
   make -s -C "$scratch/wt" -j2 build/test_rerank >/dev/null
-  echo "== ${variant##*/}"
-  (cd "$scratch/wt" && RERANK_ISA=scalar build/test_rerank low_precision_keeps_golden_ranking 2>&1 | grep -E "int8:" || true)
+  runs=("")
+  [ ! -f "${variant%.patch}.runs" ] || mapfile -t runs < <(grep -v '^#' "${variant%.patch}.runs")
+  for env in "${runs[@]}"; do
+    echo "== ${variant##*/}${env:+ $env}"
+    # shellcheck disable=SC2086 # env is a list of NAME=value words
+    (cd "$scratch/wt" && env $env RERANK_ISA=scalar build/test_rerank low_precision_keeps_golden_ranking 2>&1 |
+      grep -E "int8:" || true)
+  done
 done
