@@ -6,6 +6,7 @@
 #if defined(__aarch64__)
 #include <stdint.h>
 
+#include "int8_blocks.h"
 #include "kernels/arm64/arm64.h"
 #include "test.h"
 
@@ -39,67 +40,10 @@ typedef struct lp_case {
 static const lp_case cases[] = {{1, 4, 5}, {3, 12, 16}, {4, 36, 32}, {5, 68, 45}, {7, 20, 17}, {2, 8, 33}, {6, 64, 45}};
 
 TEST(neon_int8_blocks_match_integer_sums) {
-    typedef struct {
-        const char *name;
-        rr_block_int8_fn fn;
-        bool present;
-    } blk;
-    blk blocks[] = {{"neon", rr_block_int8_neon, true},
-                    {"neon_dot", rr_block_int8_neon_dot, rr_neon_has(RR_NEON_DOT)},
-                    {"neon_i8mm", rr_block_int8_neon_i8mm, rr_neon_has(RR_NEON_I8MM)}};
-    int ran = 0;
-    for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++) {
-        if (!blocks[b].present) {
-            printf("     (%s: not on this CPU, skipped)\n", blocks[b].name);
-            continue;
-        }
-        ran++;
-        for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
-            const lp_case *cs = &cases[t];
-            int kq = (cs->in + 3) / 4 * 4;
-            float w[OUT * IN_MAX], bias[OUT], res[M_MAX * OUT], xscale[M_MAX];
-            uint8_t x[M_MAX * IN_MAX];
-            for (int i = 0; i < OUT * cs->in; i++) w[i] = rnd();
-            for (int i = 0; i < OUT; i++) bias[i] = rnd();
-            for (int i = 0; i < M_MAX * OUT; i++) res[i] = rnd();
-            for (int r = 0; r < cs->m; r++) {
-                xscale[r] = 0.01f + 0.001f * (float)r;
-                for (int k = 0; k < kq; k++) /* the whole u8 range a quantised row uses: 1 .. 255, 128 past in */
-                    x[r * kq + k] = k < cs->in ? (uint8_t)(1 + (rnd_state = rnd_state * 1103515245u + 12345u) % 255u) : 128;
-            }
-            rr_wmat wm;
-            REQUIRE(rr_wmat_init(&wm, RR_W_INT8, w, OUT, cs->in));
-            size_t pstride = (size_t)kq * NP;
-            for (int variant = 0; variant < 3; variant++) {
-                float y[M_MAX * OUT];
-                uint16_t ybf[M_MAX * OUT];
-                rr_epi e = {variant ? bias : NULL, variant ? res : NULL, OUT, variant ? RR_ACT_GELU : RR_ACT_NONE,
-                            true, true, variant == 2 ? ybf : NULL, OUT};
-                for (int i = 0; i < M_MAX * OUT; i++) y[i] = -7.0f, ybf[i] = 0xdead;
-                blocks[b].fn(y, OUT, x, kq, xscale, wm.packed, pstride, wm.scale, wm.colsum, cs->m, kq, cs->nc, &e);
-                int bad = 0;
-                for (int r = 0; r < cs->m; r++)
-                    for (int c = 0; c < OUT; c++) {
-                        const int8_t *p = (const int8_t *)wm.packed + (size_t)(c / NP) * pstride + (size_t)(c % NP) * 4;
-                        int32_t acc = 0;
-                        for (int k = 0; k < kq; k++) acc += (int32_t)x[r * kq + k] * p[(size_t)(k / 4) * 4 * NP + (size_t)(k % 4)];
-                        float v = (float)(acc - 128 * wm.colsum[c]) * xscale[r] * wm.scale[c];
-                        if (variant) v = gelu_ref(v + bias[c]) + res[r * OUT + c];
-                        if (c >= cs->nc) { /* columns past nc are never written */
-                            bad += variant == 2 ? ybf[r * OUT + c] != 0xdead : y[r * OUT + c] != -7.0f;
-                            continue;
-                        }
-                        if (variant == 0) bad += y[r * OUT + c] != v; /* exact: the integer sums are the same */
-                        else if (variant == 1) bad += !(fabsf(y[r * OUT + c] - v) <= 1e-5f * (1.0f + fabsf(v)));
-                        else bad += !(fabsf(f32_of_bf16(ybf[r * OUT + c]) - v) <= 8e-3f * (1.0f + fabsf(v)));
-                    }
-                CHECK(bad == 0, "%s m=%d in=%d nc=%d variant %d: %d wrong", blocks[b].name, cs->m, cs->in, cs->nc, variant,
-                      bad);
-            }
-            rr_wmat_free(&wm);
-        }
-    }
-    CHECK(ran >= 1);
+    const rr_test_int8_block blocks[] = {{"neon", rr_block_int8_neon, true},
+                                         {"neon_dot", rr_block_int8_neon_dot, rr_neon_has(RR_NEON_DOT)},
+                                         {"neon_i8mm", rr_block_int8_neon_i8mm, rr_neon_has(RR_NEON_I8MM)}};
+    CHECK(rr_test_int8_blocks(blocks, 3) >= 1);
 }
 
 TEST(neon_bf16_blocks_match_float_sums) {

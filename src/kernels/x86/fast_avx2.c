@@ -1,6 +1,7 @@
 /* fast_avx2.c - AVX2+FMA kernels: the packed-GEMM micro-kernel (6 x 16 fp32 tile, 12 ymm accumulators) with the
  * fused bias/GELU/residual epilogue, a vectorised softmax row and LayerNorm row, and the bf16 / int8 blocks of
- * CPUs without AVX-512 (bf16 widened to fp32 in registers; int8 products with vpmaddubsw). */
+ * CPUs without AVX-512 (bf16 widened to fp32 in registers; int8 products with vpmaddubsw, or with AVX-VNNI's
+ * vpdpbusd where the CPU has it: that one function is compiled for AVX-VNNI by its target attribute). */
 #include <immintrin.h>
 #include <math.h>
 
@@ -468,26 +469,82 @@ static __attribute__((noinline)) void int8_sums_pre(int mr, __m256i out[I8_MR][4
     out[2][2 * h] = a20, out[2][2 * h + 1] = a21, out[3][2 * h] = a30, out[3][2 * h + 1] = a31;
 }
 
-static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, int ldy, const uint8_t *x, int ldx,
-                                                            const float *xscale, const int8_t *p, const float *wscale,
+/* AVX-VNNI (Intel since Alder Lake and Sapphire Rapids; AMD since Zen 5): vpdpbusd adds 4 products of unsigned by
+ * signed bytes into each int32 lane without an int16 step, so it takes the stored rows (q(x) + 128) as they are
+ * and one instruction per 32 multiply-adds; acc - 128 * colsum is then the int32 of the maddubs path and of every
+ * other instruction set. The same loop with vpdpbusd spelt in AVX2 (int8_dot_emulated: exact, four times the
+ * work) is compiled too, so that the tests run this loop on CPUs without AVX-VNNI. */
+__attribute__((target("avxvnni"))) static inline __m256i int8_dot_vnni(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+}
+
+static inline __m256i int8_dot_emulated(__m256i acc, __m256i u, __m256i s) {
+    /* bytes 0 and 2 of each 32-bit lane, then bytes 1 and 3, widened to int16 (u by zeros, s by its sign):
+     * vpmaddwd's products are at most 255 * 128 and its sums exact in int32 */
+    __m256i u_even = _mm256_and_si256(u, _mm256_set1_epi16(0xff)), u_odd = _mm256_srli_epi16(u, 8);
+    __m256i s_even = _mm256_srai_epi16(_mm256_slli_epi16(s, 8), 8), s_odd = _mm256_srai_epi16(s, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(u_even, s_even), _mm256_madd_epi16(u_odd, s_odd)));
+}
+
+/* int8_sums with a 4-byte dot product DOT(acc, stored x bytes, weights): sums of (q(x) + 128) * q(W), to which
+ * the tile applies - 128 * colsum. */
+#define INT8_DOT_SUMS(NAME, ATTR, DOT)                                                                              \
+    static ATTR __attribute__((noinline)) void NAME(int mr, __m256i out[I8_MR][4], int h, const uint8_t *x, int ldx, \
+                                                    const int8_t *p, int kc) {                                      \
+        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,     \
+                a31 = a00;                                                                                          \
+        const uint8_t *x1 = x + (mr > 1 ? (size_t)ldx : 0), *x2 = x + (mr > 2 ? 2 * (size_t)ldx : 0);             \
+        const uint8_t *x3 = x + (mr > 3 ? 3 * (size_t)ldx : 0);                                                    \
+        p += 64 * h;                                                                                                \
+        for (int k = 0; k < kc; k += 4, p += 4 * LP_NR) {                                                           \
+            __m256i w0 = _mm256_load_si256((const __m256i *)p), w1 = _mm256_load_si256((const __m256i *)(p + 32)); \
+            int32_t q0, q1, q2, q3;                                                                                 \
+            __builtin_memcpy(&q0, x + k, 4), __builtin_memcpy(&q1, x1 + k, 4);                                      \
+            __builtin_memcpy(&q2, x2 + k, 4), __builtin_memcpy(&q3, x3 + k, 4);                                     \
+            __m256i b0 = _mm256_set1_epi32(q0), b1 = _mm256_set1_epi32(q1), b2 = _mm256_set1_epi32(q2),            \
+                    b3 = _mm256_set1_epi32(q3);                                                                     \
+            a00 = DOT(a00, b0, w0), a01 = DOT(a01, b0, w1), a10 = DOT(a10, b1, w0), a11 = DOT(a11, b1, w1);         \
+            a20 = DOT(a20, b2, w0), a21 = DOT(a21, b2, w1), a30 = DOT(a30, b3, w0), a31 = DOT(a31, b3, w1);         \
+        }                                                                                                           \
+        out[0][2 * h] = a00, out[0][2 * h + 1] = a01, out[1][2 * h] = a10, out[1][2 * h + 1] = a11;                 \
+        out[2][2 * h] = a20, out[2][2 * h + 1] = a21, out[3][2 * h] = a30, out[3][2 * h + 1] = a31;                 \
+    }
+INT8_DOT_SUMS(int8_sums_vnni, __attribute__((target("avxvnni"))), int8_dot_vnni)
+INT8_DOT_SUMS(int8_sums_emulated, , int8_dot_emulated)
+#undef INT8_DOT_SUMS
+
+/* How a tile's int32 sums are made: vpmaddubsw on sign-moved products (from prepared rows when pre is given),
+ * vpdpbusd, or vpdpbusd emulated. */
+typedef enum { I8_MADDUBS, I8_VNNI, I8_EMULATED } int8_kind;
+
+static inline __attribute__((always_inline)) void tile_int8(int8_kind kind, int mr, float *y, int ldy,
+                                                            const uint8_t *x, int ldx, const float *xscale,
+                                                            const int8_t *p, const float *wscale, const int32_t *colsum,
                                                             int kc, int ncr, const rr_epi *e, int row,
                                                             const uint8_t *pre) {
     __m256i acc[I8_MR][4];
     for (int h = 0; h < (ncr > 16 ? 2 : 1); h++) {
-        if (pre) int8_sums_pre(mr, acc, h, pre, p, kc);
+        if (kind == I8_VNNI) int8_sums_vnni(mr, acc, h, x, ldx, p, kc);
+        else if (kind == I8_EMULATED) int8_sums_emulated(mr, acc, h, x, ldx, p, kc);
+        else if (pre) int8_sums_pre(mr, acc, h, pre, p, kc);
         else int8_sums(mr, acc, h, x, ldx, p, kc);
     }
     if (ncr <= 16)
         acc[0][2] = acc[0][3] = acc[1][2] = acc[1][3] = acc[2][2] = acc[2][3] = acc[3][2] = acc[3][3] = _mm256_setzero_si256();
     __m256 v[I8_MR][4];
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) {
-        __m256 xsr = _mm256_set1_ps(xscale[r]);
+    for (int g = 0; g < 4; g++) {
+        __m256i mg = mask8(ncr - 8 * g);
+        bool full = ncr - 8 * g >= 8;
+        __m256 ws = ld8(wscale + 8 * g, mg, full);
+        /* the unsigned rows' offset: 128 * colsum (columns past ncr: 0, as their sums) */
+        __m256i off = kind == I8_MADDUBS ? _mm256_setzero_si256()
+                                         : _mm256_slli_epi32(full ? _mm256_loadu_si256((const __m256i *)(colsum + 8 * g))
+                                                                  : _mm256_maskload_epi32(colsum + 8 * g, mg), 7);
 #pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) { /* as the AVX-512 block: acc * (wscale * xscale) */
-            __m256 ws = ld8(wscale + 8 * g, mask8(ncr - 8 * g), ncr - 8 * g >= 8);
-            v[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][g]), _mm256_mul_ps(ws, xsr));
-        }
+        for (int r = 0; r < mr; r++) /* as the AVX-512 block: acc * (wscale * xscale) */
+            v[r][g] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][g], off)),
+                                    _mm256_mul_ps(ws, _mm256_set1_ps(xscale[r])));
     }
     lp_store(mr, v, y, ldy, ncr, e, row);
 }
@@ -536,12 +593,14 @@ void rr_block_bf16_avx2(float *y, int ldy, const uint16_t *x, int ldx, const uin
     }
 }
 
-void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
-                        size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
-                        const rr_epi *e) {
-    (void)colsum; /* the signed products need no correction */
+static inline __attribute__((always_inline)) void block_int8(int8_kind kind, float *y, int ldy, const uint8_t *x,
+                                                             int ldx, const float *xscale, const int8_t *pb,
+                                                             size_t pstride, const float *wscale,
+                                                             const int32_t *colsum, int m, int kc, int nc,
+                                                             const rr_epi *e) {
+    /* maddubs: rows of K up to I8_PRE_K prepared once per row block */
     uint8_t prepared[I8_MR * 2 * I8_PRE_K] __attribute__((aligned(32)));
-    const uint8_t *pre = kc <= I8_PRE_K ? prepared : NULL;
+    const uint8_t *pre = kind == I8_MADDUBS && kc <= I8_PRE_K ? prepared : NULL;
     for (int r0 = 0; r0 < m; r0 += I8_MR) {
         const uint8_t *xr = x + (size_t)r0 * (size_t)ldx;
         for (int r = 0; pre && r < I8_MR && r0 + r < m; r++)
@@ -549,16 +608,36 @@ void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const floa
         for (int c0 = 0; c0 < nc; c0 += LP_NR) {
             float *yt = y + (size_t)r0 * (size_t)ldy + c0;
             const int8_t *p = pb + (size_t)(c0 / LP_NR) * pstride;
+            const float *xs = xscale + r0, *ws = wscale + c0;
+            const int32_t *cs = colsum + c0;
             int ncr = nc - c0 < LP_NR ? nc - c0 : LP_NR;
             rr_epi ee = lp_shift(e, r0, c0);
             switch (m - r0 >= I8_MR ? I8_MR : m - r0) { /* constant row counts: the epilogue unrolls */
-            case 4: tile_int8(4, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
-            case 3: tile_int8(3, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
-            case 2: tile_int8(2, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
-            default: tile_int8(1, yt, ldy, xr, ldx, xscale + r0, p, wscale + c0, kc, ncr, &ee, r0, pre); break;
+            case 4: tile_int8(kind, 4, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0, pre); break;
+            case 3: tile_int8(kind, 3, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0, pre); break;
+            case 2: tile_int8(kind, 2, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0, pre); break;
+            default: tile_int8(kind, 1, yt, ldy, xr, ldx, xs, p, ws, cs, kc, ncr, &ee, r0, pre); break;
             }
         }
     }
+}
+
+void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                        size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                        const rr_epi *e) {
+    block_int8(I8_MADDUBS, y, ldy, x, ldx, xscale, pb, pstride, wscale, colsum, m, kc, nc, e);
+}
+
+void rr_block_int8_avxvnni(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                           const rr_epi *e) {
+    block_int8(I8_VNNI, y, ldy, x, ldx, xscale, pb, pstride, wscale, colsum, m, kc, nc, e);
+}
+
+void rr_block_int8_avxvnni_emulated(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale,
+                                    const int8_t *pb, size_t pstride, const float *wscale, const int32_t *colsum,
+                                    int m, int kc, int nc, const rr_epi *e) {
+    block_int8(I8_EMULATED, y, ldy, x, ldx, xscale, pb, pstride, wscale, colsum, m, kc, nc, e);
 }
 
 /* ---- row conversions for the low-precision blocks ---- */

@@ -1,6 +1,7 @@
 /* isa_x86.c - the x86 instruction sets: which this CPU runs (cpuid, read here in a file built without ISA
- * flags) and what each puts into the dispatch table. AVX-512 starts from AVX2's table, so a CPU with AVX-512
- * but without AVX512_BF16 / VNNI keeps AVX2's bf16 and int8 blocks. */
+ * flags) and what each puts into the dispatch table. AVX2's int8 block is AVX-VNNI's where the CPU has it.
+ * AVX-512 starts from AVX2's table, so a CPU with AVX-512 but without AVX512_BF16 / VNNI keeps AVX2's bf16 and
+ * int8 blocks. */
 #include "kernels/x86/x86.h"
 
 static bool has_avx2(void) {
@@ -13,6 +14,8 @@ static bool has_avx512(void) {
     return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
+
+bool rr_x86_has_avxvnni(void) { return has_avx2() && __builtin_cpu_supports("avxvnni"); }
 
 static void fill_avx2(rr_isa_ops *o) {
     o->nr = 16;
@@ -35,6 +38,10 @@ static void fill_avx2(rr_isa_ops *o) {
     o->pack_b_bf16 = rr_pack_b_bf16_avx2;
     o->name_bf16 = "avx2-gemm";
     o->name_int8 = "avx2-maddubs";
+    if (rr_x86_has_avxvnni()) { /* the same int32 sums in a quarter of the instructions */
+        o->block_int8 = rr_block_int8_avxvnni;
+        o->name_int8 = "avx2-vnni";
+    }
 }
 
 static const rr_att_amx_ops amx_attention = {rr_att_amx_pack, rr_att_amx_block};

@@ -20,6 +20,15 @@ void rr_block_bf16_avx2(float *y, int ldy, const uint16_t *x, int ldx, const uin
 void rr_block_int8_avx2(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                         const rr_epi *e);
+/* rr_block_int8_avx2 with AVX-VNNI's vpdpbusd (CPUs with AVX-VNNI only), and the same block with vpdpbusd
+ * emulated in AVX2 (the tests: it runs that block's loop on any AVX2 CPU) */
+void rr_block_int8_avxvnni(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale, const int8_t *pb,
+                           size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
+                           const rr_epi *e);
+void rr_block_int8_avxvnni_emulated(float *y, int ldy, const uint8_t *x, int ldx, const float *xscale,
+                                    const int8_t *pb, size_t pstride, const float *wscale, const int32_t *colsum,
+                                    int m, int kc, int nc, const rr_epi *e);
+bool rr_x86_has_avxvnni(void); /* isa_x86.c: AVX2 + FMA + AVX-VNNI */
 void rr_to_bf16_avx2(uint16_t *dst, const float *x, int n);
 float rr_quant_row_avx2(uint8_t *dst, const float *x, int n, int kq);
 extern const rr_dec_ops rr_dec_ops_avx2;
