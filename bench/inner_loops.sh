@@ -6,14 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-X86_OBJS="build/src/kernels/x86/fast_avx2.o build/src/kernels/x86/fast_avx512.o"
-ARM_OBJS="build-arm64/src/kernels/arm64/fast_neon.o build-arm64/src/kernels/arm64/fast_neon_dot.o
-          build-arm64/src/kernels/arm64/fast_neon_i8mm.o build-arm64/src/kernels/arm64/fast_neon_bf16.o"
+X86_OBJS=(build/src/kernels/x86/fast_avx2.o build/src/kernels/x86/fast_avx512.o)
+ARM_OBJS=(build-arm64/src/kernels/arm64/fast_neon.o build-arm64/src/kernels/arm64/fast_neon_dot.o
+          build-arm64/src/kernels/arm64/fast_neon_i8mm.o build-arm64/src/kernels/arm64/fast_neon_bf16.o)
+if ! command -v "${ARM64_CC:-aarch64-linux-gnu-gcc}" >/dev/null ||
+   ! command -v "${ARM_OBJDUMP:-aarch64-linux-gnu-objdump}" >/dev/null; then
+  echo "inner_loops.sh: needs the ARM64 cross toolchain: bash scripts/install-deps.sh --arm64" >&2
+  exit 1
+fi
 # make rebuilds only what changed since (no-op when up to date); the cross build's pkg-config setting is
 # `make check-arm64-build`'s
-make -s -j2 $X86_OBJS >&2
-PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
-  make -s -j2 CC="${ARM64_CC:-aarch64-linux-gnu-gcc}" BUILD=build-arm64 $ARM_OBJS >&2
+make -s -j2 "${X86_OBJS[@]}" >&2
+PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH='' \
+  make -s -j2 CC="${ARM64_CC:-aarch64-linux-gnu-gcc}" BUILD=build-arm64 "${ARM_OBJS[@]}" >&2
 X86_OBJDUMP=${X86_OBJDUMP:-objdump} ARM_OBJDUMP=${ARM_OBJDUMP:-aarch64-linux-gnu-objdump} python3 - <<'PY'
 import os, re, subprocess, sys
 
@@ -181,7 +186,7 @@ def inner_loop(code, arm, tile):
             return r, [], len(inner)
     for r in sorted(cand):  # (b): the first of the identical copies gcc may emit
         nested = [o for o in inner if inside(o, r)]
-        if not nested or any(not any(inside(o, n) for n in nested) and inside(o, r) for o in cand if o not in nested):
+        if not nested or any(inside(o, r) and o not in inner for o in cand):
             continue  # more than one level of loops inside r
         if tile[0] * sum(loop_macs(code, n, arm) for n in nested) == want and \
                 loop_macs(code, r, arm) == sum(loop_macs(code, n, arm) for n in nested):
@@ -197,7 +202,10 @@ for kernel, func, obj, isa, dtype, tile, note in KERNELS:
     code = cache[obj].get(func)
     if code is None:
         sys.exit(f'inner_loops: {func} not found in {obj}')
-    (s, e), nested, n_inner = inner_loop(code, arm, tile)
+    loop, nested, n_inner = inner_loop(code, arm, tile)
+    if loop is None:
+        sys.exit(f'inner_loops: no loop with multiply instructions in {func} ({obj})')
+    s, e = loop
     # one k step: the loop's own instructions, and those of its nested row loops `rows` times over
     trips = [1] * (e - s + 1)
     for ns, ne in nested:
