@@ -8,8 +8,8 @@
 # Prints per workload each engine's pairs/s, GFLOP/s (the same fp32-equivalent work for every engine), % of the
 # fp32 peak, rerank / ORT (fp32 vs fp32 batch 1, int8 vs int8, our bf16 vs ORT fp32: ORT has no bf16 on most
 # CPUs) and each engine's Spearman vs its own fp32.
-# Environment: THREADS=N (default 2, every engine); REPEAT=N keeps each engine's best of N runs (a shared
-# machine's neighbours only ever slow a run down); RAW=1 times rerank without its tokenizer (see bench_rerank.c);
+# Environment: THREADS=N (default 2, every engine); REPEAT=N runs N rounds of every engine, one after the other,
+# and keeps each engine's best round (a shared machine's neighbours only ever slow a run down); RAW=1 times rerank without its tokenizer (see bench_rerank.c);
 # BF16=0 skips rerank's bf16 row; PER_CHANNEL=1 quantises the ORT weights per output column instead of per
 # tensor (quantize_dynamic's default); BENCH_BIN=path uses a prebuilt bench_rerank; RERANK_ISA=avx2 (read by
 # the library) measures our AVX2 path on an AVX-512 machine.
@@ -44,14 +44,15 @@ if [ ! -s "$q" ] || [ "$q" -ot "$fp32" ]; then
 fi
 
 val() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-# best CMD...: the output line of CMD with the highest pairs_per_s over REPEAT runs; "failed" if CMD fails
-best() {
-  local top="" r
-  for _ in $(seq "${REPEAT:-1}"); do
-    r=$("$@") || { echo "failed=1"; return; }
-    if [ -z "$top" ] || awk -v a="$(val "$r" pairs_per_s)" -v b="$(val "$top" pairs_per_s)" 'BEGIN{exit !(a > b)}'; then top=$r; fi
-  done
-  echo "$top"
+# better TOP NEW: the one of two output lines with the higher pairs_per_s ("failed=1" sticks: a failed run fails
+# the engine)
+better() {
+  if [ -n "$(val "$1" failed)" ] || [ -n "$(val "$2" failed)" ]; then echo "failed=1"; return; fi
+  if [ -z "$1" ] || awk -v a="$(val "$2" pairs_per_s)" -v b="$(val "$1" pairs_per_s)" 'BEGIN{exit !(a > b)}'; then
+    echo "$2"
+  else
+    echo "$1"
+  fi
 }
 peakof() { for _ in 1 2 3; do $B peak --threads "$threads" --dtype "$1"; done | sort -t= -k2 -g | tail -1; }
 pk=$(peakof f32); pk8=$(peakof int8)
@@ -63,14 +64,23 @@ printf '\n%-3s %-16s %8s %8s %8s %6s %9s %9s %8s\n' wl engine pairs/s seconds GF
 for wl in ${workloads//,/ }; do
   ids=$out/$shape-$wl.ids; s=$out/$shape-$wl
   rm -f "$s.f32.scores" "$s.bf16.scores" "$s.int8.scores" "$s.ort-f32.scores" "$s.ort-int8.scores" # a failed engine leaves none
-  rf=$(best $B run --model "$dir" --workload "$wl" --dtype f32 --raw "${RAW:-0}" --threads "$threads" --ids "$ids" --scores "$s.f32.scores")
+  # REPEAT rounds, each running every engine once (a slow or fast phase of a shared VM then hits every engine
+  # alike, not the ones run back to back in it); each engine keeps its best round
+  rf="" rb="" ri="" of="" oi=""
+  for _ in $(seq "${REPEAT:-1}"); do
+    rf=$(better "$rf" "$($B run --model "$dir" --workload "$wl" --dtype f32 --raw "${RAW:-0}" --threads "$threads" \
+      --ids "$ids" --scores "$s.f32.scores" || echo failed=1)")
+    if [ -n "$(val "$rf" skipped)" ] || [ -n "$(val "$rf" failed)" ]; then break; fi
+    [ "${BF16:-1}" = 0 ] || rb=$(better "$rb" "$($B run --model "$dir" --workload "$wl" --dtype bf16 --raw "${RAW:-0}" \
+      --threads "$threads" --scores "$s.bf16.scores" || echo failed=1)")
+    ri=$(better "$ri" "$($B run --model "$dir" --workload "$wl" --dtype int8 --raw "${RAW:-0}" --threads "$threads" \
+      --scores "$s.int8.scores" || echo failed=1)")
+    of=$(better "$of" "$(node bench/peers/ort_run.mjs "$fp32" "$ids" "$threads" "$s.ort-f32.scores" || echo failed=1)")
+    oi=$(better "$oi" "$(node bench/peers/ort_run.mjs "$q" "$ids" "$threads" "$s.ort-int8.scores" || echo failed=1)")
+  done
+  [ "${BF16:-1}" != 0 ] || rb="skipped=1"
   [ -z "$(val "$rf" skipped)" ] || continue
   [ -z "$(val "$rf" failed)" ] || { echo "$wl: bench_rerank f32 failed" >&2; continue; }
-  rb="skipped=1"
-  [ "${BF16:-1}" = 0 ] || rb=$(best $B run --model "$dir" --workload "$wl" --dtype bf16 --raw "${RAW:-0}" --threads "$threads" --scores "$s.bf16.scores")
-  ri=$(best $B run --model "$dir" --workload "$wl" --dtype int8 --raw "${RAW:-0}" --threads "$threads" --scores "$s.int8.scores")
-  of=$(best node bench/peers/ort_run.mjs "$fp32" "$ids" "$threads" "$s.ort-f32.scores")
-  oi=$(best node bench/peers/ort_run.mjs "$q" "$ids" "$threads" "$s.ort-int8.scores")
   # every engine does the same fp32-equivalent work on these ids: bench_rerank's count over the seconds
   work=$(awk -v g="$(val "$rf" gflops)" -v t="$(val "$rf" seconds)" 'BEGIN{print g * t}')
   sp() { [ -s "$1" ] && [ -s "$2" ] && val "$($py bench/peers/compare.py "$1" "$2")" spearman || echo -; }
