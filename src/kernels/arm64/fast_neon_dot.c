@@ -46,15 +46,13 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
             acc[r][3] = vdotq_laneq_s32(acc[r][3], w3, q[r], j);                                                   \
         }                                                                                                          \
     }
-#define RR_LOAD_FENCE __asm__("" ::: "memory");
     for (; k + 16 <= kc; k += 16, p += 16 * LP_NR) {
         int8x16_t q[BR];
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) q[r] = row_q(xr[r], k, 4);
-        /* An empty asm that may touch memory keeps each quad's weight loads after the previous quad's sdots
-         * (it emits nothing): with all 16 loads hoisted, 16 weights + 16 accumulators + 4 rows exceed the 32
-         * registers and gcc spilled accumulators to the stack at every step. */
-        RR_QUAD(0) RR_LOAD_FENCE RR_QUAD(1) RR_LOAD_FENCE RR_QUAD(2) RR_LOAD_FENCE RR_QUAD(3)
+        /* each quad's weights loaded after the previous quad's sdots: all 16 at once + 16 accumulators + 4 rows
+         * exceed the 32 registers */
+        RR_QUAD(0) rr_load_fence(); RR_QUAD(1) rr_load_fence(); RR_QUAD(2) rr_load_fence(); RR_QUAD(3)
     }
     if (k < kc) { /* 1 .. 3 quads left */
         int nq = (kc - k) / 4;
@@ -66,7 +64,6 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
         if (nq > 2) RR_QUAD(2)
     }
 #undef RR_QUAD
-#undef RR_LOAD_FENCE
     int32x4_t sums[BR][4]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
