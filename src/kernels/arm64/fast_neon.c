@@ -115,9 +115,11 @@ enum { BR = 4, BC = 16 };
 static inline __attribute__((always_inline)) void bf16_tile(int mr, float *y, int ldy, const uint16_t *x, int ldx,
                                                             int r0, const uint16_t *p, int kc, int c, int nc,
                                                             const rr_epi *e) {
-    float32x4_t acc[BR][4];
+    float32x4_t acc[BR][4]; /* every row loop unrolled: one left rolled kept acc in memory, stored at every k */
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = vdupq_n_f32(0.0f);
     const uint16_t *xr[BR];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) xr[r] = x + (size_t)(r0 + r) * (size_t)ldx;
     const uint32x4_t hi = vdupq_n_u32(0xffff0000u);
     for (int k = 0; k < kc; k += 2, p += 2 * LP_NR) {
@@ -142,6 +144,7 @@ static inline __attribute__((always_inline)) void bf16_tile(int mr, float *y, in
         }
     }
     float32x4_t sums[BR][4]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4 && c + 4 * v < nc; v++)
