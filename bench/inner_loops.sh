@@ -43,6 +43,10 @@ MACS_PER_128 = {
 # AMX, by the tile shape fast_avx512.c configures (16 rows x 64 bytes for every tile): C 16 x 16 fp32/int32,
 # K = 32 bf16 pairs' worth (16 x 2) or 64 int8 (16 x 4) per instruction.
 MACS_WHOLE = {'tdpbf16ps': 16 * 16 * 32, 'tdpbusd': 16 * 16 * 64}
+# Per function, instructions that are its multiply-adds there only: vpdpbusd emulated in AVX2 forms each
+# product in one of two vpmaddwd on bytes widened to int16 (4 int32 lanes x 2 products per 128 bits).
+FUNC_MACS = {'int8_sums_emulated': {'vpmaddwd': 8}}
+extra_macs = {}  # FUNC_MACS of the function being read
 
 # (kernel symbol, function to search, object, ISA, dtype, tile rows x cols x k per iteration as the C source
 # states it (checked against the multiply-adds counted), note)
@@ -54,12 +58,16 @@ KERNELS = [
      'K <= 4096: rows pre-signed'),
     ('rr_block_int8_avx2', 'int8_sums', 'build/src/kernels/x86/fast_avx2.o', 'avx2', 'int8', (4, 16, 4),
      'K > 4096: xor+abs in loop'),
+    ('rr_block_int8_avxvnni', 'int8_sums_vnni', 'build/src/kernels/x86/fast_avx2.o', 'avxvnni', 'int8', (4, 16, 4),
+     '{vex} vpdpbusd ymm'),
+    ('rr_block_int8_avxvnni_emulated', 'int8_sums_emulated', 'build/src/kernels/x86/fast_avx2.o', 'avx2', 'int8',
+     (4, 16, 4), 'tests only: the VNNI loop, vpdpbusd spelt in AVX2'),
     ('rr_block_int8_avx512', 'rr_block_int8_avx512', 'build/src/kernels/x86/fast_avx512.o', 'avx512vnni', 'int8',
      (8, 32, 4), ''),
     ('rr_block_int8_avx512', 'amx_rows_int8', 'build/src/kernels/x86/fast_avx512.o', 'amx', 'int8', (32, 32, 64),
      '32-row groups'),
     ('rr_block_int8_neon', 'rr_block_int8_neon', 'build-arm64/src/kernels/arm64/fast_neon.o', 'neon', 'int8',
-     (4, 16, 8), ''),
+     (4, 8, 8), ''),
     ('rr_block_int8_neon_dot', 'rr_block_int8_neon_dot', 'build-arm64/src/kernels/arm64/fast_neon_dot.o',
      'neon_dot', 'int8', (4, 16, 16), ''),
     ('rr_block_int8_neon_i8mm', 'tile2', 'build-arm64/src/kernels/arm64/fast_neon_i8mm.o', 'neon_i8mm', 'int8',
@@ -95,7 +103,7 @@ def disassemble(obj, arm):
         if m:
             cur = funcs.setdefault(m.group(1), [])
             continue
-        m = re.match(r'^\s+([0-9a-f]+):\s+(\S+)\s*(.*)$', line)
+        m = re.match(r'^\s+([0-9a-f]+):\s+(?:\{e?vex\}\s+)?(\S+)\s*(.*)$', line)  # {vex}: the AVX-VNNI encoding
         if m and cur is not None:
             ops = m.group(3).split('//')[0].split('#')[0] if arm else m.group(3)
             if arm and m.group(2) in ('tbz', 'tbnz'):
@@ -113,6 +121,8 @@ def dest_bits(mn, ops, arm):
 
 
 def macs(mn, ops, arm):
+    if mn in extra_macs:
+        return extra_macs[mn] * dest_bits(mn, ops, arm) // 128
     if mn in MACS_WHOLE:
         return MACS_WHOLE[mn]
     if mn in MACS_PER_128:
@@ -126,7 +136,7 @@ def is_branch(mn, arm):
 
 def classify(mn, ops, arm):
     """one of mac, ld, bcast, st, alu (vector work), loop (scalar integer: counters, pointers, branches)"""
-    if macs(mn, ops, arm) or mn in MACS_PER_128 or mn in MACS_WHOLE:
+    if macs(mn, ops, arm) or mn in MACS_PER_128 or mn in MACS_WHOLE or mn in extra_macs:
         return 'mac'
     if arm:
         if mn in ('ld1r', 'ld2r', 'ld4r', 'dup'):
@@ -200,6 +210,7 @@ for kernel, func, obj, isa, dtype, tile, note in KERNELS:
     if obj not in cache:
         cache[obj] = disassemble(obj, arm)
     code = cache[obj].get(func)
+    extra_macs = FUNC_MACS.get(func, {})
     if code is None:
         sys.exit(f'inner_loops: {func} not found in {obj}')
     loop, nested, n_inner = inner_loop(code, arm, tile)

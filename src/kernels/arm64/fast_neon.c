@@ -115,9 +115,11 @@ enum { BR = 4, BC = 16 };
 static inline __attribute__((always_inline)) void bf16_tile(int mr, float *y, int ldy, const uint16_t *x, int ldx,
                                                             int r0, const uint16_t *p, int kc, int c, int nc,
                                                             const rr_epi *e) {
-    float32x4_t acc[BR][4];
+    float32x4_t acc[BR][4]; /* every row loop unrolled: one left rolled kept acc in memory, stored at every k */
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = vdupq_n_f32(0.0f);
     const uint16_t *xr[BR];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) xr[r] = x + (size_t)(r0 + r) * (size_t)ldx;
     const uint32x4_t hi = vdupq_n_u32(0xffff0000u);
     for (int k = 0; k < kc; k += 2, p += 2 * LP_NR) {
@@ -142,6 +144,7 @@ static inline __attribute__((always_inline)) void bf16_tile(int mr, float *y, in
         }
     }
     float32x4_t sums[BR][4]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4 && c + 4 * v < nc; v++)
@@ -166,7 +169,11 @@ void rr_block_bf16_neon(float *y, int ldy, const uint16_t *x, int ldx, const uin
 
 /* ---- int8 block without the dot product: the activations made signed (u ^ 0x80 = q), so the sums equal
  * acc - 128 * colsum exactly; two quads' products (|q*w| <= 127*127) are summed in 16 bits by smull + smlal,
- * then pairwise into 32 bits (sadalp). Tiles of 4 rows x 16 columns. ---- */
+ * then pairwise into 32 bits (sadalp). Tiles of 4 rows x 8 columns, every loop over them unrolled: 16
+ * accumulators, 4 weight registers and a row's quads fit the 32 registers (4 x 16's 32 accumulators could
+ * not: gcc loaded and stored them at every k step). ---- */
+
+enum { I8_NV = 2, I8_BC = 4 * I8_NV }; /* I8_NV groups of 4 columns */
 
 static inline int8x16_t quad_of(const uint8_t *xr, int k) { /* x[k..k+3] as signed q, repeated 4 times */
     uint32_t u;
@@ -178,33 +185,42 @@ static inline __attribute__((always_inline)) void int8_tile(int mr, float *y, in
                                                             const float *xscale, int r0, const int8_t *p,
                                                             const float *wscale, int kc, int c, int nc,
                                                             const rr_epi *e) {
-    /* acc[r][h]: h = 0..7 halves of the 16 columns (2 columns each), lanes = (column, k half) partial sums */
-    int32x4_t acc[BR][8];
+    /* acc[r][h]: h = halves of the 8 columns (2 columns each), lanes = (column, k half) partial sums */
+    int32x4_t acc[BR][2 * I8_NV];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
-        for (int h = 0; h < 8; h++) acc[r][h] = vdupq_n_s32(0);
+#pragma GCC unroll 4
+        for (int h = 0; h < 2 * I8_NV; h++) acc[r][h] = vdupq_n_s32(0);
     const uint8_t *xr[BR];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) xr[r] = x + (size_t)(r0 + r) * (size_t)ldx;
     int k = 0;
     for (; k + 8 <= kc; k += 8, p += 8 * LP_NR) {
-        int8x16_t w0[4], w1[4]; /* quad k/4 and the next, columns 4v .. 4v+3 */
-        for (int v = 0; v < 4; v++) w0[v] = vld1q_s8(p + 16 * v), w1[v] = vld1q_s8(p + 4 * LP_NR + 16 * v);
+        int8x16_t w0[I8_NV], w1[I8_NV]; /* quad k/4 and the next, columns 4v .. 4v+3 */
+#pragma GCC unroll 2
+        for (int v = 0; v < I8_NV; v++) w0[v] = vld1q_s8(p + 16 * v), w1[v] = vld1q_s8(p + 4 * LP_NR + 16 * v);
+#pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             int8x16_t q0 = quad_of(xr[r], k), q1 = quad_of(xr[r], k + 4);
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++) {
+#pragma GCC unroll 2
+            for (int v = 0; v < I8_NV; v++) {
                 int16x8_t lo = vmlal_s8(vmull_s8(vget_low_s8(w0[v]), vget_low_s8(q0)), vget_low_s8(w1[v]), vget_low_s8(q1));
                 int16x8_t hi = vmlal_high_s8(vmull_high_s8(w0[v], q0), w1[v], q1);
                 acc[r][2 * v] = vpadalq_s16(acc[r][2 * v], lo);
                 acc[r][2 * v + 1] = vpadalq_s16(acc[r][2 * v + 1], hi);
             }
+            rr_load_fence(); /* the next row's quads loaded after this row's products */
         }
     }
     if (k < kc) { /* one quad left */
-        int8x16_t w0[4];
-        for (int v = 0; v < 4; v++) w0[v] = vld1q_s8(p + 16 * v);
+        int8x16_t w0[I8_NV];
+#pragma GCC unroll 2
+        for (int v = 0; v < I8_NV; v++) w0[v] = vld1q_s8(p + 16 * v);
+#pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             int8x16_t q0 = quad_of(xr[r], k);
-            for (int v = 0; v < 4; v++) {
+#pragma GCC unroll 2
+            for (int v = 0; v < I8_NV; v++) {
                 acc[r][2 * v] = vpadalq_s16(acc[r][2 * v], vmull_s8(vget_low_s8(w0[v]), vget_low_s8(q0)));
                 acc[r][2 * v + 1] = vpadalq_s16(acc[r][2 * v + 1], vmull_high_s8(w0[v], q0));
             }
@@ -212,11 +228,13 @@ static inline __attribute__((always_inline)) void int8_tile(int mr, float *y, in
     }
     /* lanes (c0 lo, c0 hi, c1 lo, c1 hi) + (c2 .., c3 ..) pairwise -> (c0, c1, c2, c3); a copy for the
      * epilogue, as in bf16_tile */
-    int32x4_t sums[BR][4];
+    int32x4_t sums[BR][I8_NV];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < 4; v++) sums[r][v] = vpaddq_s32(acc[r][2 * v], acc[r][2 * v + 1]);
+#pragma GCC unroll 2
+        for (int v = 0; v < I8_NV; v++) sums[r][v] = vpaddq_s32(acc[r][2 * v], acc[r][2 * v + 1]);
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < 4 && c + 4 * v < nc; v++) {
+        for (int v = 0; v < I8_NV && c + 4 * v < nc; v++) {
             int32x4_t s = sums[r][v];
             int n = nc - c - 4 * v;
             rr_lp_epilogue4(y, ldy, r0 + r, c + 4 * v, n, rr_int8_scale4(s, xscale[r0 + r], wscale + c + 4 * v, n), e);
@@ -227,7 +245,7 @@ void rr_block_int8_neon(float *y, int ldy, const uint8_t *x, int ldx, const floa
                         size_t pstride, const float *wscale, const int32_t *colsum, int m, int kc, int nc,
                         const rr_epi *e) {
     (void)colsum; /* signed activations: the sums need no correction */
-    for (int c = 0; c < nc; c += BC) {
+    for (int c = 0; c < nc; c += I8_BC) {
         const int8_t *p = pb + (size_t)(c / LP_NR) * pstride + (size_t)(c % LP_NR) * 4;
         for (int r0 = 0; r0 < m; r0 += BR) {
             switch (m - r0 < BR ? m - r0 : BR) {

@@ -25,9 +25,13 @@ static inline int8x16_t row_q(const uint8_t *xr, int k, int nq) {
 static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy, const uint8_t *x, int ldx,
                                                        const float *xscale, int r0, const int8_t *p,
                                                        const float *wscale, int kc, int c, int nc, const rr_epi *e) {
+    /* every row loop unrolled (mr is a constant, at most BR): a kept one loads and stores its accumulators at
+     * every k step */
     int32x4_t acc[BR][4];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = vdupq_n_s32(0);
     const uint8_t *xr[BR];
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) xr[r] = x + (size_t)(r0 + r) * (size_t)ldx;
     int k = 0;
     /* quad j of columns 4v .. 4v+3 (16 bytes) against the row's quad j: lane j of q */
@@ -35,7 +39,7 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
     {                                                                                                              \
         int8x16_t w0 = vld1q_s8(p + j * 4 * LP_NR), w1 = vld1q_s8(p + j * 4 * LP_NR + 16);                         \
         int8x16_t w2 = vld1q_s8(p + j * 4 * LP_NR + 32), w3 = vld1q_s8(p + j * 4 * LP_NR + 48);                    \
-        for (int r = 0; r < mr; r++) {                                                                             \
+        _Pragma("GCC unroll 4") for (int r = 0; r < mr; r++) {                                                     \
             acc[r][0] = vdotq_laneq_s32(acc[r][0], w0, q[r], j);                                                   \
             acc[r][1] = vdotq_laneq_s32(acc[r][1], w1, q[r], j);                                                   \
             acc[r][2] = vdotq_laneq_s32(acc[r][2], w2, q[r], j);                                                   \
@@ -44,12 +48,16 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
     }
     for (; k + 16 <= kc; k += 16, p += 16 * LP_NR) {
         int8x16_t q[BR];
+#pragma GCC unroll 4
         for (int r = 0; r < mr; r++) q[r] = row_q(xr[r], k, 4);
-        RR_QUAD(0) RR_QUAD(1) RR_QUAD(2) RR_QUAD(3)
+        /* each quad's weights loaded after the previous quad's sdots: all 16 at once + 16 accumulators + 4 rows
+         * exceed the 32 registers */
+        RR_QUAD(0) rr_load_fence(); RR_QUAD(1) rr_load_fence(); RR_QUAD(2) rr_load_fence(); RR_QUAD(3)
     }
     if (k < kc) { /* 1 .. 3 quads left */
         int nq = (kc - k) / 4;
         int8x16_t q[BR];
+#pragma GCC unroll 4
         for (int r = 0; r < mr; r++) q[r] = row_q(xr[r], k, nq);
         RR_QUAD(0)
         if (nq > 1) RR_QUAD(1)
@@ -57,6 +65,7 @@ static inline __attribute__((always_inline)) void tile(int mr, float *y, int ldy
     }
 #undef RR_QUAD
     int32x4_t sums[BR][4]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
+#pragma GCC unroll 4
     for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1], sums[r][2] = acc[r][2], sums[r][3] = acc[r][3];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4 && c + 4 * v < nc; v++) {

@@ -9,12 +9,17 @@
 
 enum { LP_NR = RR_WMAT_PANEL, BC = 16 };
 
-/* rows a and b, k .. k+7 (or k .. k+3 and zeros when half), signed: smmla's left operand */
-static inline int8x16_t row_pair(const uint8_t *a, const uint8_t *b, int k, int half) {
+/* rows a and b, k .. k+7, signed: smmla's left operand (two 8-byte loads, no trip through the stack) */
+static inline int8x16_t row_pair(const uint8_t *a, const uint8_t *b, int k) {
+    return vreinterpretq_s8_u8(veorq_u8(vcombine_u8(vld1_u8(a + k), vld1_u8(b + k)), vdupq_n_u8(0x80)));
+}
+
+/* the same for the last 4 of K: k .. k+3 and zeros */
+static inline int8x16_t row_pair_half(const uint8_t *a, const uint8_t *b, int k) {
     uint8_t t[16];
     memset(t, 0x80, sizeof t);
-    memcpy(t, a + k, half ? 4 : 8);
-    memcpy(t + 8, b + k, half ? 4 : 8);
+    memcpy(t, a + k, 4);
+    memcpy(t + 8, b + k, 4);
     return vreinterpretq_s8_u8(veorq_u8(vld1q_u8(t), vdupq_n_u8(0x80)));
 }
 
@@ -24,18 +29,26 @@ static void tile2(float *y, int ldy, const uint8_t *x, int ldx, const float *xsc
     int32x4_t acc[8];
     for (int i = 0; i < 8; i++) acc[i] = vdupq_n_s32(0);
     const uint8_t *xa = x + (size_t)r0 * (size_t)ldx, *xb = rows > 1 ? xa + ldx : xa;
-    for (int k = 0; k < kc; k += 8, p += 8 * LP_NR) {
-        int half = kc - k < 8;
-        int8x16_t a = row_pair(xa, xb, k, half);
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) {
-            /* quads k/4 and k/4+1 of columns 4v .. 4v+3, interleaved per column: (c k0-3, c k4-7, c+1 ..) */
-            uint32x4_t q0 = vreinterpretq_u32_s8(vld1q_s8(p + 16 * v));
-            uint32x4_t q1 = half ? vdupq_n_u32(0) : vreinterpretq_u32_s8(vld1q_s8(p + 4 * LP_NR + 16 * v));
-            acc[2 * v] = vmmlaq_s32(acc[2 * v], a, vreinterpretq_s8_u32(vzip1q_u32(q0, q1)));
-            acc[2 * v + 1] = vmmlaq_s32(acc[2 * v + 1], a, vreinterpretq_s8_u32(vzip2q_u32(q0, q1)));
-        }
+    /* quads k/4 and k/4+1 of columns 4v .. 4v+3, interleaved per column: (c k0-3, c k4-7, c+1 ..); the second
+     * zero for a last half step. Full steps in the loop, the half one after it: a test inside kept the
+     * accumulators in memory. */
+#define RR_STEP(a, half)                                                                                           \
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {                                                          \
+        uint32x4_t q0 = vreinterpretq_u32_s8(vld1q_s8(p + 16 * v));                                                \
+        uint32x4_t q1 = (half) ? vdupq_n_u32(0) : vreinterpretq_u32_s8(vld1q_s8(p + 4 * LP_NR + 16 * v));          \
+        acc[2 * v] = vmmlaq_s32(acc[2 * v], a, vreinterpretq_s8_u32(vzip1q_u32(q0, q1)));                          \
+        acc[2 * v + 1] = vmmlaq_s32(acc[2 * v + 1], a, vreinterpretq_s8_u32(vzip2q_u32(q0, q1)));                  \
     }
+    int k = 0;
+    for (; k + 8 <= kc; k += 8, p += 8 * LP_NR) {
+        int8x16_t a = row_pair(xa, xb, k);
+        RR_STEP(a, 0)
+    }
+    if (k < kc) {
+        int8x16_t a = row_pair_half(xa, xb, k);
+        RR_STEP(a, 1)
+    }
+#undef RR_STEP
     int32x4_t sums[8]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
     for (int i = 0; i < 8; i++) sums[i] = acc[i];
     for (int v = 0; v < 4 && c + 4 * v < nc; v++) {

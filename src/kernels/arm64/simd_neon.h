@@ -10,6 +10,11 @@
 
 #include "kernels/fast_impl.h"
 
+/* Emits nothing; loads written after it are not moved above it. The int8 tiles put it between steps that load
+ * their operands: gcc otherwise hoists every load of the k step to its top, the loaded values plus the
+ * accumulators exceed the 32 registers, and accumulators go to the stack at every step. */
+static inline void rr_load_fence(void) { __asm__ volatile("" ::: "memory"); }
+
 /* exp(x): Cephes expf as in simd_avx2.h; below -87.3 exactly 0 (a masked -inf score must not leave ~1e-38). */
 static inline float32x4_t rr_exp4(float32x4_t x) {
     uint32x4_t under = vcltq_f32(x, vdupq_n_f32(-87.3365447504f));

@@ -182,9 +182,12 @@ static inline __attribute__((always_inline)) void tile_bf16(int mr, float *y, in
                                                             int col, int row) {
     /* scalar: acc[r][c] = sum_k bf16(x[r*ldx + k]) * bf16(W[c, k]), pairs (k, k+1) per dot-product step */
     __m512 acc[MR][2];
+#pragma GCC unroll 8
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k += 2) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * NR), b1 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * NR + 32);
+        /* unrolled (mr is a constant, at most MR): a kept row loop loads and stores every accumulator per k */
+#pragma GCC unroll 8
         for (int r = 0; r < mr; r++) {
             int32_t pair;
             __builtin_memcpy(&pair, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof pair);
@@ -367,9 +370,12 @@ static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, in
                                                             int row) {
     /* scalar: acc[r][c] = sum_k (q(x)[r,k] + 128) * q(W)[c,k]; y = (acc - 128*colsum[c]) * xs[r] * ws[c] */
     __m512i acc[MR][2];
+#pragma GCC unroll 8
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
     for (int k = 0; k < kc; k += 4) {
         __m512i b0 = _mm512_loadu_si512(p + (size_t)k * NR), b1 = _mm512_loadu_si512(p + (size_t)k * NR + 64);
+        /* unrolled as in tile_bf16 */
+#pragma GCC unroll 8
         for (int r = 0; r < mr; r++) {
             int32_t quad;
             __builtin_memcpy(&quad, x + (size_t)r * (size_t)ldx + (size_t)k, sizeof quad);
@@ -380,6 +386,9 @@ static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, in
     }
     __mmask16 m0 = ncr >= 16 ? 0xffff : (__mmask16)((1u << ncr) - 1);
     __mmask16 m1 = ncr >= 32 ? 0xffff : ncr <= 16 ? 0 : (__mmask16)((1u << (ncr - 16)) - 1);
+    __m512i sums[MR][2]; /* a copy for the epilogue: indexed by its row loop, acc went through memory at every k */
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) sums[r][0] = acc[r][0], sums[r][1] = acc[r][1];
     __m512i c128_0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, colsum), 7);
     __m512i c128_1 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, colsum + 16), 7);
     __m512 ws0 = _mm512_maskz_loadu_ps(m0, wscale), ws1 = _mm512_maskz_loadu_ps(m1, wscale + 16);
@@ -388,10 +397,10 @@ static inline __attribute__((always_inline)) void tile_int8(int mr, float *y, in
         uint16_t *br = e->ybf ? e->ybf + (size_t)r * (size_t)e->ldbf : NULL;
         const float *res = e->res ? e->res + (size_t)(row + r) * (size_t)e->ldr : NULL;
         __m512 xs = _mm512_set1_ps(xscale[r]);
-        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][0], c128_0)), _mm512_mul_ps(ws0, xs));
+        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sums[r][0], c128_0)), _mm512_mul_ps(ws0, xs));
         put16(yr, br, m0, epilogue(v0, yr, m0, e, 0, res));
         if (m1) {
-            __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][1], c128_1)), _mm512_mul_ps(ws1, xs));
+            __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sums[r][1], c128_1)), _mm512_mul_ps(ws1, xs));
             put16(yr + 16, br ? br + 16 : NULL, m1, epilogue(v1, yr + 16, m1, e, 16, res));
         }
     }
