@@ -9,11 +9,16 @@
 
 enum { LP_NR = RR_WMAT_PANEL, BC = 16 };
 
-/* rows a and b, k .. k+3 (or k, k+1 and zeros when half): bfmmla's left operand */
-static inline bfloat16x8_t row_pair(const uint16_t *a, const uint16_t *b, int k, int half) {
+/* rows a and b, k .. k+3: bfmmla's left operand (two 8-byte loads, no trip through the stack) */
+static inline bfloat16x8_t row_pair(const uint16_t *a, const uint16_t *b, int k) {
+    return vreinterpretq_bf16_u16(vcombine_u16(vld1_u16(a + k), vld1_u16(b + k)));
+}
+
+/* the same for the last 2 of K: k, k+1 and zeros */
+static inline bfloat16x8_t row_pair_half(const uint16_t *a, const uint16_t *b, int k) {
     uint16_t t[8] = {0};
-    memcpy(t, a + k, half ? 4 : 8);
-    memcpy(t + 4, b + k, half ? 4 : 8);
+    memcpy(t, a + k, 4);
+    memcpy(t + 4, b + k, 4);
     return vreinterpretq_bf16_u16(vld1q_u16(t));
 }
 
@@ -23,18 +28,26 @@ static void tile2(float *y, int ldy, const uint16_t *x, int ldx, int r0, int row
     float32x4_t acc[8];
     for (int i = 0; i < 8; i++) acc[i] = vdupq_n_f32(0.0f);
     const uint16_t *xa = x + (size_t)r0 * (size_t)ldx, *xb = rows > 1 ? xa + ldx : xa;
-    for (int k = 0; k < kc; k += 4, p += 4 * LP_NR) {
-        int half = kc - k < 4;
-        bfloat16x8_t a = row_pair(xa, xb, k, half);
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) {
-            /* pairs k/2 and k/2+1 of columns 4v .. 4v+3, interleaved per column: (c k0-1, c k2-3, c+1 ..) */
-            uint32x4_t q0 = vreinterpretq_u32_u16(vld1q_u16(p + 8 * v));
-            uint32x4_t q1 = half ? vdupq_n_u32(0) : vreinterpretq_u32_u16(vld1q_u16(p + 2 * LP_NR + 8 * v));
-            acc[2 * v] = vbfmmlaq_f32(acc[2 * v], a, vreinterpretq_bf16_u32(vzip1q_u32(q0, q1)));
-            acc[2 * v + 1] = vbfmmlaq_f32(acc[2 * v + 1], a, vreinterpretq_bf16_u32(vzip2q_u32(q0, q1)));
-        }
+    /* pairs k/2 and k/2+1 of columns 4v .. 4v+3, interleaved per column: (c k0-1, c k2-3, c+1 ..); the second zero
+     * for a last half step. Full steps in the loop, the half one after it, as in fast_neon_i8mm.c: the test inside
+     * the loop cost 11 scalar instructions a step. */
+#define RR_STEP(a, half)                                                                                           \
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {                                                          \
+        uint32x4_t q0 = vreinterpretq_u32_u16(vld1q_u16(p + 8 * v));                                               \
+        uint32x4_t q1 = (half) ? vdupq_n_u32(0) : vreinterpretq_u32_u16(vld1q_u16(p + 2 * LP_NR + 8 * v));         \
+        acc[2 * v] = vbfmmlaq_f32(acc[2 * v], a, vreinterpretq_bf16_u32(vzip1q_u32(q0, q1)));                      \
+        acc[2 * v + 1] = vbfmmlaq_f32(acc[2 * v + 1], a, vreinterpretq_bf16_u32(vzip2q_u32(q0, q1)));              \
     }
+    int k = 0;
+    for (; k + 4 <= kc; k += 4, p += 4 * LP_NR) {
+        bfloat16x8_t a = row_pair(xa, xb, k);
+        RR_STEP(a, 0)
+    }
+    if (k < kc) {
+        bfloat16x8_t a = row_pair_half(xa, xb, k);
+        RR_STEP(a, 1)
+    }
+#undef RR_STEP
     float32x4_t sums[8]; /* a copy for the epilogue: with acc itself in memory, gcc stores it at every k */
     for (int i = 0; i < 8; i++) sums[i] = acc[i];
     for (int v = 0; v < 4 && c + 4 * v < nc; v++) {
